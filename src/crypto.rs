@@ -1,0 +1,34 @@
+//! The choice of `jsonwebtoken`'s crypto backend.
+//!
+//! jsonwebtoken 11 panics at the first signature check when the final build enables
+//! none or both of its backends and no process default was installed. This crate
+//! never asks jsonwebtoken for its process default: it holds the provider it
+//! verifies and signs with, chosen here from this crate's features (aws-lc-rs
+//! wins when both are on) or given by the user, and fails with
+//! [`ConfigError::NoCryptoProvider`](crate::ConfigError::NoCryptoProvider) at build
+//! time when there is none.
+
+use jsonwebtoken::crypto::CryptoProvider;
+
+/// The provider this crate's features select, if any.
+pub(crate) fn feature_provider() -> Option<&'static CryptoProvider> {
+    #[cfg(feature = "aws-lc-rs")]
+    {
+        Some(&jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER)
+    }
+    #[cfg(all(feature = "rust-crypto", not(feature = "aws-lc-rs")))]
+    {
+        Some(&jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER)
+    }
+    #[cfg(not(any(feature = "aws-lc-rs", feature = "rust-crypto")))]
+    {
+        None
+    }
+}
+
+/// Makes `provider` jsonwebtoken's process default too, when none was installed,
+/// so that the application's own calls to `jsonwebtoken::decode`/`encode` cannot
+/// meet the "no provider" panic either. An earlier installation is kept.
+pub(crate) fn install_process_default(provider: &'static CryptoProvider) {
+    let _ = provider.install_default();
+}

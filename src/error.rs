@@ -1,0 +1,222 @@
+//! The errors of this crate: [`AuthError`] for a request that was refused, and
+//! [`ConfigError`] for a configuration that cannot work.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+
+use http::StatusCode;
+
+/// Why a request was refused.
+///
+/// An opaque value: match on [`AuthError::kind`], read the precise
+/// [`description`](AuthError::description), and find the underlying
+/// `jsonwebtoken` or JSON error, when there is one, through
+/// [`std::error::Error::source`]. The responder receives it, and the layer inserts
+/// a clone into the extensions of every rejection response, so outer layers and
+/// tests can read the reason.
+#[derive(Clone)]
+pub struct AuthError {
+    kind: AuthErrorKind,
+    description: &'static str,
+    source: Option<Arc<dyn StdError + Send + Sync>>,
+}
+
+/// The cause of an [`AuthError`], one variant per cause.
+///
+/// New causes may be added in minor releases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuthErrorKind {
+    /// No token in any configured source.
+    MissingToken,
+    /// The request carries two different tokens (two sources, or one source twice).
+    MultipleTokens,
+    /// The request is malformed: an `Authorization` header with the right scheme
+    /// but no or an unusable credential, a header value that is not visible ASCII.
+    MalformedRequest,
+    /// The token is longer than the configured maximum; it was not decoded.
+    TokenTooLong,
+    /// The token is not a JWS compact serialization: wrong number of segments,
+    /// invalid base64url, invalid UTF-8 or JSON in the header or the claims.
+    MalformedToken,
+    /// The `alg` of the header is unknown, `none`, or not allowed by the configuration.
+    AlgorithmNotAllowed,
+    /// The header has a `crit` parameter; this crate understands no extension
+    /// (RFC 7515 §4.1.11).
+    UnsupportedCritical,
+    /// The header's `typ` is not the configured one.
+    InvalidType,
+    /// No configured key fits the token's `kid` and `alg`.
+    UnknownKey,
+    /// The signature does not verify with any fitting key.
+    InvalidSignature,
+    /// The clock has reached `exp` (plus the leeway).
+    Expired,
+    /// The clock has not yet reached `nbf` (minus the leeway).
+    NotYetValid,
+    /// A required claim is absent.
+    MissingClaim,
+    /// A registered claim (`exp`, `nbf`, `iat`, `iss`, `aud`, `sub`) has the wrong JSON type.
+    InvalidClaimType,
+    /// `iss` is not one of the accepted issuers.
+    InvalidIssuer,
+    /// `aud` names none of the accepted audiences.
+    InvalidAudience,
+    /// `sub` is not the expected subject.
+    InvalidSubject,
+    /// The claims do not deserialize into the application's claims type.
+    InvalidClaims,
+}
+
+impl AuthErrorKind {
+    /// The HTTP status the default responder answers with.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::MultipleTokens | Self::MalformedRequest => StatusCode::BAD_REQUEST,
+            _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    /// The RFC 6750 error code, or `None` when the request carried no token
+    /// (RFC 6750 §3.1: no error code then).
+    pub fn error_code(self) -> Option<&'static str> {
+        match self {
+            Self::MissingToken => None,
+            Self::MultipleTokens | Self::MalformedRequest => Some("invalid_request"),
+            _ => Some("invalid_token"),
+        }
+    }
+
+    /// Whether the token was well-formed enough to be checked: `false` for causes
+    /// found before the signature was verified because the token could not be
+    /// decoded at all (what PyJWT calls a `DecodeError`).
+    pub fn is_undecodable(self) -> bool {
+        matches!(
+            self,
+            Self::TokenTooLong | Self::MalformedToken | Self::InvalidSignature
+        )
+    }
+}
+
+impl AuthError {
+    pub(crate) fn new(kind: AuthErrorKind, description: &'static str) -> Self {
+        Self {
+            kind,
+            description,
+            source: None,
+        }
+    }
+
+    pub(crate) fn with_source(
+        kind: AuthErrorKind,
+        description: &'static str,
+        source: impl StdError + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            kind,
+            description,
+            source: Some(Arc::new(source)),
+        }
+    }
+
+    pub(crate) fn missing_token() -> Self {
+        Self::new(AuthErrorKind::MissingToken, "no token")
+    }
+
+    /// The cause.
+    pub fn kind(&self) -> AuthErrorKind {
+        self.kind
+    }
+
+    /// A short, fixed, client-safe description of the cause, such as
+    /// `"token expired"`. Never contains the token or claim values.
+    pub fn description(&self) -> &'static str {
+        self.description
+    }
+
+    /// The HTTP status of this error; see [`AuthErrorKind::status`].
+    pub fn status(&self) -> StatusCode {
+        self.kind.status()
+    }
+}
+
+impl fmt::Debug for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthError")
+            .field("kind", &self.kind)
+            .field("description", &self.description)
+            .field("source", &self.source.as_ref().map(|s| s.to_string()))
+            .finish()
+    }
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.description)
+    }
+}
+
+impl StdError for AuthError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn StdError + 'static))
+    }
+}
+
+/// A configuration that cannot work, found when the layer or issuer is built.
+///
+/// Every check that can be made once is made at build time, so that no request
+/// ever meets a configuration problem.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No verification key was configured.
+    NoKeys,
+    /// No token source was configured.
+    NoSources,
+    /// A key could not be read (PEM, DER or JWK); the `jsonwebtoken` error says why.
+    InvalidKey(jsonwebtoken::errors::Error),
+    /// A JWK Set document could not be parsed.
+    InvalidJwkSet(serde_json::Error),
+    /// The algorithm cannot be used with the key (for example `HS256` with an RSA
+    /// public key), or the allow-list is empty.
+    AlgorithmMismatch(String),
+    /// A cookie or query parameter name, or a header prefix, is empty or not a valid token.
+    InvalidSourceName(String),
+    /// No `jsonwebtoken` crypto backend is available: enable the `aws-lc-rs` or
+    /// `rust-crypto` feature of this crate, or pass a provider with
+    /// `JwtAuthBuilder::crypto_provider`.
+    NoCryptoProvider,
+    /// Another setting is out of range; the text says which.
+    Invalid(String),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoKeys => f.write_str("no verification key configured"),
+            Self::NoSources => f.write_str("no token source configured"),
+            Self::InvalidKey(e) => write!(f, "invalid key: {e}"),
+            Self::InvalidJwkSet(e) => write!(f, "invalid JWK Set: {e}"),
+            Self::AlgorithmMismatch(s) => write!(f, "algorithm mismatch: {s}"),
+            Self::InvalidSourceName(s) => write!(f, "invalid token source name: {s:?}"),
+            Self::NoCryptoProvider => f.write_str(
+                "no jsonwebtoken crypto backend: enable the `aws-lc-rs` or `rust-crypto` \
+                 feature of tower-jwt-auth, or set one with `crypto_provider`",
+            ),
+            Self::Invalid(s) => f.write_str(s),
+        }
+    }
+}
+
+impl StdError for ConfigError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Self::InvalidKey(e) => Some(e),
+            Self::InvalidJwkSet(e) => Some(e),
+            _ => None,
+        }
+    }
+}

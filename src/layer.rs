@@ -1,0 +1,438 @@
+//! [`JwtAuthLayer`] and its builder, [`JwtAuthBuilder`].
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::crypto::CryptoProvider;
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKeyKind};
+use tower_layer::Layer;
+
+use crate::authenticator::Authenticator;
+use crate::clock::{Clock, DebugClock, SystemClock};
+use crate::crypto;
+use crate::error::ConfigError;
+use crate::response::{DefaultResponder, ErrorResponder};
+use crate::service::JwtAuth;
+use crate::source::TokenSource;
+use crate::verify::key::{Key, KeySet};
+use crate::verify::{KeyEntry, MAX_EXTRA_REQUIRED, Required, Verifier};
+
+/// The default maximum token length: 8 KiB.
+pub const DEFAULT_MAX_TOKEN_LENGTH: usize = 8 * 1024;
+
+/// The default clock-skew leeway for `exp` and `nbf`: 60 seconds.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
+
+/// A [`Layer`] that wraps services in [`JwtAuth`].
+///
+/// `C` is the claims type handlers receive as [`Claims<C>`](crate::Claims); `R`
+/// answers refused requests. Build one with [`JwtAuthLayer::builder`]. All of the
+/// configuration sits behind one `Arc`: cloning the layer, or the services it
+/// makes, only bumps a counter.
+#[must_use]
+pub struct JwtAuthLayer<C, R = DefaultResponder> {
+    pub(crate) authenticator: Arc<Authenticator<R>>,
+    _claims: PhantomData<fn() -> C>,
+}
+
+impl<C> JwtAuthLayer<C> {
+    /// Starts a configuration. At least one key is needed; everything else has a
+    /// secure default (see [`JwtAuthBuilder`]).
+    pub fn builder() -> JwtAuthBuilder<C> {
+        JwtAuthBuilder::new()
+    }
+}
+
+impl<C, R> Clone for JwtAuthLayer<C, R> {
+    fn clone(&self) -> Self {
+        Self {
+            authenticator: self.authenticator.clone(),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<C, R> fmt::Debug for JwtAuthLayer<C, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let a = &self.authenticator;
+        f.debug_struct("JwtAuthLayer")
+            .field("claims", &std::any::type_name::<C>())
+            .field("sources", &a.sources)
+            .field("algorithms", &a.verifier.algorithms)
+            .field("keys", &a.verifier.keys.len())
+            .field("optional", &a.optional)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, C, R> Layer<S> for JwtAuthLayer<C, R> {
+    type Service = JwtAuth<S, C, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        JwtAuth::new(inner, self)
+    }
+}
+
+/// The configuration of a [`JwtAuthLayer`], checked once by
+/// [`build`](JwtAuthBuilder::build).
+///
+/// Defaults: the `Authorization: Bearer` source; the algorithms of the keys;
+/// `exp` required; a 60 s leeway; tokens up to 8 KiB; any `typ`; no `iss`,
+/// `aud` or `sub` check (but a token that *has* an `aud` is refused unless one
+/// of its values is configured, as RFC 7519 §4.1.3 asks); the system clock; the
+/// [`DefaultResponder`]; every request must carry a token.
+#[must_use]
+pub struct JwtAuthBuilder<C, R = DefaultResponder> {
+    keys: Vec<Key>,
+    algorithms: Option<Vec<Algorithm>>,
+    issuers: Vec<String>,
+    audiences: Vec<String>,
+    subject: Option<String>,
+    required_claims: Vec<String>,
+    leeway: Duration,
+    typ: Option<String>,
+    max_token_length: usize,
+    clock: Arc<dyn Clock>,
+    sources: Vec<TokenSource>,
+    optional: bool,
+    responder: R,
+    provider: Option<&'static CryptoProvider>,
+    _claims: PhantomData<fn() -> C>,
+}
+
+impl<C> JwtAuthBuilder<C> {
+    fn new() -> Self {
+        Self {
+            keys: Vec::new(),
+            algorithms: None,
+            issuers: Vec::new(),
+            audiences: Vec::new(),
+            subject: None,
+            required_claims: vec!["exp".to_owned()],
+            leeway: DEFAULT_LEEWAY,
+            typ: None,
+            max_token_length: DEFAULT_MAX_TOKEN_LENGTH,
+            clock: Arc::new(SystemClock),
+            sources: Vec::new(),
+            optional: false,
+            responder: DefaultResponder::new(),
+            provider: None,
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<C, R> JwtAuthBuilder<C, R> {
+    /// Adds a verification key.
+    pub fn key(mut self, key: Key) -> Self {
+        self.keys.push(key);
+        self
+    }
+
+    /// Adds several keys, such as a [`KeySet`] read from a JWK Set document.
+    pub fn keys(mut self, keys: impl IntoIterator<Item = Key>) -> Self {
+        self.keys.extend(keys);
+        self
+    }
+
+    /// Adds every usable key of a JWK Set.
+    pub fn key_set(self, set: KeySet) -> Self {
+        self.keys(set)
+    }
+
+    /// Restricts the accepted algorithms. Without it, each key allows the
+    /// algorithms of its family (or the one pinned by its JWK `alg` or
+    /// [`Key::with_algorithm`]). `none` is never accepted, whatever is set here.
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = Some(algorithms.into_iter().collect());
+        self
+    }
+
+    /// Accepts tokens from this issuer; call again to accept several. Once set,
+    /// `iss` must be present, a string, and one of them.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuers.push(issuer.into());
+        self
+    }
+
+    /// Accepts tokens for this audience; call again to accept several. Once set,
+    /// `aud` must be present and name one of them.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Accepts only tokens whose `sub` is this value.
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    /// Replaces the set of claims that must be present (default: `exp`). Any
+    /// claim name may be given, up to 64 beyond the registered ones; a claim
+    /// whose value is `null` counts as absent.
+    pub fn required_claims<I, N>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = N>,
+        N: Into<String>,
+    {
+        self.required_claims = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Adds one claim to those that must be present.
+    pub fn require_claim(mut self, name: impl Into<String>) -> Self {
+        self.required_claims.push(name.into());
+        self
+    }
+
+    /// The clock-skew allowance for `exp` and `nbf`, in whole seconds (default
+    /// 60 s).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Requires this `typ` header (compared per RFC 7515: case-insensitively, the
+    /// `application/` prefix optional), such as `"JWT"` or `"at+jwt"` (RFC 9068).
+    pub fn typ(mut self, typ: impl Into<String>) -> Self {
+        self.typ = Some(typ.into());
+        self
+    }
+
+    /// The longest token that is decoded at all (default 8 KiB); longer ones are
+    /// refused before any work.
+    pub fn max_token_length(mut self, bytes: usize) -> Self {
+        self.max_token_length = bytes;
+        self
+    }
+
+    /// Where "now" comes from (default: the system clock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Adds a token source. The first call replaces the default
+    /// (`Authorization: Bearer`); sources are read in the order given.
+    pub fn source(mut self, source: TokenSource) -> Self {
+        self.sources.push(source);
+        self
+    }
+
+    /// Lets requests *without any token* through, without claims
+    /// (`Option<Claims<C>>` in the handler). A request with a token that fails
+    /// verification is still refused.
+    pub fn optional(mut self, optional: bool) -> Self {
+        self.optional = optional;
+        self
+    }
+
+    /// Uses the `jsonwebtoken` crypto provider given, instead of the one this
+    /// crate's features select.
+    pub fn crypto_provider(mut self, provider: &'static CryptoProvider) -> Self {
+        self.provider = Some(provider);
+        self
+    }
+
+    /// Answers refused requests with `responder` instead of the
+    /// [`DefaultResponder`].
+    pub fn responder<R2: ErrorResponder>(self, responder: R2) -> JwtAuthBuilder<C, R2> {
+        JwtAuthBuilder {
+            keys: self.keys,
+            algorithms: self.algorithms,
+            issuers: self.issuers,
+            audiences: self.audiences,
+            subject: self.subject,
+            required_claims: self.required_claims,
+            leeway: self.leeway,
+            typ: self.typ,
+            max_token_length: self.max_token_length,
+            clock: self.clock,
+            sources: self.sources,
+            optional: self.optional,
+            responder,
+            provider: self.provider,
+            _claims: PhantomData,
+        }
+    }
+
+    /// Checks the configuration and builds the layer.
+    ///
+    /// It also makes the chosen crypto provider `jsonwebtoken`'s process default
+    /// when none was installed, so that the application's own `jsonwebtoken`
+    /// calls cannot meet its "no provider" panic either.
+    ///
+    /// # Errors
+    ///
+    /// - [`ConfigError::NoCryptoProvider`]: no backend feature and no provider;
+    /// - [`ConfigError::NoKeys`]: no key;
+    /// - [`ConfigError::InvalidKey`]: a key that its algorithms cannot use;
+    /// - [`ConfigError::AlgorithmMismatch`]: a pinned algorithm outside its key's
+    ///   family, or a key that fits none of the [allowed](Self::algorithms) ones;
+    /// - [`ConfigError::InvalidSourceName`]: an empty or invalid source name;
+    /// - [`ConfigError::Invalid`]: more than 64 extra required claims, or an empty
+    ///   issuer, audience or `typ`.
+    pub fn build(self) -> Result<JwtAuthLayer<C, R>, ConfigError>
+    where
+        R: ErrorResponder,
+    {
+        let provider = self
+            .provider
+            .or_else(crypto::feature_provider)
+            .ok_or(ConfigError::NoCryptoProvider)?;
+        crypto::install_process_default(provider);
+
+        let keys = key_entries(provider, self.keys, self.algorithms.as_deref())?;
+        let mut algorithms: Vec<Algorithm> = Vec::new();
+        for entry in &keys {
+            if !algorithms.contains(&entry.algorithm) {
+                algorithms.push(entry.algorithm);
+            }
+        }
+
+        let mut sources = self.sources;
+        if sources.is_empty() {
+            sources.push(TokenSource::bearer());
+        }
+        for source in &sources {
+            source.validate()?;
+        }
+
+        if self
+            .issuers
+            .iter()
+            .chain(&self.audiences)
+            .chain(&self.typ)
+            .any(String::is_empty)
+        {
+            return Err(ConfigError::Invalid("empty issuer, audience or typ".into()));
+        }
+
+        let mut required = Required::default();
+        for name in self.required_claims {
+            match name.as_str() {
+                "exp" => required.exp = true,
+                "nbf" => required.nbf = true,
+                "iat" => required.iat = true,
+                "iss" => required.iss = true,
+                "aud" => required.aud = true,
+                "sub" => required.sub = true,
+                _ if !required.extra.contains(&name) => required.extra.push(name),
+                _ => {}
+            }
+        }
+        if required.extra.len() > MAX_EXTRA_REQUIRED {
+            return Err(ConfigError::Invalid(format!(
+                "at most {MAX_EXTRA_REQUIRED} required claims beyond the registered ones"
+            )));
+        }
+
+        let verifier = Verifier {
+            provider,
+            keys,
+            algorithms,
+            issuers: self.issuers,
+            audiences: self.audiences,
+            subject: self.subject,
+            required,
+            leeway: self.leeway.as_secs(),
+            typ: self.typ,
+            max_token_length: self.max_token_length,
+            clock: self.clock,
+        };
+        Ok(JwtAuthLayer {
+            authenticator: Arc::new(Authenticator {
+                verifier,
+                sources,
+                optional: self.optional,
+                responder: self.responder,
+            }),
+            _claims: PhantomData,
+        })
+    }
+}
+
+/// One entry per (key, algorithm), each proven usable with the provider now, so
+/// that no request meets a key problem.
+fn key_entries(
+    provider: &'static CryptoProvider,
+    keys: Vec<Key>,
+    allowed: Option<&[Algorithm]>,
+) -> Result<Vec<KeyEntry>, ConfigError> {
+    if keys.is_empty() {
+        return Err(ConfigError::NoKeys);
+    }
+    let mut entries = Vec::new();
+    for key in keys {
+        let family = key.decoding.family();
+        if let Some(bad) = key.algorithms.iter().find(|a| a.family() != family) {
+            return Err(ConfigError::AlgorithmMismatch(format!(
+                "{bad:?} cannot be used with a {family:?} key"
+            )));
+        }
+        check_key_material(provider, &key)?;
+        let before = entries.len();
+        for &algorithm in &key.algorithms {
+            if allowed.is_some_and(|allowed| !allowed.contains(&algorithm)) {
+                continue;
+            }
+            (provider.verifier_factory)(&algorithm, &key.decoding)
+                .map_err(ConfigError::InvalidKey)?;
+            entries.push(KeyEntry {
+                kid: key.kid.clone(),
+                algorithm,
+                key: key.decoding.clone(),
+            });
+        }
+        if entries.len() == before {
+            return Err(ConfigError::AlgorithmMismatch(format!(
+                "a {family:?} key (kid {:?}) fits none of the allowed algorithms",
+                key.kid
+            )));
+        }
+    }
+    Ok(entries)
+}
+
+/// Rejects key material that could never verify anything.
+fn check_key_material(provider: &CryptoProvider, key: &Key) -> Result<(), ConfigError> {
+    let invalid = |kind: jsonwebtoken::errors::ErrorKind| ConfigError::InvalidKey(kind.into());
+    use jsonwebtoken::errors::ErrorKind;
+    match (key.decoding.family(), key.decoding.kind()) {
+        (AlgorithmFamily::Hmac, DecodingKeyKind::SecretOrDer(secret)) if secret.is_empty() => {
+            Err(invalid(ErrorKind::InvalidKeyFormat))
+        }
+        (AlgorithmFamily::Rsa, DecodingKeyKind::SecretOrDer(der)) => {
+            (provider.key_utils.rsa_pub_components_from_public_key)(der)
+                .map(|_| ())
+                .map_err(ConfigError::InvalidKey)
+        }
+        (AlgorithmFamily::Ed, DecodingKeyKind::SecretOrDer(raw)) if raw.len() != 32 => {
+            Err(invalid(ErrorKind::InvalidEddsaKey))
+        }
+        _ => Ok(()),
+    }
+}
+
+impl<C, R: fmt::Debug> fmt::Debug for JwtAuthBuilder<C, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtAuthBuilder")
+            .field("keys", &self.keys)
+            .field("algorithms", &self.algorithms)
+            .field("issuers", &self.issuers)
+            .field("audiences", &self.audiences)
+            .field("subject", &self.subject)
+            .field("required_claims", &self.required_claims)
+            .field("leeway", &self.leeway)
+            .field("typ", &self.typ)
+            .field("max_token_length", &self.max_token_length)
+            .field("clock", &DebugClock(&*self.clock))
+            .field("sources", &self.sources)
+            .field("optional", &self.optional)
+            .field("responder", &self.responder)
+            .finish_non_exhaustive()
+    }
+}

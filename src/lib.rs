@@ -1,0 +1,144 @@
+//! JSON Web Token authentication for any [Tower] HTTP service: axum, hyper,
+//! tonic, or anything behind `tower::ServiceBuilder`.
+//!
+//! [`JwtAuthLayer`] finds the token in the request (by default
+//! `Authorization: Bearer`; also any header, a cookie or a query parameter),
+//! verifies it with keys from the configuration, puts the typed claims into the
+//! request extensions as [`Claims<C>`], and calls the inner service — or answers
+//! itself with a precise RFC 6750 error response.
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use bytes::Bytes;
+//! use http::{Request, Response, StatusCode};
+//! use http_body_util::Full;
+//! use serde::Deserialize;
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//! use tower_jwt_auth::{Claims, JwtAuthLayer, Key, TokenIssuer};
+//!
+//! #[derive(Clone, Deserialize)]
+//! struct User {
+//!     sub: String,
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let secret = b"a secret of at least 32 bytes....";
+//! let auth = JwtAuthLayer::<User>::builder()
+//!     .key(Key::hmac(secret))
+//!     .build()?;
+//!
+//! let service = ServiceBuilder::new().layer(auth).service(service_fn(
+//!     |request: Request<Full<Bytes>>| async move {
+//!         let user = &request.extensions().get::<Claims<User>>().unwrap().sub;
+//!         Ok::<_, Infallible>(Response::new(Full::<Bytes>::from(format!("hello {user}"))))
+//!     },
+//! ));
+//!
+//! // A token, as a login endpoint would issue it.
+//! let token = TokenIssuer::hmac(secret).build()?.issue(&serde_json::json!({ "sub": "ada" }))?;
+//!
+//! let request = Request::get("/").header("authorization", format!("Bearer {token}"));
+//! let response = service.clone().oneshot(request.body(Full::default())?).await?;
+//! assert_eq!(response.status(), StatusCode::OK);
+//!
+//! let response = service.oneshot(Request::get("/").body(Full::default())?).await?;
+//! assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(response.headers()["www-authenticate"], "Bearer");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # The flow of a request
+//!
+//! 1. **Locate**: the configured [`TokenSource`]s, in order. Two *different*
+//!    tokens in one request are refused (`400 invalid_request`).
+//! 2. **Verify**: the key is chosen by `kid` and algorithm from the configured
+//!    [`Key`]s; the signature, then `exp`, `nbf`, `iss`, `aud`, `sub`, `typ` and
+//!    the required claims are checked, against an injectable [`Clock`].
+//! 3. **On success**: [`Claims<C>`] goes into the request extensions and the
+//!    inner service is called with the request as it came.
+//! 4. **On failure**: an [`AuthError`] goes to the [`ErrorResponder`] (by default
+//!    [`DefaultResponder`], RFC 6750), and into the response extensions.
+//!
+//! Header, cookie and query tokens with static keys are verified synchronously
+//! inside `call`: there is no boxed future and no clone of the inner service.
+//!
+//! # Security
+//!
+//! - **Algorithms come from the keys and the configuration, never from the
+//!   token.** `alg: none` cannot be configured. A key's family is fixed when it is
+//!   made, so an RSA public key can never be used as an HMAC secret.
+//! - **Strict claims.** `exp` is required by default and a token is refused from
+//!   the instant `exp` is reached (plus the leeway, 60 s by default). A configured
+//!   [`issuer`](JwtAuthBuilder::issuer) or [`audience`](JwtAuthBuilder::audience)
+//!   must be present and of the right JSON type. A token that carries `aud` is
+//!   refused unless one of its values is configured (RFC 7519 §4.1.3). A `crit`
+//!   header is refused (RFC 7515 §4.1.11). `jku`, `x5u` and embedded `jwk`
+//!   headers are never followed.
+//! - **Set `iss` and `aud`** whenever tokens come from a shared identity
+//!   provider: without them, a token minted for another application by the same
+//!   provider verifies here too.
+//! - **Bounded input.** Tokens longer than 8 KiB are refused before decoding.
+//! - **No token in logs.** Errors and the `tracing` events carry a fixed
+//!   description and the error kind, never the token or a claim value. Mark the
+//!   `Authorization` header as sensitive for other layers, for example with
+//!   `tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer`.
+//!
+//! # Crypto backends
+//!
+//! jsonwebtoken 11 delegates cryptography to a backend and panics at the first
+//! signature check when the final build enables none or both of them. This
+//! crate avoids that trap: its `aws-lc-rs` (default) and `rust-crypto` features
+//! forward to jsonwebtoken's, the layer and [`TokenIssuer`] use the provider of
+//! *this* crate's features (aws-lc-rs when both are on) or the one given with
+//! [`JwtAuthBuilder::crypto_provider`], and building fails with
+//! [`ConfigError::NoCryptoProvider`] when there is none. Building also installs
+//! that provider as jsonwebtoken's process default if none was, so the
+//! application's own jsonwebtoken calls are safe too.
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `aws-lc-rs` | yes | jsonwebtoken's aws-lc-rs backend (the fastest: see `BENCHMARKS.md`) |
+//! | `rust-crypto` | no | jsonwebtoken's pure-Rust RustCrypto backend |
+//! | `axum` | no | [`Claims<C>`] and `Option<Claims<C>>` as axum extractors; `AuthError: IntoResponse` |
+//! | `tracing` | no | one `debug` event per refused request, target `tower_jwt_auth` |
+//!
+//! [Tower]: https://docs.rs/tower
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod authenticator;
+mod body;
+mod claims;
+mod clock;
+mod crypto;
+mod error;
+mod future;
+mod issue;
+mod layer;
+mod response;
+mod service;
+mod source;
+mod verify;
+
+pub use body::ResponseBody;
+pub use claims::Claims;
+pub use clock::{Clock, SystemClock};
+pub use error::{AuthError, AuthErrorKind, ConfigError};
+pub use future::ResponseFuture;
+pub use issue::{DEFAULT_TTL, IssueError, TokenIssuer, TokenIssuerBuilder};
+pub use layer::{DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LENGTH, JwtAuthBuilder, JwtAuthLayer};
+pub use response::{DefaultResponder, ErrorResponder};
+pub use service::JwtAuth;
+pub use source::TokenSource;
+pub use verify::key::{Key, KeySet};
+
+/// The `jsonwebtoken` crate this version is built on, for its `Algorithm`,
+/// `DecodingKey`, `EncodingKey` and `jwk` types.
+pub use jsonwebtoken;

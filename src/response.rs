@@ -1,0 +1,129 @@
+//! How a refused request is answered: [`ErrorResponder`] and the RFC 6750
+//! [`DefaultResponder`].
+
+use std::fmt;
+
+use bytes::Bytes;
+use http::Response;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+
+use crate::error::AuthError;
+
+/// Builds the response for a refused request.
+///
+/// Implemented for [`DefaultResponder`] and for every
+/// `Fn(&AuthError) -> Response<Bytes>` closure. Whatever it returns, the layer
+/// inserts the [`AuthError`] into the response's extensions.
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Response, StatusCode};
+/// use tower_jwt_auth::{AuthError, ErrorResponder};
+///
+/// let responder = |error: &AuthError| {
+///     Response::builder()
+///         .status(error.status())
+///         .body(Bytes::from(format!("denied: {}", error.description())))
+///         .unwrap()
+/// };
+/// # fn is_responder(_: impl ErrorResponder) {}
+/// # is_responder(responder);
+/// ```
+pub trait ErrorResponder: Send + Sync + 'static {
+    /// The response for `error`.
+    fn respond(&self, error: &AuthError) -> Response<Bytes>;
+}
+
+impl<F> ErrorResponder for F
+where
+    F: Fn(&AuthError) -> Response<Bytes> + Send + Sync + 'static,
+{
+    fn respond(&self, error: &AuthError) -> Response<Bytes> {
+        self(error)
+    }
+}
+
+/// The default answer, per RFC 6750 §3:
+///
+/// | cause | status | `WWW-Authenticate` |
+/// |---|---|---|
+/// | no token | 401 | `Bearer realm="…"` (no error code) |
+/// | two tokens, malformed `Authorization` | 400 | `Bearer realm="…", error="invalid_request", error_description="…"` |
+/// | any problem with the token | 401 | `Bearer realm="…", error="invalid_token", error_description="…"` |
+///
+/// The body is small JSON, `{"error":"invalid_token","error_description":"token expired"}`
+/// (`"error":"unauthorized"` when no token was sent), with
+/// `Cache-Control: no-store`. The description is one of a fixed set of short
+/// texts; it never holds the token or a claim value.
+#[derive(Clone)]
+pub struct DefaultResponder {
+    realm: Option<HeaderValue>,
+}
+
+impl DefaultResponder {
+    /// A responder without a realm.
+    pub fn new() -> Self {
+        Self { realm: None }
+    }
+
+    /// Names the protection space in the challenge (`realm="…"`). Characters
+    /// that cannot appear in a quoted string are dropped.
+    #[must_use]
+    pub fn realm(mut self, realm: &str) -> Self {
+        let clean: String = realm
+            .chars()
+            .filter(|c| (c.is_ascii_graphic() || *c == ' ') && *c != '"' && *c != '\\')
+            .collect();
+        self.realm = HeaderValue::from_str(&clean).ok();
+        self
+    }
+
+    fn challenge(&self, code: Option<&str>, description: &str) -> HeaderValue {
+        let mut value = String::from("Bearer");
+        let mut sep = " ";
+        if let Some(realm) = &self.realm {
+            // Checked visible ASCII without quotes at construction.
+            let realm = realm.to_str().unwrap_or_default();
+            value.push_str(&format!("{sep}realm=\"{realm}\""));
+            sep = ", ";
+        }
+        if let Some(code) = code {
+            value.push_str(&format!(
+                "{sep}error=\"{code}\", error_description=\"{description}\""
+            ));
+        }
+        HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
+    }
+}
+
+impl Default for DefaultResponder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for DefaultResponder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DefaultResponder")
+            .field("realm", &self.realm)
+            .finish()
+    }
+}
+
+impl ErrorResponder for DefaultResponder {
+    fn respond(&self, error: &AuthError) -> Response<Bytes> {
+        let kind = error.kind();
+        let code = kind.error_code();
+        let body = serde_json::json!({
+            "error": code.unwrap_or("unauthorized"),
+            "error_description": error.description(),
+        });
+        let mut response = Response::new(Bytes::from(body.to_string()));
+        *response.status_mut() = kind.status();
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(WWW_AUTHENTICATE, self.challenge(code, error.description()));
+        response
+    }
+}

@@ -1,0 +1,262 @@
+//! Where tokens come from: [`TokenSource`].
+//!
+//! Every configured source is read, in order. The first token found is the one
+//! verified; a second, *different* token anywhere (another source, a second
+//! `Authorization` header, a repeated cookie or query parameter) refuses the
+//! request with `400 invalid_request` (RFC 6750 §2: a client must use one method
+//! only). The same token twice is accepted.
+
+mod cookie;
+mod header;
+mod query;
+
+use std::borrow::Cow;
+use std::fmt;
+
+use http::header::{AUTHORIZATION, HeaderName};
+use http::request::Request;
+
+use crate::error::{AuthError, AuthErrorKind};
+
+/// One place a token may be found.
+///
+/// ```
+/// use tower_jwt_auth::TokenSource;
+/// use http::HeaderName;
+///
+/// let sources = [
+///     TokenSource::bearer(),                                      // Authorization: Bearer <jwt>
+///     TokenSource::header(HeaderName::from_static("x-api-token")), // X-Api-Token: <jwt>
+///     TokenSource::header_with_scheme(HeaderName::from_static("x-auth"), "JWT"), // X-Auth: JWT <jwt>
+///     TokenSource::cookie("session"),
+///     TokenSource::query("access_token"),
+/// ];
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenSource(pub(crate) Kind);
+
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Header {
+        name: HeaderName,
+        scheme: Option<String>,
+    },
+    Cookie(String),
+    Query(String),
+}
+
+impl TokenSource {
+    /// `Authorization: Bearer <token>` (RFC 6750 §2.1), the default source. The
+    /// scheme is matched case-insensitively (RFC 7235 §2.1).
+    pub fn bearer() -> Self {
+        Self::header_with_scheme(AUTHORIZATION, "Bearer")
+    }
+
+    /// The whole value of a header is the token.
+    pub fn header(name: HeaderName) -> Self {
+        Self(Kind::Header { name, scheme: None })
+    }
+
+    /// A header whose value is `<scheme> <token>`, like `Authorization: Bearer`.
+    /// The scheme is matched case-insensitively and followed by one or more
+    /// spaces; a value with another scheme is not a token of this source.
+    pub fn header_with_scheme(name: HeaderName, scheme: impl Into<String>) -> Self {
+        Self(Kind::Header {
+            name,
+            scheme: Some(scheme.into()),
+        })
+    }
+
+    /// The value of the cookie with this name.
+    pub fn cookie(name: impl Into<String>) -> Self {
+        Self(Kind::Cookie(name.into()))
+    }
+
+    /// The (percent-decoded) value of the query parameter with this name, such
+    /// as `access_token` (RFC 6750 §2.3). Tokens in URLs end up in logs and
+    /// `Referer` headers: prefer a header where the client can send one.
+    pub fn query(name: impl Into<String>) -> Self {
+        Self(Kind::Query(name.into()))
+    }
+
+    /// Checks the names once, when the layer is built.
+    pub(crate) fn validate(&self) -> Result<(), crate::ConfigError> {
+        let bad = |s: &str| crate::ConfigError::InvalidSourceName(s.to_owned());
+        match &self.0 {
+            Kind::Header {
+                scheme: Some(s), ..
+            } if s.is_empty() || !s.bytes().all(|b| b.is_ascii_graphic()) => Err(bad(s)),
+            Kind::Cookie(n) if !cookie::is_valid_name(n) => Err(bad(n)),
+            Kind::Query(n) if n.is_empty() => Err(bad(n)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Feeds every token of this source in `request` to `found`.
+    fn each<'r, B>(
+        &self,
+        request: &'r Request<B>,
+        found: &mut impl FnMut(Cow<'r, str>) -> Result<(), AuthError>,
+    ) -> Result<(), AuthError> {
+        match &self.0 {
+            Kind::Header { name, scheme } => {
+                header::each(request.headers(), name, scheme.as_deref(), found)
+            }
+            Kind::Cookie(name) => cookie::each(request.headers(), name, found),
+            Kind::Query(name) => query::each(request.uri(), name, found),
+        }
+    }
+}
+
+impl fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Kind::Header { name, scheme: None } => write!(f, "Header({name})"),
+            Kind::Header {
+                name,
+                scheme: Some(s),
+            } => write!(f, "Header({name}: {s} <token>)"),
+            Kind::Cookie(n) => write!(f, "Cookie({n})"),
+            Kind::Query(n) => write!(f, "Query({n})"),
+        }
+    }
+}
+
+/// Finds the one token of a request, or none.
+pub(crate) fn locate<'r, B>(
+    sources: &[TokenSource],
+    request: &'r Request<B>,
+) -> Result<Option<Cow<'r, str>>, AuthError> {
+    let mut token: Option<Cow<'r, str>> = None;
+    let mut found = |candidate: Cow<'r, str>| match &token {
+        Some(first) if *first != candidate => Err(AuthError::new(
+            AuthErrorKind::MultipleTokens,
+            "more than one token in the request",
+        )),
+        Some(_) => Ok(()),
+        None => {
+            token = Some(candidate);
+            Ok(())
+        }
+    };
+    for source in sources {
+        source.each(request, &mut found)?;
+    }
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(headers: &[(&str, &str)], uri: &str) -> Request<()> {
+        let mut b = Request::builder().uri(uri);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(()).unwrap()
+    }
+
+    fn all() -> Vec<TokenSource> {
+        vec![
+            TokenSource::bearer(),
+            TokenSource::header(HeaderName::from_static("x-token")),
+            TokenSource::cookie("jwt"),
+            TokenSource::query("access_token"),
+        ]
+    }
+
+    fn find(headers: &[(&str, &str)], uri: &str) -> Result<Option<String>, AuthErrorKind> {
+        let req = request(headers, uri);
+        locate(&all(), &req)
+            .map(|t| t.map(Cow::into_owned))
+            .map_err(|e| e.kind())
+    }
+
+    #[test]
+    fn each_source_finds_its_token() {
+        assert_eq!(
+            find(&[("authorization", "Bearer a.b.c")], "/"),
+            Ok(Some("a.b.c".into()))
+        );
+        assert_eq!(
+            find(&[("authorization", "bEaReR   a.b.c ")], "/"),
+            Ok(Some("a.b.c".into()))
+        );
+        assert_eq!(find(&[("x-token", "a.b.c")], "/"), Ok(Some("a.b.c".into())));
+        assert_eq!(
+            find(&[("cookie", "x=1; jwt=a.b.c; y=2")], "/"),
+            Ok(Some("a.b.c".into()))
+        );
+        assert_eq!(
+            find(&[], "/p?x=1&access_token=a%2Eb.c"),
+            Ok(Some("a.b.c".into()))
+        );
+        assert_eq!(find(&[], "/"), Ok(None));
+    }
+
+    #[test]
+    fn other_schemes_and_empty_values_are_no_token() {
+        assert_eq!(
+            find(&[("authorization", "Basic dXNlcjpwYXNz")], "/"),
+            Ok(None)
+        );
+        assert_eq!(find(&[("authorization", "Bearera.b.c")], "/"), Ok(None));
+        assert_eq!(find(&[("x-token", "")], "/"), Ok(None));
+        assert_eq!(find(&[("cookie", "jwt=")], "/"), Ok(None));
+        assert_eq!(find(&[], "/?access_token="), Ok(None));
+    }
+
+    #[test]
+    fn a_scheme_without_a_usable_credential_is_a_malformed_request() {
+        for value in ["Bearer", "Bearer ", "Bearer a b", "Bearer a,b"] {
+            assert_eq!(
+                find(&[("authorization", value)], "/"),
+                Err(AuthErrorKind::MalformedRequest),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn two_different_tokens_are_refused_and_the_same_token_twice_is_not() {
+        assert_eq!(
+            find(&[("authorization", "Bearer a.b.c")], "/?access_token=x.y.z"),
+            Err(AuthErrorKind::MultipleTokens)
+        );
+        assert_eq!(
+            find(
+                &[
+                    ("authorization", "Bearer a.b.c"),
+                    ("authorization", "Bearer x.y.z")
+                ],
+                "/"
+            ),
+            Err(AuthErrorKind::MultipleTokens)
+        );
+        assert_eq!(
+            find(&[("cookie", "jwt=a.b.c"), ("cookie", "jwt=x.y.z")], "/"),
+            Err(AuthErrorKind::MultipleTokens)
+        );
+        assert_eq!(
+            find(
+                &[("authorization", "Bearer a.b.c"), ("x-token", "a.b.c")],
+                "/?access_token=a.b.c"
+            ),
+            Ok(Some("a.b.c".into()))
+        );
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(TokenSource::cookie("").validate().is_err());
+        assert!(TokenSource::cookie("a b").validate().is_err());
+        assert!(TokenSource::query("").validate().is_err());
+        assert!(
+            TokenSource::header_with_scheme(AUTHORIZATION, "")
+                .validate()
+                .is_err()
+        );
+        assert!(TokenSource::bearer().validate().is_ok());
+    }
+}

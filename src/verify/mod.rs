@@ -1,0 +1,290 @@
+//! Verification of one token: split, header, key, signature, claims.
+//!
+//! The order is fixed and every step fails closed:
+//!
+//! 1. the length, before anything is decoded;
+//! 2. exactly three base64url segments (no padding, no other characters);
+//! 3. the header: `alg` in the allow-list (`none` can never be), no `crit`, the
+//!    configured `typ`; `jku`, `x5u`, `jwk` and `x5c` are never read;
+//! 4. the keys whose `kid` and algorithm fit; the signature must verify with one;
+//! 5. the registered claims (time, issuer, audience, subject, required claims);
+//! 6. the application's claims type.
+
+mod claims;
+mod header;
+pub(crate) mod key;
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::crypto::CryptoProvider;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::de::{DeserializeOwned, DeserializeSeed};
+
+use crate::clock::Clock;
+use crate::error::{AuthError, AuthErrorKind};
+use claims::{RegisteredSeed, audience_accepted, numeric_date, string_claim};
+use header::{JoseHeader, same_media_type};
+
+pub(crate) use claims::MAX_EXTRA_REQUIRED;
+
+/// One key, ready for one algorithm.
+pub(crate) struct KeyEntry {
+    pub(crate) kid: Option<String>,
+    pub(crate) algorithm: Algorithm,
+    pub(crate) key: DecodingKey,
+}
+
+/// Which claims must be present.
+#[derive(Default)]
+pub(crate) struct Required {
+    pub(crate) exp: bool,
+    pub(crate) nbf: bool,
+    pub(crate) iat: bool,
+    pub(crate) iss: bool,
+    pub(crate) aud: bool,
+    pub(crate) sub: bool,
+    /// Other claim names, at most [`MAX_EXTRA_REQUIRED`].
+    pub(crate) extra: Vec<String>,
+}
+
+/// Everything that decides whether a token is accepted, built once.
+pub(crate) struct Verifier {
+    pub(crate) provider: &'static CryptoProvider,
+    pub(crate) keys: Vec<KeyEntry>,
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) issuers: Vec<String>,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) subject: Option<String>,
+    pub(crate) required: Required,
+    pub(crate) leeway: u64,
+    pub(crate) typ: Option<String>,
+    pub(crate) max_token_length: usize,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+fn malformed(what: &'static str) -> AuthError {
+    AuthError::new(AuthErrorKind::MalformedToken, what)
+}
+
+fn malformed_because(
+    what: &'static str,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> AuthError {
+    AuthError::with_source(AuthErrorKind::MalformedToken, what, e)
+}
+
+impl Verifier {
+    /// Verifies `token` and returns its claims.
+    pub(crate) fn verify<C: DeserializeOwned>(&self, token: &str) -> Result<C, AuthError> {
+        if token.len() > self.max_token_length {
+            return Err(AuthError::new(
+                AuthErrorKind::TokenTooLong,
+                "token too long",
+            ));
+        }
+        let mut segments = token.split('.');
+        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        ) else {
+            return Err(malformed("token is not three segments"));
+        };
+        let signed_part = &token[..header_b64.len() + 1 + payload_b64.len()];
+
+        let header_json = URL_SAFE_NO_PAD
+            .decode(header_b64)
+            .map_err(|e| malformed_because("header is not base64url", e))?;
+        let header: JoseHeader<'_> = serde_json::from_slice(&header_json)
+            .map_err(|e| malformed_because("header is not a JOSE header", e))?;
+        let algorithm = self.algorithm(&header)?;
+        if header.crit {
+            return Err(AuthError::new(
+                AuthErrorKind::UnsupportedCritical,
+                "unsupported critical header parameter",
+            ));
+        }
+        if let Some(expected) = &self.typ {
+            if !header
+                .typ
+                .as_deref()
+                .is_some_and(|t| same_media_type(t, expected))
+            {
+                return Err(AuthError::new(
+                    AuthErrorKind::InvalidType,
+                    "unexpected token type",
+                ));
+            }
+        }
+
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature_b64)
+            .map_err(|e| malformed_because("signature is not base64url", e))?;
+        self.check_signature(
+            header.kid.as_deref(),
+            algorithm,
+            signed_part.as_bytes(),
+            &signature,
+        )?;
+
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload_b64)
+            .map_err(|e| malformed_because("claims are not base64url", e))?;
+        self.check_registered_claims(&payload)?;
+        serde_json::from_slice(&payload).map_err(|e| {
+            AuthError::with_source(
+                AuthErrorKind::InvalidClaims,
+                "claims do not match the expected shape",
+                e,
+            )
+        })
+    }
+
+    fn algorithm(&self, header: &JoseHeader<'_>) -> Result<Algorithm, AuthError> {
+        let not_allowed =
+            || AuthError::new(AuthErrorKind::AlgorithmNotAllowed, "algorithm not allowed");
+        let algorithm: Algorithm = header.alg.parse().map_err(|_| not_allowed())?;
+        if self.algorithms.contains(&algorithm) {
+            Ok(algorithm)
+        } else {
+            Err(not_allowed())
+        }
+    }
+
+    /// Tries the keys that fit the token: those with its `kid` when any has it,
+    /// else those without a `kid`; a token without `kid` may use any key.
+    fn check_signature(
+        &self,
+        kid: Option<&str>,
+        algorithm: Algorithm,
+        message: &[u8],
+        signature: &Vec<u8>,
+    ) -> Result<(), AuthError> {
+        let by_kid = |entry: &&KeyEntry| match kid {
+            Some(kid) => entry.kid.as_deref() == Some(kid),
+            None => true,
+        };
+        let has_named_key = kid.is_some() && self.keys.iter().any(|e| by_kid(&e));
+        let fits = |entry: &&KeyEntry| {
+            entry.algorithm == algorithm
+                && if has_named_key || kid.is_none() {
+                    by_kid(entry)
+                } else {
+                    entry.kid.is_none()
+                }
+        };
+        let mut tried = false;
+        for entry in self.keys.iter().filter(fits) {
+            tried = true;
+            // The factory was proven to accept this (key, algorithm) at build time.
+            let Ok(verifier) = (self.provider.verifier_factory)(&algorithm, &entry.key) else {
+                continue;
+            };
+            if verifier.verify(message, signature).is_ok() {
+                return Ok(());
+            }
+        }
+        if tried {
+            Err(AuthError::new(
+                AuthErrorKind::InvalidSignature,
+                "invalid signature",
+            ))
+        } else {
+            Err(AuthError::new(
+                AuthErrorKind::UnknownKey,
+                "no key for this token",
+            ))
+        }
+    }
+
+    fn check_registered_claims(&self, payload: &[u8]) -> Result<(), AuthError> {
+        let claims = RegisteredSeed {
+            extra: &self.required.extra,
+        }
+        .deserialize(&mut serde_json::Deserializer::from_slice(payload))
+        .map_err(|e| malformed_because("claims are not a JSON object", e))?;
+        let required = &self.required;
+        let missing = |present: bool, name: &'static str| {
+            if present {
+                Ok(())
+            } else {
+                Err(AuthError::new(AuthErrorKind::MissingClaim, name))
+            }
+        };
+        missing(!required.exp || claims.exp.is_some(), "missing claim `exp`")?;
+        missing(!required.nbf || claims.nbf.is_some(), "missing claim `nbf`")?;
+        missing(!required.iat || claims.iat.is_some(), "missing claim `iat`")?;
+        missing(
+            !(required.iss || !self.issuers.is_empty()) || claims.iss.is_some(),
+            "missing claim `iss`",
+        )?;
+        missing(
+            !(required.aud || !self.audiences.is_empty()) || claims.aud.is_some(),
+            "missing claim `aud`",
+        )?;
+        missing(
+            !(required.sub || self.subject.is_some()) || claims.sub.is_some(),
+            "missing claim `sub`",
+        )?;
+        let all_extra = if required.extra.is_empty() {
+            0
+        } else {
+            u64::MAX >> (64 - required.extra.len())
+        };
+        missing(claims.extra_present == all_extra, "missing required claim")?;
+
+        // Whole seconds from the clock; NumericDates may be fractional (RFC 7519 §2).
+        let now = self.clock.now() as f64;
+        let leeway = self.leeway as f64;
+        if let Some(exp) = claims.exp {
+            // RFC 7519 §4.1.4: `exp` is the first instant the token MUST NOT be accepted.
+            if now >= numeric_date(exp, "claim `exp` is not a number")? + leeway {
+                return Err(AuthError::new(AuthErrorKind::Expired, "token expired"));
+            }
+        }
+        if let Some(nbf) = claims.nbf {
+            if now + leeway < numeric_date(nbf, "claim `nbf` is not a number")? {
+                return Err(AuthError::new(
+                    AuthErrorKind::NotYetValid,
+                    "token not yet valid",
+                ));
+            }
+        }
+        if let Some(iat) = claims.iat {
+            numeric_date(iat, "claim `iat` is not a number")?;
+        }
+        if let Some(iss) = claims.iss {
+            let iss = string_claim(iss, "claim `iss` is not a string")?;
+            if !self.issuers.is_empty() && !self.issuers.iter().any(|i| *i == iss) {
+                return Err(AuthError::new(
+                    AuthErrorKind::InvalidIssuer,
+                    "issuer not accepted",
+                ));
+            }
+        }
+        if let Some(sub) = claims.sub {
+            let sub = string_claim(sub, "claim `sub` is not a string")?;
+            if self.subject.as_ref().is_some_and(|s| *s != sub) {
+                return Err(AuthError::new(
+                    AuthErrorKind::InvalidSubject,
+                    "subject not accepted",
+                ));
+            }
+        }
+        if let Some(aud) = claims.aud {
+            // RFC 7519 §4.1.3: a recipient that does not identify itself with a value
+            // of a present `aud` MUST reject the token, so an `aud` is refused
+            // when no audience is configured.
+            if !audience_accepted(aud, &self.audiences)? {
+                return Err(AuthError::new(
+                    AuthErrorKind::InvalidAudience,
+                    "audience not accepted",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
