@@ -324,6 +324,10 @@ impl<C, R> JwtAuthBuilder<C, R> {
                 _ => {}
             }
         }
+        // A configured issuer, audience or subject can only be checked if present.
+        required.iss |= !self.issuers.is_empty();
+        required.aud |= !self.audiences.is_empty();
+        required.sub |= self.subject.is_some();
         if required.extra.len() > MAX_EXTRA_REQUIRED {
             return Err(ConfigError::Invalid(format!(
                 "at most {MAX_EXTRA_REQUIRED} required claims beyond the registered ones"

@@ -142,3 +142,8 @@ pub use verify::key::{Key, KeySet};
 /// The `jsonwebtoken` crate this version is built on, for its `Algorithm`,
 /// `DecodingKey`, `EncodingKey` and `jwk` types.
 pub use jsonwebtoken;
+
+// The README's examples are compiled (and, where they can, run) as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

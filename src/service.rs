@@ -102,3 +102,96 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use bytes::Bytes;
+    use http::{Request, Response, StatusCode};
+    use http_body_util::{BodyExt, Full};
+    use tower::{ServiceExt, service_fn};
+
+    use crate::{AuthError, AuthErrorKind, Claims, JwtAuthLayer, Key, TokenIssuer};
+
+    const SECRET: &[u8] = b"unit-test secret, 32 bytes long!";
+
+    fn layer() -> JwtAuthLayer<serde_json::Value> {
+        JwtAuthLayer::builder()
+            .key(Key::hmac(SECRET))
+            .build()
+            .unwrap()
+    }
+
+    fn token() -> String {
+        TokenIssuer::hmac(SECRET)
+            .build()
+            .unwrap()
+            .issue(&serde_json::json!({ "sub": "ada" }))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_valid_token_reaches_the_inner_service_with_its_claims() {
+        let echo = service_fn(|req: Request<Full<Bytes>>| async move {
+            let claims = req.extensions().get::<Claims<serde_json::Value>>().cloned();
+            Ok::<_, Infallible>(Response::new(Full::from(
+                claims.unwrap().0["sub"].to_string(),
+            )))
+        });
+        let req = Request::get("/")
+            .header("authorization", format!("Bearer {}", token()))
+            .body(Full::default())
+            .unwrap();
+        let res = tower::Layer::layer(&layer(), echo)
+            .oneshot(req)
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, "\"ada\"");
+    }
+
+    #[tokio::test]
+    async fn a_refused_request_never_reaches_the_inner_service() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let inner = {
+            let calls = calls.clone();
+            service_fn(move |_: Request<Full<Bytes>>| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async { Ok::<_, Infallible>(Response::new(Full::<Bytes>::default())) }
+            })
+        };
+        let service = tower::Layer::layer(&layer(), inner);
+        for value in [None, Some("Bearer a.b.c"), Some("Bearer")] {
+            let mut req = Request::get("/");
+            if let Some(value) = value {
+                req = req.header("authorization", value);
+            }
+            let res = service
+                .clone()
+                .oneshot(req.body(Full::default()).unwrap())
+                .await
+                .unwrap();
+            assert_ne!(res.status(), StatusCode::OK);
+            assert!(res.extensions().get::<AuthError>().is_some());
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn the_error_kind_is_in_the_response_extensions() {
+        let inner = service_fn(|_: Request<()>| async {
+            Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+        });
+        let req = Request::get("/").body(()).unwrap();
+        let res = tower::Layer::layer(&layer(), inner)
+            .oneshot(req)
+            .await
+            .unwrap();
+        let error = res.extensions().get::<AuthError>().unwrap();
+        assert_eq!(error.kind(), AuthErrorKind::MissingToken);
+    }
+}

@@ -107,17 +107,16 @@ impl Verifier {
                 "unsupported critical header parameter",
             ));
         }
-        if let Some(expected) = &self.typ {
-            if !header
+        if let Some(expected) = &self.typ
+            && !header
                 .typ
                 .as_deref()
                 .is_some_and(|t| same_media_type(t, expected))
-            {
-                return Err(AuthError::new(
-                    AuthErrorKind::InvalidType,
-                    "unexpected token type",
-                ));
-            }
+        {
+            return Err(AuthError::new(
+                AuthErrorKind::InvalidType,
+                "unexpected token type",
+            ));
         }
 
         let signature = URL_SAFE_NO_PAD
@@ -206,52 +205,46 @@ impl Verifier {
         }
         .deserialize(&mut serde_json::Deserializer::from_slice(payload))
         .map_err(|e| malformed_because("claims are not a JSON object", e))?;
-        let required = &self.required;
-        let missing = |present: bool, name: &'static str| {
-            if present {
-                Ok(())
-            } else {
-                Err(AuthError::new(AuthErrorKind::MissingClaim, name))
+        let r = &self.required;
+        // One bit per extra required claim, all of them set.
+        let all_extra = match r.extra.len() {
+            0 => 0,
+            n => u64::MAX >> (64 - n),
+        };
+        for (needed, present, what) in [
+            (r.exp, claims.exp.is_some(), "missing claim `exp`"),
+            (r.nbf, claims.nbf.is_some(), "missing claim `nbf`"),
+            (r.iat, claims.iat.is_some(), "missing claim `iat`"),
+            (r.iss, claims.iss.is_some(), "missing claim `iss`"),
+            (r.aud, claims.aud.is_some(), "missing claim `aud`"),
+            (r.sub, claims.sub.is_some(), "missing claim `sub`"),
+            (
+                true,
+                claims.extra_present == all_extra,
+                "missing required claim",
+            ),
+        ] {
+            if needed && !present {
+                return Err(AuthError::new(AuthErrorKind::MissingClaim, what));
             }
-        };
-        missing(!required.exp || claims.exp.is_some(), "missing claim `exp`")?;
-        missing(!required.nbf || claims.nbf.is_some(), "missing claim `nbf`")?;
-        missing(!required.iat || claims.iat.is_some(), "missing claim `iat`")?;
-        missing(
-            !(required.iss || !self.issuers.is_empty()) || claims.iss.is_some(),
-            "missing claim `iss`",
-        )?;
-        missing(
-            !(required.aud || !self.audiences.is_empty()) || claims.aud.is_some(),
-            "missing claim `aud`",
-        )?;
-        missing(
-            !(required.sub || self.subject.is_some()) || claims.sub.is_some(),
-            "missing claim `sub`",
-        )?;
-        let all_extra = if required.extra.is_empty() {
-            0
-        } else {
-            u64::MAX >> (64 - required.extra.len())
-        };
-        missing(claims.extra_present == all_extra, "missing required claim")?;
+        }
 
         // Whole seconds from the clock; NumericDates may be fractional (RFC 7519 §2).
         let now = self.clock.now() as f64;
         let leeway = self.leeway as f64;
-        if let Some(exp) = claims.exp {
-            // RFC 7519 §4.1.4: `exp` is the first instant the token MUST NOT be accepted.
-            if now >= numeric_date(exp, "claim `exp` is not a number")? + leeway {
-                return Err(AuthError::new(AuthErrorKind::Expired, "token expired"));
-            }
+        // RFC 7519 §4.1.4: `exp` is the first instant the token MUST NOT be accepted.
+        if let Some(exp) = claims.exp
+            && now >= numeric_date(exp, "claim `exp` is not a number")? + leeway
+        {
+            return Err(AuthError::new(AuthErrorKind::Expired, "token expired"));
         }
-        if let Some(nbf) = claims.nbf {
-            if now + leeway < numeric_date(nbf, "claim `nbf` is not a number")? {
-                return Err(AuthError::new(
-                    AuthErrorKind::NotYetValid,
-                    "token not yet valid",
-                ));
-            }
+        if let Some(nbf) = claims.nbf
+            && now + leeway < numeric_date(nbf, "claim `nbf` is not a number")?
+        {
+            return Err(AuthError::new(
+                AuthErrorKind::NotYetValid,
+                "token not yet valid",
+            ));
         }
         if let Some(iat) = claims.iat {
             numeric_date(iat, "claim `iat` is not a number")?;
