@@ -98,7 +98,11 @@ impl Verifier {
         let header_json = URL_SAFE_NO_PAD
             .decode(header_b64)
             .map_err(|e| malformed_because("header is not base64url", e))?;
-        let header: JoseHeader<'_> = serde_json::from_slice(&header_json)
+        // serde_json does not check the UTF-8 of strings it skips: check it all
+        // here (RFC 7515 §4: the header is UTF-8 JSON).
+        let header_json = std::str::from_utf8(&header_json)
+            .map_err(|e| malformed_because("header is not UTF-8", e))?;
+        let header: JoseHeader<'_> = serde_json::from_str(header_json)
             .map_err(|e| malformed_because("header is not a JOSE header", e))?;
         let algorithm = self.algorithm(&header)?;
         if header.crit {
@@ -132,8 +136,10 @@ impl Verifier {
         let payload = URL_SAFE_NO_PAD
             .decode(payload_b64)
             .map_err(|e| malformed_because("claims are not base64url", e))?;
-        self.check_registered_claims(&payload)?;
-        serde_json::from_slice(&payload).map_err(|e| {
+        let payload = std::str::from_utf8(&payload)
+            .map_err(|e| malformed_because("claims are not UTF-8", e))?;
+        self.check_registered_claims(payload)?;
+        serde_json::from_str(payload).map_err(|e| {
             AuthError::with_source(
                 AuthErrorKind::InvalidClaims,
                 "claims do not match the expected shape",
@@ -199,11 +205,13 @@ impl Verifier {
         }
     }
 
-    fn check_registered_claims(&self, payload: &[u8]) -> Result<(), AuthError> {
+    fn check_registered_claims(&self, payload: &str) -> Result<(), AuthError> {
+        let mut json = serde_json::Deserializer::from_str(payload);
         let claims = RegisteredSeed {
             extra: &self.required.extra,
         }
-        .deserialize(&mut serde_json::Deserializer::from_slice(payload))
+        .deserialize(&mut json)
+        .and_then(|claims| json.end().map(|()| claims))
         .map_err(|e| malformed_because("claims are not a JSON object", e))?;
         let r = &self.required;
         // One bit per extra required claim, all of them set.
