@@ -5,8 +5,8 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
+use jsonwebtoken::Algorithm;
 use jsonwebtoken::crypto::CryptoProvider;
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKeyKind};
 use tower_layer::Layer;
 
 use crate::authenticator::Authenticator;
@@ -17,7 +17,7 @@ use crate::response::{DefaultResponder, ErrorResponder};
 use crate::service::JwtAuth;
 use crate::source::TokenSource;
 use crate::verify::key::{Key, KeySet};
-use crate::verify::{KeyEntry, MAX_EXTRA_REQUIRED, Required, Verifier};
+use crate::verify::{MAX_EXTRA_REQUIRED, Required, Verifier, key_entries};
 
 /// The default maximum token length: 8 KiB.
 pub const DEFAULT_MAX_TOKEN_LENGTH: usize = 8 * 1024;
@@ -356,68 +356,6 @@ impl<C, R> JwtAuthBuilder<C, R> {
             }),
             _claims: PhantomData,
         })
-    }
-}
-
-/// One entry per (key, algorithm), each proven usable with the provider now, so
-/// that no request meets a key problem.
-fn key_entries(
-    provider: &'static CryptoProvider,
-    keys: Vec<Key>,
-    allowed: Option<&[Algorithm]>,
-) -> Result<Vec<KeyEntry>, ConfigError> {
-    if keys.is_empty() {
-        return Err(ConfigError::NoKeys);
-    }
-    let mut entries = Vec::new();
-    for key in keys {
-        let family = key.decoding.family();
-        if let Some(bad) = key.algorithms.iter().find(|a| a.family() != family) {
-            return Err(ConfigError::AlgorithmMismatch(format!(
-                "{bad:?} cannot be used with a {family:?} key"
-            )));
-        }
-        check_key_material(provider, &key)?;
-        let before = entries.len();
-        for &algorithm in &key.algorithms {
-            if allowed.is_some_and(|allowed| !allowed.contains(&algorithm)) {
-                continue;
-            }
-            (provider.verifier_factory)(&algorithm, &key.decoding)
-                .map_err(ConfigError::InvalidKey)?;
-            entries.push(KeyEntry {
-                kid: key.kid.clone(),
-                algorithm,
-                key: key.decoding.clone(),
-            });
-        }
-        if entries.len() == before {
-            return Err(ConfigError::AlgorithmMismatch(format!(
-                "a {family:?} key (kid {:?}) fits none of the allowed algorithms",
-                key.kid
-            )));
-        }
-    }
-    Ok(entries)
-}
-
-/// Rejects key material that could never verify anything.
-fn check_key_material(provider: &CryptoProvider, key: &Key) -> Result<(), ConfigError> {
-    let invalid = |kind: jsonwebtoken::errors::ErrorKind| ConfigError::InvalidKey(kind.into());
-    use jsonwebtoken::errors::ErrorKind;
-    match (key.decoding.family(), key.decoding.kind()) {
-        (AlgorithmFamily::Hmac, DecodingKeyKind::SecretOrDer(secret)) if secret.is_empty() => {
-            Err(invalid(ErrorKind::InvalidKeyFormat))
-        }
-        (AlgorithmFamily::Rsa, DecodingKeyKind::SecretOrDer(der)) => {
-            (provider.key_utils.rsa_pub_components_from_public_key)(der)
-                .map(|_| ())
-                .map_err(ConfigError::InvalidKey)
-        }
-        (AlgorithmFamily::Ed, DecodingKeyKind::SecretOrDer(raw)) if raw.len() != 32 => {
-            Err(invalid(ErrorKind::InvalidEddsaKey))
-        }
-        _ => Ok(()),
     }
 }
 

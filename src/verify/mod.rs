@@ -13,6 +13,7 @@
 mod claims;
 mod header;
 pub(crate) mod key;
+mod prepare;
 
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ use claims::{RegisteredSeed, audience_accepted, numeric_date, string_claim};
 use header::{JoseHeader, same_media_type};
 
 pub(crate) use claims::MAX_EXTRA_REQUIRED;
+pub(crate) use prepare::key_entries;
 
 /// One key, ready for one algorithm.
 pub(crate) struct KeyEntry {
