@@ -1,6 +1,8 @@
 //! The built configuration, shared by the layer and every service behind one
 //! `Arc`, and the two things it does per request: authenticate and reject.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::{Request, Response};
 use serde::de::DeserializeOwned;
@@ -14,8 +16,17 @@ use crate::verify::Verifier;
 pub(crate) struct Authenticator<R> {
     pub(crate) verifier: Verifier,
     pub(crate) sources: Vec<TokenSource>,
+    /// The form source, in layers that have one.
+    pub(crate) form: Option<FormSource>,
     pub(crate) optional: bool,
     pub(crate) responder: R,
+}
+
+/// Where the form source sits among the sources, and how it reads.
+pub(crate) struct FormSource {
+    pub(crate) position: usize,
+    pub(crate) field: Arc<str>,
+    pub(crate) limit: usize,
 }
 
 impl<R: ErrorResponder> Authenticator<R> {
@@ -25,8 +36,18 @@ impl<R: ErrorResponder> Authenticator<R> {
         &self,
         request: &Request<B>,
     ) -> Result<Option<Claims<C>>, AuthError> {
-        match source::locate(&self.sources, request)? {
-            Some(token) => self.verifier.verify(&token).map(|c| Some(Claims(c))),
+        let token = source::locate(&self.sources, request)?.token;
+        self.claims(token.as_deref())
+    }
+
+    /// The claims of `token`; without one, `None` in optional mode, else the
+    /// missing-token error.
+    pub(crate) fn claims<C: DeserializeOwned>(
+        &self,
+        token: Option<&str>,
+    ) -> Result<Option<Claims<C>>, AuthError> {
+        match token {
+            Some(token) => self.verifier.verify(token).map(|c| Some(Claims(c))),
             None if self.optional => Ok(None),
             None => Err(AuthError::missing_token()),
         }

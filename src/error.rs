@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use http::StatusCode;
 
+pub(crate) type BoxError = Box<dyn StdError + Send + Sync>;
+
 /// Why a request was refused.
 ///
 /// An opaque value: match on [`AuthError::kind`], read the precise
@@ -67,13 +69,25 @@ pub enum AuthErrorKind {
     InvalidSubject,
     /// The claims do not deserialize into the application's claims type.
     InvalidClaims,
+    /// The form body is larger than the configured limit (`413`), declared by
+    /// `Content-Length` or found while reading.
+    FormTooLarge,
+    /// The form body could not be read: the client's stream failed or ended early.
+    UnreadableBody,
+    /// The form body is not a valid form: bad percent-encoding, invalid UTF-8,
+    /// a broken multipart body.
+    MalformedForm,
 }
 
 impl AuthErrorKind {
     /// The HTTP status the default responder answers with.
     pub fn status(self) -> StatusCode {
         match self {
-            Self::MultipleTokens | Self::MalformedRequest => StatusCode::BAD_REQUEST,
+            Self::MultipleTokens
+            | Self::MalformedRequest
+            | Self::UnreadableBody
+            | Self::MalformedForm => StatusCode::BAD_REQUEST,
+            Self::FormTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -83,14 +97,18 @@ impl AuthErrorKind {
     pub fn error_code(self) -> Option<&'static str> {
         match self {
             Self::MissingToken => None,
-            Self::MultipleTokens | Self::MalformedRequest => Some("invalid_request"),
+            Self::MultipleTokens
+            | Self::MalformedRequest
+            | Self::UnreadableBody
+            | Self::MalformedForm
+            | Self::FormTooLarge => Some("invalid_request"),
             _ => Some("invalid_token"),
         }
     }
 
-    /// Whether the token was well-formed enough to be checked: `false` for causes
-    /// found before the signature was verified because the token could not be
-    /// decoded at all (what PyJWT calls a `DecodeError`).
+    /// Whether the token could not be decoded, or its signature did not verify
+    /// (what PyJWT calls a `DecodeError`), as opposed to a decoded token whose
+    /// claims are refused.
     pub fn is_undecodable(self) -> bool {
         matches!(
             self,
@@ -117,6 +135,18 @@ impl AuthError {
             kind,
             description,
             source: Some(Arc::new(source)),
+        }
+    }
+
+    pub(crate) fn with_boxed_source(
+        kind: AuthErrorKind,
+        description: &'static str,
+        source: BoxError,
+    ) -> Self {
+        Self {
+            kind,
+            description,
+            source: Some(Arc::from(source)),
         }
     }
 

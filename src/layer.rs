@@ -9,18 +9,22 @@ use jsonwebtoken::Algorithm;
 use jsonwebtoken::crypto::CryptoProvider;
 use tower_layer::Layer;
 
-use crate::authenticator::Authenticator;
+use crate::authenticator::{Authenticator, FormSource};
 use crate::clock::{Clock, DebugClock, SystemClock};
 use crate::crypto;
 use crate::error::ConfigError;
+use crate::form::{HeadOnly, WithForm};
 use crate::response::{DefaultResponder, ErrorResponder};
 use crate::service::JwtAuth;
-use crate::source::TokenSource;
+use crate::source::{Kind, TokenSource};
 use crate::verify::key::{Key, KeySet};
 use crate::verify::{MAX_EXTRA_REQUIRED, Required, Verifier, key_entries};
 
 /// The default maximum token length: 8 KiB.
 pub const DEFAULT_MAX_TOKEN_LENGTH: usize = 8 * 1024;
+
+/// The default limit of a form body read for its token: 64 KiB.
+pub const DEFAULT_FORM_LIMIT: usize = 64 * 1024;
 
 /// The default clock-skew leeway for `exp` and `nbf`: 60 seconds.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
@@ -32,9 +36,9 @@ pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
 /// configuration sits behind one `Arc`: cloning the layer, or the services it
 /// makes, only bumps a counter.
 #[must_use]
-pub struct JwtAuthLayer<C, R = DefaultResponder> {
+pub struct JwtAuthLayer<C, R = DefaultResponder, M = HeadOnly> {
     pub(crate) authenticator: Arc<Authenticator<R>>,
-    _claims: PhantomData<fn() -> C>,
+    _marker: PhantomData<fn() -> (C, M)>,
 }
 
 impl<C> JwtAuthLayer<C> {
@@ -45,16 +49,16 @@ impl<C> JwtAuthLayer<C> {
     }
 }
 
-impl<C, R> Clone for JwtAuthLayer<C, R> {
+impl<C, R, M> Clone for JwtAuthLayer<C, R, M> {
     fn clone(&self) -> Self {
         Self {
             authenticator: self.authenticator.clone(),
-            _claims: PhantomData,
+            _marker: PhantomData,
         }
     }
 }
 
-impl<C, R> fmt::Debug for JwtAuthLayer<C, R> {
+impl<C, R, M> fmt::Debug for JwtAuthLayer<C, R, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let a = &self.authenticator;
         f.debug_struct("JwtAuthLayer")
@@ -67,8 +71,8 @@ impl<C, R> fmt::Debug for JwtAuthLayer<C, R> {
     }
 }
 
-impl<S, C, R> Layer<S> for JwtAuthLayer<C, R> {
-    type Service = JwtAuth<S, C, R>;
+impl<S, C, R, M> Layer<S> for JwtAuthLayer<C, R, M> {
+    type Service = JwtAuth<S, C, R, M>;
 
     fn layer(&self, inner: S) -> Self::Service {
         JwtAuth::new(inner, self)
@@ -84,7 +88,7 @@ impl<S, C, R> Layer<S> for JwtAuthLayer<C, R> {
 /// of its values is configured, as RFC 7519 §4.1.3 asks); the system clock; the
 /// [`DefaultResponder`]; every request must carry a token.
 #[must_use]
-pub struct JwtAuthBuilder<C, R = DefaultResponder> {
+pub struct JwtAuthBuilder<C, R = DefaultResponder, M = HeadOnly> {
     keys: Vec<Key>,
     algorithms: Option<Vec<Algorithm>>,
     issuers: Vec<String>,
@@ -99,7 +103,8 @@ pub struct JwtAuthBuilder<C, R = DefaultResponder> {
     optional: bool,
     responder: R,
     provider: Option<&'static CryptoProvider>,
-    _claims: PhantomData<fn() -> C>,
+    form_limit: usize,
+    _marker: PhantomData<fn() -> (C, M)>,
 }
 
 impl<C> JwtAuthBuilder<C> {
@@ -119,12 +124,13 @@ impl<C> JwtAuthBuilder<C> {
             optional: false,
             responder: DefaultResponder::new(),
             provider: None,
-            _claims: PhantomData,
+            form_limit: DEFAULT_FORM_LIMIT,
+            _marker: PhantomData,
         }
     }
 }
 
-impl<C, R> JwtAuthBuilder<C, R> {
+impl<C, R, M> JwtAuthBuilder<C, R, M> {
     /// Adds a verification key.
     pub fn key(mut self, key: Key) -> Self {
         self.keys.push(key);
@@ -239,7 +245,7 @@ impl<C, R> JwtAuthBuilder<C, R> {
 
     /// Answers refused requests with `responder` instead of the
     /// [`DefaultResponder`].
-    pub fn responder<R2: ErrorResponder>(self, responder: R2) -> JwtAuthBuilder<C, R2> {
+    pub fn responder<R2: ErrorResponder>(self, responder: R2) -> JwtAuthBuilder<C, R2, M> {
         JwtAuthBuilder {
             keys: self.keys,
             algorithms: self.algorithms,
@@ -255,7 +261,8 @@ impl<C, R> JwtAuthBuilder<C, R> {
             optional: self.optional,
             responder,
             provider: self.provider,
-            _claims: PhantomData,
+            form_limit: self.form_limit,
+            _marker: PhantomData,
         }
     }
 
@@ -275,7 +282,7 @@ impl<C, R> JwtAuthBuilder<C, R> {
     /// - [`ConfigError::InvalidSourceName`]: an empty or invalid source name;
     /// - [`ConfigError::Invalid`]: more than 64 extra required claims, or an empty
     ///   issuer, audience or `typ`.
-    pub fn build(self) -> Result<JwtAuthLayer<C, R>, ConfigError>
+    pub fn build(self) -> Result<JwtAuthLayer<C, R, M>, ConfigError>
     where
         R: ErrorResponder,
     {
@@ -347,19 +354,79 @@ impl<C, R> JwtAuthBuilder<C, R> {
             max_token_length: self.max_token_length,
             clock: self.clock,
         };
+        let form = sources
+            .iter()
+            .enumerate()
+            .find_map(|(position, source)| match &source.0 {
+                Kind::Form(field) => Some(FormSource {
+                    position,
+                    field: field.as_str().into(),
+                    limit: self.form_limit,
+                }),
+                _ => None,
+            });
         Ok(JwtAuthLayer {
             authenticator: Arc::new(Authenticator {
                 verifier,
                 sources,
+                form,
                 optional: self.optional,
                 responder: self.responder,
             }),
-            _claims: PhantomData,
+            _marker: PhantomData,
         })
     }
 }
 
-impl<C, R: fmt::Debug> fmt::Debug for JwtAuthBuilder<C, R> {
+impl<C, R> JwtAuthBuilder<C, R, HeadOnly> {
+    /// Adds a form-field source: the token is the value of field `name` of an
+    /// `application/x-www-form-urlencoded` body (and `multipart/form-data`,
+    /// with the `multipart` feature), as classic HTML forms send it. It takes
+    /// its place in the order of sources like any other, and like any other
+    /// replaces the default bearer source: add [`TokenSource::bearer`] too to
+    /// keep it.
+    ///
+    /// The body is read only when no earlier source found a token and the
+    /// request is a form, up to [`form_limit`](JwtAuthBuilder::form_limit)
+    /// bytes; the inner service then receives [`RequestBody<B>`](crate::RequestBody)
+    /// with exactly the bytes that were sent. The inner service must be `Clone`.
+    /// See the [`form` module docs](crate::RequestBody) for the details.
+    ///
+    /// The token field is decoded strictly (invalid percent-encoding or UTF-8 is
+    /// `400`); two different values are `400`; an empty value is no token.
+    pub fn form_field(mut self, name: impl Into<String>) -> JwtAuthBuilder<C, R, WithForm> {
+        self.sources.push(TokenSource(Kind::Form(name.into())));
+        JwtAuthBuilder {
+            keys: self.keys,
+            algorithms: self.algorithms,
+            issuers: self.issuers,
+            audiences: self.audiences,
+            subject: self.subject,
+            required_claims: self.required_claims,
+            leeway: self.leeway,
+            typ: self.typ,
+            max_token_length: self.max_token_length,
+            clock: self.clock,
+            sources: self.sources,
+            optional: self.optional,
+            responder: self.responder,
+            provider: self.provider,
+            form_limit: self.form_limit,
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<C, R> JwtAuthBuilder<C, R, WithForm> {
+    /// The largest form body that is read (default 64 KiB); a larger one is
+    /// answered `413`.
+    pub fn form_limit(mut self, bytes: usize) -> Self {
+        self.form_limit = bytes;
+        self
+    }
+}
+
+impl<C, R: fmt::Debug, M> fmt::Debug for JwtAuthBuilder<C, R, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwtAuthBuilder")
             .field("keys", &self.keys)
@@ -375,6 +442,7 @@ impl<C, R: fmt::Debug> fmt::Debug for JwtAuthBuilder<C, R> {
             .field("sources", &self.sources)
             .field("optional", &self.optional)
             .field("responder", &self.responder)
+            .field("form_limit", &self.form_limit)
             .finish_non_exhaustive()
     }
 }

@@ -119,6 +119,7 @@ mod claims;
 mod clock;
 mod crypto;
 mod error;
+mod form;
 mod future;
 mod issue;
 mod layer;
@@ -131,9 +132,12 @@ pub use body::ResponseBody;
 pub use claims::Claims;
 pub use clock::{Clock, SystemClock};
 pub use error::{AuthError, AuthErrorKind, ConfigError};
+pub use form::{FormResponseFuture, HeadOnly, RequestBody, WithForm};
 pub use future::ResponseFuture;
 pub use issue::{DEFAULT_TTL, IssueError, TokenIssuer, TokenIssuerBuilder};
-pub use layer::{DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LENGTH, JwtAuthBuilder, JwtAuthLayer};
+pub use layer::{
+    DEFAULT_FORM_LIMIT, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LENGTH, JwtAuthBuilder, JwtAuthLayer,
+};
 pub use response::{DefaultResponder, ErrorResponder};
 pub use service::JwtAuth;
 pub use source::TokenSource;

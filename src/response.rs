@@ -50,6 +50,8 @@ where
 /// | no token | 401 | `Bearer realm="…"` (no error code) |
 /// | two tokens, malformed `Authorization` | 400 | `Bearer realm="…", error="invalid_request", error_description="…"` |
 /// | any problem with the token | 401 | `Bearer realm="…", error="invalid_token", error_description="…"` |
+/// | a form body that cannot be read or parsed | 400 | as for a malformed request |
+/// | a form body over the limit | 413 | none |
 ///
 /// The body is small JSON, `{"error":"invalid_token","error_description":"token expired"}`
 /// (`"error":"unauthorized"` when no token was sent), with
@@ -123,7 +125,11 @@ impl ErrorResponder for DefaultResponder {
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(WWW_AUTHENTICATE, self.challenge(code, error.description()));
+        // A challenge answers an authentication failure (RFC 6750 §3), not a
+        // body that could not be read.
+        if matches!(kind.status().as_u16(), 400 | 401 | 403) {
+            headers.insert(WWW_AUTHENTICATE, self.challenge(code, error.description()));
+        }
         response
     }
 }

@@ -11,6 +11,7 @@ use tower_service::Service;
 
 use crate::authenticator::Authenticator;
 use crate::body::ResponseBody;
+use crate::form::HeadOnly;
 use crate::future::ResponseFuture;
 use crate::layer::JwtAuthLayer;
 use crate::response::{DefaultResponder, ErrorResponder};
@@ -22,22 +23,26 @@ use crate::response::{DefaultResponder, ErrorResponder};
 /// extension, [`Claims<C>`](crate::Claims); on failure the
 /// [`ErrorResponder`] answers and the inner service is not called.
 ///
-/// Verification is synchronous and happens in `call`: no boxed future, no clone
-/// of the inner service, and `poll_ready` is the inner service's own.
+/// With head sources only (`M` = [`HeadOnly`], the default), verification is
+/// synchronous and happens in `call`: no boxed future, no clone of the inner
+/// service, and `poll_ready` is the inner service's own. With a form source
+/// (`M` = [`WithForm`](crate::WithForm)) the inner service receives
+/// [`RequestBody<B>`](crate::RequestBody); see
+/// [`JwtAuthBuilder::form_field`](crate::JwtAuthBuilder::form_field).
 #[must_use]
-pub struct JwtAuth<S, C, R = DefaultResponder> {
-    inner: S,
-    authenticator: Arc<Authenticator<R>>,
-    _claims: PhantomData<fn() -> C>,
+pub struct JwtAuth<S, C, R = DefaultResponder, M = HeadOnly> {
+    pub(crate) inner: S,
+    pub(crate) authenticator: Arc<Authenticator<R>>,
+    _marker: PhantomData<fn() -> (C, M)>,
 }
 
-impl<S, C, R> JwtAuth<S, C, R> {
+impl<S, C, R, M> JwtAuth<S, C, R, M> {
     /// Wraps `inner` with the configuration of `layer`.
-    pub fn new(inner: S, layer: &JwtAuthLayer<C, R>) -> Self {
+    pub fn new(inner: S, layer: &JwtAuthLayer<C, R, M>) -> Self {
         Self {
             inner,
             authenticator: layer.authenticator.clone(),
-            _claims: PhantomData,
+            _marker: PhantomData,
         }
     }
 
@@ -57,17 +62,17 @@ impl<S, C, R> JwtAuth<S, C, R> {
     }
 }
 
-impl<S: Clone, C, R> Clone for JwtAuth<S, C, R> {
+impl<S: Clone, C, R, M> Clone for JwtAuth<S, C, R, M> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
             authenticator: self.authenticator.clone(),
-            _claims: PhantomData,
+            _marker: PhantomData,
         }
     }
 }
 
-impl<S: fmt::Debug, C, R> fmt::Debug for JwtAuth<S, C, R> {
+impl<S: fmt::Debug, C, R, M> fmt::Debug for JwtAuth<S, C, R, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwtAuth")
             .field("inner", &self.inner)
@@ -76,7 +81,7 @@ impl<S: fmt::Debug, C, R> fmt::Debug for JwtAuth<S, C, R> {
     }
 }
 
-impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for JwtAuth<S, C, R>
+impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for JwtAuth<S, C, R, HeadOnly>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     C: DeserializeOwned + Clone + Send + Sync + 'static,

@@ -43,6 +43,8 @@ pub(crate) enum Kind {
     },
     Cookie(String),
     Query(String),
+    /// A field of a form body; only [`crate::JwtAuthBuilder::form_field`] adds one.
+    Form(String),
 }
 
 impl TokenSource {
@@ -87,7 +89,7 @@ impl TokenSource {
                 scheme: Some(s), ..
             } if s.is_empty() || !s.bytes().all(|b| b.is_ascii_graphic()) => Err(bad(s)),
             Kind::Cookie(n) if !cookie::is_valid_name(n) => Err(bad(n)),
-            Kind::Query(n) if n.is_empty() => Err(bad(n)),
+            Kind::Query(n) | Kind::Form(n) if n.is_empty() => Err(bad(n)),
             _ => Ok(()),
         }
     }
@@ -104,6 +106,8 @@ impl TokenSource {
             }
             Kind::Cookie(name) => cookie::each(request.headers(), name, found),
             Kind::Query(name) => query::each(request.uri(), name, found),
+            // Read from the body by the form path, never here.
+            Kind::Form(_) => Ok(()),
         }
     }
 }
@@ -118,31 +122,42 @@ impl fmt::Debug for TokenSource {
             } => write!(f, "Header({name}: {s} <token>)"),
             Kind::Cookie(n) => write!(f, "Cookie({n})"),
             Kind::Query(n) => write!(f, "Query({n})"),
+            Kind::Form(n) => write!(f, "Form({n})"),
         }
     }
 }
 
-/// Finds the one token of a request, or none.
+/// The token of a request's head (headers and URI), and which source gave it.
+pub(crate) struct Located<'r> {
+    pub(crate) token: Option<Cow<'r, str>>,
+    /// The index of the source that gave the token; the number of sources when
+    /// none did.
+    pub(crate) position: usize,
+}
+
+/// Finds the one token of a request's head, or none. Form sources are skipped:
+/// the form path reads them.
 pub(crate) fn locate<'r, B>(
     sources: &[TokenSource],
     request: &'r Request<B>,
-) -> Result<Option<Cow<'r, str>>, AuthError> {
+) -> Result<Located<'r>, AuthError> {
     let mut token: Option<Cow<'r, str>> = None;
-    let mut found = |candidate: Cow<'r, str>| match &token {
-        Some(first) if *first != candidate => Err(AuthError::new(
-            AuthErrorKind::MultipleTokens,
-            "more than one token in the request",
-        )),
-        Some(_) => Ok(()),
-        None => {
-            token = Some(candidate);
-            Ok(())
-        }
-    };
-    for source in sources {
-        source.each(request, &mut found)?;
+    let mut position = sources.len();
+    for (index, source) in sources.iter().enumerate() {
+        source.each(request, &mut |candidate| match &token {
+            Some(first) if *first != candidate => Err(AuthError::new(
+                AuthErrorKind::MultipleTokens,
+                "more than one token in the request",
+            )),
+            Some(_) => Ok(()),
+            None => {
+                token = Some(candidate);
+                position = index;
+                Ok(())
+            }
+        })?;
     }
-    Ok(token)
+    Ok(Located { token, position })
 }
 
 #[cfg(test)]
@@ -169,7 +184,7 @@ mod tests {
     fn find(headers: &[(&str, &str)], uri: &str) -> Result<Option<String>, AuthErrorKind> {
         let req = request(headers, uri);
         locate(&all(), &req)
-            .map(|t| t.map(Cow::into_owned))
+            .map(|found| found.token.map(Cow::into_owned))
             .map_err(|e| e.kind())
     }
 

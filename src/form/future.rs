@@ -1,0 +1,231 @@
+//! [`FormResponseFuture`]: reads the form body when it must, then calls the
+//! inner service.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Bytes, BytesMut};
+use http::request::Parts;
+use http::{HeaderMap, Request, Response};
+use http_body::Body;
+use pin_project_lite::pin_project;
+use serde::de::DeserializeOwned;
+use tower_service::Service;
+
+use super::body::RequestBody;
+use super::parse::{FormKind, form_field};
+use crate::authenticator::Authenticator;
+use crate::body::ResponseBody;
+use crate::error::{AuthError, AuthErrorKind, BoxError};
+use crate::response::ErrorResponder;
+
+pin_project! {
+    /// The response future of [`JwtAuth`](crate::JwtAuth) with a form source.
+    ///
+    /// A named state machine, no box: the inner service's future; a ready
+    /// rejection; or, for requests whose token may be in the form, the reading of
+    /// the body (bounded by the form limit) followed by the call.
+    pub struct FormResponseFuture<F, S, B, C, R> {
+        #[pin]
+        state: State<F, S, B, R>,
+        _claims: PhantomData<fn() -> C>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F, S, B, R> {
+        Inner { #[pin] future: F },
+        Rejected { response: Option<Response<Bytes>> },
+        Reading {
+            #[pin]
+            body: B,
+            read: Option<Read<S, R>>,
+        },
+    }
+}
+
+/// What the reading state carries besides the body.
+pub(crate) struct Read<S, R> {
+    pub(crate) parts: Parts,
+    /// The ready inner service, swapped out of the middleware.
+    pub(crate) service: S,
+    pub(crate) authenticator: Arc<Authenticator<R>>,
+    pub(crate) kind: FormKind,
+    pub(crate) field: Arc<str>,
+    pub(crate) limit: usize,
+    /// A token found in the head by a source after the form source.
+    pub(crate) head_token: Option<String>,
+    pub(crate) buffer: BytesMut,
+    pub(crate) trailers: Option<HeaderMap>,
+}
+
+impl<F, S, B, C, R> FormResponseFuture<F, S, B, C, R> {
+    pub(crate) fn inner(future: F) -> Self {
+        Self::with(State::Inner { future })
+    }
+
+    pub(crate) fn rejected(response: Response<Bytes>) -> Self {
+        Self::with(State::Rejected {
+            response: Some(response),
+        })
+    }
+
+    pub(crate) fn reading(body: B, read: Read<S, R>) -> Self {
+        Self::with(State::Reading {
+            body,
+            read: Some(read),
+        })
+    }
+
+    fn with(state: State<F, S, B, R>) -> Self {
+        Self {
+            state,
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<F, S, B, C, R> std::fmt::Debug for FormResponseFuture<F, S, B, C, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FormResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<S, B, C, R, ResBody> Future for FormResponseFuture<S::Future, S, B, C, R>
+where
+    S: Service<Request<RequestBody<B>>, Response = Response<ResBody>>,
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+    C: DeserializeOwned + Clone + Send + Sync + 'static,
+    R: ErrorResponder,
+{
+    type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let next = match self.as_mut().project().state.project() {
+                StateProj::Inner { future } => {
+                    let response = ready!(future.poll(cx))?;
+                    return Poll::Ready(Ok(response.map(ResponseBody::inner)));
+                }
+                StateProj::Rejected { response } => {
+                    let response = response
+                        .take()
+                        .expect("FormResponseFuture polled after completion");
+                    return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
+                }
+                StateProj::Reading { mut body, read } => {
+                    let state = read
+                        .as_mut()
+                        .expect("FormResponseFuture polled after completion");
+                    match ready!(poll_read(body.as_mut(), state, cx)) {
+                        Ok(()) => {
+                            let read = read.take().expect("taken once");
+                            finish::<_, _, C, _, _>(read)
+                        }
+                        Err(error) => {
+                            let read = read.take().expect("taken once");
+                            State::Rejected {
+                                response: Some(read.authenticator.reject(error)),
+                            }
+                        }
+                    }
+                }
+            };
+            self.as_mut().project().state.set(next);
+        }
+    }
+}
+
+/// Reads the body into the buffer, up to the limit.
+fn poll_read<B, S, R>(
+    mut body: Pin<&mut B>,
+    read: &mut Read<S, R>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), AuthError>>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let limit = read.limit;
+    loop {
+        match ready!(body.as_mut().poll_frame(cx)) {
+            None => return Poll::Ready(Ok(())),
+            Some(Err(e)) => {
+                return Poll::Ready(Err(AuthError::with_boxed_source(
+                    AuthErrorKind::UnreadableBody,
+                    "the form body could not be read",
+                    e.into(),
+                )));
+            }
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => {
+                    if read.buffer.len() + data.len() > limit {
+                        return Poll::Ready(Err(too_large()));
+                    }
+                    read.buffer.extend_from_slice(&data);
+                }
+                Err(frame) => {
+                    if let Ok(trailers) = frame.into_trailers() {
+                        read.trailers
+                            .get_or_insert_with(HeaderMap::new)
+                            .extend(trailers);
+                    }
+                }
+            },
+        }
+    }
+}
+
+pub(crate) fn too_large() -> AuthError {
+    AuthError::new(AuthErrorKind::FormTooLarge, "form body too large")
+}
+
+/// The body is read: find the token, verify it, and call the inner service with
+/// the same bytes.
+fn finish<S, B, C, R, F>(read: Read<S, R>) -> State<F, S, B, R>
+where
+    S: Service<Request<RequestBody<B>>, Future = F>,
+    C: DeserializeOwned + Clone + Send + Sync + 'static,
+    R: ErrorResponder,
+{
+    let Read {
+        parts,
+        mut service,
+        authenticator,
+        kind,
+        field,
+        limit: _,
+        head_token,
+        buffer,
+        trailers,
+    } = read;
+    let data = buffer.freeze();
+    let claims = form_field(&kind, &data, &field)
+        .and_then(|form_token| match (form_token, head_token) {
+            (Some(form), Some(head)) if form != head => Err(AuthError::new(
+                AuthErrorKind::MultipleTokens,
+                "more than one token in the request",
+            )),
+            (form, head) => Ok(form.or(head)),
+        })
+        .and_then(|token| authenticator.claims::<C>(token.as_deref()));
+    match claims {
+        Ok(claims) => {
+            let mut request = Request::from_parts(parts, RequestBody::buffered(data, trailers));
+            if let Some(claims) = claims {
+                request.extensions_mut().insert(claims);
+            }
+            State::Inner {
+                future: service.call(request),
+            }
+        }
+        Err(error) => State::Rejected {
+            response: Some(authenticator.reject(error)),
+        },
+    }
+}
