@@ -2,8 +2,13 @@
 //! route reads the verified claims, and a small page in the browser drives both.
 //!
 //! It shows [`TokenIssuer`] behind `POST /login` (JSON or HTML form), and
-//! [`JwtAuthLayer`] as a `route_layer` on `GET /api/me`, with the claims read
-//! through `axum::Extension<Claims<C>>` (no crate feature needed).
+//! [`JwtAuthLayer`] as a `route_layer` on `/api/me`, with the claims read
+//! through `axum::Extension<Claims<C>>` (no crate feature needed). The layer
+//! takes the token from the `Authorization: Bearer` header (`GET /api/me`, as
+//! scripts send it) or from the `token` field of a posted HTML form
+//! (`POST /api/me`, as a plain browser form sends it: browsers cannot set
+//! headers on a form submission). The form handler parses the same body again
+//! for its own `note` field: the layer hands it over intact.
 //!
 //! Run it with no setup:
 //!
@@ -25,7 +30,14 @@
 //! # The protected route: 200 with the claims, or 401 and `WWW-Authenticate`.
 //! curl -i localhost:3000/api/me -H "authorization: Bearer $TOKEN"
 //! curl -i localhost:3000/api/me
+//!
+//! # The same with the token in a form field, plus a note the handler echoes.
+//! curl -d "token=$TOKEN" localhost:3000/api/me
+//! curl -d "token=$TOKEN" -d note=hello localhost:3000/api/me
 //! ```
+//!
+//! `POST /api/me` answers JSON, or a small HTML page to a client that asks for
+//! HTML (a browser submitting the page's form).
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -34,14 +46,14 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::extract::{FromRequest, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tower_jwt_auth::{Claims, JwtAuthLayer, Key, TokenIssuer};
+use tower_jwt_auth::{Claims, JwtAuthLayer, Key, TokenIssuer, TokenSource};
 use tracing_subscriber::EnvFilter;
 
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
@@ -80,10 +92,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let auth = JwtAuthLayer::<Value>::builder()
         .key(Key::hmac(&secret))
         .required_claims(["sub", "exp"])
+        // The header for scripts, the form field for plain HTML forms. The
+        // body is read only for a form post that carries no header token.
+        .source(TokenSource::bearer())
+        .form_field("token")
         .build()?;
 
     let app = Router::new()
-        .route("/api/me", get(me))
+        .route("/api/me", get(me).post(me_form))
         // Only the routes above are protected; the page and the login stay open.
         .route_layer(auth)
         .route("/", get(page))
@@ -219,6 +235,90 @@ async fn me(Extension(Claims(claims)): Extension<Claims<Value>>) -> Json<Value> 
     Json(claims)
 }
 
+/// The protected form's own field. Its `token` field is the layer's: serde
+/// skips it as an unknown field.
+#[derive(Deserialize)]
+struct NoteForm {
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST /api/me`: the verified claims and the form's note, as JSON or, for a
+/// browser, as a page.
+async fn me_form(
+    Extension(Claims(claims)): Extension<Claims<Value>>,
+    headers: HeaderMap,
+    Form(form): Form<NoteForm>,
+) -> Response {
+    if wants_html(&headers) {
+        Html(data_page(&claims, &form.note)).into_response()
+    } else {
+        Json(json!({ "claims": claims, "note": form.note })).into_response()
+    }
+}
+
+/// Whether the client asked for HTML, as browsers do when they navigate.
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"))
+}
+
+/// The answer page of the protected form: one row per claim, then the note.
+fn data_page(claims: &Value, note: &str) -> String {
+    let mut rows = String::new();
+    for (name, value) in claims.as_object().into_iter().flatten() {
+        let value = match value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let (name, value) = (escape_html(name), escape_html(&value));
+        rows += &format!("    <tr><th>{name}</th><td>{value}</td></tr>\n");
+    }
+    let note = escape_html(note);
+    format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>tower-jwt-auth demo: protected data</title>
+{STYLE}
+</head>
+<body>
+<h1>Protected data</h1>
+<section id="data">
+  <h2>The token's verified claims</h2>
+  <table id="claims">
+{rows}  </table>
+  <h2>Your note</h2>
+  <pre id="note">{note}</pre>
+</section>
+<p><a href="/">Back to the demo</a> (logs you out)</p>
+</body>
+</html>
+"#
+    )
+}
+
+/// The claims and the note are data, never markup: a note of `<script>` must
+/// show as text.
+fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
 /// One line per request. Only the path is logged: the query string may hold a
 /// token, and headers (`Authorization`) are never logged.
 async fn log_request(request: Request, next: Next) -> Response {
@@ -237,24 +337,33 @@ async fn log_request(request: Request, next: Next) -> Response {
 }
 
 /// `GET /`: the page.
-async fn page() -> Html<&'static str> {
-    Html(PAGE)
+async fn page() -> Html<String> {
+    Html(PAGE.replace("{style}", STYLE))
 }
 
+/// The shared look of both pages.
+const STYLE: &str = "<style>
+  body { font-family: system-ui, sans-serif; max-width: 42rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
+  form, section { border: 1px solid #ccc; border-radius: 6px; padding: 1rem; margin: 1rem 0; }
+  h2 { margin-top: 0; font-size: 1.2rem; }
+  label { display: block; margin: .4rem 0; }
+  input[type=text], input[type=password] { width: 14rem; }
+  pre { background: #f4f4f4; padding: .6rem; white-space: pre-wrap; word-break: break-all; min-height: 1.2rem; }
+  table { border-collapse: collapse; margin: .5rem 0; }
+  th, td { text-align: left; padding: .25rem .8rem .25rem 0; border-bottom: 1px solid #eee; }
+  .hint { color: #666; font-size: .9rem; }
+</style>";
+
+/// `GET /`: log in with a script, then post the protected form natively (the
+/// token in a hidden field, as the seed application reads
+/// `request.form['token']`), or call the route from a script with the header.
 const PAGE: &str = r#"<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>tower-jwt-auth demo</title>
-<style>
-  body { font-family: system-ui, sans-serif; max-width: 42rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
-  form { border: 1px solid #ccc; border-radius: 6px; padding: 1rem; margin: 1rem 0; }
-  label { display: block; margin: .4rem 0; }
-  input[type=text], input[type=password] { width: 14rem; }
-  pre { background: #f4f4f4; padding: .6rem; white-space: pre-wrap; word-break: break-all; min-height: 1.2rem; }
-  .hint { color: #666; font-size: .9rem; }
-</style>
+{style}
 </head>
 <body>
 <h1>tower-jwt-auth demo</h1>
@@ -270,20 +379,26 @@ const PAGE: &str = r#"<!doctype html>
 </form>
 
 <form id="protected" method="post" action="/api/me">
-  <h2>2. Call the protected route</h2>
-  <!-- Filled in after login. A later version of the layer reads tokens from
-       form fields too; then this form will post the token in this field.
-       For now the script sends it in the Authorization header. -->
+  <h2>2. Post the protected form</h2>
+  <p class="hint">A plain form submission: the browser posts the token in the
+    hidden <code>token</code> field, filled in at login.</p>
   <input type="hidden" name="token">
-  <label><input type="checkbox" id="send-token" checked> send the token</label>
-  <button type="submit">GET /api/me</button>
-  <pre id="me-out"></pre>
+  <label>Note <input type="text" name="note" value="hello from the form"></label>
+  <button type="submit">POST /api/me</button>
 </form>
 
+<section>
+  <h2>3. Or call it from a script</h2>
+  <p class="hint">A script can send the token in the <code>Authorization</code> header.</p>
+  <label><input type="checkbox" id="send-token" checked> send the token</label>
+  <button type="button" id="fetch-me">GET /api/me</button>
+  <pre id="me-out"></pre>
+</section>
+
 <script>
-  // Kept in memory only (not localStorage): a reload logs you out.
-  let token = null;
+  // The token lives in the hidden field only (not in localStorage).
   const $ = (id) => document.getElementById(id);
+  const tokenField = $("protected").elements.token;
 
   $("login").addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -293,19 +408,25 @@ const PAGE: &str = r#"<!doctype html>
     });
     const body = await response.json().catch(() => ({}));
     if (response.ok) {
-      token = body.token;
-      $("protected").elements.token.value = token;
-      $("token-out").textContent = token;
+      tokenField.value = body.token;
+      $("token-out").textContent = body.token;
     } else {
-      token = null;
+      tokenField.value = "";
       $("token-out").textContent = response.status + " " + JSON.stringify(body);
     }
   });
 
-  $("protected").addEventListener("submit", async (event) => {
-    event.preventDefault();
+  // Back from the answer page, the browser may restore the hidden field: show
+  // the token it holds.
+  window.addEventListener("pageshow", () => {
+    $("token-out").textContent = tokenField.value;
+  });
+
+  $("fetch-me").addEventListener("click", async () => {
     const headers = {};
-    if (token && $("send-token").checked) headers["Authorization"] = "Bearer " + token;
+    if (tokenField.value && $("send-token").checked) {
+      headers["Authorization"] = "Bearer " + tokenField.value;
+    }
     const response = await fetch("/api/me", { headers });
     const text = await response.text();
     let out = response.status + " " + response.statusText + "\n";

@@ -92,12 +92,15 @@ request() {
     headers=$(tr -d '\r' 2>/dev/null <"$workdir/headers" | tr '[:upper:]' '[:lower:]' || true)
 }
 
-# json KEY: the value of KEY in the JSON object $body, empty when absent.
+# json PATH: the value at PATH (keys joined by dots, like claims.sub) in the
+# JSON object $body, empty when absent.
 json() {
     python3 -c '
 import json, sys
 try:
-    value = json.loads(sys.argv[1]).get(sys.argv[2])
+    value = json.loads(sys.argv[1])
+    for key in sys.argv[2].split("."):
+        value = value.get(key)
 except (ValueError, AttributeError):
     value = None
 print("" if value is None else value)' "$body" "$1"
@@ -153,6 +156,7 @@ request GET "$base/"
 check "GET / answers 200" is "$status" 200
 check "GET / holds the login form" contains "$body" '<form id="login"'
 check "GET / holds the protected form with a token field" contains "$body" 'name="token"'
+check "... posted natively to /api/me" contains "$body" 'method="post" action="/api/me"'
 
 request POST "$base/login" -H 'content-type: application/json' \
     -d "{\"username\":\"$username\",\"password\":\"$password\"}"
@@ -183,12 +187,33 @@ check "GET /api/me with a tampered token answers 401" is "$status" 401
 check "... error invalid_token" is "$(json error)" invalid_token
 check "... in WWW-Authenticate too" contains "$headers" 'error="invalid_token"'
 
+# The token in the `token` field of a form post, as the page's form sends it.
+request POST "$base/api/me" --data-urlencode "token=$token" --data-urlencode 'note=hi & bye'
+check "POST /api/me with the token in the form answers 200" is "$status" 200
+check "... the claims, with sub" is "$(json claims.sub)" "$username"
+check "... and the form's note, parsed again by the handler" is "$(json note)" 'hi & bye'
+
+request POST "$base/api/me" -H 'accept: text/html' --data-urlencode "token=$token" \
+    --data-urlencode 'note=<script>'
+check "POST /api/me from a browser answers a page with the sub" \
+    contains "$body" "<td>$username</td>"
+check "... with the note escaped" contains "$body" '&lt;script&gt;'
+
+request POST "$base/api/me" --data-urlencode "token=$(tamper "$token")"
+check "POST /api/me with a tampered form token answers 401" is "$status" 401
+check "... error invalid_token" is "$(json error)" invalid_token
+
+request POST "$base/api/me" -d 'note=no+token'
+check "POST /api/me with no token in the form answers 401" is "$status" 401
+check "... with WWW-Authenticate: Bearer" contains "$headers" $'\nwww-authenticate: bearer\n'
+
 request POST "$base/login" -H 'content-type: application/json' \
     -d "{\"username\":\"$username\",\"password\":\"wrong-$password\"}"
 check "POST /login with a wrong password answers 401" is "$status" 401
 check "... error invalid_credentials" is "$(json error)" invalid_credentials
 
 check "the demo logs requests" grep -q 'method=GET path=/api/me status=401' "$demo_log"
+check "... form posts too" grep -q 'method=POST path=/api/me status=200' "$demo_log"
 check "the demo never logs the token" absent_from_file "$token" "$demo_log"
 check "the demo shuts down cleanly on Ctrl-C" stop "$demo_pid"
 
