@@ -59,7 +59,7 @@ pub(crate) struct Read<S, R> {
     pub(crate) limit: usize,
     /// A token found in the head by a source after the form source.
     pub(crate) head_token: Option<String>,
-    pub(crate) buffer: BytesMut,
+    pub(crate) buffer: Buffer,
     pub(crate) trailers: Option<HeaderMap>,
 }
 
@@ -167,7 +167,7 @@ where
                     if read.buffer.len() + data.len() > limit {
                         return Poll::Ready(Err(too_large()));
                     }
-                    read.buffer.extend_from_slice(&data);
+                    read.buffer.push(data);
                 }
                 Err(frame) => {
                     if let Ok(trailers) = frame.into_trailers() {
@@ -177,6 +177,55 @@ where
                     }
                 }
             },
+        }
+    }
+}
+
+/// The body read so far. Most forms arrive in one frame: that frame is kept as
+/// it is, without a copy; only a body of several frames is copied together.
+pub(crate) struct Buffer {
+    first: Bytes,
+    joined: Option<BytesMut>,
+    /// The declared length, to size the copy.
+    capacity: usize,
+}
+
+impl Buffer {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            first: Bytes::new(),
+            joined: None,
+            capacity,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.joined.as_ref().map_or(self.first.len(), BytesMut::len)
+    }
+
+    fn push(&mut self, data: Bytes) {
+        if data.is_empty() {
+            return;
+        }
+        if self.first.is_empty() && self.joined.is_none() {
+            self.first = data;
+            return;
+        }
+        let first = &self.first;
+        let capacity = self.capacity;
+        self.joined
+            .get_or_insert_with(|| {
+                let mut joined = BytesMut::with_capacity(capacity.max(first.len()));
+                joined.extend_from_slice(first);
+                joined
+            })
+            .extend_from_slice(&data);
+    }
+
+    fn into_bytes(self) -> Bytes {
+        match self.joined {
+            Some(joined) => joined.freeze(),
+            None => self.first,
         }
     }
 }
@@ -204,7 +253,7 @@ where
         buffer,
         trailers,
     } = read;
-    let data = buffer.freeze();
+    let data = buffer.into_bytes();
     let claims = form_field(&kind, &data, &field)
         .and_then(|form_token| match (form_token, head_token) {
             (Some(form), Some(head)) if form != head => Err(AuthError::new(

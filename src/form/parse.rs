@@ -79,8 +79,13 @@ pub(crate) fn form_field(
 
 fn urlencoded_field(body: &[u8], name: &str) -> Result<Option<String>, AuthError> {
     let mut token = OneToken::default();
-    for pair in body.split(|b| *b == b'&') {
-        let (key, value) = match pair.iter().position(|b| *b == b'=') {
+    // memchr: forms can be large, and the token is often not their first field.
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'&', body).chain([body.len()]);
+    for end in ends {
+        let pair = &body[start..end];
+        start = end + 1;
+        let (key, value) = match memchr::memchr(b'=', pair) {
             Some(i) => (&pair[..i], &pair[i + 1..]),
             None => (pair, &[][..]),
         };
@@ -96,7 +101,7 @@ fn urlencoded_field(body: &[u8], name: &str) -> Result<Option<String>, AuthError
 /// Strict `application/x-www-form-urlencoded` decoding of one name or value.
 fn decode(raw: &[u8]) -> Result<Cow<'_, str>, AuthError> {
     let mut rest = raw;
-    while let Some(i) = rest.iter().position(|b| *b == b'%') {
+    while let Some(i) = memchr::memchr(b'%', rest) {
         match rest.get(i + 1..i + 3) {
             Some([a, b]) if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => {
                 rest = &rest[i + 3..];
@@ -104,7 +109,7 @@ fn decode(raw: &[u8]) -> Result<Cow<'_, str>, AuthError> {
             _ => return Err(malformed("invalid percent-encoding in the token field")),
         }
     }
-    let spaced: Cow<'_, [u8]> = if raw.contains(&b'+') {
+    let spaced: Cow<'_, [u8]> = if memchr::memchr(b'+', raw).is_some() {
         Cow::Owned(
             raw.iter()
                 .map(|&b| if b == b'+' { b' ' } else { b })

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::task::{Context, Poll};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::header::CONTENT_LENGTH;
 use http::{HeaderMap, Request, Response};
 use http_body::Body;
@@ -12,7 +12,7 @@ use tower_service::Service;
 
 use super::WithForm;
 use super::body::RequestBody;
-use super::future::{FormResponseFuture, Read, too_large};
+use super::future::{Buffer, FormResponseFuture, Read, too_large};
 use super::parse::form_kind;
 use crate::body::ResponseBody;
 use crate::error::BoxError;
@@ -84,7 +84,7 @@ where
                 field,
                 limit,
                 head_token,
-                buffer: BytesMut::with_capacity(capacity),
+                buffer: Buffer::new(capacity),
                 trailers: None,
             },
         )
