@@ -4,13 +4,15 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::request::Parts;
+use http::{HeaderMap, Method, Request, Response, Uri};
 use serde::de::DeserializeOwned;
 
 use crate::claims::Claims;
+use crate::csrf::CsrfPolicy;
 use crate::error::AuthError;
 use crate::response::ErrorResponder;
-use crate::source::{self, TokenSource};
+use crate::source::{self, Kind, TokenSource};
 use crate::verify::Verifier;
 
 pub(crate) struct Authenticator<R> {
@@ -19,7 +21,36 @@ pub(crate) struct Authenticator<R> {
     /// The form source, in layers that have one.
     pub(crate) form: Option<FormSource>,
     pub(crate) optional: bool,
+    pub(crate) csrf: CsrfPolicy,
     pub(crate) responder: R,
+}
+
+/// What the checks after verification read of a request.
+#[derive(Clone, Copy)]
+pub(crate) struct Head<'a> {
+    pub(crate) method: &'a Method,
+    pub(crate) uri: &'a Uri,
+    pub(crate) headers: &'a HeaderMap,
+}
+
+impl<'a, B> From<&'a Request<B>> for Head<'a> {
+    fn from(request: &'a Request<B>) -> Self {
+        Self {
+            method: request.method(),
+            uri: request.uri(),
+            headers: request.headers(),
+        }
+    }
+}
+
+impl<'a> From<&'a Parts> for Head<'a> {
+    fn from(parts: &'a Parts) -> Self {
+        Self {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+        }
+    }
 }
 
 /// Where the form source sits among the sources, and how it reads.
@@ -36,21 +67,40 @@ impl<R: ErrorResponder> Authenticator<R> {
         &self,
         request: &Request<B>,
     ) -> Result<Option<Claims<C>>, AuthError> {
-        let token = source::locate(&self.sources, request)?.token;
-        self.claims(token.as_deref())
+        let located = source::locate(&self.sources, request)?;
+        let from_cookie = self.is_cookie(located.position);
+        self.claims(located.token.as_deref(), from_cookie, request.into())
+    }
+
+    /// Whether the source at `position` is a cookie.
+    pub(crate) fn is_cookie(&self, position: usize) -> bool {
+        matches!(
+            self.sources.get(position),
+            Some(TokenSource(Kind::Cookie(_)))
+        )
     }
 
     /// The claims of `token`; without one, `None` in optional mode, else the
-    /// missing-token error.
+    /// missing-token error. A token from a cookie must also pass the CSRF policy.
     pub(crate) fn claims<C: DeserializeOwned>(
         &self,
         token: Option<&str>,
+        from_cookie: bool,
+        head: Head<'_>,
     ) -> Result<Option<Claims<C>>, AuthError> {
-        match token {
-            Some(token) => self.verifier.verify(token).map(|c| Some(Claims(c))),
-            None if self.optional => Ok(None),
-            None => Err(AuthError::missing_token()),
+        let Some(token) = token else {
+            return if self.optional {
+                Ok(None)
+            } else {
+                Err(AuthError::missing_token())
+            };
+        };
+        let claims = self.verifier.verify(token)?;
+        if from_cookie {
+            self.csrf
+                .check(token, head.method, head.uri, head.headers)?;
         }
+        Ok(Some(Claims(claims)))
     }
 
     /// The response for a refused request, with the error in its extensions.

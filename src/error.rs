@@ -77,6 +77,9 @@ pub enum AuthErrorKind {
     /// The form body is not a valid form: bad percent-encoding, invalid UTF-8,
     /// a broken multipart body.
     MalformedForm,
+    /// A token from a cookie on an unsafe method failed the CSRF check (`403`);
+    /// see [`CsrfPolicy`](crate::CsrfPolicy).
+    CrossSiteRequest,
 }
 
 impl AuthErrorKind {
@@ -88,6 +91,7 @@ impl AuthErrorKind {
             | Self::UnreadableBody
             | Self::MalformedForm => StatusCode::BAD_REQUEST,
             Self::FormTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::CrossSiteRequest => StatusCode::FORBIDDEN,
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -101,7 +105,8 @@ impl AuthErrorKind {
             | Self::MalformedRequest
             | Self::UnreadableBody
             | Self::MalformedForm
-            | Self::FormTooLarge => Some("invalid_request"),
+            | Self::FormTooLarge
+            | Self::CrossSiteRequest => Some("invalid_request"),
             _ => Some("invalid_token"),
         }
     }

@@ -94,6 +94,24 @@ impl std::error::Error for IssueError {
     }
 }
 
+/// A token and the CSRF value inside it, from [`TokenIssuer::issue_with_csrf`].
+#[derive(Clone)]
+pub struct IssuedToken {
+    /// The signed token.
+    pub token: String,
+    /// The value of its `csrf` claim, for the client to send back.
+    pub csrf: String,
+}
+
+impl fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("token", &"[redacted]")
+            .field("csrf", &"[redacted]")
+            .finish()
+    }
+}
+
 /// The default time to live: 15 minutes.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(15 * 60);
 
@@ -140,6 +158,36 @@ impl TokenIssuer {
         claims: &T,
         ttl: Duration,
     ) -> Result<String, IssueError> {
+        self.sign(&self.claims(claims, ttl)?)
+    }
+
+    /// Signs `claims` with a fresh CSRF value in the claim `csrf` (see
+    /// [`CsrfPolicy::double_submit`](crate::CsrfPolicy::double_submit)), and
+    /// hands the value back: put the token in an `HttpOnly` cookie and give the
+    /// value to the page, which sends it back in the `X-CSRF-Token` header.
+    ///
+    /// # Errors
+    ///
+    /// [`IssueError`] when the claims are not a JSON object.
+    pub fn issue_with_csrf<T: Serialize + ?Sized>(
+        &self,
+        claims: &T,
+    ) -> Result<IssuedToken, IssueError> {
+        let mut map = self.claims(claims, self.inner.ttl)?;
+        let csrf = random_hex();
+        map.insert(crate::csrf::DEFAULT_CSRF_CLAIM.into(), csrf.as_str().into());
+        Ok(IssuedToken {
+            token: self.sign(&map)?,
+            csrf,
+        })
+    }
+
+    /// The application's claims with the registered ones added.
+    fn claims<T: Serialize + ?Sized>(
+        &self,
+        claims: &T,
+        ttl: Duration,
+    ) -> Result<Map<String, Value>, IssueError> {
         let s = &*self.inner;
         let Value::Object(mut map) = serde_json::to_value(claims).map_err(IssueError::Claims)?
         else {
@@ -161,9 +209,9 @@ impl TokenIssuer {
             }
         }
         if s.jti {
-            map.insert("jti".into(), new_jti().into());
+            map.insert("jti".into(), random_hex().into());
         }
-        self.sign(&map)
+        Ok(map)
     }
 
     fn sign(&self, claims: &Map<String, Value>) -> Result<String, IssueError> {
@@ -194,7 +242,7 @@ impl TokenIssuer {
 /// 128 bits from two keyed SipHashes (randomly keyed per process by the standard
 /// library) over a counter and the time: unique, and not guessable from the
 /// outside, without a random-number dependency.
-fn new_jti() -> String {
+fn random_hex() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()

@@ -12,6 +12,7 @@ use tower_layer::Layer;
 use crate::authenticator::{Authenticator, FormSource};
 use crate::clock::{Clock, DebugClock, SystemClock};
 use crate::crypto;
+use crate::csrf::CsrfPolicy;
 use crate::error::ConfigError;
 use crate::form::{HeadOnly, WithForm};
 use crate::response::{DefaultResponder, ErrorResponder};
@@ -104,6 +105,7 @@ pub struct JwtAuthBuilder<C, R = DefaultResponder, M = HeadOnly> {
     responder: R,
     provider: Option<&'static CryptoProvider>,
     form_limit: usize,
+    csrf: CsrfPolicy,
     _marker: PhantomData<fn() -> (C, M)>,
 }
 
@@ -125,6 +127,7 @@ impl<C> JwtAuthBuilder<C> {
             responder: DefaultResponder::new(),
             provider: None,
             form_limit: DEFAULT_FORM_LIMIT,
+            csrf: CsrfPolicy::default(),
             _marker: PhantomData,
         }
     }
@@ -236,6 +239,14 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
         self
     }
 
+    /// How a token taken from a cookie proves, on an unsafe method, that the
+    /// request was not forged by another site (default:
+    /// [`CsrfPolicy::same_origin`]). Other sources are never affected.
+    pub fn csrf(mut self, policy: CsrfPolicy) -> Self {
+        self.csrf = policy;
+        self
+    }
+
     /// Uses the `jsonwebtoken` crypto provider given, instead of the one this
     /// crate's features select.
     pub fn crypto_provider(mut self, provider: &'static CryptoProvider) -> Self {
@@ -262,6 +273,7 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
             responder,
             provider: self.provider,
             form_limit: self.form_limit,
+            csrf: self.csrf,
             _marker: PhantomData,
         }
     }
@@ -371,6 +383,7 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
                 sources,
                 form,
                 optional: self.optional,
+                csrf: self.csrf,
                 responder: self.responder,
             }),
             _marker: PhantomData,
@@ -412,6 +425,7 @@ impl<C, R> JwtAuthBuilder<C, R, HeadOnly> {
             responder: self.responder,
             provider: self.provider,
             form_limit: self.form_limit,
+            csrf: self.csrf,
             _marker: PhantomData,
         }
     }
@@ -443,6 +457,7 @@ impl<C, R: fmt::Debug, M> fmt::Debug for JwtAuthBuilder<C, R, M> {
             .field("optional", &self.optional)
             .field("responder", &self.responder)
             .field("form_limit", &self.form_limit)
+            .field("csrf", &self.csrf)
             .finish_non_exhaustive()
     }
 }

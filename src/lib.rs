@@ -118,6 +118,7 @@ mod body;
 mod claims;
 mod clock;
 mod crypto;
+mod csrf;
 mod error;
 mod form;
 mod future;
@@ -131,10 +132,11 @@ mod verify;
 pub use body::ResponseBody;
 pub use claims::Claims;
 pub use clock::{Clock, SystemClock};
+pub use csrf::{CsrfPolicy, DEFAULT_CSRF_CLAIM, DEFAULT_CSRF_HEADER};
 pub use error::{AuthError, AuthErrorKind, ConfigError};
 pub use form::{FormResponseFuture, HeadOnly, RequestBody, WithForm};
 pub use future::ResponseFuture;
-pub use issue::{DEFAULT_TTL, IssueError, TokenIssuer, TokenIssuerBuilder};
+pub use issue::{DEFAULT_TTL, IssueError, IssuedToken, TokenIssuer, TokenIssuerBuilder};
 pub use layer::{
     DEFAULT_FORM_LIMIT, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LENGTH, JwtAuthBuilder, JwtAuthLayer,
 };

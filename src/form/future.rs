@@ -59,6 +59,8 @@ pub(crate) struct Read<S, R> {
     pub(crate) limit: usize,
     /// A token found in the head by a source after the form source.
     pub(crate) head_token: Option<String>,
+    /// Whether that token came from a cookie (and so needs the CSRF check).
+    pub(crate) head_from_cookie: bool,
     pub(crate) buffer: Buffer,
     pub(crate) trailers: Option<HeaderMap>,
 }
@@ -250,6 +252,7 @@ where
         field,
         limit: _,
         head_token,
+        head_from_cookie,
         buffer,
         trailers,
     } = read;
@@ -260,9 +263,12 @@ where
                 AuthErrorKind::MultipleTokens,
                 "more than one token in the request",
             )),
-            (form, head) => Ok(form.or(head)),
+            (Some(form), _) => Ok((Some(form), false)),
+            (None, head) => Ok((head, head_from_cookie)),
         })
-        .and_then(|token| authenticator.claims::<C>(token.as_deref()));
+        .and_then(|(token, from_cookie)| {
+            authenticator.claims::<C>(token.as_deref(), from_cookie, (&parts).into())
+        });
     match claims {
         Ok(claims) => {
             let mut request = Request::from_parts(parts, RequestBody::buffered(data, trailers));

@@ -51,7 +51,9 @@ where
                 .map(|kind| (form, kind))
         });
         let Some((form, kind)) = read_form else {
-            let claims = authenticator.claims::<C>(located.token.as_deref());
+            let from_cookie = authenticator.is_cookie(located.position);
+            let claims =
+                authenticator.claims::<C>(located.token.as_deref(), from_cookie, (&request).into());
             return match claims {
                 Ok(claims) => {
                     let mut request = request.map(RequestBody::untouched);
@@ -67,6 +69,7 @@ where
         if declared.is_some_and(|length| length > form.limit as u64) {
             return FormResponseFuture::rejected(authenticator.reject(too_large()));
         }
+        let head_from_cookie = authenticator.is_cookie(located.position);
         let head_token = located.token.map(Cow::into_owned);
         let capacity = declared.map_or(0, |length| length as usize);
         let (field, limit) = (form.field.clone(), form.limit);
@@ -84,6 +87,7 @@ where
                 field,
                 limit,
                 head_token,
+                head_from_cookie,
                 buffer: Buffer::new(capacity),
                 trailers: None,
             },
