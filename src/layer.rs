@@ -257,6 +257,12 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
     /// Answers refused requests with `responder` instead of the
     /// [`DefaultResponder`].
     pub fn responder<R2: ErrorResponder>(self, responder: R2) -> JwtAuthBuilder<C, R2, M> {
+        self.convert(|_| responder)
+    }
+
+    /// The same configuration in another mode, with the responder `responder`
+    /// makes of the current one.
+    fn convert<R2, M2>(self, responder: impl FnOnce(R) -> R2) -> JwtAuthBuilder<C, R2, M2> {
         JwtAuthBuilder {
             keys: self.keys,
             algorithms: self.algorithms,
@@ -270,7 +276,7 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
             clock: self.clock,
             sources: self.sources,
             optional: self.optional,
-            responder,
+            responder: responder(self.responder),
             provider: self.provider,
             form_limit: self.form_limit,
             csrf: self.csrf,
@@ -409,25 +415,7 @@ impl<C, R> JwtAuthBuilder<C, R, HeadOnly> {
     /// `400`); two different values are `400`; an empty value is no token.
     pub fn form_field(mut self, name: impl Into<String>) -> JwtAuthBuilder<C, R, WithForm> {
         self.sources.push(TokenSource(Kind::Form(name.into())));
-        JwtAuthBuilder {
-            keys: self.keys,
-            algorithms: self.algorithms,
-            issuers: self.issuers,
-            audiences: self.audiences,
-            subject: self.subject,
-            required_claims: self.required_claims,
-            leeway: self.leeway,
-            typ: self.typ,
-            max_token_length: self.max_token_length,
-            clock: self.clock,
-            sources: self.sources,
-            optional: self.optional,
-            responder: self.responder,
-            provider: self.provider,
-            form_limit: self.form_limit,
-            csrf: self.csrf,
-            _marker: PhantomData,
-        }
+        self.convert(|same| same)
     }
 }
 
