@@ -32,3 +32,10 @@ pub(crate) fn feature_provider() -> Option<&'static CryptoProvider> {
 pub(crate) fn install_process_default(provider: &'static CryptoProvider) {
     let _ = provider.install_default();
 }
+
+/// Whether `provider` is jsonwebtoken's aws-lc-rs provider, whose keys this
+/// crate may then parse once with aws-lc-rs itself (see `verify::signature`).
+#[cfg(feature = "aws-lc-rs")]
+pub(crate) fn is_aws_lc_default(provider: &CryptoProvider) -> bool {
+    std::ptr::eq(provider, &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER)
+}

@@ -4,21 +4,30 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Deserializer};
 
+use super::claims::CowStr;
+
 /// The header parameters this crate acts on. Everything else (`jku`, `x5u`,
 /// `jwk`, `x5c`, ...) is ignored: keys come from configuration only.
+///
+/// Strings borrow from the decoded header unless they hold escapes (serde's own
+/// `Option<Cow<str>>` would always allocate).
 #[derive(Deserialize)]
 pub(crate) struct JoseHeader<'a> {
     #[serde(borrow)]
     pub(crate) alg: Cow<'a, str>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub(crate) kid: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub(crate) typ: Option<Cow<'a, str>>,
     /// Whether `crit` is present at all (even `null` or `[]`, both invalid):
     /// this crate understands no extension, so any `crit` rejects the token
     /// (RFC 7515 §4.1.11).
     #[serde(default, deserialize_with = "present")]
     pub(crate) crit: bool,
+}
+
+fn borrowed<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    Option::<CowStr<'de>>::deserialize(deserializer).map(|s| s.map(|s| s.0))
 }
 
 fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
@@ -63,6 +72,20 @@ mod tests {
         }
         let h: JoseHeader<'_> = serde_json::from_str(r#"{"alg":"HS256"}"#).unwrap();
         assert!(!h.crit);
+    }
+
+    #[test]
+    fn strings_without_escapes_are_borrowed() {
+        let h: JoseHeader<'_> =
+            serde_json::from_str(r#"{"alg":"RS256","kid":"k-1","typ":"JWT"}"#).unwrap();
+        assert!(matches!(h.alg, Cow::Borrowed("RS256")));
+        assert!(matches!(h.kid, Some(Cow::Borrowed("k-1"))));
+        assert!(matches!(h.typ, Some(Cow::Borrowed("JWT"))));
+        let h: JoseHeader<'_> =
+            serde_json::from_str(r#"{"alg":"RS256","kid":"k\u002d1","typ":null}"#).unwrap();
+        assert_eq!(h.kid.as_deref(), Some("k-1"));
+        assert_eq!(h.typ, None);
+        assert!(serde_json::from_str::<JoseHeader<'_>>(r#"{"alg":"RS256","kid":1}"#).is_err());
     }
 
     #[test]

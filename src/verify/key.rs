@@ -186,8 +186,16 @@ impl Key {
     }
 
     /// A ready-made `jsonwebtoken` key; it allows every algorithm of its family
+    /// (for an EC key given as its uncompressed point, the one of its curve)
     /// unless one is pinned with [`Key::with_algorithm`].
     pub fn from_decoding_key(key: DecodingKey) -> Self {
+        if key.family() == AlgorithmFamily::Ec {
+            // The point's length names the curve, as in `Key::ec`; other forms
+            // keep both algorithms and each is tried against its curve.
+            if let Ok(key) = Self::ec(key.clone()) {
+                return key;
+            }
+        }
         Self::with_family(key)
     }
 

@@ -9,24 +9,38 @@
 //! 4. the keys whose `kid` and algorithm fit; the signature must verify with one;
 //! 5. the registered claims (time, issuer, audience, subject, required claims);
 //! 6. the application's claims type.
+//!
+//! Steps 5 and 6 share one serde_json parse when they can: a light scan finds
+//! the registered claims, and its verdict stands only once serde_json has
+//! accepted the whole text as the claims type, that is, as well-formed JSON, on
+//! which the scan and serde_json agree. Any other outcome is decided by
+//! serde_json reading the registered claims first, in the order above.
+//!
+//! With the default aws-lc-rs provider, keys are parsed once, when the layer is
+//! built ([`signature`]); the header and signature are decoded on the stack.
 
+#[cfg(feature = "aws-lc-rs")]
+mod aws_lc;
 mod claims;
 mod header;
 pub(crate) mod key;
 mod prepare;
+mod signature;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
-use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::{DecodeSliceError, Engine as _};
+use jsonwebtoken::Algorithm;
 use jsonwebtoken::crypto::CryptoProvider;
-use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::de::{DeserializeOwned, DeserializeSeed};
 
 use crate::clock::Clock;
 use crate::error::{AuthError, AuthErrorKind};
-use claims::{RegisteredSeed, audience_accepted, numeric_date, string_claim};
+use claims::{Registered, RegisteredSeed, audience_accepted, numeric_date, string_claim};
 use header::{JoseHeader, same_media_type};
+use signature::SignatureKey;
 
 pub(crate) use claims::MAX_EXTRA_REQUIRED;
 pub(crate) use prepare::key_entries;
@@ -35,8 +49,14 @@ pub(crate) use prepare::key_entries;
 pub(crate) struct KeyEntry {
     pub(crate) kid: Option<String>,
     pub(crate) algorithm: Algorithm,
-    pub(crate) key: DecodingKey,
+    pub(crate) key: SignatureKey,
 }
+
+/// Decoded headers up to this size stay on the stack; a larger one (such as one
+/// carrying an `x5c` chain, which is never read) is decoded into a `Vec`.
+const HEADER_BUFFER: usize = 512;
+/// The largest signature that stays on the stack: RSA-8192.
+const SIGNATURE_BUFFER: usize = 1024;
 
 /// Which claims must be present.
 #[derive(Default)]
@@ -64,6 +84,22 @@ pub(crate) struct Verifier {
     pub(crate) typ: Option<String>,
     pub(crate) max_token_length: usize,
     pub(crate) clock: Arc<dyn Clock>,
+}
+
+/// Decodes base64url into `buffer` when it surely fits, else into a new `Vec`.
+fn decode_base64url<'b>(
+    input: &str,
+    buffer: &'b mut [u8],
+) -> Result<Cow<'b, [u8]>, DecodeSliceError> {
+    if base64::decoded_len_estimate(input.len()) <= buffer.len() {
+        let len = URL_SAFE_NO_PAD.decode_slice(input, buffer)?;
+        Ok(Cow::Borrowed(&buffer[..len]))
+    } else {
+        URL_SAFE_NO_PAD
+            .decode(input)
+            .map(Cow::Owned)
+            .map_err(DecodeSliceError::DecodeError)
+    }
 }
 
 fn malformed(what: &'static str) -> AuthError {
@@ -97,8 +133,8 @@ impl Verifier {
         };
         let signed_part = &token[..header_b64.len() + 1 + payload_b64.len()];
 
-        let header_json = URL_SAFE_NO_PAD
-            .decode(header_b64)
+        let mut header_buffer = [0; HEADER_BUFFER];
+        let header_json = decode_base64url(header_b64, &mut header_buffer)
             .map_err(|e| malformed_because("header is not base64url", e))?;
         // serde_json does not check the UTF-8 of strings it skips: check it all
         // here (RFC 7515 §4: the header is UTF-8 JSON).
@@ -125,8 +161,8 @@ impl Verifier {
             ));
         }
 
-        let signature = URL_SAFE_NO_PAD
-            .decode(signature_b64)
+        let mut signature_buffer = [0; SIGNATURE_BUFFER];
+        let signature = decode_base64url(signature_b64, &mut signature_buffer)
             .map_err(|e| malformed_because("signature is not base64url", e))?;
         self.check_signature(
             header.kid.as_deref(),
@@ -140,7 +176,16 @@ impl Verifier {
             .map_err(|e| malformed_because("claims are not base64url", e))?;
         let payload = std::str::from_utf8(&payload)
             .map_err(|e| malformed_because("claims are not UTF-8", e))?;
-        self.check_registered_claims(payload)?;
+        // The quick scan's verdict stands only once serde_json has accepted the
+        // whole text as `C`; otherwise the full reader decides, in the order
+        // of the module docs (registered claims, then the claims type).
+        if let Some(registered) = claims::scan(payload, &self.required.extra)
+            && self.check_registered_claims(registered).is_ok()
+            && let Ok(claims) = serde_json::from_str(payload)
+        {
+            return Ok(claims);
+        }
+        self.check_registered_claims(self.read_registered_claims(payload)?)?;
         serde_json::from_str(payload).map_err(|e| {
             AuthError::with_source(
                 AuthErrorKind::InvalidClaims,
@@ -168,7 +213,7 @@ impl Verifier {
         kid: Option<&str>,
         algorithm: Algorithm,
         message: &[u8],
-        signature: &Vec<u8>,
+        signature: &[u8],
     ) -> Result<(), AuthError> {
         let by_kid = |entry: &&KeyEntry| match kid {
             Some(kid) => entry.kid.as_deref() == Some(kid),
@@ -186,11 +231,10 @@ impl Verifier {
         let mut tried = false;
         for entry in self.keys.iter().filter(fits) {
             tried = true;
-            // The factory was proven to accept this (key, algorithm) at build time.
-            let Ok(verifier) = (self.provider.verifier_factory)(&algorithm, &entry.key) else {
-                continue;
-            };
-            if verifier.verify(message, signature).is_ok() {
+            if entry
+                .key
+                .verify(self.provider, algorithm, message, signature)
+            {
                 return Ok(());
             }
         }
@@ -207,14 +251,18 @@ impl Verifier {
         }
     }
 
-    fn check_registered_claims(&self, payload: &str) -> Result<(), AuthError> {
+    /// The registered claims, read by serde_json whatever the text holds.
+    fn read_registered_claims<'p>(&self, payload: &'p str) -> Result<Registered<'p>, AuthError> {
         let mut json = serde_json::Deserializer::from_str(payload);
-        let claims = RegisteredSeed {
+        RegisteredSeed {
             extra: &self.required.extra,
         }
         .deserialize(&mut json)
         .and_then(|claims| json.end().map(|()| claims))
-        .map_err(|e| malformed_because("claims are not a JSON object", e))?;
+        .map_err(|e| malformed_because("claims are not a JSON object", e))
+    }
+
+    fn check_registered_claims(&self, claims: Registered<'_>) -> Result<(), AuthError> {
         let r = &self.required;
         // One bit per extra required claim, all of them set.
         let all_extra = match r.extra.len() {

@@ -5,10 +5,11 @@ use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKeyKind};
 
 use super::KeyEntry;
 use super::key::Key;
+use super::signature::SignatureKey;
 use crate::error::ConfigError;
 
-/// One entry per (key, algorithm), each proven usable with the provider now, so
-/// that no request meets a key problem.
+/// One entry per (key, algorithm), each proven usable with the provider and made
+/// ready for it now, so that no request meets a key problem or parses a key.
 pub(crate) fn key_entries(
     provider: &'static CryptoProvider,
     keys: Vec<Key>,
@@ -27,17 +28,27 @@ pub(crate) fn key_entries(
         }
         check_key_material(provider, &key)?;
         let before = entries.len();
+        let mut wrong_curve = None;
         for &algorithm in &key.algorithms {
             if allowed.is_some_and(|allowed| !allowed.contains(&algorithm)) {
                 continue;
             }
             (provider.verifier_factory)(&algorithm, &key.decoding)
                 .map_err(ConfigError::InvalidKey)?;
-            entries.push(KeyEntry {
-                kid: key.kid.clone(),
-                algorithm,
-                key: key.decoding.clone(),
-            });
+            match SignatureKey::prepare(provider, algorithm, &key.decoding) {
+                Ok(prepared) => entries.push(KeyEntry {
+                    kid: key.kid.clone(),
+                    algorithm,
+                    key: prepared,
+                }),
+                // An EC key whose curve is not known in advance is tried with
+                // both curves' algorithms: one of them is expected to fail.
+                Err(e) if family == AlgorithmFamily::Ec => wrong_curve = Some(e),
+                Err(e) => return Err(ConfigError::InvalidKey(e)),
+            }
+        }
+        if let (true, Some(e)) = (entries.len() == before, wrong_curve) {
+            return Err(ConfigError::InvalidKey(e));
         }
         if entries.len() == before {
             return Err(ConfigError::AlgorithmMismatch(format!(
