@@ -239,23 +239,54 @@ impl TokenIssuer {
     }
 }
 
-/// 128 bits from two keyed SipHashes (randomly keyed per process by the standard
-/// library) over a counter and the time: unique, and not guessable from the
-/// outside, without a random-number dependency.
+/// 128 random bits in hex, for `jti` and CSRF values: from the operating
+/// system's generator, through the crypto backend in use.
 fn random_hex() -> String {
+    let mut bytes = [0u8; 16];
+    fill_random(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(feature = "aws-lc-rs")]
+fn fill_random(bytes: &mut [u8]) {
+    if aws_lc_rs::rand::fill(bytes).is_err() {
+        fill_fallback(bytes);
+    }
+}
+
+#[cfg(all(feature = "rust-crypto", not(feature = "aws-lc-rs")))]
+fn fill_random(bytes: &mut [u8]) {
+    if getrandom::getrandom(bytes).is_err() {
+        fill_fallback(bytes);
+    }
+}
+
+#[cfg(not(any(feature = "aws-lc-rs", feature = "rust-crypto")))]
+fn fill_random(bytes: &mut [u8]) {
+    // Without a backend no issuer can be built; this only keeps the build whole.
+    fill_fallback(bytes);
+}
+
+/// Should the system generator ever fail: keyed SipHashes (randomly keyed per
+/// process by the standard library) over a counter and the time. Unique, and
+/// hard to guess from outside, though not a cryptographic generator.
+#[cfg_attr(
+    any(feature = "aws-lc-rs", feature = "rust-crypto"),
+    allow(dead_code, reason = "used only if the system generator fails")
+)]
+fn fill_fallback(bytes: &mut [u8]) {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    let mut out = String::with_capacity(32);
-    for _ in 0..2 {
+    for chunk in bytes.chunks_mut(8) {
         let mut h = RandomState::new().build_hasher();
         h.write_u64(n);
         h.write_u128(nanos);
-        out.push_str(&format!("{:016x}", h.finish()));
+        let word = h.finish().to_le_bytes();
+        chunk.copy_from_slice(&word[..chunk.len()]);
     }
-    out
 }
 
 impl TokenIssuerBuilder {
