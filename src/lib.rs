@@ -51,11 +51,14 @@
 //!
 //! # The flow of a request
 //!
-//! 1. **Locate**: the configured [`TokenSource`]s, in order. Two *different*
-//!    tokens in one request are refused (`400 invalid_request`).
+//! 1. **Locate**: the configured [`TokenSource`]s, in order, and a
+//!    [form field](JwtAuthBuilder::form_field) when one is configured. Two
+//!    *different* tokens in one request are refused (`400 invalid_request`).
 //! 2. **Verify**: the key is chosen by `kid` and algorithm from the configured
 //!    [`Key`]s; the signature, then `exp`, `nbf`, `iss`, `aud`, `sub`, `typ` and
 //!    the required claims are checked, against an injectable [`Clock`].
+//!    A token from a cookie on an unsafe method must also pass the
+//!    [`CsrfPolicy`].
 //! 3. **On success**: [`Claims<C>`] goes into the request extensions and the
 //!    inner service is called with the request as it came.
 //! 4. **On failure**: an [`AuthError`] goes to the [`ErrorResponder`] (by default
@@ -63,6 +66,8 @@
 //!
 //! Header, cookie and query tokens with static keys are verified synchronously
 //! inside `call`: there is no boxed future and no clone of the inner service.
+//! Only a layer with a form source reads bodies, and only when it must; see
+//! [`JwtAuthBuilder::form_field`] and [`RequestBody`].
 //!
 //! # Security
 //!
@@ -104,6 +109,7 @@
 //! | `aws-lc-rs` | yes | jsonwebtoken's aws-lc-rs backend (the fastest: see `BENCHMARKS.md`) |
 //! | `rust-crypto` | no | jsonwebtoken's pure-Rust RustCrypto backend |
 //! | `axum` | no | [`Claims<C>`] and `Option<Claims<C>>` as axum extractors; `AuthError: IntoResponse` |
+//! | `multipart` | no | the [form-field source](JwtAuthBuilder::form_field) also reads `multipart/form-data` |
 //! | `tracing` | no | one `debug` event per refused request, target `tower_jwt_auth` |
 //!
 //! [Tower]: https://docs.rs/tower
