@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::extract::State;
@@ -14,26 +14,26 @@ use axum::routing::{any, get};
 use axum::{Extension, Router};
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName, WWW_AUTHENTICATE};
-use http::{HeaderMap, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use http::{Request, StatusCode};
+use http_body_util::Full;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
+use tokio::net::TcpStream;
 use tower_jwt_auth::{
     Claims, DefaultResponder, JwtAuthBuilder, JwtAuthLayer, Key, TokenIssuer, TokenSource,
 };
 
+mod common;
+
+use common::{Reply, Server, TIMEOUT, send, serve_axum as start};
+
 // ---------------------------------------------------------------------------
-// Shared helpers: server, client, tokens, layers.
+// Shared helpers: tokens, layers, requests.
 // ---------------------------------------------------------------------------
 
 const SECRET: &[u8] = b"axum integration secret 32 bytes";
 const OTHER_SECRET: &[u8] = b"someone else's secret, 32 bytes!";
 const REALM: &str = "jwt tests";
-const TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct MyClaims {
@@ -41,73 +41,13 @@ struct MyClaims {
     name: String,
 }
 
-/// A server on an ephemeral port, stopped when dropped.
-struct Server {
-    addr: SocketAddr,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn start(app: Router) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("local address");
-    let task = tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-    Server { addr, task }
-}
-
-/// What came back: status, headers and the whole body.
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Reply {
-    /// The header's value, or "" when it is absent.
-    fn header(&self, name: impl http::header::AsHeaderName) -> &str {
-        self.headers
-            .get(name)
-            .map_or("", |v| v.to_str().expect("ASCII header"))
-    }
-
-    fn text(&self) -> &str {
-        std::str::from_utf8(&self.body).expect("UTF-8 body")
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).expect("JSON body")
-    }
-}
-
-async fn send(request: Request<Full<Bytes>>) -> Reply {
-    let client = Client::builder(TokioExecutor::new()).build_http();
-    let exchange = async {
-        let response = client.request(request).await.expect("request");
-        let (parts, body) = response.into_parts();
-        let body = body.collect().await.expect("response body").to_bytes();
-        Reply {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        }
-    };
-    tokio::time::timeout(TIMEOUT, exchange)
-        .await
-        .expect("no answer in time")
-}
-
 /// GET `path_and_query` with these headers.
 async fn get_with(server: &Server, path_and_query: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut request = Request::get(format!("http://{}{path_and_query}", server.addr));
+    let mut request = Request::get(server.url(path_and_query));
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    send(request.body(Full::default()).expect("request")).await
+    send(request.body(Full::<Bytes>::default()).expect("request")).await
 }
 
 /// Sends hand-written bytes (which request builders would refuse) and reads the
@@ -477,7 +417,7 @@ async fn the_handler_sees_the_request_exactly_as_it_was_sent() {
         .header("x-multi", "one")
         .header("x-multi", "two")
         .header("content-type", "application/octet-stream")
-        .body(Full::from(payload.clone()))
+        .body(Full::<Bytes>::from(payload.clone()))
         .expect("request");
     let reply = send(request).await;
 

@@ -11,7 +11,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::middleware::map_response;
@@ -21,17 +20,19 @@ use axum::{Extension, Router};
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, HeaderName, WWW_AUTHENTICATE};
 use http::{HeaderMap, Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tower_jwt_auth::{
     AuthError, Claims, CsrfPolicy, DEFAULT_CSRF_CLAIM, DEFAULT_CSRF_HEADER, IssuedToken,
     JwtAuthBuilder, JwtAuthLayer, Key, TokenIssuer, TokenSource,
 };
+
+mod common;
+
+use common::Reply;
 
 // ---------------------------------------------------------------------------
 // Tokens, layers and the server.
@@ -39,7 +40,6 @@ use tower_jwt_auth::{
 
 const SECRET: &[u8] = b"csrf integration secret 32 bytes";
 const OTHER_SECRET: &[u8] = b"someone else's secret, 32 bytes!";
-const TIMEOUT: Duration = Duration::from_secs(10);
 const SUB: &str = "ada";
 const URLENCODED: &str = "application/x-www-form-urlencoded";
 /// Set by an outer layer to the `Debug` form of the rejection's error kind,
@@ -132,13 +132,7 @@ fn auth(policy: Option<CsrfPolicy>) -> JwtAuthBuilder<User> {
 struct Server {
     addr: SocketAddr,
     calls: Arc<AtomicUsize>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _running: common::Server,
 }
 
 async fn start(mode: Mode, policy: Option<CsrfPolicy>) -> Server {
@@ -161,10 +155,12 @@ async fn serve(routes: Router<Arc<AtomicUsize>>) -> Server {
     let app = routes
         .layer(map_response(tag_kind))
         .with_state(calls.clone());
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("local address");
-    let task = tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-    Server { addr, calls, task }
+    let running = common::serve_axum(app).await;
+    Server {
+        addr: running.addr,
+        calls,
+        _running: running,
+    }
 }
 
 /// Echoes the method, the subject and the `Host` it saw, in headers (a `HEAD`
@@ -202,30 +198,6 @@ async fn tag_kind(mut response: Response) -> Response {
 // Requests and answers.
 // ---------------------------------------------------------------------------
 
-/// What came back: status, headers and the whole body.
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Reply {
-    /// The header's value, or "" when it is absent.
-    fn header(&self, name: impl http::header::AsHeaderName) -> &str {
-        self.headers
-            .get(name)
-            .map_or("", |v| v.to_str().expect("ASCII header"))
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).expect("JSON body")
-    }
-}
-
 impl Server {
     /// `http://127.0.0.1:<port>`: the origin of this server, whose authority
     /// the client sends as `Host`.
@@ -255,19 +227,7 @@ impl Server {
     ) -> Reply {
         let description = format!("{} {:?}", request.method(), request.headers());
         let before = self.calls.load(Ordering::SeqCst);
-        let exchange = async {
-            let response = client.request(request).await.expect("request");
-            let (parts, body) = response.into_parts();
-            let body = body.collect().await.expect("response body").to_bytes();
-            Reply {
-                status: parts.status,
-                headers: parts.headers,
-                body,
-            }
-        };
-        let reply = tokio::time::timeout(TIMEOUT, exchange)
-            .await
-            .expect("no answer in time");
+        let reply = common::send_with(&client, request).await;
         let calls = self.calls.load(Ordering::SeqCst) - before;
         assert_eq!(
             calls,

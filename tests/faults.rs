@@ -26,18 +26,21 @@ use hyper::body::{Body, Frame};
 use hyper::client::conn::http1::handshake;
 use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Deserializer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::{Barrier, mpsc};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 use tower::{BoxError, Layer, Service, ServiceExt, service_fn};
 use tower_jwt_auth::{
     AuthError, Claims, Clock, DefaultResponder, ErrorResponder, JwtAuthBuilder, JwtAuthLayer, Key,
     SystemClock, TokenIssuer, TokenSource, WithForm,
 };
 
+mod common;
+
+use common::{TIMEOUT, serve_axum as serve};
+
 const SECRET: &[u8] = b"faults test secret, 32 bytes ok!";
 const OTHER_SECRET: &[u8] = b"a forger's secret, 32 bytes long";
-const TIMEOUT: Duration = Duration::from_secs(10);
 const URLENCODED: &str = "application/x-www-form-urlencoded";
 
 #[derive(Clone, Debug, Deserialize)]
@@ -239,25 +242,6 @@ fn panicky_app(counters: &Counters) -> Router {
         .route("/panic", any(explode))
         .layer(layer)
         .with_state(counters.clone())
-}
-
-/// A server on an ephemeral port, stopped when dropped.
-struct Server {
-    addr: SocketAddr,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn serve(app: Router) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("local address");
-    let task = tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-    Server { addr, task }
 }
 
 /// One request on a connection of its own: status and body, or the

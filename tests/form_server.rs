@@ -8,10 +8,8 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::fmt::Display;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::routing::any;
@@ -24,27 +22,25 @@ use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Body, Frame, Incoming};
-use hyper::server::conn::http1;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::service::TowerToHyperService;
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use tokio::task::{JoinHandle, JoinSet};
 use tower::{BoxError, ServiceBuilder, ServiceExt, service_fn};
 use tower_jwt_auth::{
     AuthError, AuthErrorKind, Claims, DefaultResponder, JwtAuthLayer, Key, RequestBody,
     TokenIssuer, TokenSource, WithForm,
 };
 
+mod common;
+
+use common::{Reply, TIMEOUT, send};
+
 // ---------------------------------------------------------------------------
 // Configuration, tokens and the layer.
 // ---------------------------------------------------------------------------
 
 const SECRET: &[u8] = b"form integration secret 32 byte!";
-const TIMEOUT: Duration = Duration::from_secs(10);
 /// The form limit of every layer here (the default is 64 KiB; smaller keeps
 /// the many-chunk requests quick).
 const LIMIT: usize = 16 * 1024;
@@ -111,9 +107,8 @@ struct Marker;
 /// A server on an ephemeral port, stopped when dropped, and how often its
 /// handlers ran.
 struct Server {
-    addr: SocketAddr,
+    running: common::Server,
     calls: Arc<AtomicUsize>,
-    task: JoinHandle<()>,
 }
 
 impl Server {
@@ -122,28 +117,32 @@ impl Server {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
+        self.running.url(path)
     }
 }
 
 async fn start(backend: Backend, order: Order) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("local address");
     let calls = Arc::new(AtomicUsize::new(0));
-    let task = match backend {
-        Backend::Axum => {
-            let app = axum_app(order, calls.clone());
-            tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") })
+    let running = match backend {
+        Backend::Axum => common::serve_axum(axum_app(order, calls.clone())).await,
+        Backend::Hyper => {
+            let calls = calls.clone();
+            let service = ServiceBuilder::new()
+                .map_request(|mut request: Request<Incoming>| {
+                    request.extensions_mut().insert(Marker);
+                    request
+                })
+                .layer(layer(order))
+                .service(service_fn(
+                    move |request: Request<RequestBody<Incoming>>| {
+                        let calls = calls.clone();
+                        async move { Ok::<_, Infallible>(echo(&calls, request).await) }
+                    },
+                ));
+            common::serve_hyper(service).await
         }
-        Backend::Hyper => tokio::spawn(serve_hyper(listener, order, calls.clone())),
     };
-    Server { addr, calls, task }
+    Server { running, calls }
 }
 
 /// `/echo` echoes; `/form` and `/multipart` parse the body again with axum's
@@ -162,35 +161,6 @@ fn axum_app(order: Order, calls: Arc<AtomicUsize>) -> Router {
         .layer(layer(order))
         .layer(Extension(Marker))
         .with_state(calls)
-}
-
-/// The plain hyper server: one connection task per socket, owned by the accept
-/// loop so that aborting it ends them all.
-async fn serve_hyper(listener: TcpListener, order: Order, calls: Arc<AtomicUsize>) {
-    let service = ServiceBuilder::new()
-        .map_request(|mut request: Request<Incoming>| {
-            request.extensions_mut().insert(Marker);
-            request
-        })
-        .layer(layer(order))
-        .service(service_fn(
-            move |request: Request<RequestBody<Incoming>>| {
-                let calls = calls.clone();
-                async move { Ok::<_, Infallible>(echo(&calls, request).await) }
-            },
-        ));
-    let mut connections = JoinSet::new();
-    loop {
-        let (stream, _) = listener.accept().await.expect("accept");
-        let service = TowerToHyperService::new(service.clone());
-        connections.spawn(async move {
-            // Clients that hang up mid-request are part of these tests.
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-        while connections.try_join_next().is_some() {}
-    }
 }
 
 /// Answers with exactly the body it received; what else it saw goes into
@@ -347,47 +317,6 @@ fn post(
     request.body(body).expect("request")
 }
 
-/// What came back: status, headers and the whole body.
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Reply {
-    /// The header's value, or "" when it is absent.
-    fn header(&self, name: impl http::header::AsHeaderName) -> &str {
-        self.headers
-            .get(name)
-            .map_or("", |v| v.to_str().expect("ASCII header"))
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).expect("JSON body")
-    }
-}
-
-async fn send(request: Request<ClientBody>) -> Reply {
-    let client = Client::builder(TokioExecutor::new()).build_http();
-    let exchange = async {
-        let response = client.request(request).await.expect("request");
-        let (parts, body) = response.into_parts();
-        let body = body.collect().await.expect("response body").to_bytes();
-        Reply {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        }
-    };
-    tokio::time::timeout(TIMEOUT, exchange)
-        .await
-        .expect("no answer in time")
-}
-
 /// POSTs a form to the echo route.
 async fn post_form(
     server: &Server,
@@ -458,7 +387,9 @@ async fn read_reply(stream: &mut TcpStream) -> Option<Reply> {
 }
 
 async fn connect(server: &Server) -> TcpStream {
-    TcpStream::connect(server.addr).await.expect("connect")
+    TcpStream::connect(server.running.addr)
+        .await
+        .expect("connect")
 }
 
 // ---------------------------------------------------------------------------

@@ -4,133 +4,49 @@
 
 use std::convert::Infallible;
 use std::fmt;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::header::{
     CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING, WWW_AUTHENTICATE,
 };
-use http::{HeaderMap, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
 use hyper::body::{Body, Frame, Incoming};
-use hyper::server::conn::http1;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::service::TowerToHyperService;
 use serde::Deserialize;
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 use tower::limit::ConcurrencyLimitLayer;
-use tower::{BoxError, Layer, Service, ServiceBuilder, ServiceExt, service_fn};
+use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
 use tower_jwt_auth::{Claims, JwtAuthLayer, Key, TokenIssuer};
 
+mod common;
+
+use common::{Reply, Server, TIMEOUT, send, serve_hyper as start};
+
 // ---------------------------------------------------------------------------
-// Shared helpers: server, client, tokens.
+// Shared helpers: requests, tokens.
 // ---------------------------------------------------------------------------
 
 const SECRET: &[u8] = b"hyper integration secret 32 byte";
 const OTHER_SECRET: &[u8] = b"someone else's secret, 32 bytes!";
-const TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Debug, Deserialize)]
 struct User {
     sub: String,
 }
 
-/// A server on an ephemeral port, stopped when dropped. The accept loop owns
-/// the connection tasks, so aborting it ends them too.
-struct Server {
-    addr: SocketAddr,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// Serves `service` over HTTP/1, one connection task per accepted socket.
-async fn start<S, B>(service: S) -> Server
-where
-    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("local address");
-    let task = tokio::spawn(async move {
-        let mut connections = JoinSet::new();
-        loop {
-            let (stream, _) = listener.accept().await.expect("accept");
-            let service = TowerToHyperService::new(service.clone());
-            connections.spawn(async move {
-                // A connection the client drops is not the test's concern; the
-                // client sees every failure that matters.
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-            while connections.try_join_next().is_some() {}
-        }
-    });
-    Server { addr, task }
-}
-
-/// What came back: status, headers and the whole body.
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Reply {
-    /// The header's value, or "" when it is absent.
-    fn header(&self, name: impl http::header::AsHeaderName) -> &str {
-        self.headers
-            .get(name)
-            .map_or("", |v| v.to_str().expect("ASCII header"))
-    }
-
-    fn text(&self) -> &str {
-        std::str::from_utf8(&self.body).expect("UTF-8 body")
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).expect("JSON body")
-    }
-}
-
 /// GET `/` with an optional `Authorization` value.
 async fn get(server: &Server, authorization: Option<&str>) -> Reply {
-    let mut request = Request::get(format!("http://{}/", server.addr));
+    let mut request = Request::get(server.url("/"));
     if let Some(value) = authorization {
         request = request.header("authorization", value);
     }
-    let request = request.body(Full::<Bytes>::default()).expect("request");
-    let client = Client::builder(TokioExecutor::new()).build_http();
-    let exchange = async {
-        let response = client.request(request).await.expect("request");
-        let (parts, body) = response.into_parts();
-        let body = body.collect().await.expect("response body").to_bytes();
-        Reply {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        }
-    };
-    tokio::time::timeout(TIMEOUT, exchange)
-        .await
-        .expect("no answer in time")
+    send(request.body(Full::<Bytes>::default()).expect("request")).await
 }
 
 fn layer() -> JwtAuthLayer<User> {

@@ -1,0 +1,150 @@
+//! Support shared by the server tests: a real server on 127.0.0.1 (axum, or
+//! plain hyper over HTTP/1), stopped when dropped, and a client that returns
+//! the whole answer.
+
+// Each test binary compiles this module and uses a different subset of it.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::{Body, Incoming};
+use hyper::server::conn::http1;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::task::{JoinHandle, JoinSet};
+use tower::{BoxError, Service};
+
+/// How long a test waits for any answer.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A server on an ephemeral port, stopped when dropped.
+pub struct Server {
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Server {
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Binds 127.0.0.1:0 and spawns `serve` on the listener.
+async fn spawn<F, Fut>(serve: F) -> Server
+where
+    F: FnOnce(TcpListener) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local address");
+    let task = tokio::spawn(serve(listener));
+    Server { addr, task }
+}
+
+/// Serves `app` with `axum::serve`.
+pub async fn serve_axum(app: Router) -> Server {
+    spawn(|listener| async move { axum::serve(listener, app).await.expect("serve") }).await
+}
+
+/// Serves `service` with plain hyper over HTTP/1, one connection task per
+/// accepted socket. The accept loop owns the connection tasks, so aborting it
+/// ends them too.
+pub async fn serve_hyper<S, B>(service: S) -> Server
+where
+    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    spawn(|listener| async move {
+        let mut connections = JoinSet::new();
+        loop {
+            let (stream, _) = listener.accept().await.expect("accept");
+            let service = TowerToHyperService::new(service.clone());
+            connections.spawn(async move {
+                // A client that hangs up is not the server's failure: the
+                // client sees every failure that matters.
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+            while connections.try_join_next().is_some() {}
+        }
+    })
+    .await
+}
+
+/// What came back: status, headers and the whole body.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// The header's value, or "" when it is absent.
+    pub fn header(&self, name: impl http::header::AsHeaderName) -> &str {
+        self.headers
+            .get(name)
+            .map_or("", |v| v.to_str().expect("ASCII header"))
+    }
+
+    /// The body as text, invalid UTF-8 replaced (bodies may echo any bytes).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("JSON body")
+    }
+}
+
+/// Sends `request` with a fresh HTTP/1.1 client and reads the whole answer.
+pub async fn send<B>(request: Request<B>) -> Reply
+where
+    B: Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    send_with(&Client::builder(TokioExecutor::new()).build_http(), request).await
+}
+
+/// Sends `request` with `client` and reads the whole answer, within `TIMEOUT`.
+pub async fn send_with<B>(client: &Client<HttpConnector, B>, request: Request<B>) -> Reply
+where
+    B: Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    let exchange = async {
+        let response = client.request(request).await.expect("request");
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.expect("response body").to_bytes();
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    };
+    tokio::time::timeout(TIMEOUT, exchange)
+        .await
+        .expect("no answer in time")
+}
