@@ -80,6 +80,19 @@ pub enum AuthErrorKind {
     /// A token from a cookie on an unsafe method failed the CSRF check (`403`);
     /// see [`CsrfPolicy`](crate::CsrfPolicy).
     CrossSiteRequest,
+    /// The token is valid but does not meet an authorization requirement of the
+    /// route: a scope, a role, a claim value or a predicate (`403`,
+    /// `insufficient_scope`, RFC 6750 §3.1).
+    InsufficientScope,
+    /// The token was revoked (by its `jti`, or all tokens of its subject issued
+    /// before a given time).
+    Revoked,
+    /// The revocation store could not answer in time and the policy is to fail
+    /// closed (`503`).
+    RevocationUnavailable,
+    /// No key set is available yet: the remote JWK Set has not been fetched
+    /// (`503`).
+    KeysUnavailable,
 }
 
 impl AuthErrorKind {
@@ -91,13 +104,15 @@ impl AuthErrorKind {
             | Self::UnreadableBody
             | Self::MalformedForm => StatusCode::BAD_REQUEST,
             Self::FormTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::CrossSiteRequest => StatusCode::FORBIDDEN,
+            Self::CrossSiteRequest | Self::InsufficientScope => StatusCode::FORBIDDEN,
+            Self::RevocationUnavailable | Self::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
         }
     }
 
     /// The RFC 6750 error code, or `None` when the request carried no token
-    /// (RFC 6750 §3.1: no error code then).
+    /// (RFC 6750 §3.1: no error code then) or the server could not decide
+    /// (`503`).
     pub fn error_code(self) -> Option<&'static str> {
         match self {
             Self::MissingToken => None,
@@ -107,6 +122,9 @@ impl AuthErrorKind {
             | Self::MalformedForm
             | Self::FormTooLarge
             | Self::CrossSiteRequest => Some("invalid_request"),
+            Self::InsufficientScope => Some("insufficient_scope"),
+            // The server could not decide: nothing is wrong with the request.
+            Self::RevocationUnavailable | Self::KeysUnavailable => None,
             _ => Some("invalid_token"),
         }
     }

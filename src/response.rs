@@ -52,6 +52,8 @@ where
 /// | any problem with the token | 401 | `Bearer realm="…", error="invalid_token", error_description="…"` |
 /// | a form body that cannot be read or parsed | 400 | as for a malformed request |
 /// | a form body over the limit | 413 | none |
+/// | a valid token short of a route's requirement | 403 | `Bearer realm="…", error="insufficient_scope", …` |
+/// | keys or revocation store unavailable | 503 | none (`"error":"temporarily_unavailable"`) |
 ///
 /// The body is small JSON, `{"error":"invalid_token","error_description":"token expired"}`
 /// (`"error":"unauthorized"` when no token was sent), with
@@ -116,8 +118,14 @@ impl ErrorResponder for DefaultResponder {
     fn respond(&self, error: &AuthError) -> Response<Bytes> {
         let kind = error.kind();
         let code = kind.error_code();
+        let fallback = if kind.status() == http::StatusCode::SERVICE_UNAVAILABLE {
+            // RFC 6749 §4.1.2.1's code for a server that cannot decide now.
+            "temporarily_unavailable"
+        } else {
+            "unauthorized"
+        };
         let body = serde_json::json!({
-            "error": code.unwrap_or("unauthorized"),
+            "error": code.unwrap_or(fallback),
             "error_description": error.description(),
         });
         let mut response = Response::new(Bytes::from(body.to_string()));
