@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::claims::Claims;
 use crate::csrf::CsrfPolicy;
+use crate::deferred::Verdict;
 use crate::error::AuthError;
 use crate::response::ErrorResponder;
 use crate::source::{self, Kind, TokenSource};
@@ -63,13 +64,17 @@ pub(crate) struct FormSource {
 impl<R: ErrorResponder> Authenticator<R> {
     /// The claims of the request's token; `None` only in optional mode when the
     /// request has no token.
-    pub(crate) fn authenticate<C: DeserializeOwned, B>(
-        &self,
-        request: &Request<B>,
-    ) -> Result<Option<Claims<C>>, AuthError> {
-        let located = source::locate(&self.sources, request)?;
-        let from_cookie = self.is_cookie(located.position);
-        self.claims(located.token.as_deref(), from_cookie, request.into())
+    pub(crate) fn authenticate<C, B>(self: &Arc<Self>, request: &Request<B>) -> Verdict<C>
+    where
+        C: DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        match source::locate(&self.sources, request) {
+            Ok(located) => {
+                let from_cookie = self.is_cookie(located.position);
+                self.claims(located.token.as_deref(), from_cookie, request.into())
+            }
+            Err(error) => Verdict::Ready(Err(error)),
+        }
     }
 
     /// Whether the source at `position` is a cookie.
@@ -82,25 +87,34 @@ impl<R: ErrorResponder> Authenticator<R> {
 
     /// The claims of `token`; without one, `None` in optional mode, else the
     /// missing-token error. A token from a cookie must also pass the CSRF policy.
-    pub(crate) fn claims<C: DeserializeOwned>(
-        &self,
+    pub(crate) fn claims<C>(
+        self: &Arc<Self>,
         token: Option<&str>,
         from_cookie: bool,
         head: Head<'_>,
-    ) -> Result<Option<Claims<C>>, AuthError> {
+    ) -> Verdict<C>
+    where
+        C: DeserializeOwned + Clone + Send + Sync + 'static,
+    {
         let Some(token) = token else {
-            return if self.optional {
+            return Verdict::Ready(if self.optional {
                 Ok(None)
             } else {
                 Err(AuthError::missing_token())
-            };
+            });
         };
-        let claims = self.verifier.verify(token)?;
-        if from_cookie {
-            self.csrf
-                .check(token, head.method, head.uri, head.headers)?;
+        let claims = match self.verifier.verify::<C>(token) {
+            Ok(verified) => verified.claims,
+            Err(rejected) => return Verdict::Ready(Err(rejected.error)),
+        };
+        if from_cookie
+            && let Err(error) = self
+                .csrf
+                .check(token, head.method, head.uri, head.headers)
+        {
+            return Verdict::Ready(Err(error));
         }
-        Ok(Some(Claims(claims)))
+        Verdict::Ready(Ok(Some(Claims(claims))))
     }
 
     /// The response for a refused request, with the error in its extensions.

@@ -19,7 +19,9 @@ use crate::response::{DefaultResponder, ErrorResponder};
 use crate::service::JwtAuth;
 use crate::source::{Kind, TokenSource};
 use crate::verify::key::{Key, KeySet};
-use crate::verify::{MAX_EXTRA_REQUIRED, Required, Verifier, key_entries};
+use crate::verify::issuer::TrustedIssuer;
+use crate::verify::trust::{KeySource, Trust};
+use crate::verify::{KeyEntry, MAX_EXTRA_REQUIRED, Required, Verifier, key_entries};
 
 /// The default maximum token length: 8 KiB.
 pub const DEFAULT_MAX_TOKEN_LENGTH: usize = 8 * 1024;
@@ -65,8 +67,14 @@ impl<C, R, M> fmt::Debug for JwtAuthLayer<C, R, M> {
         f.debug_struct("JwtAuthLayer")
             .field("claims", &std::any::type_name::<C>())
             .field("sources", &a.sources)
-            .field("algorithms", &a.verifier.algorithms)
-            .field("keys", &a.verifier.keys.len())
+            .field(
+                "issuers",
+                &a.verifier
+                    .trusts
+                    .iter()
+                    .map(|t| (&t.issuers, &t.algorithms, t.keys.len()))
+                    .collect::<Vec<_>>(),
+            )
             .field("optional", &a.optional)
             .finish_non_exhaustive()
     }
@@ -106,6 +114,7 @@ pub struct JwtAuthBuilder<C, R = DefaultResponder, M = HeadOnly> {
     provider: Option<&'static CryptoProvider>,
     form_limit: usize,
     csrf: CsrfPolicy,
+    trusted: Vec<TrustedIssuer>,
     _marker: PhantomData<fn() -> (C, M)>,
 }
 
@@ -128,6 +137,7 @@ impl<C> JwtAuthBuilder<C> {
             provider: None,
             form_limit: DEFAULT_FORM_LIMIT,
             csrf: CsrfPolicy::default(),
+            trusted: Vec::new(),
             _marker: PhantomData,
         }
     }
@@ -149,6 +159,18 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
     /// Adds every usable key of a JWK Set.
     pub fn key_set(self, set: KeySet) -> Self {
         self.keys(set)
+    }
+
+    /// Accepts tokens from `issuer`, with its own keys, audiences and
+    /// algorithms; call again for each issuer. The token's `iss` chooses the
+    /// issuer, whose configuration alone then verifies it (see
+    /// [`TrustedIssuer`]). A layer with trusted issuers takes its keys,
+    /// issuers, audiences and algorithms only from them: setting those on the
+    /// builder too is a [`ConfigError::Invalid`]. Everything else (sources,
+    /// required claims, leeway, `typ`, subject, clock) applies to all.
+    pub fn trusted_issuer(mut self, issuer: TrustedIssuer) -> Self {
+        self.trusted.push(issuer);
+        self
     }
 
     /// Restricts the accepted algorithms. Without it, each key allows the
@@ -280,6 +302,7 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
             provider: self.provider,
             form_limit: self.form_limit,
             csrf: self.csrf,
+            trusted: self.trusted,
             _marker: PhantomData,
         }
     }
@@ -310,12 +333,45 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
             .ok_or(ConfigError::NoCryptoProvider)?;
         crypto::install_process_default(provider);
 
-        let keys = key_entries(provider, self.keys, self.algorithms.as_deref())?;
-        let mut algorithms: Vec<Algorithm> = Vec::new();
-        for entry in &keys {
-            if !algorithms.contains(&entry.algorithm) {
-                algorithms.push(entry.algorithm);
+        let by_issuer = !self.trusted.is_empty();
+        let trusts = if by_issuer {
+            if !self.keys.is_empty()
+                || !self.issuers.is_empty()
+                || !self.audiences.is_empty()
+                || self.algorithms.is_some()
+            {
+                return Err(ConfigError::Invalid(
+                    "with trusted issuers, keys, issuers, audiences and algorithms are set \
+                     on each `TrustedIssuer`, not on the builder"
+                        .into(),
+                ));
             }
+            let mut trusts: Vec<Trust> = Vec::new();
+            for issuer in self.trusted {
+                if issuer.issuer.is_empty() {
+                    return Err(ConfigError::Invalid("empty trusted issuer name".into()));
+                }
+                if trusts.iter().any(|t| t.issuers.contains(&issuer.issuer)) {
+                    return Err(ConfigError::Invalid(format!(
+                        "issuer {:?} trusted twice",
+                        issuer.issuer
+                    )));
+                }
+                let keys = key_entries(provider, issuer.keys, issuer.algorithms.as_deref())?;
+                trusts.push(static_trust(vec![issuer.issuer], issuer.audiences, keys));
+            }
+            trusts
+        } else {
+            let keys = key_entries(provider, self.keys, self.algorithms.as_deref())?;
+            vec![static_trust(self.issuers, self.audiences, keys)]
+        };
+        if trusts
+            .iter()
+            .flat_map(|t| t.issuers.iter().chain(&t.audiences))
+            .chain(&self.typ)
+            .any(String::is_empty)
+        {
+            return Err(ConfigError::Invalid("empty issuer, audience or typ".into()));
         }
 
         let mut sources = self.sources;
@@ -324,16 +380,6 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
         }
         for source in &sources {
             source.validate()?;
-        }
-
-        if self
-            .issuers
-            .iter()
-            .chain(&self.audiences)
-            .chain(&self.typ)
-            .any(String::is_empty)
-        {
-            return Err(ConfigError::Invalid("empty issuer, audience or typ".into()));
         }
 
         let mut required = Required::default();
@@ -349,9 +395,8 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
                 _ => {}
             }
         }
-        // A configured issuer, audience or subject can only be checked if present.
-        required.iss |= !self.issuers.is_empty();
-        required.aud |= !self.audiences.is_empty();
+        // A configured subject can only be checked if present (issuers and
+        // audiences are per trusted issuer: see `check_registered_claims`).
         required.sub |= self.subject.is_some();
         if required.extra.len() > MAX_EXTRA_REQUIRED {
             return Err(ConfigError::Invalid(format!(
@@ -361,10 +406,8 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
 
         let verifier = Verifier {
             provider,
-            keys,
-            algorithms,
-            issuers: self.issuers,
-            audiences: self.audiences,
+            trusts,
+            by_issuer,
             subject: self.subject,
             required,
             leeway: self.leeway.as_secs(),
@@ -447,5 +490,21 @@ impl<C, R: fmt::Debug, M> fmt::Debug for JwtAuthBuilder<C, R, M> {
             .field("form_limit", &self.form_limit)
             .field("csrf", &self.csrf)
             .finish_non_exhaustive()
+    }
+}
+
+/// A trust with static keys, allowing the algorithms the keys allow.
+fn static_trust(issuers: Vec<String>, audiences: Vec<String>, keys: Vec<KeyEntry>) -> Trust {
+    let mut algorithms = Vec::new();
+    for entry in &keys {
+        if !algorithms.contains(&entry.algorithm) {
+            algorithms.push(entry.algorithm);
+        }
+    }
+    Trust {
+        issuers,
+        audiences,
+        algorithms,
+        keys: KeySource::Static(keys),
     }
 }

@@ -127,6 +127,7 @@ mod crypto;
 mod csrf;
 mod error;
 mod form;
+mod deferred;
 mod future;
 mod issue;
 mod layer;
@@ -149,6 +150,7 @@ pub use layer::{
 pub use response::{DefaultResponder, ErrorResponder};
 pub use service::JwtAuth;
 pub use source::TokenSource;
+pub use verify::issuer::TrustedIssuer;
 pub use verify::key::{Key, KeySet};
 
 /// The `jsonwebtoken` crate this version is built on, for its `Algorithm`,

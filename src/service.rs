@@ -11,6 +11,7 @@ use tower_service::Service;
 
 use crate::authenticator::Authenticator;
 use crate::body::ResponseBody;
+use crate::deferred::{Deferred, Verdict, take_ready};
 use crate::form::HeadOnly;
 use crate::future::ResponseFuture;
 use crate::layer::JwtAuthLayer;
@@ -25,7 +26,11 @@ use crate::response::{DefaultResponder, ErrorResponder};
 ///
 /// With head sources only (`M` = [`HeadOnly`], the default), verification is
 /// synchronous and happens in `call`: no boxed future, no clone of the inner
-/// service, and `poll_ready` is the inner service's own. With a form source
+/// service, and `poll_ready` is the inner service's own. Only a request that
+/// needs I/O first (a remote key set to fetch again for an unknown `kid`, a
+/// revocation store to ask) waits in the future; it takes the ready inner
+/// service along and leaves a clone, which is why the inner service must be
+/// `Clone` (as axum's and hyper's services are). With a form source
 /// (`M` = [`WithForm`](crate::WithForm)) the inner service receives
 /// [`RequestBody<B>`](crate::RequestBody); see
 /// [`JwtAuthBuilder::form_field`](crate::JwtAuthBuilder::form_field).
@@ -83,13 +88,13 @@ impl<S: fmt::Debug, C, R, M> fmt::Debug for JwtAuth<S, C, R, M> {
 
 impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for JwtAuth<S, C, R, HeadOnly>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     C: DeserializeOwned + Clone + Send + Sync + 'static,
     R: ErrorResponder,
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<S::Future, S, ReqBody, C, R>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -97,13 +102,21 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         match self.authenticator.authenticate::<C, _>(&request) {
-            Ok(claims) => {
+            Verdict::Ready(Ok(claims)) => {
                 if let Some(claims) = claims {
                     request.extensions_mut().insert(claims);
                 }
                 ResponseFuture::inner(self.inner.call(request))
             }
-            Err(error) => ResponseFuture::rejected(self.authenticator.reject(error)),
+            Verdict::Ready(Err(error)) => {
+                ResponseFuture::rejected(self.authenticator.reject(error))
+            }
+            Verdict::Pending(check) => ResponseFuture::deferred(Deferred::new(
+                check,
+                take_ready(&mut self.inner),
+                request,
+                self.authenticator.clone(),
+            )),
         }
     }
 }

@@ -2,7 +2,6 @@
 //! inner service.
 
 use std::future::Future;
-use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -19,6 +18,7 @@ use super::body::RequestBody;
 use super::parse::{FormKind, form_field};
 use crate::authenticator::Authenticator;
 use crate::body::ResponseBody;
+use crate::deferred::{Deferred, Next, Verdict};
 use crate::error::{AuthError, AuthErrorKind, BoxError};
 use crate::response::ErrorResponder;
 
@@ -30,14 +30,13 @@ pin_project! {
     /// the body (bounded by the form limit) followed by the call.
     pub struct FormResponseFuture<F, S, B, C, R> {
         #[pin]
-        state: State<F, S, B, R>,
-        _claims: PhantomData<fn() -> C>,
+        state: State<F, S, B, C, R>,
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<F, S, B, R> {
+    enum State<F, S, B, C, R> {
         Inner { #[pin] future: F },
         Rejected { response: Option<Response<Bytes>> },
         Reading {
@@ -45,6 +44,7 @@ pin_project! {
             body: B,
             read: Option<Read<S, R>>,
         },
+        Deferred { deferred: Deferred<S, RequestBody<B>, C, R> },
     }
 }
 
@@ -83,11 +83,12 @@ impl<F, S, B, C, R> FormResponseFuture<F, S, B, C, R> {
         })
     }
 
-    fn with(state: State<F, S, B, R>) -> Self {
-        Self {
-            state,
-            _claims: PhantomData,
-        }
+    pub(crate) fn deferred(deferred: Deferred<S, RequestBody<B>, C, R>) -> Self {
+        Self::with(State::Deferred { deferred })
+    }
+
+    fn with(state: State<F, S, B, C, R>) -> Self {
+        Self { state }
     }
 }
 
@@ -120,6 +121,12 @@ where
                         .expect("FormResponseFuture polled after completion");
                     return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
                 }
+                StateProj::Deferred { deferred } => match ready!(deferred.poll_next(cx)) {
+                    Next::Call(future) => State::Inner { future },
+                    Next::Rejected(response) => State::Rejected {
+                        response: Some(response),
+                    },
+                },
                 StateProj::Reading { mut body, read } => {
                     let state = read
                         .as_mut()
@@ -238,7 +245,7 @@ pub(crate) fn too_large() -> AuthError {
 
 /// The body is read: find the token, verify it, and call the inner service with
 /// the same bytes.
-fn finish<S, B, C, R, F>(read: Read<S, R>) -> State<F, S, B, R>
+fn finish<S, B, C, R, F>(read: Read<S, R>) -> State<F, S, B, C, R>
 where
     S: Service<Request<RequestBody<B>>, Future = F>,
     C: DeserializeOwned + Clone + Send + Sync + 'static,
@@ -257,21 +264,25 @@ where
         trailers,
     } = read;
     let data = buffer.into_bytes();
-    let claims = form_field(&kind, &data, &field)
-        .and_then(|form_token| match (form_token, head_token) {
+    let verdict = match form_field(&kind, &data, &field).and_then(|form_token| {
+        match (form_token, head_token) {
             (Some(form), Some(head)) if form != head => Err(AuthError::new(
                 AuthErrorKind::MultipleTokens,
                 "more than one token in the request",
             )),
             (Some(form), _) => Ok((Some(form), false)),
             (None, head) => Ok((head, head_from_cookie)),
-        })
-        .and_then(|(token, from_cookie)| {
+        }
+    }) {
+        Ok((token, from_cookie)) => {
             authenticator.claims::<C>(token.as_deref(), from_cookie, (&parts).into())
-        });
-    match claims {
-        Ok(claims) => {
-            let mut request = Request::from_parts(parts, RequestBody::buffered(data, trailers));
+        }
+        Err(error) => Verdict::Ready(Err(error)),
+    };
+    let request = || Request::from_parts(parts, RequestBody::buffered(data, trailers));
+    match verdict {
+        Verdict::Ready(Ok(claims)) => {
+            let mut request = request();
             if let Some(claims) = claims {
                 request.extensions_mut().insert(claims);
             }
@@ -279,8 +290,11 @@ where
                 future: service.call(request),
             }
         }
-        Err(error) => State::Rejected {
+        Verdict::Ready(Err(error)) => State::Rejected {
             response: Some(authenticator.reject(error)),
+        },
+        Verdict::Pending(check) => State::Deferred {
+            deferred: Deferred::new(check, service, request(), authenticator),
         },
     }
 }

@@ -15,6 +15,7 @@ use super::body::RequestBody;
 use super::future::{Buffer, FormResponseFuture, Read, too_large};
 use super::parse::form_kind;
 use crate::body::ResponseBody;
+use crate::deferred::{Deferred, Verdict, take_ready};
 use crate::error::BoxError;
 use crate::response::ErrorResponder;
 use crate::service::JwtAuth;
@@ -55,14 +56,22 @@ where
             let claims =
                 authenticator.claims::<C>(located.token.as_deref(), from_cookie, (&request).into());
             return match claims {
-                Ok(claims) => {
+                Verdict::Ready(Ok(claims)) => {
                     let mut request = request.map(RequestBody::untouched);
                     if let Some(claims) = claims {
                         request.extensions_mut().insert(claims);
                     }
                     FormResponseFuture::inner(self.inner.call(request))
                 }
-                Err(error) => FormResponseFuture::rejected(authenticator.reject(error)),
+                Verdict::Ready(Err(error)) => {
+                    FormResponseFuture::rejected(authenticator.reject(error))
+                }
+                Verdict::Pending(check) => FormResponseFuture::deferred(Deferred::new(
+                    check,
+                    take_ready(&mut self.inner),
+                    request.map(RequestBody::untouched),
+                    authenticator.clone(),
+                )),
             };
         };
         let declared = declared_length(request.headers());
@@ -74,8 +83,7 @@ where
         let capacity = declared.map_or(0, |length| length as usize);
         let (field, limit) = (form.field.clone(), form.limit);
         // The ready service goes into the future; a fresh clone stays here.
-        let clone = self.inner.clone();
-        let service = std::mem::replace(&mut self.inner, clone);
+        let service = take_ready(&mut self.inner);
         let (parts, body) = request.into_parts();
         FormResponseFuture::reading(
             body,

@@ -23,9 +23,11 @@
 mod aws_lc;
 mod claims;
 mod header;
+pub(crate) mod issuer;
 pub(crate) mod key;
 mod prepare;
 mod signature;
+pub(crate) mod trust;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -41,6 +43,7 @@ use crate::error::{AuthError, AuthErrorKind};
 use claims::{Registered, RegisteredSeed, audience_accepted, numeric_date, string_claim};
 use header::{JoseHeader, same_media_type};
 use signature::SignatureKey;
+use trust::Trust;
 
 pub(crate) use claims::MAX_EXTRA_REQUIRED;
 pub(crate) use prepare::key_entries;
@@ -74,16 +77,36 @@ pub(crate) struct Required {
 /// Everything that decides whether a token is accepted, built once.
 pub(crate) struct Verifier {
     pub(crate) provider: &'static CryptoProvider,
-    pub(crate) keys: Vec<KeyEntry>,
-    pub(crate) algorithms: Vec<Algorithm>,
-    pub(crate) issuers: Vec<String>,
-    pub(crate) audiences: Vec<String>,
+    /// Whom tokens may come from: one entry for a layer configured with keys,
+    /// one per issuer for a layer with trusted issuers.
+    pub(crate) trusts: Vec<Trust>,
+    /// Whether the token's (unverified) `iss` chooses among `trusts`.
+    pub(crate) by_issuer: bool,
     pub(crate) subject: Option<String>,
     pub(crate) required: Required,
     pub(crate) leeway: u64,
     pub(crate) typ: Option<String>,
     pub(crate) max_token_length: usize,
     pub(crate) clock: Arc<dyn Clock>,
+}
+
+/// A verified token.
+#[derive(Debug)]
+pub(crate) struct Verified<C> {
+    pub(crate) claims: C,
+}
+
+/// Why a token was not verified, and, when a remote key set may know the key
+/// after a refresh, which one to ask.
+#[derive(Debug)]
+pub(crate) struct VerifyError {
+    pub(crate) error: AuthError,
+}
+
+impl From<AuthError> for VerifyError {
+    fn from(error: AuthError) -> Self {
+        Self { error }
+    }
 }
 
 /// Decodes base64url into `buffer` when it surely fits, else into a new `Vec`.
@@ -115,12 +138,12 @@ fn malformed_because(
 
 impl Verifier {
     /// Verifies `token` and returns its claims.
-    pub(crate) fn verify<C: DeserializeOwned>(&self, token: &str) -> Result<C, AuthError> {
+    pub(crate) fn verify<C: DeserializeOwned>(
+        &self,
+        token: &str,
+    ) -> Result<Verified<C>, VerifyError> {
         if token.len() > self.max_token_length {
-            return Err(AuthError::new(
-                AuthErrorKind::TokenTooLong,
-                "token too long",
-            ));
+            return Err(AuthError::new(AuthErrorKind::TokenTooLong, "token too long").into());
         }
         let mut segments = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
@@ -129,7 +152,7 @@ impl Verifier {
             segments.next(),
             segments.next(),
         ) else {
-            return Err(malformed("token is not three segments"));
+            return Err(malformed("token is not three segments").into());
         };
         let signed_part = &token[..header_b64.len() + 1 + payload_b64.len()];
 
@@ -142,12 +165,19 @@ impl Verifier {
             .map_err(|e| malformed_because("header is not UTF-8", e))?;
         let header: JoseHeader<'_> = serde_json::from_str(header_json)
             .map_err(|e| malformed_because("header is not a JOSE header", e))?;
-        let algorithm = self.algorithm(&header)?;
+        let algorithm: Algorithm = header.alg.parse().map_err(|_| not_allowed())?;
+        // One set of rules: the algorithm is checked first, as with static keys
+        // it always was; with several issuers, once the issuer is known.
+        let single = (!self.by_issuer).then(|| &self.trusts[0]);
+        if single.is_some_and(|t| !t.algorithms.contains(&algorithm)) {
+            return Err(not_allowed().into());
+        }
         if header.crit {
             return Err(AuthError::new(
                 AuthErrorKind::UnsupportedCritical,
                 "unsupported critical header parameter",
-            ));
+            )
+            .into());
         }
         if let Some(expected) = &self.typ
             && !header
@@ -155,71 +185,103 @@ impl Verifier {
                 .as_deref()
                 .is_some_and(|t| same_media_type(t, expected))
         {
-            return Err(AuthError::new(
-                AuthErrorKind::InvalidType,
-                "unexpected token type",
-            ));
+            return Err(AuthError::new(AuthErrorKind::InvalidType, "unexpected token type").into());
         }
+
+        // With several issuers, the unverified `iss` chooses whose keys and
+        // rules apply; the token is then verified by those alone.
+        let mut payload = None;
+        let trust = match single {
+            Some(trust) => trust,
+            None => {
+                let text = decode_payload(payload_b64)?;
+                let trust = self.trust_of(&text)?;
+                if !trust.algorithms.contains(&algorithm) {
+                    return Err(not_allowed().into());
+                }
+                payload = Some(text);
+                trust
+            }
+        };
 
         let mut signature_buffer = [0; SIGNATURE_BUFFER];
         let signature = decode_base64url(signature_b64, &mut signature_buffer)
             .map_err(|e| malformed_because("signature is not base64url", e))?;
-        self.check_signature(
+        trust.keys.check_signature(
+            self.provider,
             header.kid.as_deref(),
             algorithm,
             signed_part.as_bytes(),
             &signature,
         )?;
 
-        let payload = URL_SAFE_NO_PAD
-            .decode(payload_b64)
-            .map_err(|e| malformed_because("claims are not base64url", e))?;
-        let payload = std::str::from_utf8(&payload)
-            .map_err(|e| malformed_because("claims are not UTF-8", e))?;
+        let payload = match payload {
+            Some(payload) => payload,
+            None => decode_payload(payload_b64)?,
+        };
+        let payload = payload.as_str();
         // The quick scan's verdict stands only once serde_json has accepted the
         // whole text as `C`; otherwise the full reader decides, in the order
         // of the module docs (registered claims, then the claims type).
         if let Some(registered) = claims::scan(payload, &self.required.extra)
-            && self.check_registered_claims(registered).is_ok()
+            && self.check_registered_claims(trust, registered).is_ok()
             && let Ok(claims) = serde_json::from_str(payload)
         {
-            return Ok(claims);
+            return Ok(Verified { claims });
         }
-        self.check_registered_claims(self.read_registered_claims(payload)?)?;
-        serde_json::from_str(payload).map_err(|e| {
+        self.check_registered_claims(trust, self.read_registered_claims(payload)?)?;
+        let claims = serde_json::from_str(payload).map_err(|e| {
             AuthError::with_source(
                 AuthErrorKind::InvalidClaims,
                 "claims do not match the expected shape",
                 e,
             )
-        })
+        })?;
+        Ok(Verified { claims })
     }
 
-    fn algorithm(&self, header: &JoseHeader<'_>) -> Result<Algorithm, AuthError> {
-        let not_allowed =
-            || AuthError::new(AuthErrorKind::AlgorithmNotAllowed, "algorithm not allowed");
-        let algorithm: Algorithm = header.alg.parse().map_err(|_| not_allowed())?;
-        if self.algorithms.contains(&algorithm) {
-            Ok(algorithm)
-        } else {
-            Err(not_allowed())
-        }
+    /// The trusted issuer named by the (not yet verified) claims.
+    fn trust_of(&self, payload: &str) -> Result<&Trust, AuthError> {
+        let registered = self.read_registered_claims(payload)?;
+        let iss = registered
+            .iss
+            .ok_or_else(|| AuthError::new(AuthErrorKind::MissingClaim, "missing claim `iss`"))?;
+        let iss = string_claim(iss, "claim `iss` is not a string")?;
+        self.trusts
+            .iter()
+            .find(|t| t.issuers.iter().any(|i| *i == iss))
+            .ok_or_else(|| AuthError::new(AuthErrorKind::InvalidIssuer, "issuer not accepted"))
     }
+}
 
-    /// Tries the keys that fit the token: those with its `kid` when any has it,
-    /// else those without a `kid`; a token without `kid` may use any key.
-    fn check_signature(
-        &self,
-        kid: Option<&str>,
-        algorithm: Algorithm,
-        message: &[u8],
-        signature: &[u8],
-    ) -> Result<(), AuthError> {
+fn not_allowed() -> AuthError {
+    AuthError::new(AuthErrorKind::AlgorithmNotAllowed, "algorithm not allowed")
+}
+
+/// The claims segment as UTF-8 text.
+fn decode_payload(payload_b64: &str) -> Result<String, AuthError> {
+    let payload = URL_SAFE_NO_PAD
+        .decode(payload_b64)
+        .map_err(|e| malformed_because("claims are not base64url", e))?;
+    String::from_utf8(payload).map_err(|e| malformed_because("claims are not UTF-8", e))
+}
+
+/// Tries the keys that fit the token: those with its `kid` when any has it,
+/// else those without a `kid`; a token without `kid` may use any key.
+pub(crate) fn check_signature(
+    keys: &[KeyEntry],
+    provider: &'static CryptoProvider,
+    kid: Option<&str>,
+    algorithm: Algorithm,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), AuthError> {
+    {
         let by_kid = |entry: &&KeyEntry| match kid {
             Some(kid) => entry.kid.as_deref() == Some(kid),
             None => true,
         };
-        let has_named_key = kid.is_some() && self.keys.iter().any(|e| by_kid(&e));
+        let has_named_key = kid.is_some() && keys.iter().any(|e| by_kid(&e));
         let fits = |entry: &&KeyEntry| {
             entry.algorithm == algorithm
                 && if has_named_key || kid.is_none() {
@@ -229,12 +291,9 @@ impl Verifier {
                 }
         };
         let mut tried = false;
-        for entry in self.keys.iter().filter(fits) {
+        for entry in keys.iter().filter(fits) {
             tried = true;
-            if entry
-                .key
-                .verify(self.provider, algorithm, message, signature)
-            {
+            if entry.key.verify(provider, algorithm, message, signature) {
                 return Ok(());
             }
         }
@@ -250,7 +309,9 @@ impl Verifier {
             ))
         }
     }
+}
 
+impl Verifier {
     /// The registered claims, read by serde_json whatever the text holds.
     fn read_registered_claims<'p>(&self, payload: &'p str) -> Result<Registered<'p>, AuthError> {
         let mut json = serde_json::Deserializer::from_str(payload);
@@ -262,7 +323,11 @@ impl Verifier {
         .map_err(|e| malformed_because("claims are not a JSON object", e))
     }
 
-    fn check_registered_claims(&self, claims: Registered<'_>) -> Result<(), AuthError> {
+    fn check_registered_claims(
+        &self,
+        trust: &Trust,
+        claims: Registered<'_>,
+    ) -> Result<(), AuthError> {
         let r = &self.required;
         // One bit per extra required claim, all of them set.
         let all_extra = match r.extra.len() {
@@ -273,8 +338,17 @@ impl Verifier {
             (r.exp, claims.exp.is_some(), "missing claim `exp`"),
             (r.nbf, claims.nbf.is_some(), "missing claim `nbf`"),
             (r.iat, claims.iat.is_some(), "missing claim `iat`"),
-            (r.iss, claims.iss.is_some(), "missing claim `iss`"),
-            (r.aud, claims.aud.is_some(), "missing claim `aud`"),
+            // A configured issuer or audience can only be checked if present.
+            (
+                r.iss || !trust.issuers.is_empty(),
+                claims.iss.is_some(),
+                "missing claim `iss`",
+            ),
+            (
+                r.aud || !trust.audiences.is_empty(),
+                claims.aud.is_some(),
+                "missing claim `aud`",
+            ),
             (r.sub, claims.sub.is_some(), "missing claim `sub`"),
             (
                 true,
@@ -309,7 +383,7 @@ impl Verifier {
         }
         if let Some(iss) = claims.iss {
             let iss = string_claim(iss, "claim `iss` is not a string")?;
-            if !self.issuers.is_empty() && !self.issuers.iter().any(|i| *i == iss) {
+            if !trust.issuers.is_empty() && !trust.issuers.iter().any(|i| *i == iss) {
                 return Err(AuthError::new(
                     AuthErrorKind::InvalidIssuer,
                     "issuer not accepted",
@@ -329,7 +403,7 @@ impl Verifier {
             // RFC 7519 §4.1.3: a recipient that does not identify itself with a value
             // of a present `aud` MUST reject the token, so an `aud` is refused
             // when no audience is configured.
-            if !audience_accepted(aud, &self.audiences)? {
+            if !audience_accepted(aud, &trust.audiences)? {
                 return Err(AuthError::new(
                     AuthErrorKind::InvalidAudience,
                     "audience not accepted",

@@ -110,10 +110,9 @@ mod tests {
     fn a_custom_provider_makes_a_verifier_per_check() {
         let layer = layer(&COUNTING);
         let verifier = &layer.authenticator.verifier;
+        let keys = verifier.trusts[0].keys.static_entries();
         assert!(
-            verifier
-                .keys
-                .iter()
+            keys.iter()
                 .all(|e| matches!(e.key, SignatureKey::Provider(_)))
         );
         let token = TokenIssuer::hmac(SECRET)
@@ -122,12 +121,12 @@ mod tests {
             .issue(&serde_json::json!({ "sub": "ada" }))
             .unwrap();
         let before = VERIFIERS_MADE.load(Ordering::SeqCst);
-        assert_eq!(verifier.verify::<Value>(&token).unwrap()["sub"], "ada");
+        assert_eq!(verifier.verify::<Value>(&token).unwrap().claims["sub"], "ada");
         // A different first signature character: still base64url, another MAC.
         let (message, signature) = token.rsplit_once('.').unwrap();
         let first = if signature.starts_with('A') { 'B' } else { 'A' };
         let tampered = format!("{message}.{first}{}", &signature[1..]);
-        let refused = verifier.verify::<Value>(&tampered).unwrap_err();
+        let refused = verifier.verify::<Value>(&tampered).unwrap_err().error;
         assert_eq!(refused.kind(), AuthErrorKind::InvalidSignature);
         assert_eq!(VERIFIERS_MADE.load(Ordering::SeqCst) - before, 2);
     }
@@ -135,7 +134,7 @@ mod tests {
     #[test]
     fn the_features_provider_is_prepared_once_with_aws_lc_rs() {
         let layer = layer(features_provider());
-        let keys = &layer.authenticator.verifier.keys;
+        let keys = layer.authenticator.verifier.trusts[0].keys.static_entries();
         assert_eq!(keys.len(), 3, "HS256, HS384, HS512");
         for entry in keys {
             #[cfg(feature = "aws-lc-rs")]

@@ -1,0 +1,88 @@
+//! [`TrustedIssuer`]: one of several issuers a layer accepts tokens from.
+
+use jsonwebtoken::Algorithm;
+
+use super::key::{Key, KeySet};
+
+/// One issuer whose tokens a layer accepts, with its own keys, audiences and
+/// algorithms, as Envoy's `jwt_authn` providers.
+///
+/// A layer with trusted issuers reads the token's `iss` claim first, *before*
+/// verifying anything, only to choose the issuer; the token is then verified
+/// with that issuer's keys and rules alone, so a key of one issuer can never
+/// vouch for a token that names another. A token without `iss`, or naming an
+/// issuer that is not trusted, is refused.
+///
+/// ```
+/// use tower_jwt_auth::{JwtAuthLayer, Key, TrustedIssuer};
+///
+/// let layer = JwtAuthLayer::<serde_json::Value>::builder()
+///     .trusted_issuer(
+///         TrustedIssuer::new("https://login.example.com")
+///             .key(Key::hmac(b"the first issuer's 32-byte secret"))
+///             .audience("orders-api"),
+///     )
+///     .trusted_issuer(
+///         TrustedIssuer::new("https://partners.example.org")
+///             .key(Key::hmac(b"the second issuer's 32-byte secret"))
+///             .audience("orders-api"),
+///     )
+///     .build()?;
+/// # Ok::<(), tower_jwt_auth::ConfigError>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct TrustedIssuer {
+    pub(crate) issuer: String,
+    pub(crate) keys: Vec<Key>,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) algorithms: Option<Vec<Algorithm>>,
+}
+
+impl TrustedIssuer {
+    /// An issuer, named exactly as its tokens' `iss` claim names it.
+    pub fn new(issuer: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            keys: Vec::new(),
+            audiences: Vec::new(),
+            algorithms: None,
+        }
+    }
+
+    /// Adds a verification key of this issuer.
+    pub fn key(mut self, key: Key) -> Self {
+        self.keys.push(key);
+        self
+    }
+
+    /// Adds several keys of this issuer.
+    pub fn keys(mut self, keys: impl IntoIterator<Item = Key>) -> Self {
+        self.keys.extend(keys);
+        self
+    }
+
+    /// Adds every usable key of a JWK Set of this issuer.
+    pub fn key_set(self, set: KeySet) -> Self {
+        self.keys(set)
+    }
+
+    /// Accepts this issuer's tokens for this audience; call again for several.
+    /// Once set, `aud` must be present and name one of them.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Restricts the algorithms of this issuer's tokens (by default, those of
+    /// its keys).
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = Some(algorithms.into_iter().collect());
+        self
+    }
+
+    /// The issuer's name.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+}
