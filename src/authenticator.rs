@@ -108,9 +108,7 @@ impl<R: ErrorResponder> Authenticator<R> {
             Err(rejected) => return Verdict::Ready(Err(rejected.error)),
         };
         if from_cookie
-            && let Err(error) = self
-                .csrf
-                .check(token, head.method, head.uri, head.headers)
+            && let Err(error) = self.csrf.check(token, head.method, head.uri, head.headers)
         {
             return Verdict::Ready(Err(error));
         }

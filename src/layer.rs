@@ -18,8 +18,8 @@ use crate::form::{HeadOnly, WithForm};
 use crate::response::{DefaultResponder, ErrorResponder};
 use crate::service::JwtAuth;
 use crate::source::{Kind, TokenSource};
-use crate::verify::key::{Key, KeySet};
 use crate::verify::issuer::TrustedIssuer;
+use crate::verify::key::{Key, KeySet};
 use crate::verify::trust::{KeySource, Trust};
 use crate::verify::{KeyEntry, MAX_EXTRA_REQUIRED, Required, Verifier, key_entries};
 

@@ -121,7 +121,10 @@ mod tests {
             .issue(&serde_json::json!({ "sub": "ada" }))
             .unwrap();
         let before = VERIFIERS_MADE.load(Ordering::SeqCst);
-        assert_eq!(verifier.verify::<Value>(&token).unwrap().claims["sub"], "ada");
+        assert_eq!(
+            verifier.verify::<Value>(&token).unwrap().claims["sub"],
+            "ada"
+        );
         // A different first signature character: still base64url, another MAC.
         let (message, signature) = token.rsplit_once('.').unwrap();
         let first = if signature.starts_with('A') { 'B' } else { 'A' };
