@@ -21,6 +21,8 @@
 
 #[cfg(feature = "aws-lc-rs")]
 mod aws_lc;
+#[cfg(feature = "token-cache")]
+pub(crate) mod cache;
 mod claims;
 mod header;
 pub(crate) mod issuer;
@@ -53,6 +55,8 @@ pub(crate) struct KeyEntry {
     pub(crate) kid: Option<String>,
     pub(crate) algorithm: Algorithm,
     pub(crate) key: SignatureKey,
+    /// Identifies the key across key-set refreshes.
+    pub(crate) fingerprint: u64,
 }
 
 /// Decoded headers up to this size stay on the stack; a larger one (such as one
@@ -88,6 +92,8 @@ pub(crate) struct Verifier {
     pub(crate) typ: Option<String>,
     pub(crate) max_token_length: usize,
     pub(crate) clock: Arc<dyn Clock>,
+    #[cfg(feature = "token-cache")]
+    pub(crate) cache: Option<cache::TokenCache>,
 }
 
 /// A verified token.
@@ -138,13 +144,36 @@ fn malformed_because(
 
 impl Verifier {
     /// Verifies `token` and returns its claims.
-    pub(crate) fn verify<C: DeserializeOwned>(
-        &self,
-        token: &str,
-    ) -> Result<Verified<C>, VerifyError> {
+    pub(crate) fn verify<C>(&self, token: &str) -> Result<Verified<C>, VerifyError>
+    where
+        C: DeserializeOwned + Clone + Send + Sync + 'static,
+    {
         if token.len() > self.max_token_length {
             return Err(AuthError::new(AuthErrorKind::TokenTooLong, "token too long").into());
         }
+        #[cfg(feature = "token-cache")]
+        if let Some(cache) = &self.cache {
+            let now = self.clock.now() as f64;
+            match cache.get::<C>(token, now, self.leeway as f64) {
+                cache::Lookup::Hit(claims, _) => return Ok(Verified { claims }),
+                cache::Lookup::Refused(error) => return Err(error.into()),
+                cache::Lookup::Miss => {}
+            }
+        }
+        let (verified, _times, _key) = self.verify_fully::<C>(token)?;
+        #[cfg(feature = "token-cache")]
+        if let Some(cache) = &self.cache {
+            cache.insert(token, &verified.claims, _times.exp, _times.nbf, _key, None);
+        }
+        Ok(verified)
+    }
+
+    /// Verifies `token` from scratch; also returns its validity period and the
+    /// fingerprint of the key that verified it.
+    fn verify_fully<C: DeserializeOwned>(
+        &self,
+        token: &str,
+    ) -> Result<(Verified<C>, Times, u64), VerifyError> {
         let mut segments = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
             segments.next(),
@@ -207,7 +236,7 @@ impl Verifier {
         let mut signature_buffer = [0; SIGNATURE_BUFFER];
         let signature = decode_base64url(signature_b64, &mut signature_buffer)
             .map_err(|e| malformed_because("signature is not base64url", e))?;
-        trust.keys.check_signature(
+        let key = trust.keys.check_signature(
             self.provider,
             header.kid.as_deref(),
             algorithm,
@@ -224,12 +253,12 @@ impl Verifier {
         // whole text as `C`; otherwise the full reader decides, in the order
         // of the module docs (registered claims, then the claims type).
         if let Some(registered) = claims::scan(payload, &self.required.extra)
-            && self.check_registered_claims(trust, registered).is_ok()
+            && let Ok(times) = self.check_registered_claims(trust, registered)
             && let Ok(claims) = serde_json::from_str(payload)
         {
-            return Ok(Verified { claims });
+            return Ok((Verified { claims }, times, key));
         }
-        self.check_registered_claims(trust, self.read_registered_claims(payload)?)?;
+        let times = self.check_registered_claims(trust, self.read_registered_claims(payload)?)?;
         let claims = serde_json::from_str(payload).map_err(|e| {
             AuthError::with_source(
                 AuthErrorKind::InvalidClaims,
@@ -237,7 +266,7 @@ impl Verifier {
                 e,
             )
         })?;
-        Ok(Verified { claims })
+        Ok((Verified { claims }, times, key))
     }
 
     /// The trusted issuer named by the (not yet verified) claims.
@@ -266,8 +295,16 @@ fn decode_payload(payload_b64: &str) -> Result<String, AuthError> {
     String::from_utf8(payload).map_err(|e| malformed_because("claims are not UTF-8", e))
 }
 
+/// The validity period of a verified token.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Times {
+    pub(crate) exp: Option<f64>,
+    pub(crate) nbf: Option<f64>,
+}
+
 /// Tries the keys that fit the token: those with its `kid` when any has it,
-/// else those without a `kid`; a token without `kid` may use any key.
+/// else those without a `kid`; a token without `kid` may use any key. Returns
+/// the fingerprint of the key that verified the signature.
 pub(crate) fn check_signature(
     keys: &[KeyEntry],
     provider: &'static CryptoProvider,
@@ -275,7 +312,7 @@ pub(crate) fn check_signature(
     algorithm: Algorithm,
     message: &[u8],
     signature: &[u8],
-) -> Result<(), AuthError> {
+) -> Result<u64, AuthError> {
     {
         let by_kid = |entry: &&KeyEntry| match kid {
             Some(kid) => entry.kid.as_deref() == Some(kid),
@@ -294,7 +331,7 @@ pub(crate) fn check_signature(
         for entry in keys.iter().filter(fits) {
             tried = true;
             if entry.key.verify(provider, algorithm, message, signature) {
-                return Ok(());
+                return Ok(entry.fingerprint);
             }
         }
         if tried {
@@ -327,7 +364,7 @@ impl Verifier {
         &self,
         trust: &Trust,
         claims: Registered<'_>,
-    ) -> Result<(), AuthError> {
+    ) -> Result<Times, AuthError> {
         let r = &self.required;
         // One bit per extra required claim, all of them set.
         let all_extra = match r.extra.len() {
@@ -365,18 +402,23 @@ impl Verifier {
         let now = self.clock.now() as f64;
         let leeway = self.leeway as f64;
         // RFC 7519 §4.1.4: `exp` is the first instant the token MUST NOT be accepted.
-        if let Some(exp) = claims.exp
-            && now >= numeric_date(exp, "claim `exp` is not a number")? + leeway
-        {
-            return Err(AuthError::new(AuthErrorKind::Expired, "token expired"));
+        let mut times = Times::default();
+        if let Some(exp) = claims.exp {
+            let exp = numeric_date(exp, "claim `exp` is not a number")?;
+            if now >= exp + leeway {
+                return Err(AuthError::new(AuthErrorKind::Expired, "token expired"));
+            }
+            times.exp = Some(exp);
         }
-        if let Some(nbf) = claims.nbf
-            && now + leeway < numeric_date(nbf, "claim `nbf` is not a number")?
-        {
-            return Err(AuthError::new(
-                AuthErrorKind::NotYetValid,
-                "token not yet valid",
-            ));
+        if let Some(nbf) = claims.nbf {
+            let nbf = numeric_date(nbf, "claim `nbf` is not a number")?;
+            if now + leeway < nbf {
+                return Err(AuthError::new(
+                    AuthErrorKind::NotYetValid,
+                    "token not yet valid",
+                ));
+            }
+            times.nbf = Some(nbf);
         }
         if let Some(iat) = claims.iat {
             numeric_date(iat, "claim `iat` is not a number")?;
@@ -410,6 +452,6 @@ impl Verifier {
                 ));
             }
         }
-        Ok(())
+        Ok(times)
     }
 }

@@ -40,6 +40,7 @@ pub(crate) fn key_entries(
                     kid: key.kid.clone(),
                     algorithm,
                     key: prepared,
+                    fingerprint: fingerprint(&key),
                 }),
                 // An EC key whose curve is not known in advance is tried with
                 // both curves' algorithms: one of them is expected to fail.
@@ -78,4 +79,17 @@ fn check_key_material(provider: &CryptoProvider, key: &Key) -> Result<(), Config
         }
         _ => Ok(()),
     }
+}
+
+/// Names a key by its `kid` and material, so that the entries of a key that
+/// left a key set can be found (the verified-token cache).
+pub(crate) fn fingerprint(key: &Key) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    key.kid.hash(&mut hasher);
+    match key.decoding.kind() {
+        DecodingKeyKind::SecretOrDer(bytes) => bytes.hash(&mut hasher),
+        DecodingKeyKind::RsaModulusExponent { n, e } => (n, e).hash(&mut hasher),
+    }
+    hasher.finish()
 }

@@ -31,7 +31,7 @@ impl KeySource {
         algorithm: Algorithm,
         message: &[u8],
         signature: &[u8],
-    ) -> Result<(), VerifyError> {
+    ) -> Result<u64, VerifyError> {
         match self {
             Self::Static(keys) => {
                 check_signature(keys, provider, kid, algorithm, message, signature)
