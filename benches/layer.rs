@@ -10,14 +10,18 @@
 //!   `serde_json` parse of the claims. RS256, ES256, EdDSA: one verify with an
 //!   already-parsed aws-lc public key;
 //! - `authorized/inner_only`: the bare inner service;
-//! - `rejected/{expired,bad_signature,missing}`: HS256 requests the layer refuses.
+//! - `rejected/{expired,bad_signature,missing}`: HS256 requests the layer refuses;
+//! - `cached/<ALG>/{hit,uncached}` (with `--features token-cache`): the same
+//!   request through a layer with a verified-token cache holding the token, and
+//!   through the same layer without one.
 //!
 //! Inputs are the committed PyJWT fixtures (tests/fixtures/pyjwt; RSA is 2048-bit).
 //! Requests are built outside the measurement (`iter_batched`) in every row that
 //! takes one. The futures complete at once (static keys, ready inner service), so
 //! they are polled once with a no-op waker instead of paying for a runtime.
 //!
-//! `cargo bench --bench layer`; results in BENCHMARKS.md, "Layer vs. floors".
+//! `cargo bench --bench layer --features token-cache`; results in
+//! BENCHMARKS.md, "Layer vs. floors" and "Verified-token cache".
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -39,7 +43,7 @@ use http_body_util::Empty;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 use tower::{Layer as _, Service, ServiceExt as _, service_fn};
-use tower_jwt_auth::{JwtAuthLayer, Key};
+use tower_jwt_auth::{JwtAuthBuilder, JwtAuthLayer, Key};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pyjwt");
 const ISSUER: &str = "https://issuer.example";
@@ -87,6 +91,10 @@ impl Fixture {
     }
 
     fn layer(&self) -> JwtAuthLayer<Value> {
+        self.builder().build().expect("valid configuration")
+    }
+
+    fn builder(&self) -> JwtAuthBuilder<Value> {
         let key = Key::from_decoding_key(self.decoding_key()).with_algorithm(self.algorithm);
         let key = match &self.kid {
             Some(kid) => key.with_kid(kid),
@@ -97,8 +105,6 @@ impl Fixture {
             .issuer(ISSUER)
             .audience(AUDIENCE)
             .clock(|| NOW)
-            .build()
-            .expect("valid configuration")
     }
 
     fn validation(&self) -> Validation {
@@ -255,5 +261,35 @@ fn rejected(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, authorized, rejected);
+/// A hit of the verified-token cache against a full verification, per
+/// algorithm, in the same run.
+#[cfg(feature = "token-cache")]
+fn cached(c: &mut Criterion) {
+    for alg in ["HS256", "RS256", "ES256", "EdDSA"] {
+        let fixture = Fixture::load(alg);
+        let cached = fixture
+            .builder()
+            .token_cache(1024)
+            .build()
+            .expect("valid configuration")
+            .layer(inner());
+        for (case, service) in [
+            ("hit", cached),
+            ("uncached", fixture.layer().layer(inner())),
+        ] {
+            bench_requests(
+                c,
+                &format!("cached/{alg}/{case}"),
+                service,
+                request(Some(&fixture.token)),
+                StatusCode::OK,
+            );
+        }
+    }
+}
+
+#[cfg(not(feature = "token-cache"))]
+fn cached(_: &mut Criterion) {}
+
+criterion_group!(benches, authorized, rejected, cached);
 criterion_main!(benches);
