@@ -11,6 +11,8 @@ use serde::de::DeserializeOwned;
 use crate::claims::Claims;
 use crate::csrf::CsrfPolicy;
 use crate::deferred::Verdict;
+#[cfg(feature = "remote-jwks")]
+use crate::deferred::Grant;
 use crate::error::AuthError;
 use crate::response::ErrorResponder;
 use crate::source::{self, Kind, TokenSource};
@@ -50,6 +52,25 @@ impl<'a> From<&'a Parts> for Head<'a> {
             method: &parts.method,
             uri: &parts.uri,
             headers: &parts.headers,
+        }
+    }
+}
+
+/// A copy of [`Head`] for a check that runs after `call` returned.
+#[cfg(feature = "remote-jwks")]
+struct OwnedHead {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+}
+
+#[cfg(feature = "remote-jwks")]
+impl From<Head<'_>> for OwnedHead {
+    fn from(head: Head<'_>) -> Self {
+        Self {
+            method: head.method.clone(),
+            uri: head.uri.clone(),
+            headers: head.headers.clone(),
         }
     }
 }
@@ -105,6 +126,11 @@ impl<R: ErrorResponder> Authenticator<R> {
         };
         let claims = match self.verifier.verify::<C>(token) {
             Ok(verified) => verified.claims,
+            #[cfg(feature = "remote-jwks")]
+            Err(crate::verify::VerifyError {
+                refresh: Some(keys),
+                ..
+            }) => return self.after_refresh(keys, token, from_cookie, head),
             Err(rejected) => return Verdict::Ready(Err(rejected.error)),
         };
         if from_cookie
@@ -113,6 +139,37 @@ impl<R: ErrorResponder> Authenticator<R> {
             return Verdict::Ready(Err(error));
         }
         Verdict::Ready(Ok(Some(Claims(claims))))
+    }
+
+    /// A token whose key a remote key set may bring: waits for the refresh
+    /// (shared with every request that needs it, rate-limited), then verifies
+    /// once more; a key still missing is then a refusal.
+    #[cfg(feature = "remote-jwks")]
+    fn after_refresh<C>(
+        self: &Arc<Self>,
+        keys: crate::remote::RemoteKeySet,
+        token: &str,
+        from_cookie: bool,
+        head: Head<'_>,
+    ) -> Verdict<C>
+    where
+        C: DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        let this = self.clone();
+        let token = token.to_owned();
+        let csrf_head = from_cookie.then(|| OwnedHead::from(head));
+        Verdict::Pending(Box::pin(async move {
+            keys.refresh_for_unknown_key().await;
+            let verified = this
+                .verifier
+                .verify::<C>(&token)
+                .map_err(|rejected| rejected.error)?;
+            if let Some(head) = csrf_head {
+                this.csrf
+                    .check(&token, &head.method, &head.uri, &head.headers)?;
+            }
+            Ok(Grant::new(Some(Claims(verified.claims))))
+        }))
     }
 
     /// The response for a refused request, with the error in its extensions.

@@ -117,6 +117,8 @@ pub struct JwtAuthBuilder<C, R = DefaultResponder, M = HeadOnly> {
     trusted: Vec<TrustedIssuer>,
     #[cfg(feature = "token-cache")]
     token_cache: Option<usize>,
+    #[cfg(feature = "remote-jwks")]
+    jwks: Option<crate::remote::RemoteKeySet>,
     _marker: PhantomData<fn() -> (C, M)>,
 }
 
@@ -142,6 +144,8 @@ impl<C> JwtAuthBuilder<C> {
             trusted: Vec::new(),
             #[cfg(feature = "token-cache")]
             token_cache: None,
+            #[cfg(feature = "remote-jwks")]
+            jwks: None,
             _marker: PhantomData,
         }
     }
@@ -174,6 +178,27 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
     /// required claims, leeway, `typ`, subject, clock) applies to all.
     pub fn trusted_issuer(mut self, issuer: TrustedIssuer) -> Self {
         self.trusted.push(issuer);
+        self
+    }
+
+    /// Takes the keys from a remote JWK Set, such as an OpenID Connect
+    /// provider's (instead of static keys).
+    ///
+    /// The keys of the set's current document verify synchronously, like
+    /// static keys. A token whose `kid` the set lacks waits for one refetch
+    /// (shared by all such requests and rate-limited: see
+    /// [`RemoteKeySet`](crate::RemoteKeySet)) and is then verified once more; a
+    /// `kid` still unknown is `401`. Until the first document has arrived,
+    /// requests wait for that fetch too, and are answered `503`
+    /// ([`AuthErrorKind::KeysUnavailable`](crate::AuthErrorKind::KeysUnavailable))
+    /// if it fails.
+    ///
+    /// Every asymmetric algorithm is allowed unless [`algorithms`](Self::algorithms)
+    /// narrows them; HMAC keys in the document are never used.
+    #[cfg(feature = "remote-jwks")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote-jwks")))]
+    pub fn jwks(mut self, keys: crate::remote::RemoteKeySet) -> Self {
+        self.jwks = Some(keys);
         self
     }
 
@@ -326,6 +351,8 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
             trusted: self.trusted,
             #[cfg(feature = "token-cache")]
             token_cache: self.token_cache,
+            #[cfg(feature = "remote-jwks")]
+            jwks: self.jwks,
             _marker: PhantomData,
         }
     }
@@ -380,13 +407,23 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
                         issuer.issuer
                     )));
                 }
-                let keys = key_entries(provider, issuer.keys, issuer.algorithms.as_deref())?;
-                trusts.push(static_trust(vec![issuer.issuer], issuer.audiences, keys));
+                let keys = KeysConfig {
+                    keys: issuer.keys,
+                    algorithms: issuer.algorithms,
+                    #[cfg(feature = "remote-jwks")]
+                    jwks: issuer.jwks,
+                };
+                trusts.push(keys.trust(provider, vec![issuer.issuer], issuer.audiences)?);
             }
             trusts
         } else {
-            let keys = key_entries(provider, self.keys, self.algorithms.as_deref())?;
-            vec![static_trust(self.issuers, self.audiences, keys)]
+            let keys = KeysConfig {
+                keys: self.keys,
+                algorithms: self.algorithms,
+                #[cfg(feature = "remote-jwks")]
+                jwks: self.jwks,
+            };
+            vec![keys.trust(provider, self.issuers, self.audiences)?]
         };
         if trusts
             .iter()
@@ -522,18 +559,61 @@ impl<C, R: fmt::Debug, M> fmt::Debug for JwtAuthBuilder<C, R, M> {
     }
 }
 
-/// A trust with static keys, allowing the algorithms the keys allow.
-fn static_trust(issuers: Vec<String>, audiences: Vec<String>, keys: Vec<KeyEntry>) -> Trust {
-    let mut algorithms = Vec::new();
-    for entry in &keys {
-        if !algorithms.contains(&entry.algorithm) {
-            algorithms.push(entry.algorithm);
+/// Where one trust's keys come from, as configured.
+struct KeysConfig {
+    keys: Vec<Key>,
+    algorithms: Option<Vec<Algorithm>>,
+    #[cfg(feature = "remote-jwks")]
+    jwks: Option<crate::remote::RemoteKeySet>,
+}
+
+impl KeysConfig {
+    /// The trust: static keys allow the algorithms the keys allow; a remote
+    /// set allows the configured ones, or every asymmetric one.
+    fn trust(
+        self,
+        provider: &'static CryptoProvider,
+        issuers: Vec<String>,
+        audiences: Vec<String>,
+    ) -> Result<Trust, ConfigError> {
+        #[cfg(feature = "remote-jwks")]
+        if let Some(set) = self.jwks {
+            use crate::verify::trust::{REMOTE_ALGORITHMS, RemoteKeys};
+            if !self.keys.is_empty() {
+                return Err(ConfigError::Invalid(
+                    "static keys and a remote key set for the same issuer: choose one".into(),
+                ));
+            }
+            let algorithms = self.algorithms.unwrap_or_else(|| REMOTE_ALGORITHMS.to_vec());
+            if algorithms.is_empty() {
+                return Err(ConfigError::AlgorithmMismatch(
+                    "no algorithm allowed".into(),
+                ));
+            }
+            if let Some(bad) = algorithms.iter().find(|a| !REMOTE_ALGORITHMS.contains(a)) {
+                return Err(ConfigError::AlgorithmMismatch(format!(
+                    "{bad:?} cannot be verified with keys from a URL"
+                )));
+            }
+            return Ok(Trust {
+                issuers,
+                audiences,
+                keys: KeySource::Remote(RemoteKeys::new(set, algorithms.clone())),
+                algorithms,
+            });
         }
-    }
-    Trust {
-        issuers,
-        audiences,
-        algorithms,
-        keys: KeySource::Static(keys),
+        let keys: Vec<KeyEntry> = key_entries(provider, self.keys, self.algorithms.as_deref())?;
+        let mut algorithms = Vec::new();
+        for entry in &keys {
+            if !algorithms.contains(&entry.algorithm) {
+                algorithms.push(entry.algorithm);
+            }
+        }
+        Ok(Trust {
+            issuers,
+            audiences,
+            algorithms,
+            keys: KeySource::Static(keys),
+        })
     }
 }

@@ -29,8 +29,10 @@ pub(crate) struct Cached {
     /// `exp` and `nbf` as read at verification (NumericDates may be fractional).
     exp: Option<f64>,
     nbf: Option<f64>,
-    /// The fingerprint of the key that verified the signature.
+    /// The fingerprint of the key that verified the signature, and the
+    /// position of its issuer among the layer's.
     key: u64,
+    trust: usize,
     /// Anything else the checks after verification need (the revocation
     /// check's view of the token).
     pub(crate) extra: Option<Arc<dyn Any + Send + Sync>>,
@@ -43,7 +45,11 @@ pub(crate) struct TokenCache {
 
 /// What a lookup found.
 pub(crate) enum Lookup<C> {
-    Hit(C, Option<Arc<dyn Any + Send + Sync>>),
+    Hit {
+        claims: C,
+        extra: Option<Arc<dyn Any + Send + Sync>>,
+        trust: usize,
+    },
     /// A cached token that the clock now refuses.
     Refused(AuthError),
     Miss,
@@ -78,7 +84,11 @@ impl TokenCache {
             return Lookup::Refused(error);
         }
         match cached.claims.downcast_ref::<C>() {
-            Some(claims) => Lookup::Hit(claims.clone(), cached.extra),
+            Some(claims) => Lookup::Hit {
+                claims: claims.clone(),
+                extra: cached.extra,
+                trust: cached.trust,
+            },
             None => Lookup::Miss,
         }
     }
@@ -90,7 +100,7 @@ impl TokenCache {
         claims: &C,
         exp: Option<f64>,
         nbf: Option<f64>,
-        key: u64,
+        (key, trust): (u64, usize),
         extra: Option<Arc<dyn Any + Send + Sync>>,
     ) {
         self.entries.insert(
@@ -100,6 +110,7 @@ impl TokenCache {
                 exp,
                 nbf,
                 key,
+                trust,
                 extra,
             },
         );

@@ -37,6 +37,8 @@ pub struct TrustedIssuer {
     pub(crate) keys: Vec<Key>,
     pub(crate) audiences: Vec<String>,
     pub(crate) algorithms: Option<Vec<Algorithm>>,
+    #[cfg(feature = "remote-jwks")]
+    pub(crate) jwks: Option<crate::remote::RemoteKeySet>,
 }
 
 impl TrustedIssuer {
@@ -47,6 +49,8 @@ impl TrustedIssuer {
             keys: Vec::new(),
             audiences: Vec::new(),
             algorithms: None,
+            #[cfg(feature = "remote-jwks")]
+            jwks: None,
         }
     }
 
@@ -65,6 +69,15 @@ impl TrustedIssuer {
     /// Adds every usable key of a JWK Set of this issuer.
     pub fn key_set(self, set: KeySet) -> Self {
         self.keys(set)
+    }
+
+    /// Takes this issuer's keys from a remote JWK Set (instead of static
+    /// keys); see [`JwtAuthBuilder::jwks`](crate::JwtAuthBuilder::jwks).
+    #[cfg(feature = "remote-jwks")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote-jwks")))]
+    pub fn jwks(mut self, keys: crate::remote::RemoteKeySet) -> Self {
+        self.jwks = Some(keys);
+        self
     }
 
     /// Accepts this issuer's tokens for this audience; call again for several.

@@ -107,11 +107,17 @@ pub(crate) struct Verified<C> {
 #[derive(Debug)]
 pub(crate) struct VerifyError {
     pub(crate) error: AuthError,
+    #[cfg(feature = "remote-jwks")]
+    pub(crate) refresh: Option<crate::remote::RemoteKeySet>,
 }
 
 impl From<AuthError> for VerifyError {
     fn from(error: AuthError) -> Self {
-        Self { error }
+        Self {
+            error,
+            #[cfg(feature = "remote-jwks")]
+            refresh: None,
+        }
     }
 }
 
@@ -153,19 +159,41 @@ impl Verifier {
         }
         #[cfg(feature = "token-cache")]
         if let Some(cache) = &self.cache {
-            let now = self.clock.now() as f64;
-            match cache.get::<C>(token, now, self.leeway as f64) {
-                cache::Lookup::Hit(claims, _) => return Ok(Verified { claims }),
-                cache::Lookup::Refused(error) => return Err(error.into()),
-                cache::Lookup::Miss => {}
+            if let Some(hit) = self.cached(cache, token) {
+                return hit;
             }
+            let (verified, times, key) = self.verify_fully::<C>(token)?;
+            cache.insert(token, &verified.claims, times.exp, times.nbf, key, None);
+            return Ok(verified);
         }
-        let (verified, _times, _key) = self.verify_fully::<C>(token)?;
-        #[cfg(feature = "token-cache")]
-        if let Some(cache) = &self.cache {
-            cache.insert(token, &verified.claims, _times.exp, _times.nbf, _key, None);
+        self.verify_fully::<C>(token).map(|(verified, ..)| verified)
+    }
+
+    /// The cache's answer for `token`, if it has one. A hit first brings its
+    /// issuer's remote key set up to date, which drops the entries of keys
+    /// that left it, this one's perhaps.
+    #[cfg(feature = "token-cache")]
+    fn cached<C: Clone + 'static>(
+        &self,
+        cache: &cache::TokenCache,
+        token: &str,
+    ) -> Option<Result<Verified<C>, VerifyError>> {
+        let now = self.clock.now() as f64;
+        let leeway = self.leeway as f64;
+        let mut lookup = cache.get::<C>(token, now, leeway);
+        if let cache::Lookup::Hit { trust, .. } = lookup
+            && self.trusts.get(trust).is_some_and(|t| {
+                t.keys
+                    .sync(self.provider, &|removed| cache.forget_keys(removed))
+            })
+        {
+            lookup = cache.get::<C>(token, now, leeway);
         }
-        Ok(verified)
+        match lookup {
+            cache::Lookup::Hit { claims, .. } => Some(Ok(Verified { claims })),
+            cache::Lookup::Refused(error) => Some(Err(error.into())),
+            cache::Lookup::Miss => None,
+        }
     }
 
     /// Verifies `token` from scratch; also returns its validity period and the
@@ -173,7 +201,7 @@ impl Verifier {
     fn verify_fully<C: DeserializeOwned>(
         &self,
         token: &str,
-    ) -> Result<(Verified<C>, Times, u64), VerifyError> {
+    ) -> Result<(Verified<C>, Times, (u64, usize)), VerifyError> {
         let mut segments = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
             segments.next(),
@@ -220,16 +248,16 @@ impl Verifier {
         // With several issuers, the unverified `iss` chooses whose keys and
         // rules apply; the token is then verified by those alone.
         let mut payload = None;
-        let trust = match single {
-            Some(trust) => trust,
+        let (position, trust) = match single {
+            Some(trust) => (0, trust),
             None => {
                 let text = decode_payload(payload_b64)?;
-                let trust = self.trust_of(&text)?;
+                let (position, trust) = self.trust_of(&text)?;
                 if !trust.algorithms.contains(&algorithm) {
                     return Err(not_allowed().into());
                 }
                 payload = Some(text);
-                trust
+                (position, trust)
             }
         };
 
@@ -242,6 +270,7 @@ impl Verifier {
             algorithm,
             signed_part.as_bytes(),
             &signature,
+            &|removed| self.forget_keys(removed),
         )?;
 
         let payload = match payload {
@@ -256,7 +285,7 @@ impl Verifier {
             && let Ok(times) = self.check_registered_claims(trust, registered)
             && let Ok(claims) = serde_json::from_str(payload)
         {
-            return Ok((Verified { claims }, times, key));
+            return Ok((Verified { claims }, times, (key, position)));
         }
         let times = self.check_registered_claims(trust, self.read_registered_claims(payload)?)?;
         let claims = serde_json::from_str(payload).map_err(|e| {
@@ -266,11 +295,20 @@ impl Verifier {
                 e,
             )
         })?;
-        Ok((Verified { claims }, times, key))
+        Ok((Verified { claims }, times, (key, position)))
+    }
+
+    /// Drops the cached tokens of keys that left a key set.
+    #[cfg_attr(not(feature = "token-cache"), allow(unused_variables))]
+    fn forget_keys(&self, removed: &[u64]) {
+        #[cfg(feature = "token-cache")]
+        if let Some(cache) = &self.cache {
+            cache.forget_keys(removed);
+        }
     }
 
     /// The trusted issuer named by the (not yet verified) claims.
-    fn trust_of(&self, payload: &str) -> Result<&Trust, AuthError> {
+    fn trust_of(&self, payload: &str) -> Result<(usize, &Trust), AuthError> {
         let registered = self.read_registered_claims(payload)?;
         let iss = registered
             .iss
@@ -278,7 +316,8 @@ impl Verifier {
         let iss = string_claim(iss, "claim `iss` is not a string")?;
         self.trusts
             .iter()
-            .find(|t| t.issuers.iter().any(|i| *i == iss))
+            .enumerate()
+            .find(|(_, t)| t.issuers.iter().any(|i| *i == iss))
             .ok_or_else(|| AuthError::new(AuthErrorKind::InvalidIssuer, "issuer not accepted"))
     }
 }

@@ -19,44 +19,70 @@ pub(crate) fn key_entries(
         return Err(ConfigError::NoKeys);
     }
     let mut entries = Vec::new();
-    for key in keys {
-        let family = key.decoding.family();
-        if let Some(bad) = key.algorithms.iter().find(|a| a.family() != family) {
-            return Err(ConfigError::AlgorithmMismatch(format!(
-                "{bad:?} cannot be used with a {family:?} key"
-            )));
+    for key in &keys {
+        entries.extend(entries_of(provider, key, allowed)?);
+    }
+    Ok(entries)
+}
+
+/// The entries of the keys of a remote key set that can verify one of the
+/// `allowed` algorithms. A key that cannot is skipped, not fatal: identity
+/// providers publish keys for other uses beside their signing keys. HMAC keys
+/// are always skipped: a secret published in a key set is no secret.
+#[cfg_attr(not(feature = "remote-jwks"), allow(dead_code))]
+pub(crate) fn usable_entries(
+    provider: &'static CryptoProvider,
+    keys: &[Key],
+    allowed: &[Algorithm],
+) -> Vec<KeyEntry> {
+    keys.iter()
+        .filter(|key| key.decoding.family() != AlgorithmFamily::Hmac)
+        .filter_map(|key| entries_of(provider, key, Some(allowed)).ok())
+        .flatten()
+        .collect()
+}
+
+/// The entries of one key, or why it cannot verify any allowed algorithm.
+fn entries_of(
+    provider: &'static CryptoProvider,
+    key: &Key,
+    allowed: Option<&[Algorithm]>,
+) -> Result<Vec<KeyEntry>, ConfigError> {
+    let family = key.decoding.family();
+    if let Some(bad) = key.algorithms.iter().find(|a| a.family() != family) {
+        return Err(ConfigError::AlgorithmMismatch(format!(
+            "{bad:?} cannot be used with a {family:?} key"
+        )));
+    }
+    check_key_material(provider, key)?;
+    let mut entries = Vec::new();
+    let mut wrong_curve = None;
+    for &algorithm in &key.algorithms {
+        if allowed.is_some_and(|allowed| !allowed.contains(&algorithm)) {
+            continue;
         }
-        check_key_material(provider, &key)?;
-        let before = entries.len();
-        let mut wrong_curve = None;
-        for &algorithm in &key.algorithms {
-            if allowed.is_some_and(|allowed| !allowed.contains(&algorithm)) {
-                continue;
-            }
-            (provider.verifier_factory)(&algorithm, &key.decoding)
-                .map_err(ConfigError::InvalidKey)?;
-            match SignatureKey::prepare(provider, algorithm, &key.decoding) {
-                Ok(prepared) => entries.push(KeyEntry {
-                    kid: key.kid.clone(),
-                    algorithm,
-                    key: prepared,
-                    fingerprint: fingerprint(&key),
-                }),
-                // An EC key whose curve is not known in advance is tried with
-                // both curves' algorithms: one of them is expected to fail.
-                Err(e) if family == AlgorithmFamily::Ec => wrong_curve = Some(e),
-                Err(e) => return Err(ConfigError::InvalidKey(e)),
-            }
+        (provider.verifier_factory)(&algorithm, &key.decoding).map_err(ConfigError::InvalidKey)?;
+        match SignatureKey::prepare(provider, algorithm, &key.decoding) {
+            Ok(prepared) => entries.push(KeyEntry {
+                kid: key.kid.clone(),
+                algorithm,
+                key: prepared,
+                fingerprint: fingerprint(key),
+            }),
+            // An EC key whose curve is not known in advance is tried with
+            // both curves' algorithms: one of them is expected to fail.
+            Err(e) if family == AlgorithmFamily::Ec => wrong_curve = Some(e),
+            Err(e) => return Err(ConfigError::InvalidKey(e)),
         }
-        if let (true, Some(e)) = (entries.len() == before, wrong_curve) {
-            return Err(ConfigError::InvalidKey(e));
-        }
-        if entries.len() == before {
-            return Err(ConfigError::AlgorithmMismatch(format!(
-                "a {family:?} key (kid {:?}) fits none of the allowed algorithms",
-                key.kid
-            )));
-        }
+    }
+    if let (true, Some(e)) = (entries.is_empty(), wrong_curve) {
+        return Err(ConfigError::InvalidKey(e));
+    }
+    if entries.is_empty() {
+        return Err(ConfigError::AlgorithmMismatch(format!(
+            "a {family:?} key (kid {:?}) fits none of the allowed algorithms",
+            key.kid
+        )));
     }
     Ok(entries)
 }
