@@ -111,6 +111,7 @@
 //! | `axum` | no | [`Claims<C>`] and `Option<Claims<C>>` as axum extractors; `AuthError: IntoResponse` |
 //! | `multipart` | no | the [form-field source](JwtAuthBuilder::form_field) also reads `multipart/form-data` |
 //! | `tracing` | no | one `debug` event per refused request, target `tower_jwt_auth` |
+//! | `remote-jwks` | no | [`RemoteKeySet`]: a JWK Set fetched over HTTPS (or by OpenID Connect discovery), cached and refreshed on tokio |
 //!
 //! [Tower]: https://docs.rs/tower
 
@@ -131,6 +132,8 @@ mod form;
 mod future;
 mod issue;
 mod layer;
+#[cfg(feature = "remote-jwks")]
+mod remote;
 mod response;
 mod service;
 mod source;
@@ -147,6 +150,9 @@ pub use issue::{DEFAULT_TTL, IssueError, IssuedToken, TokenIssuer, TokenIssuerBu
 pub use layer::{
     DEFAULT_FORM_LIMIT, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LENGTH, JwtAuthBuilder, JwtAuthLayer,
 };
+#[cfg(feature = "remote-jwks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote-jwks")))]
+pub use remote::{RemoteKeyError, RemoteKeyErrorKind, RemoteKeySet, RemoteKeySetBuilder};
 pub use response::{DefaultResponder, ErrorResponder};
 pub use service::JwtAuth;
 pub use source::TokenSource;

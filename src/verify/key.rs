@@ -291,6 +291,14 @@ impl KeySet {
     pub fn skipped(&self) -> usize {
         self.skipped
     }
+
+    /// Drops the keys `keep` refuses, counting them as skipped.
+    #[cfg(feature = "remote-jwks")]
+    pub(crate) fn retain(&mut self, keep: impl FnMut(&Key) -> bool) {
+        let before = self.keys.len();
+        self.keys.retain(keep);
+        self.skipped += before - self.keys.len();
+    }
 }
 
 impl From<Key> for KeySet {

@@ -1,9 +1,11 @@
 //! Support shared by the server tests: a real server on 127.0.0.1 (axum, or
 //! plain hyper over HTTP/1), stopped when dropped, and a client that returns
-//! the whole answer.
+//! the whole answer. [`jwks_server`] is a JWK Set endpoint the test controls.
 
 // Each test binary compiles this module and uses a different subset of it.
 #![allow(dead_code)]
+
+pub mod jwks_server;
 
 use std::future::Future;
 use std::net::SocketAddr;

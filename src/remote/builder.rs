@@ -1,0 +1,498 @@
+//! [`RemoteKeySetBuilder`]: the settings of a remote JWK Set, each with a
+//! secure default, and the checks made once when it is built.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::Uri;
+
+use super::RemoteKeySet;
+use super::cache_policy::CachePolicy;
+use super::error::{RemoteKeyError, RemoteKeyErrorKind};
+use super::fetch::Fetcher;
+
+/// Where the JWK Set comes from.
+#[derive(Debug, Clone)]
+pub(super) enum Origin {
+    /// The JWK Set's own URL.
+    Jwks(String),
+    /// The issuer, whose discovery document names the JWK Set.
+    Discovery(String),
+}
+
+/// Every setting, checked.
+#[derive(Debug, Clone)]
+pub(super) struct Config {
+    pub(super) cache: CachePolicy,
+    pub(super) unknown_kid_interval: Duration,
+    pub(super) connect_timeout: Duration,
+    pub(super) timeout: Duration,
+    pub(super) max_document_size: usize,
+    pub(super) max_keys: usize,
+    pub(super) fail_fast: bool,
+    pub(super) allow_http: bool,
+    pub(super) root_certificates: Vec<Vec<u8>>,
+}
+
+/// The default lower bound of a document's lifetime: 60 s.
+const DEFAULT_MIN_AGE: Duration = Duration::from_secs(60);
+/// The default upper bound of a document's lifetime: 24 h.
+const DEFAULT_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+/// The default lifetime of a document without a usable `max-age`: 5 min.
+const DEFAULT_DEFAULT_AGE: Duration = Duration::from_secs(5 * 60);
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            cache: CachePolicy {
+                min: DEFAULT_MIN_AGE,
+                max: DEFAULT_MAX_AGE,
+                default: DEFAULT_DEFAULT_AGE,
+            },
+            unknown_kid_interval: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(10),
+            max_document_size: 256 * 1024,
+            max_keys: 64,
+            fail_fast: true,
+            allow_http: false,
+            root_certificates: Vec::new(),
+        }
+    }
+}
+
+/// Configures and builds a [`RemoteKeySet`]; made by [`RemoteKeySet::builder`]
+/// (a JWK Set URL) or [`RemoteKeySet::discover`] (an OpenID Connect issuer).
+///
+/// Every setting has a secure default; [`build`](Self::build) checks them all
+/// once and, by default, fetches the first document.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use tower_jwt_auth::RemoteKeySet;
+///
+/// # async fn run() -> Result<(), tower_jwt_auth::RemoteKeyError> {
+/// let keys = RemoteKeySet::builder("https://idp.example/.well-known/jwks.json")
+///     .cache_bounds(Duration::from_secs(5 * 60), Duration::from_secs(12 * 60 * 60))
+///     .timeout(Duration::from_secs(5))
+///     .build()
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
+#[must_use = "a builder does nothing until it is built"]
+pub struct RemoteKeySetBuilder {
+    origin: Origin,
+    config: Config,
+}
+
+impl RemoteKeySetBuilder {
+    pub(super) fn new(origin: Origin) -> Self {
+        Self {
+            origin,
+            config: Config::default(),
+        }
+    }
+
+    /// Bounds the lifetime taken from the document's `Cache-Control: max-age`
+    /// (and the [`default_max_age`](Self::default_max_age)): a shorter one is
+    /// raised to `min`, a longer one lowered to `max`. Defaults: 60 s and 24 h.
+    ///
+    /// `min` protects the identity provider (and this server) from a
+    /// `max-age=0`; `max` bounds how long a removed key is still accepted when
+    /// nobody refreshes on purpose. The document is refreshed in the
+    /// background at 80–90 % of its lifetime.
+    ///
+    /// [`build`](Self::build) fails when `min` is under one second or above `max`.
+    pub fn cache_bounds(mut self, min: Duration, max: Duration) -> Self {
+        self.config.cache.min = min;
+        self.config.cache.max = max;
+        self
+    }
+
+    /// The lifetime of a document whose answer has no `Cache-Control`
+    /// `max-age`, or says `no-cache` or `no-store`. Default: 5 minutes;
+    /// bounded by [`cache_bounds`](Self::cache_bounds) like any other.
+    pub fn default_max_age(mut self, lifetime: Duration) -> Self {
+        self.config.cache.default = lifetime;
+        self
+    }
+
+    /// How often, at most, a token whose `kid` is not in the current set may
+    /// start a fetch. Default: 30 s.
+    ///
+    /// A fetch started for any reason less than this long ago (successful or
+    /// not) counts: a flood of tokens with made-up key ids causes at most one
+    /// fetch per interval, and concurrent ones always share the fetch in
+    /// flight. Zero removes the interval but not the sharing.
+    pub fn unknown_kid_interval(mut self, interval: Duration) -> Self {
+        self.config.unknown_kid_interval = interval;
+        self
+    }
+
+    /// How long to wait for the TCP connection. Default: 5 s.
+    ///
+    /// [`build`](Self::build) fails when it is zero.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one fetch may take in all: connection, TLS, request, and the
+    /// whole body (and, with [`discover`](RemoteKeySet::discover), the
+    /// discovery document the first time). Default: 10 s.
+    ///
+    /// A request that waits for keys never waits longer than this.
+    /// [`build`](Self::build) fails when it is zero.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.config.timeout = timeout;
+        self
+    }
+
+    /// The largest document accepted, in bytes. Default: 256 KiB.
+    ///
+    /// A larger `Content-Length` is refused before the body is read, and a
+    /// body without one is read only up to the limit.
+    /// [`build`](Self::build) fails when it is zero.
+    pub fn max_document_size(mut self, bytes: usize) -> Self {
+        self.config.max_document_size = bytes;
+        self
+    }
+
+    /// The most keys a JWK Set may hold, usable or not. Default: 64.
+    ///
+    /// A document with more is refused as a whole (and the last good set kept):
+    /// every key is a candidate for every token with a matching `kid` or none,
+    /// so their number bounds the work of one request.
+    /// [`build`](Self::build) fails when it is zero.
+    pub fn max_keys(mut self, max: usize) -> Self {
+        self.config.max_keys = max;
+        self
+    }
+
+    /// Whether [`build`](Self::build) fetches the first document and fails with
+    /// its error (`true`, the default), or returns at once and fetches in the
+    /// background (`false`).
+    ///
+    /// With `false`, the set is empty until the first fetch succeeds, and
+    /// requests that need it are answered `503 Service Unavailable`
+    /// ([`AuthErrorKind::KeysUnavailable`](crate::AuthErrorKind::KeysUnavailable));
+    /// failures are retried with backoff and logged with `tracing::warn!`.
+    /// Only the settings are checked then.
+    pub fn fail_fast(mut self, fail_fast: bool) -> Self {
+        self.config.fail_fast = fail_fast;
+        self
+    }
+
+    /// Whether plain `http://` URLs to hosts other than loopback are accepted.
+    /// Default: `false`.
+    ///
+    /// Keys fetched over plain HTTP can be replaced by anyone on the path, who
+    /// can then sign any token. `http://` to `127.0.0.0/8`, `[::1]` and
+    /// `localhost` is always accepted (a sidecar, a test). The rule also
+    /// applies to the `jwks_uri` of a discovery document.
+    pub fn allow_http(mut self, allow: bool) -> Self {
+        self.config.allow_http = allow;
+        self
+    }
+
+    /// Trusts one more root certificate (DER), beside Mozilla's root program
+    /// (the `webpki-roots` crate) which is always trusted: for an identity
+    /// provider behind a private certificate authority.
+    ///
+    /// [`build`](Self::build) fails when the certificate cannot be read.
+    pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.config.root_certificates.push(der.into());
+        self
+    }
+
+    /// Checks the settings and the URL, makes the HTTP client and, unless
+    /// [`fail_fast(false)`](Self::fail_fast), fetches the first document (after
+    /// the discovery document, with [`discover`](RemoteKeySet::discover)).
+    ///
+    /// Must be called inside a tokio runtime (with I/O and time enabled): the
+    /// background refresh and every fetch run on that runtime.
+    ///
+    /// # Errors
+    ///
+    /// - [`InvalidUrl`](RemoteKeyErrorKind::InvalidUrl): the URL is not an
+    ///   absolute `https://` URL, or `http://` to a host that is not loopback
+    ///   without [`allow_http`](Self::allow_http);
+    /// - [`InvalidConfig`](RemoteKeyErrorKind::InvalidConfig): a setting out of
+    ///   range, no tokio runtime, no rustls crypto provider, an unreadable root
+    ///   certificate;
+    /// - with `fail_fast` (the default), the error of the first fetch.
+    pub async fn build(self) -> Result<RemoteKeySet, RemoteKeyError> {
+        let config = self.config;
+        config.check()?;
+        let origin = match self.origin {
+            Origin::Jwks(url) => Source::Jwks(Target::parse(&url, config.allow_http)?),
+            Origin::Discovery(issuer) => {
+                let document = discovery_url(&issuer, config.allow_http)?;
+                Source::Discovery { issuer, document }
+            }
+        };
+        let runtime = tokio::runtime::Handle::try_current().map_err(|e| {
+            RemoteKeyError::new(
+                RemoteKeyErrorKind::InvalidConfig,
+                "a remote JWK Set must be built inside a tokio runtime",
+            )
+            .with_source(e)
+        })?;
+        let fetcher = Fetcher::new(&config)?;
+        RemoteKeySet::start(config, origin, fetcher, runtime).await
+    }
+}
+
+impl fmt::Debug for RemoteKeySetBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteKeySetBuilder")
+            .field("origin", &self.origin)
+            .field("cache", &self.config.cache)
+            .field("unknown_kid_interval", &self.config.unknown_kid_interval)
+            .field("connect_timeout", &self.config.connect_timeout)
+            .field("timeout", &self.config.timeout)
+            .field("max_document_size", &self.config.max_document_size)
+            .field("max_keys", &self.config.max_keys)
+            .field("fail_fast", &self.config.fail_fast)
+            .field("allow_http", &self.config.allow_http)
+            .field("root_certificates", &self.config.root_certificates.len())
+            .finish()
+    }
+}
+
+impl Config {
+    fn check(&self) -> Result<(), RemoteKeyError> {
+        let invalid = |detail: &'static str| {
+            Err(RemoteKeyError::new(
+                RemoteKeyErrorKind::InvalidConfig,
+                detail,
+            ))
+        };
+        if self.cache.min < Duration::from_secs(1) {
+            return invalid("cache_bounds: the minimum lifetime must be at least one second");
+        }
+        if self.cache.min > self.cache.max {
+            return invalid("cache_bounds: the minimum lifetime is above the maximum");
+        }
+        if self.connect_timeout.is_zero() {
+            return invalid("connect_timeout must not be zero");
+        }
+        if self.timeout.is_zero() {
+            return invalid("timeout must not be zero");
+        }
+        if self.max_document_size == 0 {
+            return invalid("max_document_size must not be zero");
+        }
+        if self.max_keys == 0 {
+            return invalid("max_keys must not be zero");
+        }
+        Ok(())
+    }
+}
+
+/// Where keys come from, checked.
+#[derive(Debug)]
+pub(super) enum Source {
+    Jwks(Target),
+    Discovery { issuer: String, document: Target },
+}
+
+/// A checked URL, and its text for errors and logs.
+#[derive(Debug, Clone)]
+pub(super) struct Target {
+    pub(super) uri: Uri,
+    pub(super) text: Arc<str>,
+}
+
+impl Target {
+    /// Checks that `url` is absolute, `https://`, or `http://` to a loopback
+    /// host (or any host with `allow_http`), without user information.
+    pub(super) fn parse(url: &str, allow_http: bool) -> Result<Self, RemoteKeyError> {
+        let text: Arc<str> = Arc::from(url);
+        let refuse = |detail: &'static str| {
+            RemoteKeyError::new(RemoteKeyErrorKind::InvalidUrl, detail).with_url(&text)
+        };
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| refuse("not a URL").with_source(e))?;
+        let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+            return Err(refuse("not an absolute URL"));
+        };
+        if authority.as_str().contains('@') {
+            return Err(refuse("user information in the URL is not supported"));
+        }
+        if authority.host().is_empty() {
+            return Err(refuse("no host in the URL"));
+        }
+        match scheme {
+            "https" => {}
+            "http" if allow_http || is_loopback(authority.host()) => {}
+            "http" => {
+                return Err(refuse(
+                    "plain http:// is refused for a host that is not loopback \
+                     (anyone on the path could replace the keys); use https:// \
+                     or allow_http(true)",
+                ));
+            }
+            _ => {
+                return Err(refuse(
+                    "the scheme must be https:// (or http:// to loopback)",
+                ));
+            }
+        }
+        Ok(Self { uri, text })
+    }
+}
+
+/// Whether `host` (as in a URL: an IPv6 address in brackets) is loopback:
+/// `127.0.0.0/8`, `::1`, or `localhost`.
+fn is_loopback(host: &str) -> bool {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    match bare.parse::<IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
+}
+
+/// The discovery document's URL (OpenID Connect Discovery 1.0 §4): the issuer,
+/// without a trailing `/`, followed by `/.well-known/openid-configuration`.
+fn discovery_url(issuer: &str, allow_http: bool) -> Result<Target, RemoteKeyError> {
+    let checked = Target::parse(issuer, allow_http)?;
+    if checked.uri.query().is_some() || issuer.contains('#') {
+        return Err(RemoteKeyError::new(
+            RemoteKeyErrorKind::InvalidUrl,
+            "an issuer has no query or fragment",
+        )
+        .with_url(&checked.text));
+    }
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
+    Target::parse(&url, allow_http)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(url: &str, allow_http: bool) -> Option<RemoteKeyErrorKind> {
+        Target::parse(url, allow_http).err().map(|e| e.kind())
+    }
+
+    #[test]
+    fn https_is_accepted_and_http_only_to_loopback() {
+        assert_eq!(kind("https://idp.example/jwks", false), None);
+        assert_eq!(kind("https://10.0.0.1:8443/keys?x=1", false), None);
+        for loopback in [
+            "http://127.0.0.1:8080/jwks",
+            "http://127.1.2.3/jwks",
+            "http://[::1]:9000/jwks",
+            "http://localhost/jwks",
+            "http://LocalHost:80/jwks",
+        ] {
+            assert_eq!(kind(loopback, false), None, "{loopback}");
+        }
+        for remote in [
+            "http://idp.example/jwks",
+            "http://10.0.0.1/jwks",
+            "http://[::2]/jwks",
+            "http://localhost.idp.example/jwks",
+            "http://128.0.0.1/jwks",
+            "http://[::ffff:10.0.0.1]/jwks",
+        ] {
+            assert_eq!(
+                kind(remote, false),
+                Some(RemoteKeyErrorKind::InvalidUrl),
+                "{remote}"
+            );
+            assert_eq!(kind(remote, true), None, "{remote} with allow_http");
+        }
+    }
+
+    #[test]
+    fn other_urls_are_refused() {
+        for bad in [
+            "",
+            "idp.example/jwks",
+            "/jwks",
+            "ftp://idp.example/jwks",
+            "file:///etc/jwks",
+            "https://user:pass@idp.example/jwks",
+            "https://idp example/jwks",
+        ] {
+            assert_eq!(
+                kind(bad, true),
+                Some(RemoteKeyErrorKind::InvalidUrl),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_discovery_url_follows_the_issuer() {
+        let url = |issuer: &str| discovery_url(issuer, false).map(|t| t.text.to_string());
+        assert_eq!(
+            url("https://idp.example").unwrap(),
+            "https://idp.example/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            url("https://idp.example/realms/main/").unwrap(),
+            "https://idp.example/realms/main/.well-known/openid-configuration"
+        );
+        assert!(url("https://idp.example/?tenant=1").is_err());
+        assert!(url("http://idp.example").is_err());
+    }
+
+    #[test]
+    fn settings_out_of_range_are_refused() {
+        let bad = [
+            Config {
+                cache: CachePolicy {
+                    min: Duration::from_millis(500),
+                    ..Config::default().cache
+                },
+                ..Config::default()
+            },
+            Config {
+                cache: CachePolicy {
+                    min: Duration::from_secs(120),
+                    max: Duration::from_secs(60),
+                    ..Config::default().cache
+                },
+                ..Config::default()
+            },
+            Config {
+                timeout: Duration::ZERO,
+                ..Config::default()
+            },
+            Config {
+                connect_timeout: Duration::ZERO,
+                ..Config::default()
+            },
+            Config {
+                max_document_size: 0,
+                ..Config::default()
+            },
+            Config {
+                max_keys: 0,
+                ..Config::default()
+            },
+        ];
+        for config in bad {
+            let error = config.check().unwrap_err();
+            assert_eq!(
+                error.kind(),
+                RemoteKeyErrorKind::InvalidConfig,
+                "{config:?}"
+            );
+        }
+        Config::default().check().unwrap();
+    }
+}

@@ -1,0 +1,330 @@
+//! Remote JWK Sets: keys fetched from an identity provider's JWKS endpoint
+//! (or found through OpenID Connect discovery), cached per `Cache-Control`,
+//! refreshed in the background, and refetched, at a bounded rate, when a
+//! token names a key the set lacks.
+//!
+//! - [`builder`]: the settings and their checks;
+//! - [`fetch`]: the HTTP client, one bounded `GET`;
+//! - [`discovery`]: the JWK Set's URL from the issuer's configuration;
+//! - [`document`]: the fetched document read into keys;
+//! - [`cache_policy`]: `Cache-Control` to a lifetime and a refresh time;
+//! - [`refresh`]: one fetch at a time, the rate limit, the background task;
+//! - [`error`]: [`RemoteKeyError`].
+
+mod builder;
+mod cache_policy;
+mod discovery;
+mod document;
+mod error;
+mod fetch;
+mod refresh;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use tokio::runtime::Handle;
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+
+use crate::verify::key::KeySet;
+use builder::{Config, Origin, Source, Target};
+use fetch::{ACCEPT_JSON, ACCEPT_JWK_SET, Fetcher};
+use refresh::Flight;
+
+pub use builder::RemoteKeySetBuilder;
+pub use error::{RemoteKeyError, RemoteKeyErrorKind};
+
+/// A JWK Set fetched from a URL and kept fresh: the keys of an identity
+/// provider (Auth0, Okta, Keycloak, Entra ID, Google, ...).
+///
+/// Built once with [`RemoteKeySet::builder`] (the JWK Set's URL) or
+/// [`RemoteKeySet::discover`] (the issuer, through OpenID Connect discovery),
+/// then cloned freely: clones share the keys, the HTTP client and one
+/// background task, which ends when the last clone is dropped.
+///
+/// - **Caching.** A document lives for its `Cache-Control: max-age`, bounded
+///   by [`cache_bounds`](RemoteKeySetBuilder::cache_bounds), and is refreshed
+///   in the background before it expires.
+/// - **Rotation.** A token whose `kid` is not in the set causes one fetch, at
+///   most once per
+///   [`unknown_kid_interval`](RemoteKeySetBuilder::unknown_kid_interval);
+///   concurrent requests share the fetch in flight.
+/// - **Failures.** When a fetch fails (unreachable, timeout, a status other
+///   than `200`, a document too large, not a JWK Set, too many keys, no
+///   usable key), the last good set stays in use (stale-if-error), the fetch
+///   is retried with backoff, and a `tracing::warn!` event (target
+///   `tower_jwt_auth`) names the URL and the cause.
+/// - **Security.** `https://` only (plain `http://` only to loopback, unless
+///   [`allow_http`](RemoteKeySetBuilder::allow_http)); no redirects; bounded
+///   time, size and key count; symmetric (`oct`) keys are never taken from a
+///   URL. Token headers (`jku`, `x5u`, `jwk`) never choose where keys come from.
+///
+/// It needs a tokio runtime: [`build`](RemoteKeySetBuilder::build) it inside
+/// the one that serves requests.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use tower_jwt_auth::RemoteKeySet;
+///
+/// # async fn run() -> Result<(), tower_jwt_auth::RemoteKeyError> {
+/// // The JWK Set's URL...
+/// let keys = RemoteKeySet::builder("https://idp.example/.well-known/jwks.json")
+///     .build()
+///     .await?;
+///
+/// // ...or the issuer's, through OpenID Connect discovery.
+/// let keys = RemoteKeySet::discover("https://idp.example/realms/main")
+///     .unknown_kid_interval(Duration::from_secs(60))
+///     .build()
+///     .await?;
+///
+/// // Diagnostics: the usable keys of the last good document.
+/// for key in keys.keys().unwrap_or_default().keys() {
+///     println!("{:?} {:?}", key.kid(), key.algorithms());
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RemoteKeySet {
+    state: Arc<State>,
+}
+
+/// One stored document's keys.
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    /// 1 for the first document stored, then +1 for each different one (a
+    /// refetched document identical to the current one keeps its generation).
+    pub(crate) generation: u64,
+    /// The usable keys.
+    pub(crate) keys: KeySet,
+}
+
+impl RemoteKeySet {
+    /// A builder for the JWK Set at `jwks_url`.
+    pub fn builder(jwks_url: impl Into<String>) -> RemoteKeySetBuilder {
+        RemoteKeySetBuilder::new(Origin::Jwks(jwks_url.into()))
+    }
+
+    /// A builder for the JWK Set of `issuer`, found through OpenID Connect
+    /// discovery: `GET {issuer}/.well-known/openid-configuration`, whose
+    /// `issuer` must be exactly the given one, and whose `jwks_uri` is then
+    /// checked and fetched like a configured URL.
+    ///
+    /// The discovery document is fetched once (with the first fetch); its
+    /// `jwks_uri` is kept for the life of the set.
+    pub fn discover(issuer: impl Into<String>) -> RemoteKeySetBuilder {
+        RemoteKeySetBuilder::new(Origin::Discovery(issuer.into()))
+    }
+
+    /// Fetches the document now, or joins the fetch in flight, regardless of
+    /// the rate limit.
+    ///
+    /// # Errors
+    ///
+    /// The fetch's error; the last good set, if any, stays in use.
+    pub async fn refresh(&self) -> Result<(), RemoteKeyError> {
+        self.state.join_or_start().await
+    }
+
+    /// The usable keys of the last good document, or `None` before the first
+    /// one arrived. A copy, for diagnostics: the verifier reads the keys
+    /// without copying them.
+    pub fn keys(&self) -> Option<KeySet> {
+        self.snapshot().map(|s| s.keys.clone())
+    }
+
+    /// The generation of the current keys: 1 for the first document, +1 for
+    /// each different one. For tests and diagnostics.
+    #[doc(hidden)]
+    pub fn generation(&self) -> Option<u64> {
+        self.snapshot().map(|s| s.generation)
+    }
+
+    /// The latest good set, or `None` until the first document arrived.
+    pub(crate) fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.state.snapshot()
+    }
+
+    /// For a token whose `kid` the snapshot lacks, or when there is no
+    /// snapshot: joins the fetch in flight, or starts one unless a fetch
+    /// started less than `unknown_kid_interval` ago. Ends with the fetch, or at
+    /// once; never later than the configured timeout after the fetch started.
+    #[allow(
+        dead_code,
+        reason = "the verifier calls it once remote keys are wired in (issue 4)"
+    )]
+    pub(crate) fn refresh_for_unknown_key(&self) -> BoxFuture<'static, ()> {
+        let state = Arc::clone(&self.state);
+        Box::pin(async move {
+            let flight = state.join_or_start_limited();
+            drop(state);
+            if let Some(flight) = flight {
+                // The error was logged by the fetch; the caller reads the
+                // snapshot again either way.
+                let _ = flight.await;
+            }
+        })
+    }
+
+    async fn start(
+        config: Config,
+        source: Source,
+        fetcher: Fetcher,
+        runtime: Handle,
+    ) -> Result<Self, RemoteKeyError> {
+        let fail_fast = config.fail_fast;
+        let state = Arc::new(State {
+            config,
+            source,
+            fetcher,
+            runtime,
+            discovered: OnceLock::new(),
+            current: RwLock::new(Current::default()),
+            flight: Mutex::new(Flight::default()),
+            next_refresh: Mutex::new(Instant::now()),
+            background: Mutex::new(None),
+        });
+        if fail_fast {
+            state.join_or_start().await?;
+        }
+        refresh::spawn_background(&state);
+        Ok(Self { state })
+    }
+}
+
+impl fmt::Debug for RemoteKeySet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let snapshot = self.snapshot();
+        f.debug_struct("RemoteKeySet")
+            .field("url", &self.state.shown_url())
+            .field("generation", &snapshot.as_ref().map(|s| s.generation))
+            .field("keys", &snapshot.as_ref().map(|s| s.keys.keys().len()))
+            .finish()
+    }
+}
+
+/// What every clone of a [`RemoteKeySet`] shares.
+struct State {
+    config: Config,
+    source: Source,
+    fetcher: Fetcher,
+    /// The runtime the set was built on: fetches and the background task run
+    /// there, whoever asks for them.
+    runtime: Handle,
+    /// The discovery document's `jwks_uri`, once read.
+    discovered: OnceLock<Target>,
+    current: RwLock<Current>,
+    flight: Mutex<Flight>,
+    /// When the background task should fetch next.
+    next_refresh: Mutex<Instant>,
+    background: Mutex<Option<AbortHandle>>,
+}
+
+/// The current keys and the document they came from.
+#[derive(Default)]
+struct Current {
+    snapshot: Option<Arc<Snapshot>>,
+    document: Bytes,
+}
+
+/// Locks `mutex`; a panic elsewhere while it was held leaves nothing half-done
+/// here (every critical section is a plain assignment), so poisoning is ignored.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl State {
+    fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .snapshot
+            .clone()
+    }
+
+    /// The JWK Set's URL when known, else the discovery document's.
+    fn shown_url(&self) -> Arc<str> {
+        match (&self.source, self.discovered.get()) {
+            (Source::Jwks(target), _) | (Source::Discovery { .. }, Some(target)) => {
+                Arc::clone(&target.text)
+            }
+            (Source::Discovery { document, .. }, None) => Arc::clone(&document.text),
+        }
+    }
+
+    /// One fetch, within the timeout: the discovery document if its
+    /// `jwks_uri` is not known yet, then the JWK Set, stored if good.
+    async fn fetch(&self) -> Result<(), RemoteKeyError> {
+        let timeout = self.config.timeout;
+        let fetch = async {
+            let jwks = self.jwks_target().await?;
+            let answer = self.fetcher.get(&jwks, ACCEPT_JWK_SET).await?;
+            let keys = document::key_set(&answer.body, self.config.max_keys)
+                .map_err(|e| e.with_url(&jwks.text))?;
+            let lifetime = self.config.cache.lifetime(&answer.headers);
+            self.store(answer.body, keys, lifetime, &jwks.text);
+            Ok(())
+        };
+        tokio::time::timeout(timeout, fetch)
+            .await
+            .unwrap_or_else(|_| {
+                Err(RemoteKeyError::new(
+                    RemoteKeyErrorKind::Timeout,
+                    format!("no complete answer within {timeout:?}"),
+                )
+                .with_url(&self.shown_url()))
+            })
+    }
+
+    async fn jwks_target(&self) -> Result<Target, RemoteKeyError> {
+        let (issuer, document) = match &self.source {
+            Source::Jwks(target) => return Ok(target.clone()),
+            Source::Discovery { issuer, document } => (issuer, document),
+        };
+        if let Some(found) = self.discovered.get() {
+            return Ok(found.clone());
+        }
+        let answer = self.fetcher.get(document, ACCEPT_JSON).await?;
+        let found = discovery::jwks_target(&answer.body, issuer, document, self.config.allow_http)?;
+        Ok(self.discovered.get_or_init(|| found).clone())
+    }
+
+    /// Stores a good document and plans the next background refresh. An
+    /// identical document keeps the current snapshot and its generation (so
+    /// whatever was derived from it stays valid).
+    fn store(&self, document: Bytes, keys: KeySet, lifetime: Duration, url: &str) {
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        let generation = match &current.snapshot {
+            Some(snapshot) if current.document == document => snapshot.generation,
+            previous => {
+                let generation = previous.as_ref().map_or(1, |s| s.generation + 1);
+                current.snapshot = Some(Arc::new(Snapshot { generation, keys }));
+                current.document = document;
+                generation
+            }
+        };
+        drop(current);
+        *lock(&self.next_refresh) = Instant::now() + cache_policy::refresh_delay(lifetime);
+        tracing::debug!(
+            target: "tower_jwt_auth",
+            url,
+            generation,
+            lifetime_secs = lifetime.as_secs(),
+            "JWK Set fetched",
+        );
+    }
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        if let Some(background) = lock(&self.background).take() {
+            background.abort();
+        }
+    }
+}
