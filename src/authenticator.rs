@@ -10,9 +10,9 @@ use serde::de::DeserializeOwned;
 
 use crate::claims::Claims;
 use crate::csrf::CsrfPolicy;
-use crate::deferred::Verdict;
 #[cfg(feature = "remote-jwks")]
 use crate::deferred::Grant;
+use crate::deferred::Verdict;
 use crate::error::AuthError;
 use crate::response::ErrorResponder;
 use crate::source::{self, Kind, TokenSource};

@@ -584,7 +584,9 @@ impl KeysConfig {
                     "static keys and a remote key set for the same issuer: choose one".into(),
                 ));
             }
-            let algorithms = self.algorithms.unwrap_or_else(|| REMOTE_ALGORITHMS.to_vec());
+            let algorithms = self
+                .algorithms
+                .unwrap_or_else(|| REMOTE_ALGORITHMS.to_vec());
             if algorithms.is_empty() {
                 return Err(ConfigError::AlgorithmMismatch(
                     "no algorithm allowed".into(),

@@ -103,7 +103,10 @@ impl RemoteKeys {
             generation: snapshot.generation,
             entries: super::prepare::usable_entries(provider, snapshot.keys.keys(), &self.allowed),
         });
-        let mut slot = self.prepared.write().unwrap_or_else(PoisonError::into_inner);
+        let mut slot = self
+            .prepared
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         match &*slot {
             Some(current) if current.generation >= fresh.generation => {
                 (Some(current.clone()), false)
@@ -157,11 +160,18 @@ impl KeySource {
                         "no keys available yet",
                     )));
                 };
-                check_signature(&prepared.entries, provider, kid, algorithm, message, signature)
-                    .map_err(|error| match error.kind() {
-                        AuthErrorKind::UnknownKey => refresh(error),
-                        _ => error.into(),
-                    })
+                check_signature(
+                    &prepared.entries,
+                    provider,
+                    kid,
+                    algorithm,
+                    message,
+                    signature,
+                )
+                .map_err(|error| match error.kind() {
+                    AuthErrorKind::UnknownKey => refresh(error),
+                    _ => error.into(),
+                })
             }
         }
     }
