@@ -189,6 +189,7 @@ impl KeySource {
     /// Prepares a remote set's new document, if there is one, forgetting the
     /// keys that left it; whether anything changed. Static keys never change.
     #[cfg_attr(not(feature = "remote-jwks"), allow(unused_variables))]
+    #[cfg_attr(not(feature = "token-cache"), allow(dead_code))]
     pub(crate) fn sync(&self, provider: &'static CryptoProvider, forget: &dyn Fn(&[u64])) -> bool {
         match self {
             Self::Static(_) => false,
