@@ -97,16 +97,34 @@ impl Revocation {
     /// The revocation check of one verified token: `Ok` when it is not
     /// revoked, or when the store failed and the policy is to fail open.
     ///
-    /// The future owns what it needs (`'static`), so the layer can keep it in
-    /// its response future.
+    /// The layer calls it after verification; call it yourself to check a
+    /// token elsewhere, on a long-lived connection for instance. The future
+    /// owns what it needs (`'static`), so it can be kept or spawned.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{AuthErrorKind, MemoryRevocations, Revocation, RevocationStore, TokenInfo};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// let store = MemoryRevocations::new();
+    /// let revocation = Revocation::new(store.clone());
+    /// let now = std::time::UNIX_EPOCH.elapsed()?.as_secs();
+    /// let token = TokenInfo::new().with_jti("5f0c6d1e").with_expires_at(now + 600);
+    ///
+    /// assert!(revocation.check(token.clone()).await.is_ok());
+    /// store.revoke(&token).await?;
+    /// let error = revocation.check(token).await.unwrap_err();
+    /// assert_eq!(error.kind(), AuthErrorKind::Revoked);
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///
     /// [`AuthErrorKind::Revoked`] for a revoked token;
     /// [`AuthErrorKind::RevocationUnavailable`] when the store failed or timed
     /// out and the policy is to fail closed.
-    #[cfg_attr(not(test), allow(dead_code))] // Until the layer calls it.
-    pub(crate) fn check(
+    pub fn check(
         &self,
         token: TokenInfo,
     ) -> impl Future<Output = Result<(), AuthError>> + Send + 'static {

@@ -9,26 +9,7 @@
 //! - [`TokenInfo`] is what a store knows of a token: its `jti`, `sub`, `iss`,
 //!   `iat` and `exp`.
 //!
-//! # Semantics
-//!
-//! A token is revoked when
-//!
-//! - its `jti` was revoked, for the same issuer (`iss`; two issuers' `jti`s never
-//!   collide), or
-//! - its subject was revoked, for the same issuer, with a `before` later than the
-//!   token's `iat`. A token without `iat` under a subject revocation counts as
-//!   revoked: nothing tells it was issued afterwards, so the check fails safe.
-//!
-//! A token without `jti` and without a subject revocation is not revoked.
-//!
-//! Every entry expires: a `jti` entry with the token's `exp`, a subject entry at
-//! the `until` given when it was written, both plus the store's *leeway* (by
-//! default [`DEFAULT_LEEWAY`](crate::DEFAULT_LEEWAY), like the layer's), because
-//! the layer still accepts a token for that long after its `exp`. A store
-//! therefore never holds more than the revocations of tokens that could still be
-//! accepted. Issuers, subjects and `jti`s longer than [`MAX_ID_LENGTH`] bytes
-//! cannot be revoked (the store says so with an error), so they are never found
-//! revoked either.
+//! What "revoked" means is documented on [`RevocationStore`].
 
 mod check;
 mod key;
@@ -50,6 +31,38 @@ pub use self::token::TokenInfo;
 
 /// The future a [`RevocationStore`] returns: boxed, so that the trait is
 /// object-safe and [`Revocation`] can hold any store behind one `Arc`.
+///
+/// A store of your own, over a database say, returns one from each method:
+///
+/// ```
+/// use tower_jwt_auth::{RevocationFuture, RevocationStore, TokenInfo};
+///
+/// /// Revokes nothing, and refuses to: a real store would ask its database.
+/// struct Nothing;
+///
+/// impl RevocationStore for Nothing {
+///     fn is_revoked<'a>(&'a self, _: &'a TokenInfo) -> RevocationFuture<'a, bool> {
+///         Box::pin(async { Ok(false) })
+///     }
+///
+///     fn revoke<'a>(&'a self, _: &'a TokenInfo) -> RevocationFuture<'a, ()> {
+///         Box::pin(async { Err("this store is read-only".into()) })
+///     }
+///
+///     fn revoke_subject<'a>(
+///         &'a self,
+///         _issuer: Option<&'a str>,
+///         _subject: &'a str,
+///         _before: u64,
+///         _until: u64,
+///     ) -> RevocationFuture<'a, ()> {
+///         Box::pin(async { Err("this store is read-only".into()) })
+///     }
+/// }
+///
+/// let revocation = tower_jwt_auth::Revocation::new(Nothing);
+/// # let _ = revocation;
+/// ```
 pub type RevocationFuture<'a, T> =
     Pin<Box<dyn Future<Output = Result<T, Box<dyn StdError + Send + Sync>>> + Send + 'a>>;
 
@@ -58,12 +71,32 @@ pub type RevocationFuture<'a, T> =
 /// The check after verification calls [`is_revoked`](Self::is_revoked); the
 /// application calls [`revoke`](Self::revoke) (logout) and
 /// [`revoke_subject`](Self::revoke_subject) (logout everywhere, a password
-/// change, a banned account). See [the module docs](self) for what "revoked"
-/// means; an implementation must keep to it, and must let every entry expire.
+/// change, a banned account). Every implementation keeps to the rules below.
 ///
 /// Errors are the store's own failures (unreachable, malformed data) or a
 /// request that cannot be honoured (a token without `jti`); [`Revocation`]
 /// turns a failure of `is_revoked` into its policy's answer.
+///
+/// # What "revoked" means
+///
+/// A token is revoked when
+///
+/// - its `jti` was revoked, for the same issuer (`iss`; two issuers' `jti`s never
+///   collide), or
+/// - its subject was revoked, for the same issuer, with a `before` later than the
+///   token's `iat`. A token without `iat` under a subject revocation counts as
+///   revoked: nothing tells it was issued afterwards, so the check fails safe.
+///
+/// A token without `jti` and without a subject revocation is not revoked.
+///
+/// Every entry expires: a `jti` entry with the token's `exp`, a subject entry at
+/// the `until` given when it was written, both plus the store's *leeway* (by
+/// default [`DEFAULT_LEEWAY`](crate::DEFAULT_LEEWAY), like the layer's), because
+/// the layer still accepts a token for that long after its `exp`. A store
+/// therefore never holds more than the revocations of tokens that could still be
+/// accepted. Issuers, subjects and `jti`s longer than [`MAX_ID_LENGTH`] bytes
+/// cannot be revoked (the store says so with an error), so they are never found
+/// revoked either.
 ///
 /// ```
 /// use tower_jwt_auth::{MemoryRevocations, RevocationStore, TokenInfo};
@@ -89,8 +122,8 @@ pub trait RevocationStore: Send + Sync + 'static {
     fn is_revoked<'a>(&'a self, token: &'a TokenInfo) -> RevocationFuture<'a, bool>;
 
     /// Revokes this token, by its `jti` (and issuer). The entry expires with the
-    /// token's `exp` (plus the store's leeway); a token that has already expired
-    /// is not written, and `Ok`.
+    /// token's `exp` (plus the store's leeway); a token already past both is
+    /// not written, and `Ok`.
     ///
     /// # Errors
     ///

@@ -55,7 +55,9 @@ return 1
 /// (`-:` stands for a token without `iss`). Revoking a subject needs
 /// scripting (`EVAL`) to be allowed; checking needs only `MGET`. Both keys of
 /// a check live on one server: use a single Redis (with replicas or
-/// Sentinel if you like), not a Redis Cluster.
+/// Sentinel if you like), not a Redis Cluster. Redis keeps revocations only as
+/// well as it keeps its data: turn persistence (AOF or RDB) on if they must
+/// survive a restart of Redis.
 ///
 /// ```no_run
 /// use std::time::Duration;
