@@ -5,6 +5,8 @@
 // Each test binary compiles this module and uses a different subset of it.
 #![allow(dead_code)]
 
+pub mod redis;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
