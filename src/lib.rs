@@ -112,6 +112,8 @@
 //! | `multipart` | no | the [form-field source](JwtAuthBuilder::form_field) also reads `multipart/form-data` |
 //! | `tracing` | no | one `debug` event per refused request, target `tower_jwt_auth` |
 //! | `remote-jwks` | no | [`RemoteKeySet`]: a JWK Set fetched over HTTPS (or by OpenID Connect discovery), cached and refreshed on tokio |
+//! | `revocation` | no | token revocation: the `RevocationStore` trait, `MemoryRevocations`, and `Revocation` (the check's timeout and failure policy) |
+//! | `redis` | no | `revocation`, and `RedisRevocations`, a store shared by many servers |
 //!
 //! [Tower]: https://docs.rs/tower
 
@@ -135,6 +137,8 @@ mod layer;
 #[cfg(feature = "remote-jwks")]
 mod remote;
 mod response;
+#[cfg(feature = "revocation")]
+mod revocation;
 mod service;
 mod source;
 mod verify;
@@ -154,6 +158,15 @@ pub use layer::{
 #[cfg_attr(docsrs, doc(cfg(feature = "remote-jwks")))]
 pub use remote::{RemoteKeyError, RemoteKeyErrorKind, RemoteKeySet, RemoteKeySetBuilder};
 pub use response::{DefaultResponder, ErrorResponder};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use revocation::{DEFAULT_KEY_PREFIX, RedisRevocations};
+#[cfg(feature = "revocation")]
+#[cfg_attr(docsrs, doc(cfg(feature = "revocation")))]
+pub use revocation::{
+    DEFAULT_REVOCATION_TIMEOUT, MAX_ID_LENGTH, MemoryRevocations, Revocation, RevocationFuture,
+    RevocationStore, TokenInfo,
+};
 pub use service::JwtAuth;
 pub use source::TokenSource;
 pub use verify::issuer::TrustedIssuer;
@@ -162,6 +175,12 @@ pub use verify::key::{Key, KeySet};
 /// The `jsonwebtoken` crate this version is built on, for its `Algorithm`,
 /// `DecodingKey`, `EncodingKey` and `jwk` types.
 pub use jsonwebtoken;
+
+/// The `redis` crate this version is built on, for its `aio::ConnectionManager`
+/// and `Client`, to build a [`RedisRevocations`] with settings of your own.
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis;
 
 // The README's examples are compiled (and, where they can, run) as doc tests.
 #[cfg(doctest)]

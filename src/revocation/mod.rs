@@ -1,0 +1,154 @@
+//! Token revocation: a check consulted after a token has verified, by its `jti`
+//! and by "every token of this subject issued before T" (logout everywhere).
+//!
+//! - [`RevocationStore`] is where revocations live: [`MemoryRevocations`] for
+//!   one process and tests, `RedisRevocations` (feature `redis`) for many
+//!   servers sharing one Redis.
+//! - [`Revocation`] is what the layer holds: a store, a timeout on every check
+//!   and the policy when the store cannot answer (fail closed by default).
+//! - [`TokenInfo`] is what a store knows of a token: its `jti`, `sub`, `iss`,
+//!   `iat` and `exp`.
+//!
+//! What "revoked" means is documented on [`RevocationStore`].
+
+mod check;
+mod key;
+mod memory;
+#[cfg(feature = "redis")]
+mod redis;
+mod token;
+
+use std::error::Error as StdError;
+use std::future::Future;
+use std::pin::Pin;
+
+pub use self::check::{DEFAULT_REVOCATION_TIMEOUT, Revocation};
+pub use self::key::MAX_ID_LENGTH;
+pub use self::memory::MemoryRevocations;
+#[cfg(feature = "redis")]
+pub use self::redis::{DEFAULT_KEY_PREFIX, RedisRevocations};
+pub use self::token::TokenInfo;
+
+/// The future a [`RevocationStore`] returns: boxed, so that the trait is
+/// object-safe and [`Revocation`] can hold any store behind one `Arc`.
+///
+/// A store of your own, over a database say, returns one from each method:
+///
+/// ```
+/// use tower_jwt_auth::{RevocationFuture, RevocationStore, TokenInfo};
+///
+/// /// Revokes nothing, and refuses to: a real store would ask its database.
+/// struct Nothing;
+///
+/// impl RevocationStore for Nothing {
+///     fn is_revoked<'a>(&'a self, _: &'a TokenInfo) -> RevocationFuture<'a, bool> {
+///         Box::pin(async { Ok(false) })
+///     }
+///
+///     fn revoke<'a>(&'a self, _: &'a TokenInfo) -> RevocationFuture<'a, ()> {
+///         Box::pin(async { Err("this store is read-only".into()) })
+///     }
+///
+///     fn revoke_subject<'a>(
+///         &'a self,
+///         _issuer: Option<&'a str>,
+///         _subject: &'a str,
+///         _before: u64,
+///         _until: u64,
+///     ) -> RevocationFuture<'a, ()> {
+///         Box::pin(async { Err("this store is read-only".into()) })
+///     }
+/// }
+///
+/// let revocation = tower_jwt_auth::Revocation::new(Nothing);
+/// # let _ = revocation;
+/// ```
+pub type RevocationFuture<'a, T> =
+    Pin<Box<dyn Future<Output = Result<T, Box<dyn StdError + Send + Sync>>> + Send + 'a>>;
+
+/// Where revocations are kept, and asked about.
+///
+/// The check after verification calls [`is_revoked`](Self::is_revoked); the
+/// application calls [`revoke`](Self::revoke) (logout) and
+/// [`revoke_subject`](Self::revoke_subject) (logout everywhere, a password
+/// change, a banned account). Every implementation keeps to the rules below.
+///
+/// Errors are the store's own failures (unreachable, malformed data) or a
+/// request that cannot be honoured (a token without `jti`); [`Revocation`]
+/// turns a failure of `is_revoked` into its policy's answer.
+///
+/// # What "revoked" means
+///
+/// A token is revoked when
+///
+/// - its `jti` was revoked, for the same issuer (`iss`; two issuers' `jti`s never
+///   collide), or
+/// - its subject was revoked, for the same issuer, with a `before` later than the
+///   token's `iat`. A token without `iat` under a subject revocation counts as
+///   revoked: nothing tells it was issued afterwards, so the check fails safe.
+///
+/// A token without `jti` and without a subject revocation is not revoked.
+///
+/// Every entry expires: a `jti` entry with the token's `exp`, a subject entry at
+/// the `until` given when it was written, both plus the store's *leeway* (by
+/// default [`DEFAULT_LEEWAY`](crate::DEFAULT_LEEWAY), like the layer's), because
+/// the layer still accepts a token for that long after its `exp`. A store
+/// therefore never holds more than the revocations of tokens that could still be
+/// accepted. Issuers, subjects and `jti`s longer than [`MAX_ID_LENGTH`] bytes
+/// cannot be revoked (the store says so with an error), so they are never found
+/// revoked either.
+///
+/// ```
+/// use tower_jwt_auth::{MemoryRevocations, RevocationStore, TokenInfo};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// let store = MemoryRevocations::new();
+/// let now = std::time::UNIX_EPOCH.elapsed()?.as_secs();
+/// let token = TokenInfo::new()
+///     .with_jti("5f0c6d1e")
+///     .with_subject("ada")
+///     .with_issued_at(now)
+///     .with_expires_at(now + 3600);
+///
+/// assert!(!store.is_revoked(&token).await?);
+/// store.revoke(&token).await?;
+/// assert!(store.is_revoked(&token).await?);
+/// # Ok(())
+/// # }
+/// ```
+pub trait RevocationStore: Send + Sync + 'static {
+    /// Whether `token` is revoked, by its `jti` or by its subject.
+    fn is_revoked<'a>(&'a self, token: &'a TokenInfo) -> RevocationFuture<'a, bool>;
+
+    /// Revokes this token, by its `jti` (and issuer). The entry expires with the
+    /// token's `exp` (plus the store's leeway); a token already past both is
+    /// not written, and `Ok`.
+    ///
+    /// # Errors
+    ///
+    /// A token without `jti` or `exp`, or with a `jti` or `iss` longer than
+    /// [`MAX_ID_LENGTH`], cannot be revoked this way (revoke its subject
+    /// instead); and the store's own failures.
+    fn revoke<'a>(&'a self, token: &'a TokenInfo) -> RevocationFuture<'a, ()>;
+
+    /// Revokes every token of `subject` (from `issuer`) issued before `before`
+    /// (Unix seconds, compared with `iat`: a token issued in that same second
+    /// stays valid, so pass `now + 1` to include it). The entry is kept until
+    /// `until` (plus the store's leeway): pass `before` plus the longest
+    /// lifetime of a token. A second call for the same subject keeps the later
+    /// `before` and the later `until`. An `until` already past is not written,
+    /// and `Ok`.
+    ///
+    /// # Errors
+    ///
+    /// A `subject` or `issuer` longer than [`MAX_ID_LENGTH`], and the store's
+    /// own failures.
+    fn revoke_subject<'a>(
+        &'a self,
+        issuer: Option<&'a str>,
+        subject: &'a str,
+        before: u64,
+        until: u64,
+    ) -> RevocationFuture<'a, ()>;
+}

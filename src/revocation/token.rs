@@ -1,0 +1,276 @@
+//! [`TokenInfo`]: the registered claims a revocation store reads.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// What a revocation store knows of a verified token: its `jti`, `sub`, `iss`,
+/// `iat` and `exp`.
+///
+/// The layer reads it from the token's claims after verification. An
+/// application that revokes a token (at logout, say) builds one from the
+/// claims it has, with the `with_*` methods:
+///
+/// ```
+/// use tower_jwt_auth::TokenInfo;
+///
+/// let token = TokenInfo::new()
+///     .with_issuer("https://id.example.com")
+///     .with_jti("5f0c6d1e")
+///     .with_expires_at(1_700_003_600);
+/// assert_eq!(token.jti(), Some("5f0c6d1e"));
+/// assert_eq!(token.subject(), None);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenInfo {
+    jti: Option<String>,
+    sub: Option<String>,
+    iss: Option<String>,
+    iat: Option<u64>,
+    exp: Option<u64>,
+}
+
+/// The registered claims as JSON text; any other member is skipped, and a
+/// registered claim given twice fails the parse.
+#[derive(Deserialize)]
+struct Registered<'a> {
+    #[serde(borrow, default)]
+    jti: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    sub: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    iss: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    iat: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    exp: Option<&'a RawValue>,
+}
+
+impl TokenInfo {
+    /// Nothing known yet: no claim at all.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads the registered claims of an already verified payload (its JSON
+    /// text). A claim of the wrong JSON type, a negative NumericDate or one
+    /// beyond `u64` counts as absent. A fractional `iat` is rounded down and a
+    /// fractional `exp` up, so that comparisons with whole seconds stay exact
+    /// (`iat < before`) or on the safe side (an entry kept until `exp` outlives
+    /// the token).
+    ///
+    /// `None` when the payload is not a JSON object, or holds `jti`, `sub`,
+    /// `iss`, `iat` or `exp` twice: two readers could then disagree on the
+    /// token's identity, so the caller should refuse it. (The verifier already
+    /// refuses duplicate `sub`, `iss`, `iat` and `exp`; a duplicate `jti` is
+    /// left to this check.)
+    #[cfg_attr(not(test), allow(dead_code))] // Until the layer calls it.
+    pub(crate) fn from_payload(payload: &str) -> Option<TokenInfo> {
+        // A derived struct would also read a JSON array, by position.
+        if !payload
+            .trim_start_matches([' ', '\t', '\n', '\r'])
+            .starts_with('{')
+        {
+            return None;
+        }
+        let registered: Registered<'_> = serde_json::from_str(payload).ok()?;
+        Some(Self {
+            jti: registered.jti.and_then(string),
+            sub: registered.sub.and_then(string),
+            iss: registered.iss.and_then(string),
+            iat: registered.iat.and_then(|raw| numeric_date(raw, f64::floor)),
+            exp: registered.exp.and_then(|raw| numeric_date(raw, f64::ceil)),
+        })
+    }
+
+    /// The `jti` (JWT ID) claim.
+    pub fn jti(&self) -> Option<&str> {
+        self.jti.as_deref()
+    }
+
+    /// The `sub` (subject) claim.
+    pub fn subject(&self) -> Option<&str> {
+        self.sub.as_deref()
+    }
+
+    /// The `iss` (issuer) claim.
+    pub fn issuer(&self) -> Option<&str> {
+        self.iss.as_deref()
+    }
+
+    /// The `iat` (issued at) claim, in Unix seconds, rounded down.
+    pub fn issued_at(&self) -> Option<u64> {
+        self.iat
+    }
+
+    /// The `exp` (expiration time) claim, in Unix seconds, rounded up.
+    pub fn expires_at(&self) -> Option<u64> {
+        self.exp
+    }
+
+    /// Sets the `jti`.
+    pub fn with_jti(mut self, jti: impl Into<String>) -> Self {
+        self.jti = Some(jti.into());
+        self
+    }
+
+    /// Sets the subject (`sub`).
+    pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
+        self.sub = Some(subject.into());
+        self
+    }
+
+    /// Sets the issuer (`iss`).
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.iss = Some(issuer.into());
+        self
+    }
+
+    /// Sets the issue time (`iat`), in Unix seconds.
+    pub fn with_issued_at(mut self, iat: u64) -> Self {
+        self.iat = Some(iat);
+        self
+    }
+
+    /// Sets the expiration time (`exp`), in Unix seconds.
+    pub fn with_expires_at(mut self, exp: u64) -> Self {
+        self.exp = Some(exp);
+        self
+    }
+}
+
+/// A JSON string; `None` for any other JSON value.
+fn string(raw: &RawValue) -> Option<String> {
+    serde_json::from_str(raw.get()).ok()
+}
+
+/// A NumericDate in whole seconds, `round`ed; `None` for anything but a JSON
+/// number from 0 to `u64::MAX`.
+fn numeric_date(raw: &RawValue, round: fn(f64) -> f64) -> Option<u64> {
+    let number: serde_json::Number = serde_json::from_str(raw.get()).ok()?;
+    if let Some(n) = number.as_u64() {
+        return Some(n);
+    }
+    let n = number.as_f64()?;
+    // 2^64 is the first float above u64::MAX; NaN fails both comparisons.
+    (n >= 0.0 && round(n) < 18_446_744_073_709_551_616.0).then(|| round(n) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(payload: &str) -> Option<TokenInfo> {
+        TokenInfo::from_payload(payload)
+    }
+
+    #[test]
+    fn reads_the_registered_claims() {
+        let t = info(
+            r#"{"jti":"id-1","sub":"ada","iss":"https://id.example.com","iat":1700000000,
+                "exp":1700003600,"aud":"app","scope":["a","b"],"nested":{"jti":"no"}}"#,
+        )
+        .unwrap();
+        assert_eq!(t.jti(), Some("id-1"));
+        assert_eq!(t.subject(), Some("ada"));
+        assert_eq!(t.issuer(), Some("https://id.example.com"));
+        assert_eq!(t.issued_at(), Some(1_700_000_000));
+        assert_eq!(t.expires_at(), Some(1_700_003_600));
+    }
+
+    #[test]
+    fn absent_and_null_claims_are_none() {
+        assert_eq!(info("{}").unwrap(), TokenInfo::new());
+        assert_eq!(
+            info(r#"{"jti":null,"sub":null,"iss":null,"iat":null,"exp":null}"#).unwrap(),
+            TokenInfo::new()
+        );
+    }
+
+    #[test]
+    fn strings_are_unescaped_and_names_too() {
+        let t = info(r#"{"j\u0074i":"a\"b:c\u0000","sub":"\ud83d\ude00"}"#).unwrap();
+        assert_eq!(t.jti(), Some("a\"b:c\0"));
+        assert_eq!(t.subject(), Some("😀"));
+    }
+
+    #[test]
+    fn fractional_dates_round_to_the_safe_side() {
+        let t = info(r#"{"iat":1700000000.9,"exp":1700003600.1}"#).unwrap();
+        assert_eq!(t.issued_at(), Some(1_700_000_000));
+        assert_eq!(t.expires_at(), Some(1_700_003_601));
+        let t = info(r#"{"iat":1.7e9,"exp":17e8}"#).unwrap();
+        assert_eq!(t.issued_at(), Some(1_700_000_000));
+        assert_eq!(t.expires_at(), Some(1_700_000_000));
+        let t = info(r#"{"iat":0.5,"exp":0.5}"#).unwrap();
+        assert_eq!(t.issued_at(), Some(0));
+        assert_eq!(t.expires_at(), Some(1));
+    }
+
+    #[test]
+    fn dates_out_of_range_or_of_the_wrong_type_are_none() {
+        for date in [
+            "-1",
+            "-0.5",
+            "-1.5",
+            "-1e300",
+            "1e20",
+            "18446744073709551616",
+            "1e308",
+            "\"1700000000\"",
+            "true",
+            "[1]",
+            "{}",
+        ] {
+            let t = info(&format!(r#"{{"iat":{date},"exp":{date}}}"#)).unwrap();
+            assert_eq!((t.issued_at(), t.expires_at()), (None, None), "{date}");
+        }
+        let t = info(r#"{"exp":18446744073709551615}"#).unwrap();
+        assert_eq!(t.expires_at(), Some(u64::MAX));
+    }
+
+    #[test]
+    fn strings_of_the_wrong_type_are_none() {
+        for value in ["1", "1.5", "true", "[\"a\"]", "{\"a\":1}"] {
+            let t = info(&format!(r#"{{"jti":{value},"sub":{value},"iss":{value}}}"#)).unwrap();
+            assert_eq!(t, TokenInfo::new(), "{value}");
+        }
+    }
+
+    #[test]
+    fn duplicates_and_non_objects_are_refused() {
+        for payload in [
+            r#"{"jti":"a","jti":"b"}"#,
+            r#"{"jti":"a","j\u0074i":"b"}"#,
+            r#"{"sub":"a","sub":"a"}"#,
+            r#"{"exp":1,"exp":2}"#,
+            r#"{"iat":1,"iss":"x","iat":1}"#,
+            "[]",
+            r#"["a","b","c",1,2]"#,
+            "null",
+            "\"jti\"",
+            "1",
+            "",
+            "{",
+            r#"{"jti":"a"} trailing"#,
+            r#"{"jti":"unterminated}"#,
+            "\u{feff}{}",
+        ] {
+            assert_eq!(info(payload), None, "{payload}");
+        }
+        // Other members may repeat: the verifier and the application decide.
+        assert!(info(r#"{"x":1,"x":2,"jti":"a"}"#).is_some());
+    }
+
+    #[test]
+    fn deep_or_large_payloads_do_not_panic() {
+        let open = "[".repeat(100_000);
+        let close = "]".repeat(100_000);
+        // Skipped without recursion.
+        let deep = format!(r#"{{"a":{open}1{close},"jti":"x"}}"#);
+        assert_eq!(info(&deep).unwrap().jti(), Some("x"));
+        let deep = format!(r#"{{"jti":{open}1{close}}}"#);
+        assert_eq!(info(&deep).unwrap().jti(), None);
+        let long = format!(r#"{{"jti":"{}"}}"#, "x".repeat(100_000));
+        assert_eq!(info(&long).unwrap().jti().map(str::len), Some(100_000));
+    }
+}

@@ -1,0 +1,406 @@
+//! The Redis revocation store against a real `redis-server`, one per test
+//! (see `common/redis.rs`): sharing between instances, expiry, subject
+//! revocation, a Redis that dies and comes back, a Redis too slow to answer.
+
+#![cfg(feature = "redis")]
+
+mod common;
+
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use common::redis::RedisServer;
+use tokio::time::sleep;
+use tower_jwt_auth::{
+    AuthError, AuthErrorKind, DEFAULT_KEY_PREFIX, MAX_ID_LENGTH, RedisRevocations, Revocation,
+    RevocationStore, TokenInfo,
+};
+use tracing_subscriber::fmt::MakeWriter;
+
+/// The longest any wait in these tests may take.
+const BOUND: Duration = Duration::from_secs(15);
+
+fn now() -> u64 {
+    UNIX_EPOCH.elapsed().expect("clock after 1970").as_secs()
+}
+
+/// A token issued ten seconds ago that expires in ten minutes.
+fn token(jti: &str) -> TokenInfo {
+    TokenInfo::new()
+        .with_issuer("https://id.example.com")
+        .with_subject("ada")
+        .with_jti(jti)
+        .with_issued_at(now() - 10)
+        .with_expires_at(now() + 600)
+}
+
+async fn connect(server: &RedisServer) -> RedisRevocations {
+    tokio::time::timeout(BOUND, RedisRevocations::connect(server.url()))
+        .await
+        .expect("connect in time")
+        .expect("connect")
+}
+
+/// The key of a `jti` under the default prefix, as the store documents it.
+fn jti_key(issuer: Option<&str>, jti: &str) -> String {
+    let issuer = issuer.map_or("-:".to_owned(), |i| format!("{}:{i}", i.len()));
+    format!("{DEFAULT_KEY_PREFIX}jti:{issuer}{}:{jti}", jti.len())
+}
+
+/// Every key of the server, with a connection of the redis crate.
+async fn keys(server: &RedisServer) -> Vec<String> {
+    let client = tower_jwt_auth::redis::Client::open(server.url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    tower_jwt_auth::redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut connection)
+        .await
+        .unwrap()
+}
+
+/// The seconds to live of `key`: -2 when it does not exist, -1 when it never expires.
+async fn ttl(server: &RedisServer, key: &str) -> i64 {
+    server
+        .command(&["TTL", key])
+        .await
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Asserts that every key written has a time to live.
+async fn assert_every_key_expires(server: &RedisServer) {
+    let keys = keys(server).await;
+    assert!(!keys.is_empty());
+    for key in keys {
+        let ttl = ttl(server, &key).await;
+        assert!(ttl > 0, "{key} has TTL {ttl}");
+    }
+}
+
+/// Polls `condition` every 50 ms until it holds, for at most [`BOUND`].
+async fn eventually<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !condition().await {
+        assert!(start.elapsed() < BOUND, "not within {BOUND:?}: {what}");
+        sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_token_revoked_through_one_instance_is_refused_by_another() {
+    let redis = RedisServer::start().await;
+    // Two servers of the application: two stores, two connection managers.
+    let one = connect(&redis).await;
+    let two = connect(&redis).await;
+    let checks = Revocation::new(two.clone());
+
+    let token = token("5f0c6d1e");
+    assert!(!two.is_revoked(&token).await.unwrap());
+    checks.check(token.clone()).await.unwrap();
+
+    one.revoke(&token).await.unwrap();
+    assert!(two.is_revoked(&token).await.unwrap());
+    let error = checks.check(token.clone()).await.unwrap_err();
+    assert_eq!(error.kind(), AuthErrorKind::Revoked);
+    assert_eq!(error.status(), http::StatusCode::UNAUTHORIZED);
+
+    // Only that token, and only for its issuer.
+    assert!(!two.is_revoked(&self::token("other")).await.unwrap());
+    let elsewhere = self::token("5f0c6d1e").with_issuer("https://other.example.com");
+    assert!(!two.is_revoked(&elsewhere).await.unwrap());
+
+    let key = jti_key(Some("https://id.example.com"), "5f0c6d1e");
+    assert_eq!(keys(&redis).await, [key]);
+    assert_every_key_expires(&redis).await;
+}
+
+#[tokio::test]
+async fn entries_expire_with_the_token() {
+    let redis = RedisServer::start().await;
+    let store = connect(&redis).await.leeway(Duration::ZERO);
+    let short = TokenInfo::new()
+        .with_jti("short-lived")
+        .with_expires_at(now() + 3);
+    store.revoke(&short).await.unwrap();
+    assert!(store.is_revoked(&short).await.unwrap());
+
+    let key = jti_key(None, "short-lived");
+    let ttl = ttl(&redis, &key).await;
+    assert!((1..=3).contains(&ttl), "TTL {ttl}");
+    let (store_ref, short_ref) = (&store, &short);
+    eventually("the entry expires", move || async move {
+        !store_ref.is_revoked(short_ref).await.unwrap()
+    })
+    .await;
+    assert_eq!(redis.command(&["EXISTS", &key]).await.unwrap(), "0");
+
+    // The leeway keeps an entry past `exp`, as long as the layer accepts the token.
+    let store = store.leeway(Duration::from_secs(60));
+    let token = TokenInfo::new()
+        .with_jti("with-leeway")
+        .with_expires_at(now() + 10);
+    store.revoke(&token).await.unwrap();
+    let ttl = self::ttl(&redis, &jti_key(None, "with-leeway")).await;
+    assert!((65..=70).contains(&ttl), "TTL {ttl}");
+}
+
+#[tokio::test]
+async fn an_expired_token_is_not_written() {
+    let redis = RedisServer::start().await;
+    let store = connect(&redis).await;
+    let old = token("old").with_expires_at(now() - 3600);
+    store.revoke(&old).await.unwrap();
+    assert_eq!(redis.command(&["DBSIZE"]).await.unwrap(), "0");
+    store
+        .revoke_subject(None, "ada", now() - 7200, now() - 3600)
+        .await
+        .unwrap();
+    assert_eq!(redis.command(&["DBSIZE"]).await.unwrap(), "0");
+}
+
+#[tokio::test]
+async fn a_subject_revocation_refuses_the_tokens_issued_before() {
+    let redis = RedisServer::start().await;
+    let one = connect(&redis).await;
+    let two = connect(&redis).await;
+    let issuer = Some("https://id.example.com");
+    let t = now();
+
+    let earlier = token("a").with_issued_at(t - 100);
+    let later = token("b").with_issued_at(t + 1);
+    let unknown = TokenInfo::new()
+        .with_issuer("https://id.example.com")
+        .with_subject("ada");
+    let other_subject = token("c").with_subject("bob").with_issued_at(t - 100);
+    let other_issuer = token("d")
+        .with_issuer("https://other.example.com")
+        .with_issued_at(t - 100);
+
+    one.revoke_subject(issuer, "ada", t, t + 3600)
+        .await
+        .unwrap();
+    assert!(two.is_revoked(&earlier).await.unwrap());
+    assert!(!two.is_revoked(&later).await.unwrap());
+    assert!(two.is_revoked(&unknown).await.unwrap(), "no iat fails safe");
+    assert!(!two.is_revoked(&other_subject).await.unwrap());
+    assert!(!two.is_revoked(&other_issuer).await.unwrap());
+
+    // An older revocation arriving late keeps the later `before` and expiry.
+    one.revoke_subject(issuer, "ada", t - 1000, t + 60)
+        .await
+        .unwrap();
+    assert!(
+        two.is_revoked(&token("e").with_issued_at(t - 500))
+            .await
+            .unwrap()
+    );
+    let key = format!("{DEFAULT_KEY_PREFIX}sub:22:https://id.example.com3:ada");
+    let value = redis.command(&["GET", &key]).await.unwrap();
+    assert_eq!(value, format!("{t}:{}", t + 3600 + 60));
+    assert!(ttl(&redis, &key).await > 3600);
+
+    // A later one moves `before` forward.
+    one.revoke_subject(issuer, "ada", t + 2, t + 3600)
+        .await
+        .unwrap();
+    assert!(two.is_revoked(&later).await.unwrap());
+
+    // A jti revocation and a subject one in one check (one MGET).
+    one.revoke(&later).await.unwrap();
+    assert!(two.is_revoked(&later).await.unwrap());
+    assert_every_key_expires(&redis).await;
+}
+
+#[tokio::test]
+async fn no_claim_value_reaches_another_key() {
+    let redis = RedisServer::start().await;
+    let store = connect(&redis).await;
+    let colons = TokenInfo::new()
+        .with_issuer("a")
+        .with_jti("b:1:c\0\u{1F600}")
+        .with_expires_at(now() + 600);
+    store.revoke(&colons).await.unwrap();
+    assert!(store.is_revoked(&colons).await.unwrap());
+    for (issuer, jti) in [("a:b", "1:c\0\u{1F600}"), ("a:1", "b:1:c\0\u{1F600}")] {
+        let other = TokenInfo::new()
+            .with_issuer(issuer)
+            .with_jti(jti)
+            .with_expires_at(now() + 600);
+        assert!(!store.is_revoked(&other).await.unwrap(), "{issuer} {jti:?}");
+    }
+
+    // Values too long to be keys cannot be revoked, and so are never revoked.
+    let long = token(&"x".repeat(MAX_ID_LENGTH + 1));
+    let error = store.revoke(&long).await.unwrap_err();
+    assert!(error.to_string().contains("MAX_ID_LENGTH"), "{error}");
+    assert!(!store.is_revoked(&long).await.unwrap());
+    let no_jti = TokenInfo::new().with_expires_at(now() + 600);
+    let error = store.revoke(&no_jti).await.unwrap_err();
+    assert!(error.to_string().contains("without `jti`"), "{error}");
+    assert_eq!(keys(&redis).await.len(), 1);
+}
+
+#[tokio::test]
+async fn prefixes_keep_applications_apart() {
+    let redis = RedisServer::start().await;
+    let a = connect(&redis).await.prefix("app-a:");
+    let b = connect(&redis).await.prefix("app-b:");
+    let token = token("shared-id");
+    a.revoke(&token).await.unwrap();
+    assert!(a.is_revoked(&token).await.unwrap());
+    assert!(!b.is_revoked(&token).await.unwrap());
+    let keys = keys(&redis).await;
+    assert_eq!(keys.len(), 1);
+    assert!(keys[0].starts_with("app-a:jti:"), "{keys:?}");
+}
+
+/// `warn` events written while the returned guard lives (this thread only).
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+        let logs = Self::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .finish();
+        (logs, tracing::subscriber::set_default(subscriber))
+    }
+
+    fn take(&self) -> String {
+        String::from_utf8_lossy(&std::mem::take(&mut *self.0.lock().unwrap())).into_owned()
+    }
+}
+
+impl io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Logs {
+    type Writer = Self;
+    fn make_writer(&'a self) -> Self {
+        self.clone()
+    }
+}
+
+/// The check's answer, within [`BOUND`].
+async fn check(revocation: &Revocation, token: &TokenInfo) -> Result<(), AuthError> {
+    tokio::time::timeout(BOUND, revocation.check(token.clone()))
+        .await
+        .expect("the check has its own timeout")
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_redis_that_dies_fails_closed_or_open_and_is_found_again() {
+    let (logs, _guard) = Logs::capture();
+    let mut redis = RedisServer::start().await;
+    let store = connect(&redis).await;
+    let closed = Revocation::new(store.clone()).timeout(Duration::from_millis(300));
+    let open = closed.clone().fail_open(true);
+    let valid = token("secret-valid");
+    let revoked = token("secret-revoked");
+    store.revoke(&revoked).await.unwrap();
+    check(&closed, &valid).await.unwrap();
+    assert_eq!(
+        check(&closed, &revoked).await.unwrap_err().kind(),
+        AuthErrorKind::Revoked
+    );
+    assert_eq!(logs.take(), "");
+
+    redis.kill();
+    let error = check(&closed, &valid).await.unwrap_err();
+    assert_eq!(error.kind(), AuthErrorKind::RevocationUnavailable);
+    assert_eq!(error.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+    assert!(std::error::Error::source(&error).is_some());
+    let logged = logs.take();
+    assert!(logged.contains("WARN"), "{logged}");
+    assert!(logged.contains("fail closed"), "{logged}");
+
+    check(&open, &valid).await.unwrap();
+    let logged = logs.take();
+    assert!(logged.contains("WARN"), "{logged}");
+    assert!(logged.contains("fail open"), "{logged}");
+    assert!(
+        !logged.contains("secret"),
+        "no claim value in logs: {logged}"
+    );
+    // Fail open lets a revoked token through too: that is its price.
+    check(&open, &revoked).await.unwrap();
+
+    // A new Redis on the same port: the manager reconnects by itself. It is
+    // empty (no persistence here), so the revocation is gone with the old one.
+    redis.restart().await;
+    let (closed_ref, valid_ref) = (&closed, &valid);
+    eventually("the manager reconnects", move || async move {
+        check(closed_ref, valid_ref).await.is_ok()
+    })
+    .await;
+    store.revoke(&revoked).await.unwrap();
+    assert_eq!(
+        check(&closed, &revoked).await.unwrap_err().kind(),
+        AuthErrorKind::Revoked
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_slow_redis_hits_the_timeout() {
+    let (logs, _guard) = Logs::capture();
+    let redis = RedisServer::start().await;
+    let store = connect(&redis).await;
+    let revocation = Revocation::new(store).timeout(Duration::from_millis(100));
+    let token = token("slow");
+    check(&revocation, &token).await.unwrap();
+
+    // Every client's commands wait 500 ms (CLIENT PAUSE needs no debug command).
+    assert_eq!(
+        redis.command(&["CLIENT", "PAUSE", "500"]).await.unwrap(),
+        "OK"
+    );
+    let start = Instant::now();
+    let error = check(&revocation, &token).await.unwrap_err();
+    let took = start.elapsed();
+    assert_eq!(error.kind(), AuthErrorKind::RevocationUnavailable);
+    assert_eq!(error.description(), "revocation check timed out");
+    assert!(took >= Duration::from_millis(100), "{took:?}");
+    assert!(took < Duration::from_millis(450), "{took:?}");
+    assert!(logs.take().contains("timed out"));
+
+    // Once the pause is over, the same connection answers again.
+    let (revocation, token) = (&revocation, &token);
+    eventually("Redis answers after the pause", move || async move {
+        check(revocation, token).await.is_ok()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn connecting_to_no_redis_fails_in_bounded_time() {
+    // A port nothing listens on: a server started and killed.
+    let port = {
+        let redis = RedisServer::start().await;
+        redis.port()
+    };
+    let start = Instant::now();
+    let result = tokio::time::timeout(
+        BOUND,
+        RedisRevocations::connect(format!("redis://127.0.0.1:{port}/")),
+    )
+    .await
+    .expect("connect gives up within the bound");
+    assert!(result.is_err());
+    assert!(start.elapsed() < BOUND);
+}
