@@ -10,13 +10,13 @@ use serde::de::DeserializeOwned;
 
 use crate::claims::Claims;
 use crate::csrf::CsrfPolicy;
-#[cfg(feature = "remote-jwks")]
+#[cfg(any(feature = "remote-jwks", feature = "revocation"))]
 use crate::deferred::Grant;
 use crate::deferred::Verdict;
 use crate::error::AuthError;
 use crate::response::ErrorResponder;
 use crate::source::{self, Kind, TokenSource};
-use crate::verify::Verifier;
+use crate::verify::{Verified, Verifier};
 
 pub(crate) struct Authenticator<R> {
     pub(crate) verifier: Verifier,
@@ -26,6 +26,8 @@ pub(crate) struct Authenticator<R> {
     pub(crate) optional: bool,
     pub(crate) csrf: CsrfPolicy,
     pub(crate) responder: R,
+    #[cfg(feature = "revocation")]
+    pub(crate) revocation: Option<crate::revocation::Revocation>,
 }
 
 /// What the checks after verification read of a request.
@@ -124,8 +126,8 @@ impl<R: ErrorResponder> Authenticator<R> {
                 Err(AuthError::missing_token())
             });
         };
-        let claims = match self.verifier.verify::<C>(token) {
-            Ok(verified) => verified.claims,
+        let verified = match self.verifier.verify::<C>(token) {
+            Ok(verified) => verified,
             #[cfg(feature = "remote-jwks")]
             Err(crate::verify::VerifyError {
                 refresh: Some(keys),
@@ -138,7 +140,36 @@ impl<R: ErrorResponder> Authenticator<R> {
         {
             return Verdict::Ready(Err(error));
         }
-        Verdict::Ready(Ok(Some(Claims(claims))))
+        self.grant(verified)
+    }
+
+    /// The last step for a verified token: the revocation check, when one is
+    /// configured (its answer also puts the token's [`TokenInfo`] into the
+    /// request extensions, for a logout handler to revoke).
+    ///
+    /// [`TokenInfo`]: crate::TokenInfo
+    fn grant<C>(&self, verified: Verified<C>) -> Verdict<C>
+    where
+        C: Clone + Send + Sync + 'static,
+    {
+        #[cfg(feature = "revocation")]
+        if let Some(revocation) = &self.revocation {
+            let Some(token) = verified.token else {
+                // The verifier reads it whenever revocation is configured.
+                return Verdict::Ready(Err(AuthError::new(
+                    crate::error::AuthErrorKind::RevocationUnavailable,
+                    "token identity unavailable",
+                )));
+            };
+            let check = revocation.check(token.clone());
+            return Verdict::Pending(Box::pin(async move {
+                check.await?;
+                let mut grant = Grant::new(Some(Claims(verified.claims)));
+                grant.extensions.insert(token);
+                Ok(grant)
+            }));
+        }
+        Verdict::Ready(Ok(Some(Claims(verified.claims))))
     }
 
     /// A token whose key a remote key set may bring: waits for the refresh
@@ -168,7 +199,10 @@ impl<R: ErrorResponder> Authenticator<R> {
                 this.csrf
                     .check(&token, &head.method, &head.uri, &head.headers)?;
             }
-            Ok(Grant::new(Some(Claims(verified.claims))))
+            match this.grant(verified) {
+                Verdict::Ready(claims) => claims.map(Grant::new),
+                Verdict::Pending(check) => check.await,
+            }
         }))
     }
 

@@ -27,6 +27,10 @@ pub(crate) type Pending<C> = BoxFuture<'static, Result<Grant<C>, AuthError>>;
 /// decided at once, `Pending` when it needs I/O first.
 pub(crate) enum Verdict<C> {
     Ready(Result<Option<Claims<C>>, AuthError>),
+    #[cfg_attr(
+        not(any(feature = "remote-jwks", feature = "revocation")),
+        allow(dead_code, reason = "only remote keys and revocation defer")
+    )]
     Pending(Pending<C>),
 }
 
@@ -38,6 +42,10 @@ pub(crate) struct Grant<C> {
 }
 
 impl<C: Clone + Send + Sync + 'static> Grant<C> {
+    #[cfg_attr(
+        not(any(feature = "remote-jwks", feature = "revocation")),
+        allow(dead_code, reason = "only remote keys and revocation defer")
+    )]
     pub(crate) fn new(claims: Option<Claims<C>>) -> Self {
         Self {
             claims,

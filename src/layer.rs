@@ -119,6 +119,8 @@ pub struct JwtAuthBuilder<C, R = DefaultResponder, M = HeadOnly> {
     token_cache: Option<usize>,
     #[cfg(feature = "remote-jwks")]
     jwks: Option<crate::remote::RemoteKeySet>,
+    #[cfg(feature = "revocation")]
+    revocation: Option<crate::revocation::Revocation>,
     _marker: PhantomData<fn() -> (C, M)>,
 }
 
@@ -146,6 +148,8 @@ impl<C> JwtAuthBuilder<C> {
             token_cache: None,
             #[cfg(feature = "remote-jwks")]
             jwks: None,
+            #[cfg(feature = "revocation")]
+            revocation: None,
             _marker: PhantomData,
         }
     }
@@ -315,6 +319,25 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
         self
     }
 
+    /// Asks `revocation`'s store, after verification, whether the token was
+    /// revoked (by its `jti`, or all tokens of its subject issued before a
+    /// time); a revoked token is `401`
+    /// ([`AuthErrorKind::Revoked`](crate::AuthErrorKind::Revoked)), a store
+    /// that fails or does not answer within the timeout is `503` unless the
+    /// policy is to fail open (see [`Revocation`](crate::Revocation)).
+    ///
+    /// Each accepted request then also carries the token's
+    /// [`TokenInfo`](crate::TokenInfo) in its extensions, for a logout
+    /// handler to pass to [`RevocationStore::revoke`](crate::RevocationStore::revoke).
+    /// The check is asynchronous: it needs a tokio runtime with its time
+    /// driver, and requests wait for it in the response future.
+    #[cfg(feature = "revocation")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "revocation")))]
+    pub fn revocation(mut self, revocation: crate::revocation::Revocation) -> Self {
+        self.revocation = Some(revocation);
+        self
+    }
+
     /// Uses the `jsonwebtoken` crypto provider given, instead of the one this
     /// crate's features select.
     pub fn crypto_provider(mut self, provider: &'static CryptoProvider) -> Self {
@@ -353,6 +376,8 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
             token_cache: self.token_cache,
             #[cfg(feature = "remote-jwks")]
             jwks: self.jwks,
+            #[cfg(feature = "revocation")]
+            revocation: self.revocation,
             _marker: PhantomData,
         }
     }
@@ -480,6 +505,8 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
                 Some(capacity) => Some(crate::verify::cache::TokenCache::new(capacity)),
                 None => None,
             },
+            #[cfg(feature = "revocation")]
+            token_info: self.revocation.is_some(),
         };
         let form = sources
             .iter()
@@ -500,6 +527,8 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
                 optional: self.optional,
                 csrf: self.csrf,
                 responder: self.responder,
+                #[cfg(feature = "revocation")]
+                revocation: self.revocation,
             }),
             _marker: PhantomData,
         })

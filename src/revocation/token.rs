@@ -63,7 +63,6 @@ impl TokenInfo {
     /// token's identity, so the caller should refuse it. (The verifier already
     /// refuses duplicate `sub`, `iss`, `iat` and `exp`; a duplicate `jti` is
     /// left to this check.)
-    #[cfg_attr(not(test), allow(dead_code))] // Until the layer calls it.
     pub(crate) fn from_payload(payload: &str) -> Option<TokenInfo> {
         // A derived struct would also read a JSON array, by position.
         if !payload

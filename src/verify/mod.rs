@@ -94,12 +94,19 @@ pub(crate) struct Verifier {
     pub(crate) clock: Arc<dyn Clock>,
     #[cfg(feature = "token-cache")]
     pub(crate) cache: Option<cache::TokenCache>,
+    /// Whether verification also reads the token's identity for the
+    /// revocation check.
+    #[cfg(feature = "revocation")]
+    pub(crate) token_info: bool,
 }
 
 /// A verified token.
 #[derive(Debug)]
 pub(crate) struct Verified<C> {
     pub(crate) claims: C,
+    /// What the revocation check reads, when it is configured.
+    #[cfg(feature = "revocation")]
+    pub(crate) token: Option<crate::revocation::TokenInfo>,
 }
 
 /// Why a token was not verified, and, when a remote key set may know the key
@@ -163,7 +170,11 @@ impl Verifier {
                 return hit;
             }
             let (verified, times, key) = self.verify_fully::<C>(token)?;
-            cache.insert(token, &verified.claims, times.exp, times.nbf, key, None);
+            #[cfg(feature = "revocation")]
+            let extra = verified.token.clone().map(|t| Arc::new(t) as _);
+            #[cfg(not(feature = "revocation"))]
+            let extra = None;
+            cache.insert(token, &verified.claims, times.exp, times.nbf, key, extra);
             return Ok(verified);
         }
         self.verify_fully::<C>(token).map(|(verified, ..)| verified)
@@ -190,7 +201,12 @@ impl Verifier {
             lookup = cache.get::<C>(token, now, leeway);
         }
         match lookup {
-            cache::Lookup::Hit { claims, .. } => Some(Ok(Verified { claims })),
+            #[cfg_attr(not(feature = "revocation"), allow(unused_variables))]
+            cache::Lookup::Hit { claims, extra, .. } => Some(Ok(Verified {
+                claims,
+                #[cfg(feature = "revocation")]
+                token: extra.and_then(|e| e.downcast_ref().cloned()),
+            })),
             cache::Lookup::Refused(error) => Some(Err(error.into())),
             cache::Lookup::Miss => None,
         }
@@ -285,7 +301,7 @@ impl Verifier {
             && let Ok(times) = self.check_registered_claims(trust, registered)
             && let Ok(claims) = serde_json::from_str(payload)
         {
-            return Ok((Verified { claims }, times, (key, position)));
+            return Ok((self.verified(claims, payload)?, times, (key, position)));
         }
         let times = self.check_registered_claims(trust, self.read_registered_claims(payload)?)?;
         let claims = serde_json::from_str(payload).map_err(|e| {
@@ -295,7 +311,25 @@ impl Verifier {
                 e,
             )
         })?;
-        Ok((Verified { claims }, times, (key, position)))
+        Ok((self.verified(claims, payload)?, times, (key, position)))
+    }
+
+    /// The verified token, with what the revocation check needs of it.
+    #[cfg_attr(not(feature = "revocation"), allow(unused_variables))]
+    fn verified<C>(&self, claims: C, payload: &str) -> Result<Verified<C>, AuthError> {
+        Ok(Verified {
+            claims,
+            #[cfg(feature = "revocation")]
+            token: if self.token_info {
+                // Only a duplicate `jti` is left to refuse here: two readers
+                // could disagree on which token this is.
+                let token = crate::revocation::TokenInfo::from_payload(payload)
+                    .ok_or_else(|| malformed("claim `jti` given twice"))?;
+                Some(token)
+            } else {
+                None
+            },
+        })
     }
 
     /// Drops the cached tokens of keys that left a key set.

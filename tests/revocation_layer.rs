@@ -1,0 +1,328 @@
+//! Revocation through the layer (`JwtAuthBuilder::revocation`), on real axum
+//! servers: a logout route revokes the presented token, which every instance
+//! sharing the store then refuses. The Redis cases run against real
+//! `redis-server` processes (`common::redis`), stopped and paused mid-test.
+#![cfg(feature = "revocation")]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::Empty;
+use serde_json::{Value, json};
+use tower_jwt_auth::{
+    Claims, JwtAuthLayer, Key, MemoryRevocations, Revocation, RevocationStore, TokenInfo,
+    TokenIssuer,
+};
+
+use common::{Reply, Server, send, serve_axum};
+
+const SECRET: &[u8] = b"revocation test secret, 32 bytes.";
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn issuer() -> TokenIssuer {
+    TokenIssuer::hmac(SECRET).with_jti(true).build().unwrap()
+}
+
+/// An app whose `/me` answers the subject and whose `POST /logout` revokes
+/// the presented token in `store`; `POST /logout-everywhere` revokes every
+/// token of the subject issued until now.
+async fn app(store: Arc<dyn RevocationStore>, revocation: Revocation) -> Server {
+    let layer = JwtAuthLayer::<Value>::builder()
+        .key(Key::hmac(SECRET))
+        .revocation(revocation)
+        .build()
+        .unwrap();
+    let logout_store = store.clone();
+    let app = Router::new()
+        .route(
+            "/me",
+            get(|Extension(Claims(c)): Extension<Claims<Value>>| async move {
+                c["sub"].to_string()
+            }),
+        )
+        .route(
+            "/logout",
+            post(move |Extension(token): Extension<TokenInfo>| async move {
+                match logout_store.revoke(&token).await {
+                    Ok(()) => StatusCode::NO_CONTENT,
+                    Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+                }
+            }),
+        )
+        .route(
+            "/logout-everywhere",
+            post(move |Extension(token): Extension<TokenInfo>| async move {
+                let subject = token.subject().unwrap_or_default().to_owned();
+                let until = now() + 3600;
+                match store
+                    .revoke_subject(token.issuer(), &subject, now() + 1, until)
+                    .await
+                {
+                    Ok(()) => StatusCode::NO_CONTENT,
+                    Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+                }
+            }),
+        )
+        .layer(layer);
+    serve_axum(app).await
+}
+
+async fn call(server: &Server, method: &str, path: &str, token: &str) -> Reply {
+    send(
+        Request::builder()
+            .method(method)
+            .uri(server.url(path))
+            .header("authorization", format!("Bearer {token}"))
+            .body(Empty::<Bytes>::new())
+            .unwrap(),
+    )
+    .await
+}
+
+fn described(reply: &Reply) -> (StatusCode, String) {
+    let description = if reply.status.is_success() {
+        String::new()
+    } else {
+        reply.json()["error_description"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    (reply.status, description)
+}
+
+fn revoked() -> (StatusCode, String) {
+    (StatusCode::UNAUTHORIZED, "token revoked".into())
+}
+
+#[tokio::test]
+async fn logout_revokes_the_presented_token_and_only_it() {
+    let store = Arc::new(MemoryRevocations::new());
+    let server = app(store.clone(), Revocation::from_arc(store.clone())).await;
+    let issuer = issuer();
+    let first = issuer.issue(&json!({ "sub": "ada" })).unwrap();
+    let second = issuer.issue(&json!({ "sub": "ada" })).unwrap();
+
+    assert_eq!(
+        call(&server, "GET", "/me", &first).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&server, "POST", "/logout", &first).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        described(&call(&server, "GET", "/me", &first).await),
+        revoked()
+    );
+    let reply = call(&server, "GET", "/me", &first).await;
+    assert!(reply.header("www-authenticate").contains("invalid_token"));
+    // Another token of the same user is still good.
+    assert_eq!(
+        call(&server, "GET", "/me", &second).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(store.len(), 1);
+}
+
+#[tokio::test]
+async fn logout_everywhere_revokes_every_earlier_token_of_the_subject() {
+    let store = Arc::new(MemoryRevocations::new());
+    let server = app(store.clone(), Revocation::from_arc(store.clone())).await;
+    let issuer = issuer();
+    let ada = issuer.issue(&json!({ "sub": "ada" })).unwrap();
+    let ada_again = issuer.issue(&json!({ "sub": "ada" })).unwrap();
+    let bob = issuer.issue(&json!({ "sub": "bob" })).unwrap();
+    assert_eq!(
+        call(&server, "POST", "/logout-everywhere", &ada)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        described(&call(&server, "GET", "/me", &ada).await),
+        revoked()
+    );
+    assert_eq!(
+        described(&call(&server, "GET", "/me", &ada_again).await),
+        revoked()
+    );
+    assert_eq!(
+        call(&server, "GET", "/me", &bob).await.status,
+        StatusCode::OK
+    );
+    // A token issued after the cut-off is accepted.
+    let later = TokenIssuer::hmac(SECRET)
+        .with_jti(true)
+        .clock(|| now() + 5)
+        .build()
+        .unwrap()
+        .issue(&json!({ "sub": "ada" }))
+        .unwrap();
+    assert_eq!(
+        call(&server, "GET", "/me", &later).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_store_that_hangs_is_503_or_passes_by_policy() {
+    /// Never answers.
+    struct Hanging;
+    impl RevocationStore for Hanging {
+        fn is_revoked<'a>(
+            &'a self,
+            _: &'a TokenInfo,
+        ) -> tower_jwt_auth::RevocationFuture<'a, bool> {
+            Box::pin(std::future::pending())
+        }
+        fn revoke<'a>(&'a self, _: &'a TokenInfo) -> tower_jwt_auth::RevocationFuture<'a, ()> {
+            Box::pin(std::future::pending())
+        }
+        fn revoke_subject<'a>(
+            &'a self,
+            _: Option<&'a str>,
+            _: &'a str,
+            _: u64,
+            _: u64,
+        ) -> tower_jwt_auth::RevocationFuture<'a, ()> {
+            Box::pin(std::future::pending())
+        }
+    }
+    let token = issuer().issue(&json!({ "sub": "ada" })).unwrap();
+    let store: Arc<dyn RevocationStore> = Arc::new(Hanging);
+    let closed = app(
+        store.clone(),
+        Revocation::from_arc(store.clone()).timeout(Duration::from_millis(50)),
+    )
+    .await;
+    let reply = call(&closed, "GET", "/me", &token).await;
+    assert_eq!(
+        described(&reply),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "revocation check timed out".into()
+        )
+    );
+    assert_eq!(reply.json()["error"], "temporarily_unavailable");
+    let open = app(
+        store.clone(),
+        Revocation::from_arc(store)
+            .timeout(Duration::from_millis(50))
+            .fail_open(true),
+    )
+    .await;
+    assert_eq!(
+        call(&open, "GET", "/me", &token).await.status,
+        StatusCode::OK
+    );
+}
+
+#[cfg(feature = "redis")]
+mod redis {
+    use super::*;
+    use common::redis::RedisServer;
+    use tower_jwt_auth::RedisRevocations;
+
+    async fn instance(redis: &RedisServer, fail_open: bool) -> Server {
+        let store: Arc<dyn RevocationStore> =
+            Arc::new(RedisRevocations::connect(redis.url()).await.unwrap());
+        let revocation = Revocation::from_arc(store.clone())
+            .timeout(Duration::from_millis(200))
+            .fail_open(fail_open);
+        app(store, revocation).await
+    }
+
+    #[tokio::test]
+    async fn a_token_revoked_on_one_server_is_refused_by_another() {
+        let redis = RedisServer::start().await;
+        let a = instance(&redis, false).await;
+        let b = instance(&redis, false).await;
+        let issuer = issuer();
+        let token = issuer.issue(&json!({ "sub": "ada" })).unwrap();
+        let other = issuer.issue(&json!({ "sub": "ada" })).unwrap();
+        assert_eq!(call(&b, "GET", "/me", &token).await.status, StatusCode::OK);
+        assert_eq!(
+            call(&a, "POST", "/logout", &token).await.status,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(described(&call(&b, "GET", "/me", &token).await), revoked());
+        assert_eq!(described(&call(&a, "GET", "/me", &token).await), revoked());
+        assert_eq!(call(&b, "GET", "/me", &other).await.status, StatusCode::OK);
+        // One entry, which expires with the token (plus the leeway).
+        assert_eq!(redis.command(&["DBSIZE"]).await.unwrap(), "1");
+        let key = redis.command(&["RANDOMKEY"]).await.unwrap();
+        let ttl: i64 = redis.command(&["TTL", &key]).await.unwrap().parse().unwrap();
+        assert!(ttl > 0 && ttl <= 15 * 60 + 60 + 1, "TTL {ttl}");
+    }
+
+    #[tokio::test]
+    async fn redis_stopped_mid_test_fails_closed_or_open_by_policy() {
+        let mut redis = RedisServer::start().await;
+        let closed = instance(&redis, false).await;
+        let open = instance(&redis, true).await;
+        let token = issuer().issue(&json!({ "sub": "ada" })).unwrap();
+        assert_eq!(
+            call(&closed, "GET", "/me", &token).await.status,
+            StatusCode::OK
+        );
+        assert_eq!(
+            call(&open, "GET", "/me", &token).await.status,
+            StatusCode::OK
+        );
+
+        redis.kill();
+        let reply = call(&closed, "GET", "/me", &token).await;
+        assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            call(&open, "GET", "/me", &token).await.status,
+            StatusCode::OK
+        );
+
+        // Back up (empty): the connection manager reconnects by itself.
+        redis.restart().await;
+        let mut status = StatusCode::SERVICE_UNAVAILABLE;
+        for _ in 0..50 {
+            status = call(&closed, "GET", "/me", &token).await.status;
+            if status == StatusCode::OK {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_slow_redis_hits_the_timeout() {
+        let redis = RedisServer::start().await;
+        let closed = instance(&redis, false).await;
+        let token = issuer().issue(&json!({ "sub": "ada" })).unwrap();
+        assert_eq!(
+            call(&closed, "GET", "/me", &token).await.status,
+            StatusCode::OK
+        );
+        redis.command(&["CLIENT", "PAUSE", "1000"]).await.unwrap();
+        let started = std::time::Instant::now();
+        let reply = call(&closed, "GET", "/me", &token).await;
+        assert_eq!(
+            described(&reply),
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "revocation check timed out".into()
+            )
+        );
+        assert!(started.elapsed() < Duration::from_millis(900));
+    }
+}
