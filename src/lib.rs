@@ -120,6 +120,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod authenticator;
+mod authorize;
 mod body;
 mod claims;
 mod clock;
@@ -135,6 +136,9 @@ mod service;
 mod source;
 mod verify;
 
+pub use authorize::{
+    AsyncRequireFuture, Require, RequireBuilder, RequireFuture, RequireLayer, SyncOnly, WithAsync,
+};
 pub use body::ResponseBody;
 pub use claims::Claims;
 pub use clock::{Clock, SystemClock};
