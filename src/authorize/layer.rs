@@ -24,6 +24,43 @@ use crate::response::{DefaultResponder, ErrorResponder};
 /// sits behind one `Arc`: cloning the layer, or the services it makes, only
 /// bumps a counter.
 ///
+/// ```
+/// use axum::{Router, routing::get};
+/// use serde::{Deserialize, Serialize};
+/// use tower_jwt_auth::{DefaultResponder, JwtAuthLayer, Key, RequireLayer};
+///
+/// #[derive(Clone, Deserialize, Serialize)]
+/// struct MyClaims {
+///     sub: String,
+///     #[serde(default)]
+///     scope: String,
+/// }
+///
+/// # fn main() -> Result<(), tower_jwt_auth::ConfigError> {
+/// let responder = DefaultResponder::new().realm("orders");
+/// let jwt = JwtAuthLayer::<MyClaims>::builder()
+///     .key(Key::hmac(b"a secret of at least 32 bytes...."))
+///     .responder(responder.clone())
+///     .build()?;
+/// let read = RequireLayer::<MyClaims>::builder()
+///     .scope("orders:read")
+///     .responder(responder.clone())
+///     .build()?;
+/// let admin = RequireLayer::<MyClaims>::builder()
+///     .role("admin")
+///     .roles_claim("realm_access.roles")
+///     .responder(responder)
+///     .build()?;
+///
+/// let app: Router = Router::new()
+///     .route("/orders", get(|| async { "orders" }).route_layer(read))
+///     .route("/admin", get(|| async { "admin" }).route_layer(admin))
+///     .route("/me", get(|| async { "any valid token" }))
+///     .layer(jwt);
+/// # Ok(())
+/// # }
+/// ```
+///
 /// # The requirements
 ///
 /// Every rule must be met, and they are checked in this order; the first that
