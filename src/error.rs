@@ -22,6 +22,8 @@ pub struct AuthError {
     kind: AuthErrorKind,
     description: &'static str,
     source: Option<Arc<dyn StdError + Send + Sync>>,
+    /// The scopes a route requires, when a scope requirement failed.
+    required_scope: Option<Arc<str>>,
 }
 
 /// The cause of an [`AuthError`], one variant per cause.
@@ -146,6 +148,7 @@ impl AuthError {
             kind,
             description,
             source: None,
+            required_scope: None,
         }
     }
 
@@ -158,6 +161,7 @@ impl AuthError {
             kind,
             description,
             source: Some(Arc::new(source)),
+            required_scope: None,
         }
     }
 
@@ -170,11 +174,24 @@ impl AuthError {
             kind,
             description,
             source: Some(Arc::from(source)),
+            required_scope: None,
         }
     }
 
     pub(crate) fn missing_token() -> Self {
         Self::new(AuthErrorKind::MissingToken, "no token")
+    }
+
+    /// An [`InsufficientScope`](AuthErrorKind::InsufficientScope) error; with
+    /// `required_scope` when a scope requirement failed.
+    pub(crate) fn insufficient_scope(
+        description: &'static str,
+        required_scope: Option<Arc<str>>,
+    ) -> Self {
+        Self {
+            required_scope,
+            ..Self::new(AuthErrorKind::InsufficientScope, description)
+        }
     }
 
     /// The cause.
@@ -192,6 +209,15 @@ impl AuthError {
     pub fn status(&self) -> StatusCode {
         self.kind.status()
     }
+
+    /// The scopes the route requires, space-separated (`"orders:read orders:write"`),
+    /// when the request was refused for a missing scope
+    /// ([`InsufficientScope`](AuthErrorKind::InsufficientScope) from a
+    /// [`RequireLayer`](crate::RequireLayer) scope rule); `None` otherwise. The
+    /// default responder sends it as the challenge's `scope` (RFC 6750 §3).
+    pub fn required_scope(&self) -> Option<&str> {
+        self.required_scope.as_deref()
+    }
 }
 
 impl fmt::Debug for AuthError {
@@ -200,6 +226,7 @@ impl fmt::Debug for AuthError {
             .field("kind", &self.kind)
             .field("description", &self.description)
             .field("source", &self.source.as_ref().map(|s| s.to_string()))
+            .field("required_scope", &self.required_scope)
             .finish()
     }
 }

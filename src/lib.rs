@@ -64,6 +64,10 @@
 //! 4. **On failure**: an [`AuthError`] goes to the [`ErrorResponder`] (by default
 //!    [`DefaultResponder`], RFC 6750), and into the response extensions.
 //!
+//! Authorization is a second, per-route layer behind this one: a
+//! [`RequireLayer`] requires scopes, roles, claim values or predicates of the
+//! [`Claims<C>`], and answers `403 insufficient_scope` when they fall short.
+//!
 //! Header, cookie and query tokens with static keys are verified synchronously
 //! inside `call`: there is no boxed future and no clone of the inner service.
 //! Only a layer with a form source reads bodies, and only when it must; see
@@ -123,6 +127,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod authenticator;
+mod authorize;
 mod body;
 mod claims;
 mod clock;
@@ -143,6 +148,9 @@ mod service;
 mod source;
 mod verify;
 
+pub use authorize::{
+    AsyncRequireFuture, Require, RequireBuilder, RequireFuture, RequireLayer, SyncOnly, WithAsync,
+};
 pub use body::ResponseBody;
 pub use claims::Claims;
 pub use clock::{Clock, SystemClock};

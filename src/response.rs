@@ -52,11 +52,12 @@ where
 /// | any problem with the token | 401 | `Bearer realm="…", error="invalid_token", error_description="…"` |
 /// | a form body that cannot be read or parsed | 400 | as for a malformed request |
 /// | a form body over the limit | 413 | none |
-/// | a valid token short of a route's requirement | 403 | `Bearer realm="…", error="insufficient_scope", …` |
+/// | a valid token short of a route's requirement | 403 | `Bearer realm="…", error="insufficient_scope", error_description="…"`, and `scope="…"` when scopes were missing |
 /// | keys or revocation store unavailable | 503 | none (`"error":"temporarily_unavailable"`) |
 ///
 /// The body is small JSON, `{"error":"invalid_token","error_description":"token expired"}`
-/// (`"error":"unauthorized"` when no token was sent), with
+/// (`"error":"unauthorized"` when no token was sent; with `"scope"` when the
+/// challenge has one), with
 /// `Cache-Control: no-store`. The description is one of a fixed set of short
 /// texts; it never holds the token or a claim value.
 #[derive(Clone)]
@@ -82,7 +83,7 @@ impl DefaultResponder {
         self
     }
 
-    fn challenge(&self, code: Option<&str>, description: &str) -> HeaderValue {
+    fn challenge(&self, code: Option<&str>, description: &str, scope: Option<&str>) -> HeaderValue {
         let mut value = String::from("Bearer");
         let mut sep = " ";
         if let Some(realm) = &self.realm {
@@ -95,6 +96,11 @@ impl DefaultResponder {
             value.push_str(&format!(
                 "{sep}error=\"{code}\", error_description=\"{description}\""
             ));
+            // Scope tokens are checked at build time: no space, quote or
+            // backslash inside one (RFC 6749 §3.3).
+            if let Some(scope) = scope {
+                value.push_str(&format!(", scope=\"{scope}\""));
+            }
         }
         HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
     }
@@ -124,10 +130,13 @@ impl ErrorResponder for DefaultResponder {
         } else {
             "unauthorized"
         };
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "error": code.unwrap_or(fallback),
             "error_description": error.description(),
         });
+        if let Some(scope) = error.required_scope() {
+            body["scope"] = scope.into();
+        }
         let mut response = Response::new(Bytes::from(body.to_string()));
         *response.status_mut() = kind.status();
         let headers = response.headers_mut();
@@ -136,7 +145,10 @@ impl ErrorResponder for DefaultResponder {
         // A challenge answers an authentication failure (RFC 6750 §3), not a
         // body that could not be read.
         if matches!(kind.status().as_u16(), 400 | 401 | 403) {
-            headers.insert(WWW_AUTHENTICATE, self.challenge(code, error.description()));
+            headers.insert(
+                WWW_AUTHENTICATE,
+                self.challenge(code, error.description(), error.required_scope()),
+            );
         }
         response
     }
