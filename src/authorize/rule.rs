@@ -599,7 +599,7 @@ mod tests {
     #[test]
     fn scopes_and_roles_are_deduplicated() {
         let rules = scopes(&["a", "b", "a"]);
-        assert_eq!(&*rules.scopes, ["a".into(), "b".into()]);
+        assert_eq!(&*rules.scopes, [Box::<str>::from("a"), Box::from("b")]);
         assert_eq!(rules.required_scope.as_deref(), Some("a b"));
         let rules = roles(&[&["x", "y"], &["y"]], None);
         assert_eq!(rules.roles.len(), 2);
