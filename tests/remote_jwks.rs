@@ -587,3 +587,134 @@ fn a_build_outside_tokio_is_refused() {
     assert_eq!(error.kind(), RemoteKeyErrorKind::InvalidConfig, "{error}");
     assert!(error.to_string().contains("tokio"), "{error}");
 }
+
+/// Over real TLS: a front with the `localhost` certificate of
+/// `tests/fixtures/tls`, signed by a test CA, before the plain endpoint.
+#[cfg(any(feature = "aws-lc-rs", feature = "rust-crypto"))]
+mod tls {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::task::{JoinHandle, JoinSet};
+    use tokio_rustls::TlsAcceptor;
+    use tokio_rustls::rustls::ServerConfig;
+    use tokio_rustls::rustls::crypto::CryptoProvider;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+    use super::*;
+
+    /// The error and its sources, as a log line would show them.
+    fn chain(error: &dyn std::error::Error) -> String {
+        let mut text = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            text = format!("{text}: {cause}");
+            source = cause.source();
+        }
+        text
+    }
+
+    const CA: &[u8] = include_bytes!("fixtures/tls/ca.der");
+    const CERTIFICATE: &[u8] = include_bytes!("fixtures/tls/localhost.der");
+    const KEY: &[u8] = include_bytes!("fixtures/tls/localhost.key.der");
+
+    fn provider() -> CryptoProvider {
+        #[cfg(feature = "aws-lc-rs")]
+        let provider = tokio_rustls::rustls::crypto::aws_lc_rs::default_provider();
+        #[cfg(not(feature = "aws-lc-rs"))]
+        let provider = tokio_rustls::rustls::crypto::ring::default_provider();
+        provider
+    }
+
+    /// Terminates TLS on 127.0.0.1 and forwards the bytes to `backend`;
+    /// stopped when dropped.
+    struct TlsFront {
+        addr: SocketAddr,
+        task: JoinHandle<()>,
+    }
+
+    impl Drop for TlsFront {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    async fn tls_front(backend: SocketAddr) -> TlsFront {
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(KEY.to_vec()));
+        let config = ServerConfig::builder_with_provider(Arc::new(provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![CertificateDer::from(CERTIFICATE.to_vec())], key)
+            .unwrap();
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let mut connections = JoinSet::new();
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let acceptor = acceptor.clone();
+                connections.spawn(async move {
+                    // A client that refuses the certificate ends the handshake.
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let Ok(mut plain) = TcpStream::connect(backend).await else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                });
+                while connections.try_join_next().is_some() {}
+            }
+        });
+        TlsFront { addr, task }
+    }
+
+    #[tokio::test]
+    async fn https_with_a_trusted_root_fetches_the_keys() {
+        let server = JwksServer::start().await;
+        let front = tls_front(server.addr()).await;
+        let url = format!("https://localhost:{}/jwks.json", front.addr.port());
+        let set = RemoteKeySet::builder(url)
+            .add_root_certificate(CA)
+            .build()
+            .await
+            .unwrap();
+        assert_eq!(kids(&set).unwrap(), ["k1"]);
+        server.set_kids(&["k2"]);
+        set.refresh().await.unwrap();
+        assert_eq!(kids(&set).unwrap(), ["k2"]);
+    }
+
+    #[tokio::test]
+    async fn https_with_an_unknown_root_is_refused() {
+        let server = JwksServer::start().await;
+        let front = tls_front(server.addr()).await;
+        let url = format!("https://localhost:{}/jwks.json", front.addr.port());
+        let error = RemoteKeySet::builder(url).build().await.unwrap_err();
+        assert_eq!(error.kind(), RemoteKeyErrorKind::Network, "{error}");
+        let chain = chain(&error);
+        assert!(chain.contains("UnknownIssuer"), "{chain}");
+        assert_eq!(server.fetches(), 0);
+    }
+
+    #[tokio::test]
+    async fn https_to_a_name_the_certificate_does_not_cover_is_refused() {
+        let server = JwksServer::start().await;
+        let front = tls_front(server.addr()).await;
+        let url = format!("https://127.0.0.1:{}/jwks.json", front.addr.port());
+        let error = RemoteKeySet::builder(url)
+            .add_root_certificate(CA)
+            .build()
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), RemoteKeyErrorKind::Network, "{error}");
+        let chain = chain(&error);
+        assert!(chain.contains("not valid for name"), "{chain}");
+        assert_eq!(server.fetches(), 0);
+    }
+}
