@@ -123,7 +123,9 @@ impl RemoteKeySet {
     }
 
     /// Fetches the document now, or joins the fetch in flight, regardless of
-    /// the rate limit.
+    /// the rate limit. `Ok` when the fetch succeeded and its keys are now the
+    /// current ones (a document identical to the current one keeps its
+    /// generation).
     ///
     /// # Errors
     ///
