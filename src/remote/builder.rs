@@ -82,6 +82,7 @@ impl Default for Config {
 /// # Ok(())
 /// # }
 /// ```
+#[derive(Clone)]
 #[must_use = "a builder does nothing until it is built"]
 pub struct RemoteKeySetBuilder {
     origin: Origin,
@@ -103,7 +104,8 @@ impl RemoteKeySetBuilder {
     /// `min` protects the identity provider (and this server) from a
     /// `max-age=0`; `max` bounds how long a removed key is still accepted when
     /// nobody refreshes on purpose. The document is refreshed in the
-    /// background at 80–90 % of its lifetime.
+    /// background at 80–90 % of its lifetime; a failed background fetch is
+    /// retried after about 1 s, 2 s, 4 s, ..., at most `min` apart.
     ///
     /// [`build`](Self::build) fails when `min` is under one second or above `max`.
     pub fn cache_bounds(mut self, min: Duration, max: Duration) -> Self {

@@ -109,8 +109,7 @@ impl fmt::Debug for RemoteKeyError {
         f.debug_struct("RemoteKeyError")
             .field("kind", &self.kind)
             .field("url", &self.url)
-            .field("detail", &self.detail)
-            .field("source", &self.source.as_ref().map(|s| s.to_string()))
+            .field("cause", &self.cause().to_string())
             .finish()
     }
 }

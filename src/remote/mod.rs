@@ -3,13 +3,13 @@
 //! refreshed in the background, and refetched, at a bounded rate, when a
 //! token names a key the set lacks.
 //!
-//! - [`builder`]: the settings and their checks;
-//! - [`fetch`]: the HTTP client, one bounded `GET`;
-//! - [`discovery`]: the JWK Set's URL from the issuer's configuration;
-//! - [`document`]: the fetched document read into keys;
-//! - [`cache_policy`]: `Cache-Control` to a lifetime and a refresh time;
-//! - [`refresh`]: one fetch at a time, the rate limit, the background task;
-//! - [`error`]: [`RemoteKeyError`].
+//! - `builder`: the settings and their checks;
+//! - `fetch`: the HTTP client, one bounded `GET`;
+//! - `discovery`: the JWK Set's URL from the issuer's configuration;
+//! - `document`: the fetched document read into keys;
+//! - `cache_policy`: `Cache-Control` to a lifetime and a refresh time;
+//! - `refresh`: one fetch at a time, the rate limit, the background task;
+//! - `error`: [`RemoteKeyError`].
 
 mod builder;
 mod cache_policy;
@@ -123,7 +123,9 @@ impl RemoteKeySet {
     }
 
     /// Fetches the document now, or joins the fetch in flight, regardless of
-    /// the rate limit.
+    /// the rate limit. `Ok` when the fetch succeeded and its keys are now the
+    /// current ones (a document identical to the current one keeps its
+    /// generation).
     ///
     /// # Errors
     ///

@@ -27,6 +27,15 @@ fn kids(set: &RemoteKeySet) -> Vec<String> {
         .collect()
 }
 
+#[test]
+fn the_types_cross_threads() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<RemoteKeySet>();
+    send_sync::<super::RemoteKeySetBuilder>();
+    send_sync::<super::RemoteKeyError>();
+    send_sync::<super::Snapshot>();
+}
+
 #[tokio::test]
 async fn snapshot_is_shared_and_cheap() {
     let server = JwksServer::start().await;
@@ -42,7 +51,7 @@ async fn snapshot_is_shared_and_cheap() {
 async fn an_unknown_kid_refetches_once_the_interval_has_passed() {
     let server = JwksServer::start().await;
     let set = RemoteKeySet::builder(server.url())
-        .unknown_kid_interval(Duration::from_millis(200))
+        .unknown_kid_interval(Duration::from_millis(500))
         .build()
         .await
         .unwrap();
@@ -55,7 +64,7 @@ async fn an_unknown_kid_refetches_once_the_interval_has_passed() {
     assert_eq!(server.fetches(), 1);
     assert_eq!(kids(&set), ["k1"]);
 
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    tokio::time::sleep(Duration::from_millis(550)).await;
     tokio::time::timeout(BOUND, set.refresh_for_unknown_key())
         .await
         .unwrap();
@@ -68,12 +77,13 @@ async fn an_unknown_kid_refetches_once_the_interval_has_passed() {
 async fn a_storm_of_unknown_kids_causes_one_fetch_then_none() {
     let server = JwksServer::start().await;
     let set = RemoteKeySet::builder(server.url())
-        .unknown_kid_interval(Duration::from_millis(300))
+        .unknown_kid_interval(Duration::from_secs(1))
         .build()
         .await
         .unwrap();
     assert_eq!(server.fetches(), 1);
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    // Wait the interval out: the storm may start a fetch.
+    tokio::time::sleep(Duration::from_millis(1050)).await;
     server.set_kids(&["k1", "k2"]);
     // Slow enough that every caller arrives while the fetch is in flight.
     server.set_delay(Duration::from_millis(100));
@@ -100,11 +110,12 @@ fn the_storm_is_one_fetch_on_a_multi_threaded_runtime_too() {
     runtime.block_on(async {
         let server = JwksServer::start().await;
         let set = RemoteKeySet::builder(server.url())
-            .unknown_kid_interval(Duration::from_millis(300))
+            .unknown_kid_interval(Duration::from_secs(1))
             .build()
             .await
             .unwrap();
-        tokio::time::sleep(Duration::from_millis(350)).await;
+        // Wait the interval out: the storm may start a fetch.
+        tokio::time::sleep(Duration::from_millis(1050)).await;
         server.set_delay(Duration::from_millis(100));
         let tasks: Vec<_> = (0..1000)
             .map(|_| tokio::spawn(set.refresh_for_unknown_key()))
@@ -160,4 +171,26 @@ async fn the_background_task_ends_with_the_last_clone() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("the background task still runs");
+}
+
+#[tokio::test]
+async fn with_no_keys_yet_callers_wait_for_the_first_fetch() {
+    let server = JwksServer::start().await;
+    server.set_delay(Duration::from_millis(200));
+    let set = RemoteKeySet::builder(server.url())
+        .fail_fast(false)
+        .build()
+        .await
+        .unwrap();
+    assert!(set.snapshot().is_none());
+    // The background task's first fetch and these callers share one fetch.
+    tokio::time::timeout(
+        BOUND,
+        join_all((0..10).map(|_| set.refresh_for_unknown_key())),
+    )
+    .await
+    .unwrap();
+    assert_eq!(kids(&set), ["k1"]);
+    tokio::task::yield_now().await;
+    assert_eq!(server.fetches(), 1);
 }
