@@ -157,10 +157,6 @@ impl RemoteKeySet {
     /// snapshot: joins the fetch in flight, or starts one unless a fetch
     /// started less than `unknown_kid_interval` ago. Ends with the fetch, or at
     /// once; never later than the configured timeout after the fetch started.
-    #[allow(
-        dead_code,
-        reason = "the verifier calls it once remote keys are wired in (issue 4)"
-    )]
     pub(crate) fn refresh_for_unknown_key(&self) -> BoxFuture<'static, ()> {
         let state = Arc::clone(&self.state);
         Box::pin(async move {

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use quick_cache::sync::Cache;
 
+use super::Provenance;
 use crate::error::{AuthError, AuthErrorKind};
 
 /// A verified token's decoded claims and what a hit must check again.
@@ -98,19 +99,17 @@ impl TokenCache {
         &self,
         token: &str,
         claims: &C,
-        exp: Option<f64>,
-        nbf: Option<f64>,
-        (key, trust): (u64, usize),
+        provenance: &Provenance,
         extra: Option<Arc<dyn Any + Send + Sync>>,
     ) {
         self.entries.insert(
             token.into(),
             Cached {
                 claims: Arc::new(claims.clone()),
-                exp,
-                nbf,
-                key,
-                trust,
+                exp: provenance.times.exp,
+                nbf: provenance.times.nbf,
+                key: provenance.key,
+                trust: provenance.trust,
                 extra,
             },
         );
@@ -123,10 +122,5 @@ impl TokenCache {
             self.entries
                 .retain(|_, cached| !removed.contains(&cached.key));
         }
-    }
-
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.entries.len()
     }
 }

@@ -169,12 +169,12 @@ impl Verifier {
             if let Some(hit) = self.cached(cache, token) {
                 return hit;
             }
-            let (verified, times, key) = self.verify_fully::<C>(token)?;
+            let (verified, provenance) = self.verify_fully::<C>(token)?;
             #[cfg(feature = "revocation")]
             let extra = verified.token.clone().map(|t| Arc::new(t) as _);
             #[cfg(not(feature = "revocation"))]
             let extra = None;
-            cache.insert(token, &verified.claims, times.exp, times.nbf, key, extra);
+            cache.insert(token, &verified.claims, &provenance, extra);
             return Ok(verified);
         }
         self.verify_fully::<C>(token).map(|(verified, ..)| verified)
@@ -217,7 +217,7 @@ impl Verifier {
     fn verify_fully<C: DeserializeOwned>(
         &self,
         token: &str,
-    ) -> Result<(Verified<C>, Times, (u64, usize)), VerifyError> {
+    ) -> Result<(Verified<C>, Provenance), VerifyError> {
         let mut segments = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
             segments.next(),
@@ -301,7 +301,12 @@ impl Verifier {
             && let Ok(times) = self.check_registered_claims(trust, registered)
             && let Ok(claims) = serde_json::from_str(payload)
         {
-            return Ok((self.verified(claims, payload)?, times, (key, position)));
+            let provenance = Provenance {
+                times,
+                key,
+                trust: position,
+            };
+            return Ok((self.verified(claims, payload)?, provenance));
         }
         let times = self.check_registered_claims(trust, self.read_registered_claims(payload)?)?;
         let claims = serde_json::from_str(payload).map_err(|e| {
@@ -311,7 +316,12 @@ impl Verifier {
                 e,
             )
         })?;
-        Ok((self.verified(claims, payload)?, times, (key, position)))
+        let provenance = Provenance {
+            times,
+            key,
+            trust: position,
+        };
+        Ok((self.verified(claims, payload)?, provenance))
     }
 
     /// The verified token, with what the revocation check needs of it.
@@ -373,6 +383,15 @@ fn decode_payload(payload_b64: &str) -> Result<String, AuthError> {
 pub(crate) struct Times {
     pub(crate) exp: Option<f64>,
     pub(crate) nbf: Option<f64>,
+}
+
+/// How a token was verified: its validity period, the fingerprint of the key
+/// that verified it, and the position of its issuer among the layer's.
+#[cfg_attr(not(feature = "token-cache"), allow(dead_code))]
+pub(crate) struct Provenance {
+    pub(crate) times: Times,
+    pub(crate) key: u64,
+    pub(crate) trust: usize,
 }
 
 /// Tries the keys that fit the token: those with its `kid` when any has it,
