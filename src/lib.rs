@@ -55,10 +55,12 @@
 //!    [form field](JwtAuthBuilder::form_field) when one is configured. Two
 //!    *different* tokens in one request are refused (`400 invalid_request`).
 //! 2. **Verify**: the key is chosen by `kid` and algorithm from the configured
-//!    [`Key`]s; the signature, then `exp`, `nbf`, `iss`, `aud`, `sub`, `typ` and
-//!    the required claims are checked, against an injectable [`Clock`].
-//!    A token from a cookie on an unsafe method must also pass the
-//!    [`CsrfPolicy`].
+//!    [`Key`]s (or a remote JWK Set, refetched once for an unknown `kid`, with
+//!    the `remote-jwks` feature; with [`TrustedIssuer`]s, those of the issuer
+//!    the token names); the signature, then `exp`, `nbf`, `iss`, `aud`, `sub`,
+//!    `typ` and the required claims are checked, against an injectable
+//!    [`Clock`]. A token from a cookie on an unsafe method must also pass the
+//!    [`CsrfPolicy`]. A configured revocation store is asked last.
 //! 3. **On success**: [`Claims<C>`] goes into the request extensions and the
 //!    inner service is called with the request as it came.
 //! 4. **On failure**: an [`AuthError`] goes to the [`ErrorResponder`] (by default
@@ -70,6 +72,8 @@
 //!
 //! Header, cookie and query tokens with static keys are verified synchronously
 //! inside `call`: there is no boxed future and no clone of the inner service.
+//! Only requests that need I/O first (a remote key set to refetch, a revocation
+//! store to ask) wait in the response future, with the ready inner service.
 //! Only a layer with a form source reads bodies, and only when it must; see
 //! [`JwtAuthBuilder::form_field`] and [`RequestBody`].
 //!
@@ -116,8 +120,9 @@
 //! | `multipart` | no | the [form-field source](JwtAuthBuilder::form_field) also reads `multipart/form-data` |
 //! | `tracing` | no | one `debug` event per refused request, target `tower_jwt_auth` |
 //! | `remote-jwks` | no | [`RemoteKeySet`]: a JWK Set fetched over HTTPS (or by OpenID Connect discovery), cached and refreshed on tokio |
-//! | `revocation` | no | token revocation: the `RevocationStore` trait, `MemoryRevocations`, and `Revocation` (the check's timeout and failure policy) |
+//! | `revocation` | yes | token revocation ([`JwtAuthBuilder::revocation`]): the `RevocationStore` trait, `MemoryRevocations`, and `Revocation` (the check's timeout and failure policy); nothing per request unless configured |
 //! | `redis` | no | `revocation`, and `RedisRevocations`, a store shared by many servers |
+//! | `token-cache` | no | [`JwtAuthBuilder::token_cache`]: a bounded cache of verified tokens |
 //!
 //! [Tower]: https://docs.rs/tower
 
