@@ -331,3 +331,60 @@ mod redis {
         assert!(started.elapsed() < Duration::from_millis(900));
     }
 }
+
+/// A form-field token waits for the revocation check too, and the handler
+/// still receives the very body that was sent.
+#[tokio::test]
+async fn a_form_token_is_checked_and_its_body_passed_on() {
+    use axum::body::Body;
+    use axum::http::header::CONTENT_TYPE;
+    let store = Arc::new(MemoryRevocations::new());
+    let layer = JwtAuthLayer::<Value>::builder()
+        .key(Key::hmac(SECRET))
+        .form_field("token")
+        .revocation(Revocation::from_arc(store.clone()))
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route(
+            "/echo",
+            post(
+                |Extension(token): Extension<TokenInfo>, body: Bytes| async move {
+                    format!(
+                        "{}|{}",
+                        token.subject().unwrap_or_default(),
+                        String::from_utf8_lossy(&body)
+                    )
+                },
+            ),
+        )
+        .layer(layer);
+    let server = serve_axum(app).await;
+    let token = issuer().issue(&json!({ "sub": "ada" })).unwrap();
+    let form = format!("note=hello%20there&token={token}");
+    let post_form = || {
+        Request::post(server.url("/echo"))
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form.clone()))
+            .unwrap()
+    };
+    let reply = send(post_form()).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.text(), format!("ada|{form}"));
+
+    // The token's identity, read back from its payload.
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let info = TokenInfo::new()
+        .with_jti(claims["jti"].as_str().unwrap())
+        .with_subject("ada")
+        .with_expires_at(claims["exp"].as_u64().unwrap());
+    store.revoke(&info).await.unwrap();
+    assert_eq!(described(&send(post_form()).await), revoked());
+}
