@@ -2,11 +2,16 @@
 //!
 //! The order is fixed and every step fails closed:
 //!
-//! 1. the length, before anything is decoded;
+//! 1. the length, before anything is decoded; then, with a verified-token
+//!    cache, the cache ([`cache`]: a hit skips to the end);
 //! 2. exactly three base64url segments (no padding, no other characters);
 //! 3. the header: `alg` in the allow-list (`none` can never be), no `crit`, the
-//!    configured `typ`; `jku`, `x5u`, `jwk` and `x5c` are never read;
-//! 4. the keys whose `kid` and algorithm fit; the signature must verify with one;
+//!    configured `typ`; `jku`, `x5u`, `jwk` and `x5c` are never read. With
+//!    several trusted issuers, the (unverified) `iss` first chooses whose
+//!    allow-list, keys and rules apply ([`trust`]);
+//! 4. the keys whose `kid` and algorithm fit; the signature must verify with one.
+//!    Keys of a remote set that has no key for the `kid` (or no keys yet) make
+//!    the caller refetch once and verify again;
 //! 5. the registered claims (time, issuer, audience, subject, required claims);
 //! 6. the application's claims type.
 //!
@@ -17,7 +22,8 @@
 //! serde_json reading the registered claims first, in the order above.
 //!
 //! With the default aws-lc-rs provider, keys are parsed once, when the layer is
-//! built ([`signature`]); the header and signature are decoded on the stack.
+//! built ([`signature`]), or once per document of a remote key set; the header
+//! and signature are decoded on the stack.
 
 #[cfg(feature = "aws-lc-rs")]
 mod aws_lc;
