@@ -264,7 +264,12 @@ mod redis {
         // One entry, which expires with the token (plus the leeway).
         assert_eq!(redis.command(&["DBSIZE"]).await.unwrap(), "1");
         let key = redis.command(&["RANDOMKEY"]).await.unwrap();
-        let ttl: i64 = redis.command(&["TTL", &key]).await.unwrap().parse().unwrap();
+        let ttl: i64 = redis
+            .command(&["TTL", &key])
+            .await
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!(ttl > 0 && ttl <= 15 * 60 + 60 + 1, "TTL {ttl}");
     }
 

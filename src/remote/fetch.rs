@@ -130,14 +130,14 @@ impl Fetcher {
             };
             return Err(error(RemoteKeyErrorKind::Status, detail));
         }
-        if let Some(value) = parts.headers.get(CONTENT_TYPE) {
-            if !is_json(value.as_bytes()) {
-                let shown = String::from_utf8_lossy(value.as_bytes());
-                return Err(error(
-                    RemoteKeyErrorKind::InvalidDocument,
-                    format!("Content-Type {shown:?} is not JSON"),
-                ));
-            }
+        if let Some(value) = parts.headers.get(CONTENT_TYPE)
+            && !is_json(value.as_bytes())
+        {
+            let shown = String::from_utf8_lossy(value.as_bytes());
+            return Err(error(
+                RemoteKeyErrorKind::InvalidDocument,
+                format!("Content-Type {shown:?} is not JSON"),
+            ));
         }
         let declared = parts
             .headers

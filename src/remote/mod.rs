@@ -3,13 +3,13 @@
 //! refreshed in the background, and refetched, at a bounded rate, when a
 //! token names a key the set lacks.
 //!
-//! - [`builder`]: the settings and their checks;
-//! - [`fetch`]: the HTTP client, one bounded `GET`;
-//! - [`discovery`]: the JWK Set's URL from the issuer's configuration;
-//! - [`document`]: the fetched document read into keys;
-//! - [`cache_policy`]: `Cache-Control` to a lifetime and a refresh time;
-//! - [`refresh`]: one fetch at a time, the rate limit, the background task;
-//! - [`error`]: [`RemoteKeyError`].
+//! - `builder`: the settings and their checks;
+//! - `fetch`: the HTTP client, one bounded `GET`;
+//! - `discovery`: the JWK Set's URL from the issuer's configuration;
+//! - `document`: the fetched document read into keys;
+//! - `cache_policy`: `Cache-Control` to a lifetime and a refresh time;
+//! - `refresh`: one fetch at a time, the rate limit, the background task;
+//! - `error`: [`RemoteKeyError`].
 
 mod builder;
 mod cache_policy;

@@ -100,7 +100,7 @@ impl TokenCache {
         claims: &C,
         exp: Option<f64>,
         nbf: Option<f64>,
-        (key, trust): (u64, usize),
+        (key, trust): super::VerifiedBy,
         extra: Option<Arc<dyn Any + Send + Sync>>,
     ) {
         self.entries.insert(
@@ -123,10 +123,5 @@ impl TokenCache {
             self.entries
                 .retain(|_, cached| !removed.contains(&cached.key));
         }
-    }
-
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.entries.len()
     }
 }

@@ -47,6 +47,10 @@ use header::{JoseHeader, same_media_type};
 use signature::SignatureKey;
 use trust::Trust;
 
+/// What verified a token: the fingerprint of the key, and the position of its
+/// issuer among the layer's (the token cache keeps both with the entry).
+pub(crate) type VerifiedBy = (u64, usize);
+
 pub(crate) use claims::MAX_EXTRA_REQUIRED;
 pub(crate) use prepare::key_entries;
 
@@ -217,7 +221,7 @@ impl Verifier {
     fn verify_fully<C: DeserializeOwned>(
         &self,
         token: &str,
-    ) -> Result<(Verified<C>, Times, (u64, usize)), VerifyError> {
+    ) -> Result<(Verified<C>, Times, VerifiedBy), VerifyError> {
         let mut segments = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
             segments.next(),
