@@ -1,14 +1,23 @@
 //! A complete login flow on axum: a login endpoint issues tokens, a protected
-//! route reads the verified claims, and a small page in the browser drives both.
+//! route reads the verified claims, a logout endpoint revokes them, and a small
+//! page in the browser drives all three.
 //!
 //! It shows [`TokenIssuer`] behind `POST /login` (JSON or HTML form), and
-//! [`JwtAuthLayer`] as a `route_layer` on `/api/me`, with the claims read
-//! through `axum::Extension<Claims<C>>` (no crate feature needed). The layer
-//! takes the token from the `Authorization: Bearer` header (`GET /api/me`, as
-//! scripts send it) or from the `token` field of a posted HTML form
-//! (`POST /api/me`, as a plain browser form sends it: browsers cannot set
-//! headers on a form submission). The form handler parses the same body again
-//! for its own `note` field: the layer hands it over intact.
+//! [`JwtAuthLayer`] as a `route_layer` on `/api/me` and `/logout`, with the
+//! claims read through `axum::Extension<Claims<C>>` (no crate feature needed).
+//! The layer takes the token from the `Authorization: Bearer` header (as
+//! scripts send it) or from the `token` field of a posted HTML form (as a plain
+//! browser form sends it: browsers cannot set headers on a form submission).
+//! The form handler of `POST /api/me` parses the same body again for its own
+//! `note` field: the layer hands it over intact.
+//!
+//! Every token carries a `jti`, and the layer checks each one against a
+//! [`Revocation`] store after verification. `POST /logout` revokes the
+//! presented token (the handler reads its [`TokenInfo`] from the request's
+//! extensions); from then on it is refused with `401` and
+//! `error_description="token revoked"` on every route. `POST
+//! /logout?everywhere=1` revokes every token of the user issued until now
+//! (including any issued later in that same second: `iat` counts whole seconds).
 //!
 //! Run it with no setup:
 //!
@@ -16,10 +25,11 @@
 //! cargo run --example demo
 //! ```
 //!
-//! It listens on `DEMO_ADDR` (default `127.0.0.1:3000`), prints its demo users,
-//! and signs tokens with the bytes of `JWT_SECRET`, or with a random secret when
-//! that is unset (tokens then do not survive a restart). `RUST_LOG` sets the log
-//! filter (default `info`). Open <http://127.0.0.1:3000/>, or:
+//! It listens on `DEMO_ADDR` (default `127.0.0.1:3000`), prints its demo users
+//! and its revocation store, and signs tokens with the bytes of `JWT_SECRET`, or
+//! with a random secret when that is unset (tokens then do not survive a
+//! restart). `RUST_LOG` sets the log filter (default `info`). Open
+//! <http://127.0.0.1:3000/>, or:
 //!
 //! ```sh
 //! # Log in (JSON or form) and keep the token.
@@ -34,18 +44,48 @@
 //! # The same with the token in a form field, plus a note the handler echoes.
 //! curl -d "token=$TOKEN" localhost:3000/api/me
 //! curl -d "token=$TOKEN" -d note=hello localhost:3000/api/me
+//!
+//! # Log out: 204, then 401 "token revoked" for that token everywhere.
+//! curl -i -X POST localhost:3000/logout -H "authorization: Bearer $TOKEN"
+//! curl -i localhost:3000/api/me -H "authorization: Bearer $TOKEN"
+//!
+//! # Or revoke every token of the user issued until now (any one of them will do).
+//! curl -i -X POST 'localhost:3000/logout?everywhere=1' -H "authorization: Bearer $TOKEN"
 //! ```
 //!
-//! `POST /api/me` answers JSON, or a small HTML page to a client that asks for
-//! HTML (a browser submitting the page's form).
+//! `POST /api/me` and `POST /logout` answer JSON (or `204`), or a small HTML
+//! page to a client that asks for HTML (a browser submitting the page's forms).
+//!
+//! # Several instances
+//!
+//! By default revocations live in this process's memory
+//! ([`MemoryRevocations`]). Built with the `redis` feature and given
+//! `REDIS_URL`, the demo keeps them in Redis instead (`RedisRevocations`), so
+//! that a token logged out on one instance is refused by every other. The
+//! instances must share both `JWT_SECRET` (to accept each other's tokens) and
+//! `REDIS_URL` (to see each other's revocations):
+//!
+//! ```sh
+//! export JWT_SECRET=a-secret-of-at-least-32-bytes-for-hs256 REDIS_URL=redis://127.0.0.1:6379/
+//! DEMO_ADDR=127.0.0.1:3000 cargo run --example demo --features redis &
+//! DEMO_ADDR=127.0.0.1:3001 cargo run --example demo --features redis &
+//! # Log in on :3000, log out on :3000, and :3001 answers 401 "token revoked".
+//! ```
+//!
+//! A Redis that cannot be reached at startup stops the demo with a message; a
+//! `REDIS_URL` given to a demo built without the `redis` feature does too,
+//! rather than let it revoke tokens that other instances would still accept.
+//! Once running, a check the store cannot answer is `503` (the layer fails
+//! closed).
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::io::Read;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
@@ -53,11 +93,17 @@ use axum::routing::{get, post};
 use axum::{Extension, Form, Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tower_jwt_auth::{Claims, JwtAuthLayer, Key, TokenIssuer, TokenSource};
+use tower_jwt_auth::{
+    Claims, JwtAuthLayer, Key, MemoryRevocations, Revocation, RevocationStore, TokenInfo,
+    TokenIssuer, TokenSource,
+};
 use tracing_subscriber::EnvFilter;
 
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 const TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
+/// How long the startup waits for a first connection to Redis.
+#[cfg(feature = "redis")]
+const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A demo user: login name, password, display name (the `name` claim).
 struct User {
@@ -88,24 +134,42 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
 
     let secret = secret_from_env_or_random();
-    let issuer = TokenIssuer::hmac(&secret).ttl(TOKEN_TTL).build()?;
+    let revocations = match revocation_store().await {
+        Ok(store) => store,
+        Err(message) => {
+            eprintln!("demo: {message}");
+            std::process::exit(1);
+        }
+    };
+    // A `jti` in every token, so that one token can be revoked by itself.
+    let issuer = TokenIssuer::hmac(&secret)
+        .ttl(TOKEN_TTL)
+        .with_jti(true)
+        .build()?;
     let auth = JwtAuthLayer::<Value>::builder()
         .key(Key::hmac(&secret))
-        .required_claims(["sub", "exp"])
+        .required_claims(["sub", "exp", "iat", "jti"])
         // The header for scripts, the form field for plain HTML forms. The
         // body is read only for a form post that carries no header token.
         .source(TokenSource::bearer())
         .form_field("token")
+        // After verification, ask the store whether the token was revoked;
+        // accepted requests then carry its `TokenInfo` for the logout handler.
+        .revocation(Revocation::from_arc(revocations.clone()))
         .build()?;
 
     let app = Router::new()
         .route("/api/me", get(me).post(me_form))
+        .route("/logout", post(logout))
         // Only the routes above are protected; the page and the login stay open.
         .route_layer(auth)
         .route("/", get(page))
         .route("/login", post(login))
         .layer(middleware::from_fn(log_request))
-        .with_state(issuer);
+        .with_state(AppState {
+            issuer,
+            revocations,
+        });
 
     let addr: SocketAddr = std::env::var("DEMO_ADDR")
         .unwrap_or_else(|_| DEFAULT_ADDR.to_owned())
@@ -138,7 +202,10 @@ fn secret_from_env_or_random() -> Vec<u8> {
         }
         return secret.into_encoded_bytes();
     }
-    println!("JWT_SECRET is unset: using a random secret; tokens do not survive a restart");
+    println!(
+        "JWT_SECRET is unset: using a random secret; tokens do not survive a restart, \
+         and no other instance accepts them"
+    );
     random_secret()
 }
 
@@ -158,6 +225,69 @@ fn random_secret() -> Vec<u8> {
         }
     }
     secret
+}
+
+/// What the handlers share: the issuer of tokens and the store that revokes
+/// them (the layer checks with the same store).
+#[derive(Clone)]
+struct AppState {
+    issuer: TokenIssuer,
+    revocations: Arc<dyn RevocationStore>,
+}
+
+/// The revocation store: Redis when `REDIS_URL` is set (feature `redis`),
+/// else this process's memory. Prints which; `Err` is the message to stop with.
+async fn revocation_store() -> Result<Arc<dyn RevocationStore>, String> {
+    match std::env::var("REDIS_URL") {
+        Ok(url) if !url.is_empty() => redis_store(&url).await,
+        _ => {
+            println!(
+                "revocation store: in memory (this process only; \
+                 see the docs of examples/demo.rs to share one through Redis)"
+            );
+            Ok(Arc::new(MemoryRevocations::new()))
+        }
+    }
+}
+
+/// Connects to the Redis at `url`, within [`REDIS_CONNECT_TIMEOUT`].
+#[cfg(feature = "redis")]
+async fn redis_store(url: &str) -> Result<Arc<dyn RevocationStore>, String> {
+    use tower_jwt_auth::RedisRevocations;
+    use tower_jwt_auth::redis::IntoConnectionInfo;
+
+    let info = url
+        .into_connection_info()
+        .map_err(|error| format!("REDIS_URL is not a Redis URL: {error}"))?;
+    // Host and port only: the URL may hold a password.
+    let addr = info.addr().to_string();
+    match tokio::time::timeout(REDIS_CONNECT_TIMEOUT, RedisRevocations::connect(info)).await {
+        Ok(Ok(store)) => {
+            println!("revocation store: Redis at {addr} (shared by every instance using it)");
+            Ok(Arc::new(store))
+        }
+        Ok(Err(error)) => Err(format!(
+            "cannot reach Redis at {addr} (REDIS_URL): {error}; start it, or unset \
+             REDIS_URL to keep revocations in memory"
+        )),
+        Err(_) => Err(format!(
+            "cannot reach Redis at {addr} (REDIS_URL): no answer within {} s; start it, \
+             or unset REDIS_URL to keep revocations in memory",
+            REDIS_CONNECT_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// Without the `redis` feature a `REDIS_URL` is a mistake: running with a
+/// store of its own, this instance would miss every other's revocations.
+#[cfg(not(feature = "redis"))]
+async fn redis_store(_url: &str) -> Result<Arc<dyn RevocationStore>, String> {
+    Err(
+        "REDIS_URL is set, but this demo was built without the `redis` feature: run \
+         `cargo run --example demo --features redis`, or unset REDIS_URL to keep \
+         revocations in memory"
+            .to_owned(),
+    )
 }
 
 /// Login credentials, from a JSON body or an HTML form.
@@ -195,13 +325,13 @@ impl<S: Send + Sync> FromRequest<S> for Credentials {
 }
 
 /// `POST /login`: a token for a known user, 401 for anyone else.
-async fn login(State(issuer): State<TokenIssuer>, credentials: Credentials) -> Response {
+async fn login(State(state): State<AppState>, credentials: Credentials) -> Response {
     let Some(user) = authenticate(&credentials) else {
         let body = json!({ "error": "invalid_credentials" });
         return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
     };
     let claims = json!({ "sub": user.username, "name": user.name });
-    match issuer.issue(&claims) {
+    match state.issuer.issue(&claims) {
         Ok(token) => {
             let body = json!({
                 "token": token,
@@ -257,6 +387,73 @@ async fn me_form(
     }
 }
 
+/// The query of `POST /logout`.
+#[derive(Deserialize)]
+struct LogoutParams {
+    everywhere: Option<String>,
+}
+
+/// `POST /logout`: revokes the presented token (or, with `?everywhere=1`,
+/// every token of its subject issued until now). `204` for a script, a page
+/// for a browser; from then on the layer refuses the token on every route.
+///
+/// The layer has verified the token and found it not revoked; its
+/// `TokenInfo` (`jti`, `sub`, `iat`, `exp`) is what the store needs.
+async fn logout(
+    State(state): State<AppState>,
+    Extension(token): Extension<TokenInfo>,
+    Query(params): Query<LogoutParams>,
+    headers: HeaderMap,
+) -> Response {
+    let everywhere = match params.everywhere.as_deref() {
+        None | Some("0" | "false") => false,
+        Some("1" | "true") => true,
+        Some(_) => return invalid_request("`everywhere` must be 1 or 0"),
+    };
+    let revoked = if everywhere {
+        // The layer requires `sub`; a token without one never gets here.
+        let Some(subject) = token.subject() else {
+            return invalid_request("the token has no `sub`");
+        };
+        // `iat` counts whole seconds: `now + 1` includes the presented token,
+        // and the entry lasts as long as the last token it covers.
+        let now = unix_now();
+        state
+            .revocations
+            .revoke_subject(token.issuer(), subject, now + 1, now + TOKEN_TTL.as_secs())
+            .await
+    } else {
+        state.revocations.revoke(&token).await
+    };
+    if let Err(error) = revoked {
+        // The store's error, never the token or its claims.
+        tracing::warn!(%error, "could not revoke a token");
+        let body = json!({
+            "error": "temporarily_unavailable",
+            "error_description": "could not revoke the token; try again",
+        });
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    }
+    if wants_html(&headers) {
+        Html(logged_out_page(everywhere)).into_response()
+    } else {
+        StatusCode::NO_CONTENT.into_response()
+    }
+}
+
+fn invalid_request(description: &str) -> Response {
+    let body = json!({ "error": "invalid_request", "error_description": description });
+    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+}
+
+/// Now, in Unix seconds.
+fn unix_now() -> u64 {
+    // A clock before 1970 is not worth a panic in a demo: count it as 1970.
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// Whether the client asked for HTML, as browsers do when they navigate.
 fn wants_html(headers: &HeaderMap) -> bool {
     headers
@@ -295,7 +492,38 @@ fn data_page(claims: &Value, note: &str) -> String {
   <h2>Your note</h2>
   <pre id="note">{note}</pre>
 </section>
-<p><a href="/">Back to the demo</a> (logs you out)</p>
+<p><a href="/">Back to the demo</a> (the page forgets the token, but it stays
+  valid until it expires: log out to revoke it)</p>
+</body>
+</html>
+"#
+    )
+}
+
+/// The answer page of the logout form.
+fn logged_out_page(everywhere: bool) -> String {
+    let what = if everywhere {
+        "Every token of yours issued until now is revoked"
+    } else {
+        "Your token is revoked"
+    };
+    format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>tower-jwt-auth demo: logged out</title>
+{STYLE}
+</head>
+<body>
+<h1>Logged out</h1>
+<p id="logged-out">{what}: every route now answers it with
+  <code>401</code>, <code>token revoked</code>, on every demo instance that shares
+  this one's revocation store.</p>
+<p>Go back and post the protected form again, or call
+  <code>GET /api/me</code> from the script, to see it refused.</p>
+<p><a href="/">Back to the demo</a></p>
 </body>
 </html>
 "#
@@ -356,7 +584,8 @@ const STYLE: &str = "<style>
 
 /// `GET /`: log in with a script, then post the protected form natively (the
 /// token in a hidden field, as the seed application reads
-/// `request.form['token']`), or call the route from a script with the header.
+/// `request.form['token']`), or call the route from a script with the header;
+/// log out with another native form, and see the token refused.
 const PAGE: &str = r#"<!doctype html>
 <html lang="en">
 <head>
@@ -395,10 +624,24 @@ const PAGE: &str = r#"<!doctype html>
   <pre id="me-out"></pre>
 </section>
 
+<form id="logout" method="post" action="/logout">
+  <h2>4. Log out</h2>
+  <p class="hint">Revokes the token (posted in the hidden <code>token</code>
+    field): from then on every route refuses it with <code>401</code>, on every
+    demo instance sharing this one's revocation store. Then go back and try 2 or 3.</p>
+  <input type="hidden" name="token">
+  <button type="submit" id="log-out">Log out</button>
+  <button type="submit" id="log-out-everywhere" formaction="/logout?everywhere=1">Log out everywhere</button>
+</form>
+
 <script>
-  // The token lives in the hidden field only (not in localStorage).
+  // The token lives in the hidden fields only (not in localStorage).
   const $ = (id) => document.getElementById(id);
   const tokenField = $("protected").elements.token;
+  const setToken = (token) => {
+    tokenField.value = token;
+    $("logout").elements.token.value = token;
+  };
 
   $("login").addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -408,17 +651,18 @@ const PAGE: &str = r#"<!doctype html>
     });
     const body = await response.json().catch(() => ({}));
     if (response.ok) {
-      tokenField.value = body.token;
+      setToken(body.token);
       $("token-out").textContent = body.token;
     } else {
-      tokenField.value = "";
+      setToken("");
       $("token-out").textContent = response.status + " " + JSON.stringify(body);
     }
   });
 
-  // Back from the answer page, the browser may restore the hidden field: show
-  // the token it holds.
+  // Back from an answer page, the browser may restore the hidden fields: show
+  // the token the protected form holds, and give the same to the logout form.
   window.addEventListener("pageshow", () => {
+    setToken(tokenField.value);
     $("token-out").textContent = tokenField.value;
   });
 

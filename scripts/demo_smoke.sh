@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # Smoke test of the examples, as a user would try them: builds the examples,
 # starts `demo` and `custom_error` on free ports, and checks their answers with
-# curl. Prints `demo smoke: N passed, M failed`; exits non-zero on any failure.
+# curl. Then, when `redis-server` is installed, starts a throwaway Redis and two
+# `demo` instances (feature `redis`) sharing it, and checks that a token logged
+# out on one is refused by the other. Prints `demo smoke: N passed, M failed`;
+# exits non-zero on any failure.
 #
 #   scripts/demo_smoke.sh
 #
-# Needs cargo, curl and python3 (free ports, JSON).
+# Needs cargo, curl and python3 (free ports, JSON, Redis PING); redis-server for
+# the shared-store checks, which are skipped without it, unless CI is set: then
+# a missing redis-server is a failure.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
 readonly STARTUP_TIMEOUT=120 # seconds for an example to answer
 readonly STOP_TIMEOUT=10     # seconds for an example to exit after Ctrl-C
+readonly REDIS_TIMEOUT=10    # seconds for redis-server to answer PING
 
 for tool in cargo curl python3; do
     if ! command -v "$tool" >/dev/null; then
@@ -41,10 +47,11 @@ stop() {
     return "$status"
 }
 
+# Stops every process started, the last one first (the demos before their Redis).
 cleanup() {
-    local pid
-    for pid in ${pids[@]+"${pids[@]}"}; do
-        stop "$pid" || true
+    local i
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+        stop "${pids[i]}" || true
     done
     rm -rf "$workdir"
 }
@@ -54,15 +61,30 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# start NAME ADDR_VAR: runs the example with ADDR_VAR=127.0.0.1:<free port>,
-# waits until it answers, and sets $base, $pid and $log. (`cargo run` replaces
-# itself with the example on Unix, so $! is the example's own process.)
+# start NAME ADDR_VAR [VAR=VALUE...] [-- CARGO_RUN_ARGS...]: runs `cargo run -q
+# CARGO_RUN_ARGS` (by default `--example NAME`) with ADDR_VAR=127.0.0.1:<free
+# port> and the variables given (REDIS_URL is unset unless given), logs to
+# $workdir/NAME.log, waits until it answers, and sets $base, $pid and $log.
+# (`cargo run` replaces itself with the example on Unix, so $! is the example's
+# own process.)
 start() {
     local name=$1 addr_var=$2 port
+    shift 2
+    local vars=() run_args=(--example "$name")
+    while (($# > 0)); do
+        if [[ $1 == -- ]]; then
+            shift
+            run_args=("$@")
+            break
+        fi
+        vars+=("$1")
+        shift
+    done
     port=$(free_port)
     base="http://127.0.0.1:$port"
     log="$workdir/$name.log"
-    NO_COLOR=1 env "$addr_var=127.0.0.1:$port" cargo run -q --example "$name" >"$log" 2>&1 &
+    NO_COLOR=1 env -u REDIS_URL "$addr_var=127.0.0.1:$port" ${vars[@]+"${vars[@]}"} \
+        cargo run -q "${run_args[@]}" >"$log" 2>&1 &
     pid=$!
     pids+=("$pid")
     local deadline=$((SECONDS + STARTUP_TIMEOUT))
@@ -128,12 +150,25 @@ nonempty() { [[ -n $1 ]]; }
 contains() { [[ $1 == *"$2"* ]]; }
 is_jwt() { [[ $1 =~ ^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$ ]]; }
 absent_from_file() { ! grep -qF -- "$1" "$2"; }
+# revoked: the last answer is the layer's refusal of a revoked token.
+revoked() {
+    is "$status" 401 && is "$(json error_description)" "token revoked" &&
+        contains "$headers" 'error_description="token revoked"'
+}
 
 # tamper TOKEN: the token with the first character of its signature changed.
 tamper() {
     local signature=${1##*.} replacement=A
     [[ ${signature:0:1} == A ]] && replacement=B
     echo "${1%.*}.$replacement${signature:1}"
+}
+
+# login BASE: logs the demo's user in on BASE (JSON) and prints the token, or
+# nothing.
+login() {
+    request POST "$1/login" -H 'content-type: application/json' \
+        -d "{\"username\":\"$username\",\"password\":\"$password\"}"
+    json token
 }
 
 # --- the demo ----------------------------------------------------------------
@@ -157,6 +192,7 @@ check "GET / answers 200" is "$status" 200
 check "GET / holds the login form" contains "$body" '<form id="login"'
 check "GET / holds the protected form with a token field" contains "$body" 'name="token"'
 check "... posted natively to /api/me" contains "$body" 'method="post" action="/api/me"'
+check "GET / holds the logout form" contains "$body" '<form id="logout" method="post" action="/logout">'
 
 request POST "$base/login" -H 'content-type: application/json' \
     -d "{\"username\":\"$username\",\"password\":\"$password\"}"
@@ -212,10 +248,160 @@ request POST "$base/login" -H 'content-type: application/json' \
 check "POST /login with a wrong password answers 401" is "$status" 401
 check "... error invalid_credentials" is "$(json error)" invalid_credentials
 
+# --- logout, with the in-memory revocation store -----------------------------
+
+check "the demo keeps revocations in memory by default" \
+    grep -q '^revocation store: in memory' "$demo_log"
+
+bye=$(login "$base")
+check "a new login returns a token" is_jwt "$bye"
+request GET "$base/api/me" -H "authorization: Bearer $bye"
+check "GET /api/me with it answers 200" is "$status" 200
+request POST "$base/logout" -H "authorization: Bearer $bye"
+check "POST /logout with it answers 204" is "$status" 204
+check "... and no body" is "$body" ""
+request GET "$base/api/me" -H "authorization: Bearer $bye"
+check "GET /api/me with the logged-out token answers 401 token revoked" revoked
+check "... error invalid_token" is "$(json error)" invalid_token
+request POST "$base/api/me" --data-urlencode "token=$bye"
+check "POST /api/me with it in the form answers 401 token revoked" revoked
+request POST "$base/logout" -H "authorization: Bearer $bye"
+check "POST /logout with it again answers 401 token revoked" revoked
+request GET "$base/api/me" -H "authorization: Bearer $token"
+check "an earlier token of the same user still answers 200" is "$status" 200
+
+request POST "$base/logout"
+check "POST /logout without a token answers 401" is "$status" 401
+
+# A browser's form post: the token in the form, a page in answer.
+form_bye=$(login "$base")
+request POST "$base/logout" -H 'accept: text/html' --data-urlencode "token=$form_bye"
+check "POST /logout from a browser form answers 200" is "$status" 200
+check "... with a page saying so" contains "$body" 'id="logged-out"'
+request GET "$base/api/me" -H "authorization: Bearer $form_bye"
+check "... and the form's token is revoked" revoked
+
+request POST "$base/logout?everywhere=maybe" -H "authorization: Bearer $token"
+check "POST /logout?everywhere=maybe answers 400" is "$status" 400
+check "... error invalid_request" is "$(json error)" invalid_request
+
+# Last for this user: revoking every token of the user issued until now also
+# revokes any issued later in the same second.
+other=$(login "$base")
+request POST "$base/logout?everywhere=1" -H "authorization: Bearer $other"
+check "POST /logout?everywhere=1 answers 204" is "$status" 204
+request GET "$base/api/me" -H "authorization: Bearer $token"
+check "... and another token of the user answers 401 token revoked" revoked
+request GET "$base/api/me" -H "authorization: Bearer $form_token"
+check "... and the form login's too" revoked
+
 check "the demo logs requests" grep -q 'method=GET path=/api/me status=401' "$demo_log"
 check "... form posts too" grep -q 'method=POST path=/api/me status=200' "$demo_log"
+check "... logouts too" grep -q 'method=POST path=/logout status=204' "$demo_log"
 check "the demo never logs the token" absent_from_file "$token" "$demo_log"
+check "... nor a logged-out one" absent_from_file "$bye" "$demo_log"
 check "the demo shuts down cleanly on Ctrl-C" stop "$demo_pid"
+
+status=0
+NO_COLOR=1 REDIS_URL=redis://127.0.0.1:1/ DEMO_ADDR=127.0.0.1:0 \
+    timeout "$STARTUP_TIMEOUT" cargo run -q --example demo >"$workdir/no-feature.log" 2>&1 ||
+    status=$?
+body=$(cat "$workdir/no-feature.log")
+check "a demo without the redis feature refuses REDIS_URL at startup" is "$status" 1
+check "... saying why" contains "$body" 'REDIS_URL is set, but this demo was built without'
+
+# --- two demo instances sharing one Redis ------------------------------------
+
+# redis_ping PORT: whether a Redis on 127.0.0.1:PORT answers PING.
+redis_ping() {
+    python3 -c '
+import socket, sys
+try:
+    with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2) as s:
+        s.sendall(b"PING\r\n")
+        sys.exit(0 if s.recv(16).startswith(b"+PONG") else 1)
+except OSError:
+    sys.exit(1)' "$1"
+}
+
+shared_redis_checks() {
+    # A throwaway Redis: a free port, nothing written to disk, stopped by
+    # cleanup with the demos.
+    local redis_port redis_log="$workdir/redis.log" deadline
+    redis_port=$(free_port)
+    redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+        --dir "$workdir" --logfile '' --loglevel warning </dev/null >"$redis_log" 2>&1 &
+    pids+=("$!")
+    deadline=$((SECONDS + REDIS_TIMEOUT))
+    until redis_ping "$redis_port"; do
+        if ! kill -0 "${pids[-1]}" 2>/dev/null || ((SECONDS >= deadline)); then
+            echo "demo smoke: redis-server did not answer on port $redis_port; its output:" >&2
+            cat "$redis_log" >&2
+            exit 1
+        fi
+        sleep 0.2
+    done
+    echo "# redis-server is up on 127.0.0.1:$redis_port"
+
+    cargo build -q --features redis --example demo
+
+    # Both instances need the same secret (to accept each other's tokens) and
+    # the same Redis (to see each other's revocations).
+    local secret redis_url="redis://127.0.0.1:$redis_port/"
+    secret=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+    local shared_env=("JWT_SECRET=$secret" "REDIS_URL=$redis_url")
+    start demo-a DEMO_ADDR "${shared_env[@]}" -- --features redis --example demo
+    local base_a=$base log_a=$log
+    start demo-b DEMO_ADDR "${shared_env[@]}" -- --features redis --example demo
+    local base_b=$base log_b=$log
+
+    check "instance A keeps revocations in Redis" \
+        grep -q "^revocation store: Redis at 127.0.0.1:$redis_port" "$log_a"
+    check "instance B too" grep -q "^revocation store: Redis at 127.0.0.1:$redis_port" "$log_b"
+
+    local shared
+    shared=$(login "$base_a")
+    check "login on A returns a token" is_jwt "$shared"
+    request GET "$base_b/api/me" -H "authorization: Bearer $shared"
+    check "GET /api/me on B with A's token answers 200" is "$status" 200
+    request POST "$base_a/logout" -H "authorization: Bearer $shared"
+    check "POST /logout on A answers 204" is "$status" 204
+    request GET "$base_b/api/me" -H "authorization: Bearer $shared"
+    check "GET /api/me on B with the token logged out on A answers 401 token revoked" revoked
+    request GET "$base_a/api/me" -H "authorization: Bearer $shared"
+    check "... and on A" revoked
+
+    local first second
+    first=$(login "$base_a")
+    second=$(login "$base_b")
+    request POST "$base_b/logout?everywhere=1" -H "authorization: Bearer $second"
+    check "POST /logout?everywhere=1 on B answers 204" is "$status" 204
+    request GET "$base_a/api/me" -H "authorization: Bearer $first"
+    check "... and A refuses the user's token from A: 401 token revoked" revoked
+
+    check "instance A never logs the token" absent_from_file "$shared" "$log_a"
+    check "instance B neither" absent_from_file "$shared" "$log_b"
+
+    # A Redis that cannot be reached stops the demo at startup.
+    local dead_port log_dead="$workdir/demo-dead-redis.log"
+    dead_port=$(free_port)
+    status=0
+    NO_COLOR=1 REDIS_URL="redis://127.0.0.1:$dead_port/" DEMO_ADDR=127.0.0.1:0 \
+        timeout "$STARTUP_TIMEOUT" cargo run -q --features redis --example demo \
+        >"$log_dead" 2>&1 || status=$?
+    body=$(cat "$log_dead")
+    check "a demo whose Redis is unreachable exits at startup with status 1" is "$status" 1
+    check "... saying so" contains "$body" "demo: cannot reach Redis at 127.0.0.1:$dead_port"
+}
+
+if command -v redis-server >/dev/null; then
+    shared_redis_checks
+elif [[ -n ${CI:-} ]]; then
+    failed=$((failed + 1))
+    echo "FAIL - redis-server is not installed, and CI is set: the shared-store checks must run" >&2
+else
+    echo "# skipped: two demo instances sharing one Redis (redis-server is not installed)"
+fi
 
 # --- custom_error: the seed application's answers ----------------------------
 

@@ -1,7 +1,9 @@
 // The demo page (examples/demo.rs) in headless Chromium, as a user drives it:
 // log in, post the protected form natively (token in a hidden field), see the
 // data; tamper the token, post again, see the error; call the route from the
-// page's script with the Authorization header.
+// page's script with the Authorization header; log out with the logout form,
+// then see the token refused as revoked by the form and by the script; log out
+// everywhere, and see another token of the user refused too.
 //
 // Run by scripts/browser_test.sh, which starts the demo and sets:
 //   DEMO_URL    the demo's base URL, e.g. http://127.0.0.1:40123
@@ -66,6 +68,50 @@ async function submitProtectedForm() {
   return response;
 }
 
+// submitLogoutForm(button): clicks one of the logout form's buttons (a native
+// form post) and returns the response of the navigation it starts.
+async function submitLogoutForm(button) {
+  const [response] = await Promise.all([page.waitForNavigation(), page.click(button)]);
+  assert.equal(response.request().method(), 'POST');
+  assert.equal(new URL(response.url()).pathname, '/logout');
+  return response;
+}
+
+// backToTheDemo(jwt): back to the demo page, with `jwt` in both hidden token
+// fields (whether the browser restored them does not matter).
+async function backToTheDemo(jwt) {
+  await page.goBack();
+  await page.waitForSelector('#logout');
+  await page.evaluate((value) => {
+    for (const field of document.querySelectorAll('input[name=token]')) field.value = value;
+  }, jwt);
+}
+
+// logIn(): logs in through the login form and returns the new token.
+async function logIn() {
+  await page.evaluate(() => {
+    document.getElementById('token-out').textContent = '';
+  });
+  await page.fill('#login input[name=username]', USER.username);
+  await page.fill('#login input[name=password]', USER.password);
+  await page.click('#login button[type=submit]');
+  // The login is a fetch: wait for the page's script to show the token.
+  await page.waitForFunction(() => document.getElementById('token-out').textContent !== '');
+  const jwt = await page.textContent('#token-out');
+  assert.match(jwt, JWT, `login did not return a token: ${jwt}`);
+  return jwt;
+}
+
+// fetchMe(): clicks the script's GET /api/me button and returns what it shows.
+async function fetchMe() {
+  await page.evaluate(() => {
+    document.getElementById('me-out').textContent = '';
+  });
+  await page.click('#fetch-me');
+  await page.waitForFunction(() => document.getElementById('me-out').textContent !== '');
+  return page.textContent('#me-out');
+}
+
 // tamper(token): the token with the first character of its signature changed
 // (not the last: its low bits may be padding and not change the bytes).
 function tamper(jwt) {
@@ -78,20 +124,13 @@ const bodyText = () => page.textContent('body');
 
 test('log in through the login form', { timeout: TEST_TIMEOUT_MS }, async () => {
   await page.goto(`${BASE}/`);
-  await page.fill('#login input[name=username]', USER.username);
-  await page.fill('#login input[name=password]', USER.password);
-  await page.click('#login button[type=submit]');
-  // The login is a fetch: wait for the page's script to show the token.
-  await page.waitForFunction(() => document.getElementById('token-out').textContent !== '');
-  token = await page.textContent('#token-out');
-  assert.match(token, JWT, `login did not return a token: ${token}`);
+  token = await logIn();
   assert.equal(await page.inputValue('#protected input[name=token]'), token);
+  assert.equal(await page.inputValue('#logout input[name=token]'), token);
 });
 
 test('the header-based fetch shows the claims', { timeout: TEST_TIMEOUT_MS }, async () => {
-  await page.click('#fetch-me');
-  await page.waitForFunction(() => document.getElementById('me-out').textContent !== '');
-  const out = await page.textContent('#me-out');
+  const out = await fetchMe();
   assert.match(out, /^200 /, out);
   assert.match(out, new RegExp(`"sub": "${USER.username}"`), out);
   assert.match(out, new RegExp(`"name": "${USER.name}"`), out);
@@ -131,4 +170,47 @@ test('the form post with a tampered token shows the error', { timeout: TEST_TIME
   // The signature, not some other part, was what failed.
   assert.match(text, /"error_description":"invalid signature"/, text);
   assert.doesNotMatch(text, new RegExp(USER.name), text);
+});
+
+test('the logout form revokes the token on every route', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await backToTheDemo(token);
+  const response = await submitLogoutForm('#log-out');
+  assert.equal(response.status(), 200);
+  assert.equal(await page.title(), 'tower-jwt-auth demo: logged out');
+  assert.match(await page.textContent('#logged-out'), /Your token is revoked/);
+
+  // The same token in the protected form: refused as revoked.
+  await backToTheDemo(token);
+  const refused = await submitProtectedForm();
+  assert.equal(refused.status(), 401);
+  assert.match(refused.headers()['www-authenticate'] ?? '', /error_description="token revoked"/);
+  const text = await bodyText();
+  assert.match(text, /"error_description":"token revoked"/, text);
+  assert.doesNotMatch(text, new RegExp(USER.name), text);
+
+  // And in the header, from the script.
+  await backToTheDemo(token);
+  const out = await fetchMe();
+  assert.match(out, /^401 /, out);
+  assert.match(out, /error_description="token revoked"/, out);
+});
+
+test('logging out everywhere revokes the other tokens of the user', { timeout: TEST_TIMEOUT_MS }, async () => {
+  // Still on the demo page, where the test before ended.
+  await page.waitForSelector('#login');
+  const earlier = await logIn();
+  const latest = await logIn();
+  assert.notEqual(earlier, latest);
+  // Both good before.
+  assert.match(await fetchMe(), /^200 /);
+
+  const response = await submitLogoutForm('#log-out-everywhere');
+  assert.equal(response.status(), 200);
+  assert.match(await page.textContent('#logged-out'), /Every token of yours/);
+
+  // The earlier token, never presented to /logout, is refused too.
+  await backToTheDemo(earlier);
+  const out = await fetchMe();
+  assert.match(out, /^401 /, out);
+  assert.match(out, /error_description="token revoked"/, out);
 });
