@@ -2,9 +2,11 @@
 # Reproduces every figure of BENCHMARKS.md, in this order:
 #
 #   crypto       cargo bench --bench crypto_backends --all-features
-#   layer        cargo bench --bench layer --all-features
+#   layer        cargo bench --bench layer --all-features (with the token cache)
+#   authorize    cargo bench --bench authorize
 #   peers        cargo bench -p bench-compare
 #   allocations  cargo test --all-features --test allocations -- --nocapture
+#                cargo test --all-features --test authorize_allocations -- --nocapture
 #                cargo test -p bench-compare --test allocations -- --nocapture
 #   e2e          scripts/e2e_load.sh
 #   medians      the peers' medians and ratios, as in BENCHMARKS.md (needs
@@ -64,22 +66,24 @@ part() {
     case $1 in
     crypto) run cargo bench --bench crypto_backends --all-features -- ${criterion[@]+"${criterion[@]}"} ;;
     layer) run cargo bench --bench layer --all-features -- ${criterion[@]+"${criterion[@]}"} ;;
+    authorize) run cargo bench --bench authorize -- ${criterion[@]+"${criterion[@]}"} ;;
     peers) run cargo bench -p bench-compare -- ${criterion[@]+"${criterion[@]}"} ;;
     allocations)
         run cargo test --all-features --test allocations -- --nocapture
+        run cargo test --all-features --test authorize_allocations -- --nocapture
         run cargo test -p bench-compare --test allocations -- --nocapture
         ;;
     e2e) run scripts/e2e_load.sh ;;
     medians) run medians ;;
     *)
-        echo "bench.sh: unknown part '$1' (crypto, layer, peers, allocations, e2e, medians)" >&2
+        echo "bench.sh: unknown part '$1' (crypto, layer, authorize, peers, allocations, e2e, medians)" >&2
         exit 2
         ;;
     esac
 }
 
 parts=("$@")
-((${#parts[@]})) || parts=(crypto layer peers allocations e2e medians)
+((${#parts[@]})) || parts=(crypto layer authorize peers allocations e2e medians)
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(rustc --version)"
 for p in "${parts[@]}"; do
     part "$p"
