@@ -61,7 +61,11 @@ impl Log {
             .with_ansi(false)
             .with_max_level(tracing::Level::DEBUG)
             .finish();
-        (log, tracing::subscriber::set_default(subscriber))
+        let guard = tracing::subscriber::set_default(subscriber);
+        // Another test of this binary may have met a callsite first, on a
+        // thread without a subscriber, and cached "never" for it: ask again.
+        tracing::callsite::rebuild_interest_cache();
+        (log, guard)
     }
 
     fn text(&self) -> String {

@@ -247,7 +247,11 @@ mod tests {
                 .with_max_level(tracing::Level::TRACE)
                 .with_ansi(false)
                 .finish();
-            (logs, tracing::subscriber::set_default(subscriber))
+            let guard = tracing::subscriber::set_default(subscriber);
+            // Another test of this binary may have met a callsite first, on a
+            // thread without a subscriber, and cached "never" for it: ask again.
+            tracing::callsite::rebuild_interest_cache();
+            (logs, guard)
         }
 
         fn text(&self) -> String {
