@@ -10,14 +10,14 @@
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use bytes::Bytes;
 use futures_util::future::BoxFuture;
-use http::{Extensions, Request, Response};
+use http::{Extensions, Request};
 use tower_service::Service;
 
 use crate::authenticator::Authenticator;
 use crate::claims::Claims;
 use crate::error::AuthError;
+use crate::future::Answer;
 use crate::response::ErrorResponder;
 
 /// What a deferred check resolves to.
@@ -69,12 +69,6 @@ pub(crate) struct Deferred<S, T, C, R> {
     authenticator: Arc<Authenticator<R>>,
 }
 
-/// Where a deferred request goes once its check is done.
-pub(crate) enum Next<F> {
-    Call(F),
-    Rejected(Response<Bytes>),
-}
-
 impl<S, T, C, R> Deferred<S, T, C, R>
 where
     S: Service<Request<T>>,
@@ -95,7 +89,7 @@ where
     }
 
     /// Polls the check; once it is done, calls the service or rejects.
-    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Next<S::Future>> {
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Answer<S::Future>> {
         let outcome = ready!(self.check.as_mut().poll(cx));
         let (mut service, mut request) = self
             .waiting
@@ -104,9 +98,9 @@ where
         Poll::Ready(match outcome {
             Ok(grant) => {
                 grant.apply(request.extensions_mut());
-                Next::Call(service.call(request))
+                Answer::inner(service.call(request))
             }
-            Err(error) => Next::Rejected(self.authenticator.reject(error)),
+            Err(error) => Answer::rejected(self.authenticator.reject(error)),
         })
     }
 }

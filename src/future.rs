@@ -1,5 +1,5 @@
-//! [`ResponseFuture`]: the inner service's future, a ready rejection, or a
-//! request waiting for a deferred check.
+//! [`ResponseFuture`], and [`Answer`]: the inner service's future or a ready
+//! rejection, where every response future of this crate ends.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,8 +11,53 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use crate::body::ResponseBody;
-use crate::deferred::{Deferred, Next};
+use crate::deferred::Deferred;
 use crate::response::ErrorResponder;
+
+pin_project! {
+    /// The inner service's future, or a rejection ready at once: the last
+    /// state of every response future here, whatever came before it (a body to
+    /// read, a check to await).
+    #[project = AnswerProj]
+    pub(crate) enum Answer<F> {
+        Inner { #[pin] future: F },
+        Rejected { response: Option<Response<Bytes>> },
+    }
+}
+
+impl<F> Answer<F> {
+    pub(crate) fn inner(future: F) -> Self {
+        Self::Inner { future }
+    }
+
+    pub(crate) fn rejected(response: Response<Bytes>) -> Self {
+        Self::Rejected {
+            response: Some(response),
+        }
+    }
+}
+
+impl<F, B, E> Future for Answer<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            AnswerProj::Inner { future } => {
+                let response = ready!(future.poll(cx))?;
+                Poll::Ready(Ok(response.map(ResponseBody::inner)))
+            }
+            AnswerProj::Rejected { response } => {
+                let response = response
+                    .take()
+                    .expect("response future polled after completion");
+                Poll::Ready(Ok(response.map(ResponseBody::rejection)))
+            }
+        }
+    }
+}
 
 pin_project! {
     /// The response future of [`JwtAuth`](crate::JwtAuth) with head sources. No
@@ -29,24 +74,15 @@ pin_project! {
 pin_project! {
     #[project = StateProj]
     enum State<F, S, B, C, R> {
-        Inner { #[pin] future: F },
-        Rejected { response: Option<Response<Bytes>> },
+        Answer { #[pin] answer: Answer<F> },
         Deferred { deferred: Deferred<S, B, C, R> },
     }
 }
 
 impl<F, S, B, C, R> ResponseFuture<F, S, B, C, R> {
-    pub(crate) fn inner(future: F) -> Self {
+    pub(crate) fn answer(answer: Answer<F>) -> Self {
         Self {
-            state: State::Inner { future },
-        }
-    }
-
-    pub(crate) fn rejected(response: Response<Bytes>) -> Self {
-        Self {
-            state: State::Rejected {
-                response: Some(response),
-            },
+            state: State::Answer { answer },
         }
     }
 
@@ -73,25 +109,11 @@ where
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         loop {
-            let next = match self.as_mut().project().state.project() {
-                StateProj::Inner { future } => {
-                    let response = ready!(future.poll(cx))?;
-                    return Poll::Ready(Ok(response.map(ResponseBody::inner)));
-                }
-                StateProj::Rejected { response } => {
-                    let response = response
-                        .take()
-                        .expect("ResponseFuture polled after completion");
-                    return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
-                }
-                StateProj::Deferred { deferred } => match ready!(deferred.poll_next(cx)) {
-                    Next::Call(future) => State::Inner { future },
-                    Next::Rejected(response) => State::Rejected {
-                        response: Some(response),
-                    },
-                },
+            let answer = match self.as_mut().project().state.project() {
+                StateProj::Answer { answer } => return answer.poll(cx),
+                StateProj::Deferred { deferred } => ready!(deferred.poll_next(cx)),
             };
-            self.as_mut().project().state.set(next);
+            self.as_mut().project().state.set(State::Answer { answer });
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::authenticator::Authenticator;
 use crate::body::ResponseBody;
 use crate::deferred::{Deferred, Verdict, take_ready};
 use crate::form::HeadOnly;
-use crate::future::ResponseFuture;
+use crate::future::{Answer, ResponseFuture};
 use crate::layer::JwtAuthLayer;
 use crate::response::{DefaultResponder, ErrorResponder};
 
@@ -106,10 +106,10 @@ where
                 if let Some(claims) = claims {
                     request.extensions_mut().insert(claims);
                 }
-                ResponseFuture::inner(self.inner.call(request))
+                ResponseFuture::answer(Answer::inner(self.inner.call(request)))
             }
             Verdict::Ready(Err(error)) => {
-                ResponseFuture::rejected(self.authenticator.reject(error))
+                ResponseFuture::answer(Answer::rejected(self.authenticator.reject(error)))
             }
             Verdict::Pending(check) => ResponseFuture::deferred(Deferred::new(
                 check,

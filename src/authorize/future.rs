@@ -17,6 +17,7 @@ use super::service::Config;
 use crate::body::ResponseBody;
 use crate::claims::Claims;
 use crate::error::AuthError;
+use crate::future::Answer;
 use crate::response::ErrorResponder;
 
 pin_project! {
@@ -25,30 +26,20 @@ pin_project! {
     /// ready at once.
     pub struct RequireFuture<F> {
         #[pin]
-        kind: Kind<F>,
-    }
-}
-
-pin_project! {
-    #[project = KindProj]
-    enum Kind<F> {
-        Inner { #[pin] future: F },
-        Rejected { response: Option<Response<Bytes>> },
+        answer: Answer<F>,
     }
 }
 
 impl<F> RequireFuture<F> {
     pub(crate) fn inner(future: F) -> Self {
         Self {
-            kind: Kind::Inner { future },
+            answer: Answer::inner(future),
         }
     }
 
     pub(crate) fn rejected(response: Response<Bytes>) -> Self {
         Self {
-            kind: Kind::Rejected {
-                response: Some(response),
-            },
+            answer: Answer::rejected(response),
         }
     }
 }
@@ -66,18 +57,7 @@ where
     type Output = Result<Response<ResponseBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Inner { future } => {
-                let response = ready!(future.poll(cx))?;
-                Poll::Ready(Ok(response.map(ResponseBody::inner)))
-            }
-            KindProj::Rejected { response } => {
-                let response = response
-                    .take()
-                    .expect("RequireFuture polled after completion");
-                Poll::Ready(Ok(response.map(ResponseBody::rejection)))
-            }
-        }
+        self.project().answer.poll(cx)
     }
 }
 
@@ -96,8 +76,7 @@ pin_project! {
 pin_project! {
     #[project = StateProj]
     enum State<F, S, B, C, R> {
-        Inner { #[pin] future: F },
-        Rejected { response: Option<Response<Bytes>> },
+        Answer { #[pin] answer: Answer<F> },
         Checking {
             check: Check,
             // The next asynchronous predicate.
@@ -111,16 +90,16 @@ pin_project! {
 
 impl<F, S, B, C, R> AsyncRequireFuture<F, S, B, C, R> {
     pub(crate) fn inner(future: F) -> Self {
-        Self {
-            state: State::Inner { future },
-        }
+        Self::answer(Answer::inner(future))
     }
 
     pub(crate) fn rejected(response: Response<Bytes>) -> Self {
+        Self::answer(Answer::rejected(response))
+    }
+
+    fn answer(answer: Answer<F>) -> Self {
         Self {
-            state: State::Rejected {
-                response: Some(response),
-            },
+            state: State::Answer { answer },
         }
     }
 
@@ -160,16 +139,7 @@ where
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         loop {
             let next = match self.as_mut().project().state.project() {
-                StateProj::Inner { future } => {
-                    let response = ready!(future.poll(cx))?;
-                    return Poll::Ready(Ok(response.map(ResponseBody::inner)));
-                }
-                StateProj::Rejected { response } => {
-                    let response = response
-                        .take()
-                        .expect("AsyncRequireFuture polled after completion");
-                    return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
-                }
+                StateProj::Answer { answer } => return answer.poll(cx),
                 StateProj::Checking {
                     check,
                     next,
@@ -177,9 +147,7 @@ where
                     config,
                 } => {
                     if !ready!(check.as_mut().poll(cx)) {
-                        State::Rejected {
-                            response: Some(config.reject(not_met())),
-                        }
+                        Answer::rejected(config.reject(not_met()))
                     } else {
                         let (_, request) = call
                             .as_ref()
@@ -191,9 +159,7 @@ where
                             .get::<Claims<C>>()
                             .map(|Claims(claims)| config.rules.async_check(*next, claims));
                         match following {
-                            None => State::Rejected {
-                                response: Some(config.reject(AuthError::missing_token())),
-                            },
+                            None => Answer::rejected(config.reject(AuthError::missing_token())),
                             Some(Some(following)) => {
                                 *check = following;
                                 *next += 1;
@@ -201,15 +167,16 @@ where
                             }
                             Some(None) => {
                                 let (mut service, request) = call.take().expect("taken once");
-                                State::Inner {
-                                    future: service.call(request),
-                                }
+                                Answer::inner(service.call(request))
                             }
                         }
                     }
                 }
             };
-            self.as_mut().project().state.set(next);
+            self.as_mut()
+                .project()
+                .state
+                .set(State::Answer { answer: next });
         }
     }
 }

@@ -18,8 +18,9 @@ use super::body::RequestBody;
 use super::parse::{FormKind, form_field};
 use crate::authenticator::Authenticator;
 use crate::body::ResponseBody;
-use crate::deferred::{Deferred, Next, Verdict};
+use crate::deferred::{Deferred, Verdict};
 use crate::error::{AuthError, AuthErrorKind, BoxError};
+use crate::future::Answer;
 use crate::response::ErrorResponder;
 
 pin_project! {
@@ -37,8 +38,7 @@ pin_project! {
 pin_project! {
     #[project = StateProj]
     enum State<F, S, B, C, R> {
-        Inner { #[pin] future: F },
-        Rejected { response: Option<Response<Bytes>> },
+        Answer { #[pin] answer: Answer<F> },
         Reading {
             #[pin]
             body: B,
@@ -66,14 +66,8 @@ pub(crate) struct Read<S, R> {
 }
 
 impl<F, S, B, C, R> FormResponseFuture<F, S, B, C, R> {
-    pub(crate) fn inner(future: F) -> Self {
-        Self::with(State::Inner { future })
-    }
-
-    pub(crate) fn rejected(response: Response<Bytes>) -> Self {
-        Self::with(State::Rejected {
-            response: Some(response),
-        })
+    pub(crate) fn answer(answer: Answer<F>) -> Self {
+        Self::with(State::Answer { answer })
     }
 
     pub(crate) fn reading(body: B, read: Read<S, R>) -> Self {
@@ -111,21 +105,9 @@ where
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         loop {
             let next = match self.as_mut().project().state.project() {
-                StateProj::Inner { future } => {
-                    let response = ready!(future.poll(cx))?;
-                    return Poll::Ready(Ok(response.map(ResponseBody::inner)));
-                }
-                StateProj::Rejected { response } => {
-                    let response = response
-                        .take()
-                        .expect("FormResponseFuture polled after completion");
-                    return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
-                }
-                StateProj::Deferred { deferred } => match ready!(deferred.poll_next(cx)) {
-                    Next::Call(future) => State::Inner { future },
-                    Next::Rejected(response) => State::Rejected {
-                        response: Some(response),
-                    },
+                StateProj::Answer { answer } => return answer.poll(cx),
+                StateProj::Deferred { deferred } => State::Answer {
+                    answer: ready!(deferred.poll_next(cx)),
                 },
                 StateProj::Reading { mut body, read } => {
                     let state = read
@@ -138,8 +120,8 @@ where
                         }
                         Err(error) => {
                             let read = read.take().expect("taken once");
-                            State::Rejected {
-                                response: Some(read.authenticator.reject(error)),
+                            State::Answer {
+                                answer: Answer::rejected(read.authenticator.reject(error)),
                             }
                         }
                     }
@@ -286,12 +268,12 @@ where
             if let Some(claims) = claims {
                 request.extensions_mut().insert(claims);
             }
-            State::Inner {
-                future: service.call(request),
+            State::Answer {
+                answer: Answer::inner(service.call(request)),
             }
         }
-        Verdict::Ready(Err(error)) => State::Rejected {
-            response: Some(authenticator.reject(error)),
+        Verdict::Ready(Err(error)) => State::Answer {
+            answer: Answer::rejected(authenticator.reject(error)),
         },
         Verdict::Pending(check) => State::Deferred {
             deferred: Deferred::new(check, service, request(), authenticator),

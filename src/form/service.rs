@@ -17,6 +17,7 @@ use super::parse::form_kind;
 use crate::body::ResponseBody;
 use crate::deferred::{Deferred, Verdict, take_ready};
 use crate::error::BoxError;
+use crate::future::Answer;
 use crate::response::ErrorResponder;
 use crate::service::JwtAuth;
 use crate::source;
@@ -41,7 +42,9 @@ where
         let authenticator = &self.authenticator;
         let located = match source::locate(&authenticator.sources, &request) {
             Ok(located) => located,
-            Err(error) => return FormResponseFuture::rejected(authenticator.reject(error)),
+            Err(error) => {
+                return FormResponseFuture::answer(Answer::rejected(authenticator.reject(error)));
+            }
         };
         // The body is read only when no source before the form source found a
         // token and the request is a form.
@@ -61,10 +64,10 @@ where
                     if let Some(claims) = claims {
                         request.extensions_mut().insert(claims);
                     }
-                    FormResponseFuture::inner(self.inner.call(request))
+                    FormResponseFuture::answer(Answer::inner(self.inner.call(request)))
                 }
                 Verdict::Ready(Err(error)) => {
-                    FormResponseFuture::rejected(authenticator.reject(error))
+                    FormResponseFuture::answer(Answer::rejected(authenticator.reject(error)))
                 }
                 Verdict::Pending(check) => FormResponseFuture::deferred(Deferred::new(
                     check,
@@ -76,7 +79,7 @@ where
         };
         let declared = declared_length(request.headers());
         if declared.is_some_and(|length| length > form.limit as u64) {
-            return FormResponseFuture::rejected(authenticator.reject(too_large()));
+            return FormResponseFuture::answer(Answer::rejected(authenticator.reject(too_large())));
         }
         let head_from_cookie = authenticator.is_cookie(located.position);
         let head_token = located.token.map(Cow::into_owned);
