@@ -208,16 +208,6 @@ impl<R: ErrorResponder> Authenticator<R> {
 
     /// The response for a refused request, with the error in its extensions.
     pub(crate) fn reject(&self, error: AuthError) -> Response<Bytes> {
-        let mut response = self.responder.respond(&error);
-        #[cfg(feature = "tracing")]
-        tracing::debug!(
-            target: "tower_jwt_auth",
-            kind = ?error.kind(),
-            reason = error.description(),
-            status = response.status().as_u16(),
-            "request refused",
-        );
-        response.extensions_mut().insert(error);
-        response
+        crate::response::refuse(&self.responder, error)
     }
 }

@@ -43,6 +43,23 @@ where
     }
 }
 
+/// The answer to a refused request: `responder`'s response, with the error in
+/// its extensions (and, with the `tracing` feature, one `debug` event). Every
+/// layer of this crate refuses through here.
+pub(crate) fn refuse<R: ErrorResponder>(responder: &R, error: AuthError) -> Response<Bytes> {
+    let mut response = responder.respond(&error);
+    #[cfg(feature = "tracing")]
+    tracing::debug!(
+        target: "tower_jwt_auth",
+        kind = ?error.kind(),
+        reason = error.description(),
+        status = response.status().as_u16(),
+        "request refused",
+    );
+    response.extensions_mut().insert(error);
+    response
+}
+
 /// The default answer, per RFC 6750 §3:
 ///
 /// | cause | status | `WWW-Authenticate` |
