@@ -67,6 +67,17 @@ struct OwnedHead {
 }
 
 #[cfg(feature = "remote-jwks")]
+impl<'a> From<&'a OwnedHead> for Head<'a> {
+    fn from(head: &'a OwnedHead) -> Self {
+        Self {
+            method: &head.method,
+            uri: &head.uri,
+            headers: &head.headers,
+        }
+    }
+}
+
+#[cfg(feature = "remote-jwks")]
 impl From<Head<'_>> for OwnedHead {
     fn from(head: Head<'_>) -> Self {
         Self {
@@ -135,23 +146,29 @@ impl<R: ErrorResponder> Authenticator<R> {
             }) => return self.after_refresh(keys, token, from_cookie, head),
             Err(rejected) => return Verdict::Ready(Err(rejected.error)),
         };
-        if from_cookie
+        self.after_verify(verified, token, from_cookie.then_some(head))
+    }
+
+    /// The last steps for a verified token: the CSRF policy for a token from a
+    /// cookie (`csrf` is then the request's head), and the revocation check,
+    /// when one is configured (its answer also puts the token's [`TokenInfo`]
+    /// into the request extensions, for a logout handler to revoke).
+    ///
+    /// [`TokenInfo`]: crate::TokenInfo
+    fn after_verify<C>(
+        &self,
+        verified: Verified<C>,
+        token: &str,
+        csrf: Option<Head<'_>>,
+    ) -> Verdict<C>
+    where
+        C: Clone + Send + Sync + 'static,
+    {
+        if let Some(head) = csrf
             && let Err(error) = self.csrf.check(token, head.method, head.uri, head.headers)
         {
             return Verdict::Ready(Err(error));
         }
-        self.grant(verified)
-    }
-
-    /// The last step for a verified token: the revocation check, when one is
-    /// configured (its answer also puts the token's [`TokenInfo`] into the
-    /// request extensions, for a logout handler to revoke).
-    ///
-    /// [`TokenInfo`]: crate::TokenInfo
-    fn grant<C>(&self, verified: Verified<C>) -> Verdict<C>
-    where
-        C: Clone + Send + Sync + 'static,
-    {
         #[cfg(feature = "revocation")]
         if let Some(revocation) = &self.revocation {
             let Some(token) = verified.token else {
@@ -195,11 +212,7 @@ impl<R: ErrorResponder> Authenticator<R> {
                 .verifier
                 .verify::<C>(&token)
                 .map_err(|rejected| rejected.error)?;
-            if let Some(head) = csrf_head {
-                this.csrf
-                    .check(&token, &head.method, &head.uri, &head.headers)?;
-            }
-            match this.grant(verified) {
+            match this.after_verify(verified, &token, csrf_head.as_ref().map(Head::from)) {
                 Verdict::Ready(claims) => claims.map(Grant::new),
                 Verdict::Pending(check) => check.await,
             }

@@ -203,7 +203,7 @@ impl KeySource {
         match self {
             Self::Static(keys) => keys.len(),
             #[cfg(feature = "remote-jwks")]
-            Self::Remote(remote) => remote.set.keys().map_or(0, |set| set.keys().len()),
+            Self::Remote(remote) => remote.set.snapshot().map_or(0, |s| s.keys.keys().len()),
         }
     }
 }
