@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 use tower_jwt_auth::{Claims, JwtAuthBuilder, JwtAuthLayer, RemoteKeySet, TrustedIssuer};
 
 use common::jwks_server::JwksServer;
-use common::{Server, send, serve_axum};
+use common::{Server, send, send_bearer, serve_axum};
 
 const ISSUER: &str = "https://issuer.example";
 const AUDIENCE: &str = "api://tower-jwt-auth";
@@ -85,20 +85,11 @@ async fn app(layer: JwtAuthLayer<Value>) -> Server {
 
 /// `GET /me` with `token`: the status and the error description, if any.
 async fn get_me(server: &Server, token: &str) -> (StatusCode, String) {
-    let reply = send(
-        Request::get(server.url("/me"))
-            .header("authorization", format!("Bearer {token}"))
-            .body(Empty::<Bytes>::new())
-            .unwrap(),
-    )
-    .await;
+    let reply = send_bearer("GET", &server.url("/me"), token).await;
     let description = if reply.status == StatusCode::OK {
         String::new()
     } else {
-        reply.json()["error_description"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        reply.error_description()
     };
     (reply.status, description)
 }

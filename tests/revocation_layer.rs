@@ -13,14 +13,13 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use bytes::Bytes;
 use http::{Request, StatusCode};
-use http_body_util::Empty;
 use serde_json::{Value, json};
 use tower_jwt_auth::{
     Claims, JwtAuthLayer, Key, MemoryRevocations, Revocation, RevocationStore, TokenInfo,
     TokenIssuer,
 };
 
-use common::{Reply, Server, send, serve_axum};
+use common::{Reply, Server, send, send_bearer, serve_axum};
 
 const SECRET: &[u8] = b"revocation test secret, 32 bytes.";
 
@@ -80,25 +79,14 @@ async fn app(store: Arc<dyn RevocationStore>, revocation: Revocation) -> Server 
 }
 
 async fn call(server: &Server, method: &str, path: &str, token: &str) -> Reply {
-    send(
-        Request::builder()
-            .method(method)
-            .uri(server.url(path))
-            .header("authorization", format!("Bearer {token}"))
-            .body(Empty::<Bytes>::new())
-            .unwrap(),
-    )
-    .await
+    send_bearer(method, &server.url(path), token).await
 }
 
 fn described(reply: &Reply) -> (StatusCode, String) {
     let description = if reply.status.is_success() {
         String::new()
     } else {
-        reply.json()["error_description"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        reply.error_description()
     };
     (reply.status, description)
 }

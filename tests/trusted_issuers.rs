@@ -15,7 +15,7 @@ use tower_jwt_auth::{
     AuthError, AuthErrorKind, Claims, ConfigError, JwtAuthLayer, Key, KeySet, TrustedIssuer,
 };
 
-use common::{Server, send, serve_axum};
+use common::{Server, send_bearer, serve_axum};
 
 /// The issuer of the committed PyJWT fixtures, with their JWK Set.
 const PYJWT_ISSUER: &str = "https://issuer.example";
@@ -82,20 +82,11 @@ async fn server() -> Server {
 
 /// The status and, for a refusal, the error description of `GET /me`.
 async fn get_me(server: &Server, token: &str) -> (StatusCode, String) {
-    let reply = send(
-        Request::get(server.url("/me"))
-            .header("authorization", format!("Bearer {token}"))
-            .body(Empty::<Bytes>::new())
-            .unwrap(),
-    )
-    .await;
+    let reply = send_bearer("GET", &server.url("/me"), token).await;
     let text = if reply.status == StatusCode::OK {
         reply.text()
     } else {
-        reply.json()["error_description"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        reply.error_description()
     };
     (reply.status, text)
 }

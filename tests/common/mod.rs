@@ -118,6 +118,28 @@ impl Reply {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).expect("JSON body")
     }
+
+    /// The `error_description` of the default responder's JSON body, or ""
+    /// when it has none.
+    pub fn error_description(&self) -> String {
+        self.json()["error_description"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+/// Sends `method url` with `Authorization: Bearer <token>` and no body.
+pub async fn send_bearer(method: &str, url: &str, token: &str) -> Reply {
+    send(
+        Request::builder()
+            .method(method)
+            .uri(url)
+            .header("authorization", format!("Bearer {token}"))
+            .body(http_body_util::Empty::<Bytes>::new())
+            .expect("valid request"),
+    )
+    .await
 }
 
 /// Sends `request` with a fresh HTTP/1.1 client and reads the whole answer.
