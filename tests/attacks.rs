@@ -16,6 +16,9 @@
 //! (`tests/verification.rs` demonstrates more of these against
 //! `jsonwebtoken::decode` itself).
 
+#[cfg(feature = "tracing")]
+mod common;
+
 use std::convert::Infallible;
 use std::future::Ready;
 use std::time::Duration;
@@ -1683,50 +1686,23 @@ const ALL: &[&[Case]] = &[
 // The token never appears in logs
 // ---------------------------------------------------------------------------
 
-/// A `tracing` writer into a shared buffer.
-#[cfg(feature = "tracing")]
-#[derive(Clone, Default)]
-struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-#[cfg(feature = "tracing")]
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The whole catalogue under a TRACE subscriber: no token, payload or
 /// signature in any event, and one event at least per refusal (so that the
 /// test cannot pass on an empty log).
 #[cfg(feature = "tracing")]
 #[tokio::test]
 async fn no_token_in_logs() {
-    let capture = Capture::default();
-    let subscriber = {
-        let capture = capture.clone();
-        tracing_subscriber::fmt()
-            .with_writer(move || capture.clone())
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .finish()
-    };
     // The other tests of this binary run at the same time on other threads,
     // without a subscriber. A thread that registers the layer's callsite while
     // this test installs its subscriber can cache "never" for it (tracing-core
     // computes interest without scoped subscribers until one exists; it failed
     // the gate once). So the callsites are registered here first, by a run of
     // the catalogue, and their interest is computed again once the subscriber
-    // is in place.
+    // is in place (`Logs::capture`).
     for case in ALL.iter().flat_map(|cases| cases.iter()) {
         check(case).await;
     }
-    let guard = tracing::subscriber::set_default(subscriber);
-    tracing::callsite::rebuild_interest_cache();
+    let (logs, guard) = common::logs::Logs::capture(tracing::Level::TRACE);
     let mut secrets = Vec::new();
     let mut refusals = 0;
     for case in ALL.iter().flat_map(|cases| cases.iter()) {
@@ -1735,7 +1711,7 @@ async fn no_token_in_logs() {
     }
     drop(guard);
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     let events = logs
         .lines()
         .filter(|l| l.contains("tower_jwt_auth"))

@@ -6,11 +6,10 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::jwks_server::{JwksServer, jwk, jwk_set};
+use common::logs::Logs;
 use http::StatusCode;
 use tower_jwt_auth::{RemoteKeyErrorKind, RemoteKeySet, RemoteKeySetBuilder};
 
@@ -45,43 +44,6 @@ async fn eventually(mut done: impl FnMut() -> bool) -> bool {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     done()
-}
-
-/// Captures the log of this thread (the tests run on a current-thread
-/// runtime, so the fetch tasks log here too) as text.
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<u8>>>);
-
-impl Log {
-    fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
-        let log = Self::default();
-        let writer = log.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::DEBUG)
-            .finish();
-        let guard = tracing::subscriber::set_default(subscriber);
-        // Another test of this binary may have met a callsite first, on a
-        // thread without a subscriber, and cached "never" for it: ask again.
-        tracing::callsite::rebuild_interest_cache();
-        (log, guard)
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl Write for Log {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[tokio::test]
@@ -189,7 +151,8 @@ async fn a_lazy_start_fetches_in_the_background() {
 
 #[tokio::test]
 async fn down_later_keeps_the_last_good_set_and_warns() {
-    let (log, _guard) = Log::capture();
+    // The tests run on a current-thread runtime: the fetch tasks log here too.
+    let (log, _guard) = Logs::capture(tracing::Level::DEBUG);
     let server = JwksServer::start().await;
     let set = builder(&server).build().await.unwrap();
 

@@ -6,17 +6,15 @@
 
 mod common;
 
-use std::io;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use common::logs::Logs;
 use common::redis::RedisServer;
 use tokio::time::sleep;
 use tower_jwt_auth::{
     AuthError, AuthErrorKind, DEFAULT_KEY_PREFIX, MAX_ID_LENGTH, RedisRevocations, Revocation,
     RevocationStore, TokenInfo,
 };
-use tracing_subscriber::fmt::MakeWriter;
 
 /// The longest any wait in these tests may take.
 const BOUND: Duration = Duration::from_secs(15);
@@ -260,47 +258,6 @@ async fn prefixes_keep_applications_apart() {
     assert!(keys[0].starts_with("app-a:jti:"), "{keys:?}");
 }
 
-/// `warn` events written while the returned guard lives (this thread only).
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Logs {
-    fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
-        let logs = Self::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(logs.clone())
-            .with_max_level(tracing::Level::WARN)
-            .with_ansi(false)
-            .finish();
-        let guard = tracing::subscriber::set_default(subscriber);
-        // Another test of this binary may have met a callsite first, on a
-        // thread without a subscriber, and cached "never" for it: ask again.
-        tracing::callsite::rebuild_interest_cache();
-        (logs, guard)
-    }
-
-    fn take(&self) -> String {
-        String::from_utf8_lossy(&std::mem::take(&mut *self.0.lock().unwrap())).into_owned()
-    }
-}
-
-impl io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Logs {
-    type Writer = Self;
-    fn make_writer(&'a self) -> Self {
-        self.clone()
-    }
-}
-
 /// The check's answer, within [`BOUND`].
 async fn check(revocation: &Revocation, token: &TokenInfo) -> Result<(), AuthError> {
     tokio::time::timeout(BOUND, revocation.check(token.clone()))
@@ -310,7 +267,7 @@ async fn check(revocation: &Revocation, token: &TokenInfo) -> Result<(), AuthErr
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_redis_that_dies_fails_closed_or_open_and_is_found_again() {
-    let (logs, _guard) = Logs::capture();
+    let (logs, _guard) = Logs::capture(tracing::Level::WARN);
     let mut redis = RedisServer::start().await;
     let store = connect(&redis).await;
     let closed = Revocation::new(store.clone()).timeout(Duration::from_millis(300));
@@ -362,7 +319,7 @@ async fn a_redis_that_dies_fails_closed_or_open_and_is_found_again() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_slow_redis_hits_the_timeout() {
-    let (logs, _guard) = Logs::capture();
+    let (logs, _guard) = Logs::capture(tracing::Level::WARN);
     let redis = RedisServer::start().await;
     let store = connect(&redis).await;
     let revocation = Revocation::new(store).timeout(Duration::from_millis(100));

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod jwks_server;
+pub mod logs;
 pub mod redis;
 
 use std::future::Future;
