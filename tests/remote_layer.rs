@@ -20,23 +20,11 @@ use tokio::task::JoinSet;
 use tower_jwt_auth::{Claims, JwtAuthBuilder, JwtAuthLayer, RemoteKeySet, TrustedIssuer};
 
 use common::jwks_server::JwksServer;
-use common::{Server, send, send_bearer, serve_axum};
+use common::{Server, pyjwt_token, send, send_bearer, serve_axum};
 
 const ISSUER: &str = "https://issuer.example";
 const AUDIENCE: &str = "api://tower-jwt-auth";
 const FIXTURE_KIDS: [&str; 4] = ["rsa-1", "ec256-1", "ec384-1", "ed-1"];
-
-fn pyjwt_token(name: &str) -> String {
-    let tokens: Vec<Value> =
-        serde_json::from_str(include_str!("fixtures/pyjwt/tokens.json")).unwrap();
-    tokens
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("no fixture {name}"))["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
 
 /// The fixtures' JWK Set with only the keys named.
 fn fixture_jwks(kids: &[&str]) -> String {

@@ -15,7 +15,7 @@ use tower_jwt_auth::{
     AuthError, AuthErrorKind, Claims, ConfigError, JwtAuthLayer, Key, KeySet, TrustedIssuer,
 };
 
-use common::{Server, send_bearer, serve_axum};
+use common::{Server, pyjwt_token, send_bearer, serve_axum};
 
 /// The issuer of the committed PyJWT fixtures, with their JWK Set.
 const PYJWT_ISSUER: &str = "https://issuer.example";
@@ -25,18 +25,6 @@ const LOGIN_SECRET: &[u8] = b"the login service's secret, 32+ bytes";
 const PARTNER_ISSUER: &str = "https://partner.example.org";
 const PARTNER_SECRET: &[u8] = b"the partner's own secret, 32+ bytes!!";
 const FAR: u64 = 4_102_444_800;
-
-fn pyjwt_token(name: &str) -> String {
-    let tokens: Vec<Value> =
-        serde_json::from_str(include_str!("fixtures/pyjwt/tokens.json")).unwrap();
-    tokens
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("no fixture {name}"))["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
 
 fn hs256(claims: &Value, secret: &[u8]) -> String {
     jsonwebtoken::encode(

@@ -130,6 +130,19 @@ impl Reply {
     }
 }
 
+/// The committed PyJWT fixture token named `name` (tests/fixtures/pyjwt).
+pub fn pyjwt_token(name: &str) -> String {
+    let tokens: Vec<serde_json::Value> =
+        serde_json::from_str(include_str!("../fixtures/pyjwt/tokens.json")).unwrap();
+    tokens
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no fixture {name}"))["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// Sends `method url` with `Authorization: Bearer <token>` and no body.
 pub async fn send_bearer(method: &str, url: &str, token: &str) -> Reply {
     send(
