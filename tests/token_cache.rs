@@ -3,8 +3,9 @@
 //! and what a hit answers as the clock moves.
 #![cfg(all(feature = "token-cache", feature = "aws-lc-rs"))]
 
+use std::cell::Cell;
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use http::{Request, Response, StatusCode};
@@ -17,13 +18,22 @@ use tower_jwt_auth::{AuthError, AuthErrorKind, Claims, Clock, ConfigError, JwtAu
 const SECRET: &[u8] = b"token cache secret, 32 bytes long";
 const NOW: u64 = 1_800_000_000;
 
-static CHECKS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// Signature checks made on this thread. Tests run on several threads at
+    /// once; each `#[tokio::test]` runs its runtime, and so every verification
+    /// of its layer, on its own thread, so a thread's count is its test's alone.
+    static CHECKS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn checks() -> usize {
+    CHECKS.with(Cell::get)
+}
 
 fn counting_factory(
     algorithm: &Algorithm,
     key: &DecodingKey,
 ) -> jsonwebtoken::errors::Result<Box<dyn JwtVerifier>> {
-    CHECKS.fetch_add(1, Ordering::SeqCst);
+    CHECKS.with(|checks| checks.set(checks.get() + 1));
     (jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.verifier_factory)(algorithm, key)
 }
 
@@ -101,27 +111,21 @@ impl Harness {
     }
 }
 
-/// Signature checks made while `f` runs. Tests run on several threads and
-/// share the counter, so each test that counts holds this lock.
-static COUNT_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 #[tokio::test]
 async fn a_token_sent_again_is_not_verified_again() {
-    let _guard = COUNT_LOCK.lock().await;
     let harness = Harness::new();
     let ada = token(json!({ "sub": "ada", "exp": NOW + 3600 }));
     let bob = token(json!({ "sub": "bob", "exp": NOW + 3600 }));
-    let before = CHECKS.load(Ordering::SeqCst);
+    let before = checks();
     for _ in 0..5 {
         assert_eq!(harness.call(&ada).await.2, "ada");
         assert_eq!(harness.call(&bob).await.2, "bob");
     }
-    assert_eq!(CHECKS.load(Ordering::SeqCst) - before, 2);
+    assert_eq!(checks() - before, 2);
 }
 
 #[tokio::test]
 async fn a_refused_token_is_never_cached_and_a_near_twin_is_not_a_hit() {
-    let _guard = COUNT_LOCK.lock().await;
     let harness = Harness::new();
     let good = token(json!({ "sub": "ada", "exp": NOW + 3600 }));
     assert_eq!(harness.call(&good).await.0, StatusCode::OK);
@@ -130,17 +134,13 @@ async fn a_refused_token_is_never_cached_and_a_near_twin_is_not_a_hit() {
     let (message, signature) = good.rsplit_once('.').unwrap();
     let last = if signature.ends_with('A') { 'Q' } else { 'A' };
     let twin = format!("{message}.{}{last}", &signature[..signature.len() - 1]);
-    let before = CHECKS.load(Ordering::SeqCst);
+    let before = checks();
     for _ in 0..3 {
         let (status, kind, _) = harness.call(&twin).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_eq!(kind, Some(AuthErrorKind::InvalidSignature));
     }
-    assert_eq!(
-        CHECKS.load(Ordering::SeqCst) - before,
-        3,
-        "refusals are not cached"
-    );
+    assert_eq!(checks() - before, 3, "refusals are not cached");
     // A token whose claims are refused is not cached either.
     let expired = token(json!({ "sub": "ada", "exp": NOW - 3600 }));
     for _ in 0..2 {
