@@ -8,6 +8,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::connect_proxy::ConnectProxy;
 use common::jwks_server::{JwksServer, jwk, jwk_set};
 use common::logs::Logs;
 use http::StatusCode;
@@ -646,15 +647,184 @@ mod tls {
         let server = JwksServer::start().await;
         let front = tls_front(server.addr()).await;
         let url = format!("https://localhost:{}/jwks.json", front.addr.port());
+        let set = trusting(url).build().await.unwrap();
+        assert_eq!(kids(&set).unwrap(), ["k1"]);
+        server.set_kids(&["k2"]);
+        set.refresh().await.unwrap();
+        assert_eq!(kids(&set).unwrap(), ["k2"]);
+    }
+
+    /// The fixture CA trusted, the proxy from the environment ignored: the
+    /// tests say which proxy they want.
+    fn trusting(url: String) -> RemoteKeySetBuilder {
+        RemoteKeySet::builder(url)
+            .add_root_certificate(CA)
+            .no_proxy()
+    }
+
+    #[tokio::test]
+    async fn an_https_fetch_goes_through_the_configured_proxy() {
+        let server = JwksServer::start().await;
+        let front = tls_front(server.addr()).await;
+        let proxy = ConnectProxy::start().await;
+        let url = format!("https://localhost:{}/jwks.json", front.addr.port());
+        let set = trusting(url).proxy(proxy.url()).build().await.unwrap();
+        assert_eq!(kids(&set).unwrap(), ["k1"]);
+        set.refresh().await.unwrap();
+        // One tunnel per fetch, to the name in the URL (TLS is checked against
+        // it end to end; the proxy sees nothing more).
+        let target = format!("localhost:{}", front.addr.port());
+        assert_eq!(proxy.targets(), [target.clone(), target]);
+        assert_eq!(server.fetches(), 2);
+    }
+
+    #[tokio::test]
+    async fn proxy_credentials_are_sent_and_a_refusal_is_a_clear_error() {
+        let server = JwksServer::start().await;
+        let front = tls_front(server.addr()).await;
+        let proxy = ConnectProxy::with_credentials("ada", "pa:ss w@rd").await;
+        let url = format!("https://localhost:{}/jwks.json", front.addr.port());
+        // Percent-encoded in the URL, as in HTTPS_PROXY.
+        let with = proxy
+            .url()
+            .replace("http://", "http://ada:pa%3Ass%20w%40rd@");
+        let set = trusting(url.clone()).proxy(with).build().await.unwrap();
+        assert_eq!(kids(&set).unwrap(), ["k1"]);
+
+        let wrong = proxy.url().replace("http://", "http://ada:guess@");
+        for proxy_url in [proxy.url(), wrong] {
+            let error = trusting(url.clone())
+                .proxy(proxy_url)
+                .build()
+                .await
+                .unwrap_err();
+            assert_eq!(error.kind(), RemoteKeyErrorKind::Network, "{error}");
+            let chain = chain(&error);
+            assert!(chain.contains("through the proxy 127.0.0.1:"), "{chain}");
+            assert!(chain.contains("proxy authorization required"), "{chain}");
+            assert!(!chain.contains("guess"), "no password in errors: {chain}");
+        }
+        assert_eq!(server.fetches(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_proxy_that_is_down_or_not_http_is_an_error() {
+        let server = JwksServer::start().await;
+        let front = tls_front(server.addr()).await;
+        let url = format!("https://localhost:{}/jwks.json", front.addr.port());
+        let down = {
+            let proxy = ConnectProxy::start().await;
+            proxy.url()
+        };
+        let error = trusting(url.clone())
+            .connect_timeout(Duration::from_secs(1))
+            .proxy(down)
+            .build()
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), RemoteKeyErrorKind::Network, "{error}");
+        assert!(chain(&error).contains("through the proxy"), "{error}");
+        for unsupported in [
+            "https://127.0.0.1:3128",
+            "socks5://127.0.0.1:1080",
+            "127.0.0.1:3128",
+        ] {
+            let error = trusting(url.clone())
+                .proxy(unsupported)
+                .build()
+                .await
+                .unwrap_err();
+            assert_eq!(
+                error.kind(),
+                RemoteKeyErrorKind::InvalidConfig,
+                "{unsupported}"
+            );
+        }
+        assert_eq!(server.fetches(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_plain_http_fetch_never_takes_the_proxy() {
+        let server = JwksServer::start().await;
+        let proxy = ConnectProxy::start().await;
+        let set = RemoteKeySet::builder(server.url())
+            .proxy(proxy.url())
+            .build()
+            .await
+            .unwrap();
+        assert_eq!(kids(&set).unwrap(), ["k1"]);
+        assert!(proxy.targets().is_empty());
+    }
+
+    /// The environment's proxy, seen by a fresh process: this test binary run
+    /// again for [`child_fetches_with_the_environment_proxy`] alone, with
+    /// `HTTPS_PROXY` and `NO_PROXY` set (a test cannot set its own process's
+    /// environment safely while other tests run).
+    #[tokio::test]
+    async fn https_proxy_and_no_proxy_from_the_environment_are_followed() {
+        let server = JwksServer::start().await;
+        let front = tls_front(server.addr()).await;
+        let proxy = ConnectProxy::start().await;
+        let url = format!("https://localhost:{}/jwks.json", front.addr.port());
+        let child = |no_proxy: &str| {
+            let mut command = tokio::process::Command::new(std::env::current_exe().unwrap());
+            for name in [
+                "HTTPS_PROXY",
+                "https_proxy",
+                "ALL_PROXY",
+                "all_proxy",
+                "NO_PROXY",
+                "no_proxy",
+                "REQUEST_METHOD",
+            ] {
+                command.env_remove(name);
+            }
+            command
+                .args(["--exact", "tls::child_fetches_with_the_environment_proxy"])
+                .args(["--ignored", "--nocapture", "--test-threads=1"])
+                .env("HTTPS_PROXY", proxy.url())
+                .env("NO_PROXY", no_proxy)
+                .env(CHILD_URL, &url)
+                .kill_on_drop(true)
+                .output()
+        };
+        let run = |output: std::io::Result<std::process::Output>| {
+            let output = output.unwrap();
+            let printed = String::from_utf8_lossy(&output.stdout).into_owned();
+            assert!(output.status.success(), "{printed}");
+            assert!(
+                printed.contains("1 passed"),
+                "the child test ran: {printed}"
+            );
+        };
+        run(tokio::time::timeout(BOUND * 6, child("")).await.unwrap());
+        let target = format!("localhost:{}", front.addr.port());
+        assert_eq!(proxy.targets(), std::slice::from_ref(&target));
+        // The host in NO_PROXY goes direct.
+        run(
+            tokio::time::timeout(BOUND * 6, child("example.org, localhost"))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(proxy.targets(), [target]);
+        assert_eq!(server.fetches(), 2);
+    }
+
+    /// Where the child fetches; unset, the child has nothing to do.
+    const CHILD_URL: &str = "TOWER_JWT_AUTH_TEST_PROXY_CHILD_URL";
+
+    #[tokio::test]
+    #[ignore = "run by https_proxy_and_no_proxy_from_the_environment_are_followed"]
+    async fn child_fetches_with_the_environment_proxy() {
+        let Ok(url) = std::env::var(CHILD_URL) else {
+            return;
+        };
         let set = RemoteKeySet::builder(url)
             .add_root_certificate(CA)
             .build()
             .await
             .unwrap();
         assert_eq!(kids(&set).unwrap(), ["k1"]);
-        server.set_kids(&["k2"]);
-        set.refresh().await.unwrap();
-        assert_eq!(kids(&set).unwrap(), ["k2"]);
     }
 
     #[tokio::test]
@@ -662,7 +832,11 @@ mod tls {
         let server = JwksServer::start().await;
         let front = tls_front(server.addr()).await;
         let url = format!("https://localhost:{}/jwks.json", front.addr.port());
-        let error = RemoteKeySet::builder(url).build().await.unwrap_err();
+        let error = RemoteKeySet::builder(url)
+            .no_proxy()
+            .build()
+            .await
+            .unwrap_err();
         assert_eq!(error.kind(), RemoteKeyErrorKind::Network, "{error}");
         let chain = chain(&error);
         assert!(chain.contains("UnknownIssuer"), "{chain}");
@@ -674,11 +848,7 @@ mod tls {
         let server = JwksServer::start().await;
         let front = tls_front(server.addr()).await;
         let url = format!("https://127.0.0.1:{}/jwks.json", front.addr.port());
-        let error = RemoteKeySet::builder(url)
-            .add_root_certificate(CA)
-            .build()
-            .await
-            .unwrap_err();
+        let error = trusting(url).build().await.unwrap_err();
         assert_eq!(error.kind(), RemoteKeyErrorKind::Network, "{error}");
         let chain = chain(&error);
         assert!(chain.contains("not valid for name"), "{chain}");

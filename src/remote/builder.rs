@@ -10,6 +10,7 @@ use http::Uri;
 
 use super::RemoteKeySet;
 use super::cache_policy::CachePolicy;
+use super::egress::ProxySetting;
 use super::error::{RemoteKeyError, RemoteKeyErrorKind};
 use super::fetch::Fetcher;
 
@@ -34,6 +35,7 @@ pub(super) struct Config {
     pub(super) fail_fast: bool,
     pub(super) allow_http: bool,
     pub(super) root_certificates: Vec<Vec<u8>>,
+    pub(super) proxy: ProxySetting,
 }
 
 /// The default lower bound of a document's lifetime: 60 s.
@@ -59,6 +61,7 @@ impl Default for Config {
             fail_fast: true,
             allow_http: false,
             root_certificates: Vec::new(),
+            proxy: ProxySetting::Environment,
         }
     }
 }
@@ -210,6 +213,45 @@ impl RemoteKeySetBuilder {
         self
     }
 
+    /// Fetches `https://` URLs through this HTTP proxy, whatever the
+    /// environment says: `http://host:port`, with `user:password@` when the
+    /// proxy asks for Basic authentication.
+    ///
+    /// By default the proxy comes from the environment, as curl reads it:
+    /// `HTTPS_PROXY` (or `https_proxy`), else `ALL_PROXY` (or `all_proxy`),
+    /// except for the hosts and networks listed in `NO_PROXY` (or `no_proxy`),
+    /// and never in a CGI program. Fetches go through an HTTP `CONNECT`
+    /// tunnel, with TLS end to end: the proxy sees the host name, not the
+    /// keys. Plain `http://` URLs (loopback, or with
+    /// [`allow_http`](Self::allow_http)) always go direct.
+    ///
+    /// [`build`](Self::build) fails when the URL is not `http://` with a host
+    /// (TLS to the proxy and SOCKS are not supported), and likewise for a
+    /// proxy from the environment.
+    ///
+    /// ```no_run
+    /// use tower_jwt_auth::RemoteKeySet;
+    ///
+    /// # async fn run() -> Result<(), tower_jwt_auth::RemoteKeyError> {
+    /// let keys = RemoteKeySet::builder("https://idp.example/.well-known/jwks.json")
+    ///     .proxy("http://egress.internal:3128")
+    ///     .build()
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.config.proxy = ProxySetting::Url(url.into());
+        self
+    }
+
+    /// Connects straight to the identity provider, whatever `HTTPS_PROXY` and
+    /// `ALL_PROXY` say (see [`proxy`](Self::proxy)).
+    pub fn no_proxy(mut self) -> Self {
+        self.config.proxy = ProxySetting::Direct;
+        self
+    }
+
     /// Checks the settings and the URL, makes the HTTP client and, unless
     /// [`fail_fast(false)`](Self::fail_fast), fetches the first document (after
     /// the discovery document, with [`discover`](RemoteKeySet::discover)).
@@ -224,7 +266,7 @@ impl RemoteKeySetBuilder {
     ///   without [`allow_http`](Self::allow_http);
     /// - [`InvalidConfig`](RemoteKeyErrorKind::InvalidConfig): a setting out of
     ///   range, no tokio runtime, no rustls crypto provider, an unreadable root
-    ///   certificate;
+    ///   certificate, a proxy that is not `http://`;
     /// - with `fail_fast` (the default), the error of the first fetch.
     pub async fn build(self) -> Result<RemoteKeySet, RemoteKeyError> {
         let config = self.config;
@@ -261,6 +303,7 @@ impl fmt::Debug for RemoteKeySetBuilder {
             .field("fail_fast", &self.config.fail_fast)
             .field("allow_http", &self.config.allow_http)
             .field("root_certificates", &self.config.root_certificates.len())
+            .field("proxy", &self.config.proxy)
             .finish()
     }
 }

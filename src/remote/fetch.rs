@@ -22,6 +22,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 
 use super::builder::{Config, Target};
+use super::egress::{Egress, Proxies};
 use super::error::{RemoteKeyError, RemoteKeyErrorKind};
 
 /// Names this crate to the identity provider.
@@ -41,13 +42,15 @@ pub(super) struct Answer {
 
 /// The HTTP client and its limits.
 pub(super) struct Fetcher {
-    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    client: Client<HttpsConnector<Egress>, Empty<Bytes>>,
+    proxies: Proxies,
     max_document_size: usize,
 }
 
 impl Fetcher {
-    /// Makes the client: TCP with the connect timeout, TLS with the provider
-    /// (see [`provider`]) and the roots, no pooled connections.
+    /// Makes the client: TCP with the connect timeout (to the proxy, if one
+    /// is set), TLS with the provider (see [`provider`]) and the roots, no
+    /// pooled connections.
     pub(super) fn new(config: &Config) -> Result<Self, RemoteKeyError> {
         let invalid = |detail| RemoteKeyError::new(RemoteKeyErrorKind::InvalidConfig, detail);
         let provider = provider().ok_or_else(|| {
@@ -78,17 +81,19 @@ impl Fetcher {
         tcp.enforce_http(false);
         tcp.set_connect_timeout(Some(config.connect_timeout));
         tcp.set_nodelay(true);
+        let proxies = Proxies::new(&config.proxy)?;
         let connector = HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             // Which URLs may be plain http:// was decided when they were checked.
             .https_or_http()
             .enable_http1()
-            .wrap_connector(tcp);
+            .wrap_connector(Egress::new(tcp, proxies.clone()));
         let client = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(0)
             .build(connector);
         Ok(Self {
             client,
+            proxies,
             max_document_size: config.max_document_size,
         })
     }
@@ -113,12 +118,12 @@ impl Fetcher {
                 .with_source(e)
             })?;
         let response = self.client.request(request).await.map_err(|e| {
-            let detail = if e.is_connect() {
-                "cannot connect"
-            } else {
-                "the request failed"
+            let detail = match (e.is_connect(), self.proxies.describe(url)) {
+                (true, Some(via)) => format!("cannot connect {via}"),
+                (true, None) => "cannot connect".into(),
+                (false, _) => "the request failed".into(),
             };
-            error(RemoteKeyErrorKind::Network, detail.into()).with_source(e)
+            error(RemoteKeyErrorKind::Network, detail).with_source(e)
         })?;
         let (parts, body) = response.into_parts();
 

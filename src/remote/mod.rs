@@ -5,6 +5,7 @@
 //!
 //! - `builder`: the settings and their checks;
 //! - `fetch`: the HTTP client, one bounded `GET`;
+//! - `egress`: direct, or through an HTTP proxy's `CONNECT` tunnel;
 //! - `discovery`: the JWK Set's URL from the issuer's configuration;
 //! - `document`: the fetched document read into keys;
 //! - `cache_policy`: `Cache-Control` to a lifetime and a refresh time;
@@ -15,6 +16,7 @@ mod builder;
 mod cache_policy;
 mod discovery;
 mod document;
+mod egress;
 mod error;
 mod fetch;
 mod refresh;
