@@ -478,17 +478,13 @@ mod tests {
 
     impl Logs {
         fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
-            let (logs, dispatch) = Self::dispatch();
-            let guard = tracing::dispatcher::set_default(&dispatch);
-            // Another test of this binary may have met a callsite first, on a
-            // thread without a subscriber, and cached "never" for it: ask again.
-            tracing::callsite::rebuild_interest_cache();
+            let (logs, _, guard) = Self::capture_with_dispatch();
             (logs, guard)
         }
 
-        /// A subscriber writing here, for futures that run on other threads
+        /// Also the subscriber, for futures that run on other threads
         /// (`WithSubscriber::with_subscriber`).
-        fn dispatch() -> (Self, tracing::Dispatch) {
+        fn capture_with_dispatch() -> (Self, tracing::Dispatch, tracing::subscriber::DefaultGuard) {
             let logs = Self::default();
             let subscriber = tracing_subscriber::fmt()
                 .with_writer(logs.clone())
@@ -496,8 +492,14 @@ mod tests {
                 .with_ansi(false)
                 .finish();
             let dispatch = tracing::Dispatch::new(subscriber);
+            // The default of this thread too: when it is the only subscriber
+            // alive, tracing asks this thread's default alone which callsites
+            // are wanted, even for events sent on other threads.
+            let guard = tracing::dispatcher::set_default(&dispatch);
+            // Another test of this binary may have met a callsite first, on a
+            // thread without a subscriber, and cached "never" for it: ask again.
             tracing::callsite::rebuild_interest_cache();
-            (logs, dispatch)
+            (logs, dispatch, guard)
         }
 
         fn text(&self) -> String {
@@ -727,7 +729,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_failures_warn_once() {
         const CHECKS: usize = 50;
-        let (logs, dispatch) = Logs::dispatch();
+        let (logs, dispatch, _guard) = Logs::capture_with_dispatch();
         let store = Switch::down_together(CHECKS);
         // Long enough for every check to reach the gate on a loaded machine.
         let revocation = Revocation::from_arc(store.clone()).timeout(Duration::from_secs(30));
