@@ -267,10 +267,11 @@ async fn check(revocation: &Revocation, token: &TokenInfo) -> Result<(), AuthErr
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_redis_that_dies_fails_closed_or_open_and_is_found_again() {
-    let (logs, _guard) = Logs::capture(tracing::Level::WARN);
+    let (logs, _guard) = Logs::capture(tracing::Level::INFO);
     let mut redis = RedisServer::start().await;
     let store = connect(&redis).await;
     let closed = Revocation::new(store.clone()).timeout(Duration::from_millis(300));
+    // Another policy over the same store: it counts (and logs) its own outage.
     let open = closed.clone().fail_open(true);
     let valid = token("secret-valid");
     let revoked = token("secret-revoked");
@@ -290,6 +291,11 @@ async fn a_redis_that_dies_fails_closed_or_open_and_is_found_again() {
     let logged = logs.take();
     assert!(logged.contains("WARN"), "{logged}");
     assert!(logged.contains("fail closed"), "{logged}");
+    // One warning per outage, not per request: the next failures are counted.
+    for _ in 0..3 {
+        check(&closed, &valid).await.unwrap_err();
+    }
+    assert_eq!(logs.take(), "");
 
     check(&open, &valid).await.unwrap();
     let logged = logs.take();
@@ -301,6 +307,7 @@ async fn a_redis_that_dies_fails_closed_or_open_and_is_found_again() {
     );
     // Fail open lets a revoked token through too: that is its price.
     check(&open, &revoked).await.unwrap();
+    assert_eq!(logs.take(), "");
 
     // A new Redis on the same port: the manager reconnects by itself. It is
     // empty (no persistence here), so the revocation is gone with the old one.
@@ -310,6 +317,25 @@ async fn a_redis_that_dies_fails_closed_or_open_and_is_found_again() {
         check(closed_ref, valid_ref).await.is_ok()
     })
     .await;
+    let logged = logs.take();
+    let again: Vec<_> = logged
+        .lines()
+        .filter(|line| line.contains("revocation store answers again"))
+        .collect();
+    assert_eq!(again.len(), 1, "{logged}");
+    assert!(again[0].contains("INFO"), "{logged}");
+    // The four failures above, and those while the manager reconnected.
+    let failed: u64 = again[0]
+        .split("failed_checks=")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a count: {logged}"));
+    assert!(failed >= 4, "{logged}");
+    assert!(
+        !logged.contains("secret"),
+        "no claim value in logs: {logged}"
+    );
     store.revoke(&revoked).await.unwrap();
     assert_eq!(
         check(&closed, &revoked).await.unwrap_err().kind(),

@@ -1,9 +1,13 @@
-//! [`Revocation`]: the store, the timeout and the failure policy of the check.
+//! [`Revocation`]: the store, the timeout and the failure policy of the check,
+//! and the record of the store's health that keeps an outage to a few log lines.
 
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::{RevocationStore, TokenInfo};
 use crate::error::{AuthError, AuthErrorKind};
@@ -17,6 +21,9 @@ use crate::error::{AuthError, AuthErrorKind};
 /// response timeout).
 pub const DEFAULT_REVOCATION_TIMEOUT: Duration = Duration::from_millis(100);
 
+/// How often, at most, a store that keeps failing is reported again.
+const REPORT_INTERVAL: Duration = Duration::from_secs(10);
+
 /// How the layer checks revocation: a [`RevocationStore`], a timeout on every
 /// check, and what to do when the store cannot answer.
 ///
@@ -27,11 +34,32 @@ pub const DEFAULT_REVOCATION_TIMEOUT: Duration = Duration::from_millis(100);
 ///   request is refused with [`AuthErrorKind::RevocationUnavailable`] (`503`),
 ///   the store's error as its [`source`](std::error::Error::source). With
 ///   [`fail_open(true)`](Self::fail_open) the token is let through instead.
-///   Either way the failure is logged with a `tracing` `warn` event (target
-///   `tower_jwt_auth`), which names the error but never the token or its claims.
 ///
-/// Cloning is cheap: the store sits behind an `Arc`. The timeout needs a Tokio
-/// runtime with its time driver enabled, as axum's and hyper's servers have.
+/// # Logging
+///
+/// Store failures are logged once per outage, not once per request, with
+/// `tracing` events (target `tower_jwt_auth`) that name the error and the
+/// policy but never the token or its claims:
+///
+/// - the first failure after a healthy period: a `warn` event, "revocation
+///   check failed", with the `reason`, the store's `error`, `timeout_ms` and
+///   `fail_open`;
+/// - while the store keeps failing, at most one `warn` every 10 seconds,
+///   "revocation store still failing", with `failed_checks` (the failed checks
+///   since the last event) and `outage_ms` (the time since the first failure);
+/// - the first check that the store answers again: an `info` event,
+///   "revocation store answers again", with `failed_checks` (all the failed
+///   checks of the outage) and `outage_ms`.
+///
+/// This record of the store's health is shared by clones, so the layer and
+/// every clone of it count one outage together. [`timeout`](Self::timeout) and
+/// [`fail_open`](Self::fail_open) return a `Revocation` with a record of its
+/// own, since its events speak for another policy. A check that the store
+/// answers costs one atomic load for this record.
+///
+/// Cloning is cheap: everything sits behind one `Arc`. The timeout needs a
+/// Tokio runtime with its time driver enabled, as axum's and hyper's servers
+/// have.
 ///
 /// ```
 /// use std::time::Duration;
@@ -44,9 +72,15 @@ pub const DEFAULT_REVOCATION_TIMEOUT: Duration = Duration::from_millis(100);
 /// ```
 #[derive(Clone)]
 pub struct Revocation {
+    shared: Arc<Shared>,
+}
+
+/// The configuration of a [`Revocation`] and the health of its store.
+struct Shared {
     store: Arc<dyn RevocationStore>,
     timeout: Duration,
     fail_open: bool,
+    health: Health,
 }
 
 impl Revocation {
@@ -67,10 +101,18 @@ impl Revocation {
     /// # let _ = revocation;
     /// ```
     pub fn from_arc(store: Arc<dyn RevocationStore>) -> Self {
+        Self::with(store, DEFAULT_REVOCATION_TIMEOUT, false)
+    }
+
+    /// A `Revocation` with its own record of the store's health.
+    fn with(store: Arc<dyn RevocationStore>, timeout: Duration, fail_open: bool) -> Self {
         Self {
-            store,
-            timeout: DEFAULT_REVOCATION_TIMEOUT,
-            fail_open: false,
+            shared: Arc::new(Shared {
+                store,
+                timeout,
+                fail_open,
+                health: Health::default(),
+            }),
         }
     }
 
@@ -78,9 +120,15 @@ impl Revocation {
     /// 100 ms); past it the store counts as failed. A store that answers at
     /// once, like [`MemoryRevocations`](crate::MemoryRevocations), always
     /// answers, even with a zero timeout.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
+    ///
+    /// The result no longer shares the record of the store's health with
+    /// `self` and its clones (see [Logging](Self#logging)).
+    pub fn timeout(self, timeout: Duration) -> Self {
+        Self::with(
+            Arc::clone(&self.shared.store),
+            timeout,
+            self.shared.fail_open,
+        )
     }
 
     /// Whether a token is let through when the store fails or times out
@@ -89,9 +137,11 @@ impl Revocation {
     /// Failing open keeps the service up while the store is down, at the cost
     /// of accepting revoked tokens until they expire; choose it only where
     /// that is the lesser harm.
-    pub fn fail_open(mut self, yes: bool) -> Self {
-        self.fail_open = yes;
-        self
+    ///
+    /// The result no longer shares the record of the store's health with
+    /// `self` and its clones (see [Logging](Self#logging)).
+    pub fn fail_open(self, yes: bool) -> Self {
+        Self::with(Arc::clone(&self.shared.store), self.shared.timeout, yes)
     }
 
     /// The revocation check of one verified token: `Ok` when it is not
@@ -128,14 +178,17 @@ impl Revocation {
         &self,
         token: TokenInfo,
     ) -> impl Future<Output = Result<(), AuthError>> + Send + 'static {
-        let store = Arc::clone(&self.store);
-        let timeout = self.timeout;
-        let fail_open = self.fail_open;
+        let shared = Arc::clone(&self.shared);
         async move {
-            let error = match tokio::time::timeout(timeout, store.is_revoked(&token)).await {
-                Ok(Ok(false)) => return Ok(()),
-                Ok(Ok(true)) => {
-                    return Err(AuthError::new(AuthErrorKind::Revoked, "token revoked"));
+            let answer = tokio::time::timeout(shared.timeout, shared.store.is_revoked(&token));
+            let error = match answer.await {
+                Ok(Ok(revoked)) => {
+                    shared.health.answered(shared.fail_open);
+                    return if revoked {
+                        Err(AuthError::new(AuthErrorKind::Revoked, "token revoked"))
+                    } else {
+                        Ok(())
+                    };
                 }
                 Ok(Err(error)) => AuthError::with_boxed_source(
                     AuthErrorKind::RevocationUnavailable,
@@ -148,17 +201,10 @@ impl Revocation {
                     elapsed,
                 ),
             };
-            let cause = std::error::Error::source(&error).map(ToString::to_string);
-            tracing::warn!(
-                target: "tower_jwt_auth",
-                reason = error.description(),
-                error = cause.as_deref().unwrap_or(""),
-                timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
-                fail_open,
-                "revocation check failed; {}",
-                if fail_open { "token let through (fail open)" } else { "request refused (fail closed)" },
-            );
-            if fail_open { Ok(()) } else { Err(error) }
+            shared
+                .health
+                .failed(&error, shared.timeout, shared.fail_open);
+            if shared.fail_open { Ok(()) } else { Err(error) }
         }
     }
 }
@@ -167,10 +213,145 @@ impl fmt::Debug for Revocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Revocation")
             .field("store", &format_args!("dyn RevocationStore"))
-            .field("timeout", &self.timeout)
-            .field("fail_open", &self.fail_open)
+            .field("timeout", &self.shared.timeout)
+            .field("fail_open", &self.shared.fail_open)
             .finish()
     }
+}
+
+/// What the checks have seen of the store: healthy, or failing since when.
+///
+/// A check that the store answers reads `failing` and nothing else while the
+/// store is healthy; the lock is taken only by failed checks (slow already)
+/// and by the first answered check after them.
+#[derive(Default)]
+struct Health {
+    /// Whether an outage is under way (`outage` is `Some`). Written only under
+    /// the lock, so there it always agrees with `outage`; read without it only
+    /// by answered checks, to know whether to take the lock at all.
+    failing: AtomicBool,
+    outage: Mutex<Option<Outage>>,
+}
+
+/// A run of failed checks, from the first one.
+struct Outage {
+    started: Instant,
+    /// When the outage was last logged (at its start, or by a summary).
+    reported: Instant,
+    /// Every failed check of the outage.
+    failed: u64,
+    /// The failed checks since the last event.
+    unreported: u64,
+}
+
+/// What a failed check has to say, decided under the lock and logged after.
+enum Report {
+    /// The first failure after a healthy period.
+    First,
+    /// The store has kept failing for a whole interval.
+    StillFailing { failed: u64, lasted: Duration },
+    /// Counted, to be told later.
+    Quiet,
+}
+
+impl Health {
+    /// Counts a failed check, and logs it when it starts an outage or closes a
+    /// reporting interval.
+    fn failed(&self, error: &AuthError, timeout: Duration, fail_open: bool) {
+        let report = {
+            let mut outage = self.lock();
+            let now = Instant::now();
+            match outage.as_mut() {
+                None => {
+                    *outage = Some(Outage {
+                        started: now,
+                        reported: now,
+                        failed: 1,
+                        unreported: 0,
+                    });
+                    self.failing.store(true, Ordering::Release);
+                    Report::First
+                }
+                Some(outage) => {
+                    outage.failed += 1;
+                    outage.unreported += 1;
+                    if now.duration_since(outage.reported) >= REPORT_INTERVAL {
+                        outage.reported = now;
+                        Report::StillFailing {
+                            failed: std::mem::take(&mut outage.unreported),
+                            lasted: now.duration_since(outage.started),
+                        }
+                    } else {
+                        Report::Quiet
+                    }
+                }
+            }
+        };
+        if let Report::Quiet = report {
+            return;
+        }
+        let cause = std::error::Error::source(error).map(ToString::to_string);
+        let timeout_ms = millis(timeout);
+        match report {
+            Report::First => tracing::warn!(
+                target: "tower_jwt_auth",
+                reason = error.description(),
+                error = cause.as_deref().unwrap_or(""),
+                timeout_ms,
+                fail_open,
+                "revocation check failed; {}",
+                if fail_open { "token let through (fail open)" } else { "request refused (fail closed)" },
+            ),
+            Report::StillFailing { failed, lasted } => tracing::warn!(
+                target: "tower_jwt_auth",
+                failed_checks = failed,
+                outage_ms = millis(lasted),
+                reason = error.description(),
+                error = cause.as_deref().unwrap_or(""),
+                timeout_ms,
+                fail_open,
+                "revocation store still failing; {}",
+                if fail_open { "tokens let through (fail open)" } else { "requests refused (fail closed)" },
+            ),
+            Report::Quiet => {}
+        }
+    }
+
+    /// Notes that the store answered a check, and logs the end of an outage.
+    fn answered(&self, fail_open: bool) {
+        // The whole cost of an answered check while the store is healthy.
+        if !self.failing.load(Ordering::Acquire) {
+            return;
+        }
+        let ended = {
+            let mut outage = self.lock();
+            // Another answered check may have ended it meanwhile.
+            let ended = outage.take();
+            self.failing.store(false, Ordering::Release);
+            ended
+        };
+        if let Some(outage) = ended {
+            // `info`, not `warn`: good news asks nothing of anyone. Behind a
+            // `warn` filter only this closing line is lost; the summaries stop.
+            tracing::info!(
+                target: "tower_jwt_auth",
+                failed_checks = outage.failed,
+                outage_ms = millis(outage.started.elapsed()),
+                fail_open,
+                "revocation store answers again",
+            );
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Outage>> {
+        // Nothing panics under the lock; a poisoned record is still sound.
+        self.outage.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// `duration` in whole milliseconds, for a log field.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
@@ -178,8 +359,10 @@ mod tests {
     use std::future::{pending, ready};
     use std::io;
     use std::sync::Mutex;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::time::Instant;
+
+    use tracing::instrument::WithSubscriber;
 
     use tracing_subscriber::fmt::MakeWriter;
 
@@ -235,28 +418,103 @@ mod tests {
         }
     }
 
+    /// A store that is up (nothing is revoked) or down (every check fails),
+    /// as the test switches it; with a gate, a failing check first waits until
+    /// that many checks are failing at once.
+    struct Switch {
+        down: AtomicBool,
+        gate: Option<tokio::sync::Barrier>,
+    }
+
+    impl Switch {
+        fn down() -> Arc<Self> {
+            Arc::new(Self {
+                down: AtomicBool::new(true),
+                gate: None,
+            })
+        }
+
+        fn down_together(checks: usize) -> Arc<Self> {
+            Arc::new(Self {
+                down: AtomicBool::new(true),
+                gate: Some(tokio::sync::Barrier::new(checks)),
+            })
+        }
+
+        fn set_down(&self, down: bool) {
+            self.down.store(down, Ordering::SeqCst);
+        }
+    }
+
+    impl RevocationStore for Switch {
+        fn is_revoked<'a>(&'a self, _: &'a TokenInfo) -> RevocationFuture<'a, bool> {
+            Box::pin(async move {
+                if !self.down.load(Ordering::SeqCst) {
+                    return Ok(false);
+                }
+                if let Some(gate) = &self.gate {
+                    gate.wait().await;
+                }
+                Err("connection refused".into())
+            })
+        }
+        fn revoke<'a>(&'a self, _: &'a TokenInfo) -> RevocationFuture<'a, ()> {
+            Box::pin(ready(Err("read-only".into())))
+        }
+        fn revoke_subject<'a>(
+            &'a self,
+            _: Option<&'a str>,
+            _: &'a str,
+            _: u64,
+            _: u64,
+        ) -> RevocationFuture<'a, ()> {
+            Box::pin(ready(Err("read-only".into())))
+        }
+    }
+
     /// Log lines written while the returned guard lives (this thread only).
     #[derive(Clone, Default)]
     struct Logs(Arc<Mutex<Vec<u8>>>);
 
     impl Logs {
         fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+            let (logs, _, guard) = Self::capture_with_dispatch();
+            (logs, guard)
+        }
+
+        /// Also the subscriber, for futures that run on other threads
+        /// (`WithSubscriber::with_subscriber`).
+        fn capture_with_dispatch() -> (Self, tracing::Dispatch, tracing::subscriber::DefaultGuard) {
             let logs = Self::default();
             let subscriber = tracing_subscriber::fmt()
                 .with_writer(logs.clone())
                 .with_max_level(tracing::Level::TRACE)
                 .with_ansi(false)
                 .finish();
-            let guard = tracing::subscriber::set_default(subscriber);
+            let dispatch = tracing::Dispatch::new(subscriber);
+            // The default of this thread too: when it is the only subscriber
+            // alive, tracing asks this thread's default alone which callsites
+            // are wanted, even for events sent on other threads.
+            let guard = tracing::dispatcher::set_default(&dispatch);
             // Another test of this binary may have met a callsite first, on a
             // thread without a subscriber, and cached "never" for it: ask again.
             tracing::callsite::rebuild_interest_cache();
-            (logs, guard)
+            (logs, dispatch, guard)
         }
 
         fn text(&self) -> String {
             String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
         }
+
+        /// Everything captured so far, which is then forgotten.
+        fn take(&self) -> String {
+            String::from_utf8_lossy(&std::mem::take(&mut *self.0.lock().unwrap())).into_owned()
+        }
+    }
+
+    /// The lines of `logs` that contain `what`.
+    fn lines<'a>(logs: &'a str, what: &str) -> Vec<&'a str> {
+        logs.lines().filter(|line| line.contains(what)).collect()
     }
 
     impl io::Write for Logs {
@@ -365,6 +623,159 @@ mod tests {
         let revocation = Revocation::new(store).timeout(Duration::ZERO);
         let error = revocation.check(token()).await.unwrap_err();
         assert_eq!(error.kind(), AuthErrorKind::Revoked);
+    }
+
+    /// The first failure of an outage warns as every failure used to.
+    const FIRST: &str = "revocation check failed";
+    const STILL: &str = "revocation store still failing";
+    const AGAIN: &str = "revocation store answers again";
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn fifty_failures_warn_once_within_the_interval() {
+        let (logs, _guard) = Logs::capture();
+        let revocation = Revocation::new(Broken::failing());
+        for _ in 0..50 {
+            revocation.check(token()).await.unwrap_err();
+        }
+        let logged = logs.take();
+        assert_eq!(lines(&logged, "WARN").len(), 1, "{logged}");
+        assert_eq!(lines(&logged, FIRST).len(), 1, "{logged}");
+        assert!(logged.contains("fail closed"), "{logged}");
+        assert!(logged.contains("connection refused"), "{logged}");
+        assert!(logged.contains("timeout_ms=100"), "{logged}");
+
+        // Just short of the interval: still quiet.
+        tokio::time::advance(REPORT_INTERVAL - Duration::from_millis(1)).await;
+        for _ in 0..10 {
+            revocation.check(token()).await.unwrap_err();
+        }
+        assert_eq!(logs.take(), "");
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_long_outage_is_summed_up_once_per_interval() {
+        let (logs, _guard) = Logs::capture();
+        let revocation = Revocation::new(Broken::failing()).fail_open(true);
+        for _ in 0..50 {
+            revocation.check(token()).await.unwrap();
+        }
+        assert_eq!(lines(&logs.take(), FIRST).len(), 1);
+
+        // The first failure past the interval reports the 49 after the first
+        // warning, and itself; the next ones wait for the next interval.
+        tokio::time::advance(REPORT_INTERVAL).await;
+        for _ in 0..5 {
+            revocation.check(token()).await.unwrap();
+        }
+        let logged = logs.take();
+        let summary = lines(&logged, STILL);
+        assert_eq!(summary.len(), 1, "{logged}");
+        assert_eq!(lines(&logged, "WARN").len(), 1, "{logged}");
+        assert!(summary[0].contains("failed_checks=50"), "{logged}");
+        assert!(summary[0].contains("outage_ms=10000"), "{logged}");
+        assert!(summary[0].contains("fail open"), "{logged}");
+        assert!(summary[0].contains("connection refused"), "{logged}");
+
+        tokio::time::advance(REPORT_INTERVAL).await;
+        revocation.check(token()).await.unwrap();
+        let logged = logs.take();
+        let summary = lines(&logged, STILL);
+        assert_eq!(summary.len(), 1, "{logged}");
+        assert!(summary[0].contains("failed_checks=5"), "{logged}");
+        assert!(summary[0].contains("outage_ms=20000"), "{logged}");
+        assert!(
+            !logged.contains("secret"),
+            "no claim value in logs: {logged}"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn recovery_is_logged_once_and_the_next_outage_warns_again() {
+        let (logs, _guard) = Logs::capture();
+        let store = Switch::down();
+        let revocation = Revocation::from_arc(store.clone());
+        for _ in 0..7 {
+            revocation.check(token()).await.unwrap_err();
+        }
+        tokio::time::advance(Duration::from_millis(2500)).await;
+        store.set_down(false);
+        for _ in 0..3 {
+            revocation.check(token()).await.unwrap();
+        }
+        let logged = logs.take();
+        let again = lines(&logged, AGAIN);
+        assert_eq!(again.len(), 1, "{logged}");
+        assert!(again[0].contains("INFO"), "{logged}");
+        assert!(again[0].contains("failed_checks=7"), "{logged}");
+        assert!(again[0].contains("outage_ms=2500"), "{logged}");
+        assert_eq!(lines(&logged, "WARN").len(), 1, "{logged}");
+
+        // A new outage is news again.
+        store.set_down(true);
+        revocation.check(token()).await.unwrap_err();
+        revocation.check(token()).await.unwrap_err();
+        let logged = logs.take();
+        assert_eq!(lines(&logged, FIRST).len(), 1, "{logged}");
+        assert_eq!(lines(&logged, "WARN").len(), 1, "{logged}");
+        store.set_down(false);
+        revocation.check(token()).await.unwrap();
+        let logged = logs.take();
+        assert!(
+            lines(&logged, AGAIN)[0].contains("failed_checks=2"),
+            "{logged}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_failures_warn_once() {
+        const CHECKS: usize = 50;
+        let (logs, dispatch, _guard) = Logs::capture_with_dispatch();
+        let store = Switch::down_together(CHECKS);
+        // Long enough for every check to reach the gate on a loaded machine.
+        let revocation = Revocation::from_arc(store.clone()).timeout(Duration::from_secs(30));
+        let checks: Vec<_> = (0..CHECKS)
+            .map(|_| {
+                let check = revocation.check(token()).with_subscriber(dispatch.clone());
+                tokio::spawn(check)
+            })
+            .collect();
+        for check in checks {
+            let error = check.await.unwrap().unwrap_err();
+            assert_eq!(error.kind(), AuthErrorKind::RevocationUnavailable);
+        }
+        let logged = logs.take();
+        assert_eq!(lines(&logged, "WARN").len(), 1, "{logged}");
+        assert_eq!(lines(&logged, FIRST).len(), 1, "{logged}");
+
+        store.set_down(false);
+        let checks: Vec<_> = (0..CHECKS)
+            .map(|_| tokio::spawn(revocation.check(token()).with_subscriber(dispatch.clone())))
+            .collect();
+        for check in checks {
+            check.await.unwrap().unwrap();
+        }
+        let logged = logs.take();
+        let again = lines(&logged, AGAIN);
+        assert_eq!(again.len(), 1, "{logged}");
+        assert!(again[0].contains("failed_checks=50"), "{logged}");
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn clones_share_the_outage_and_a_new_policy_has_its_own() {
+        let (logs, _guard) = Logs::capture();
+        let closed = Revocation::new(Broken::failing());
+        let twin = closed.clone();
+        let open = closed.clone().fail_open(true);
+        closed.check(token()).await.unwrap_err();
+        twin.check(token()).await.unwrap_err();
+        let logged = logs.take();
+        assert_eq!(lines(&logged, "WARN").len(), 1, "{logged}");
+        assert!(logged.contains("fail closed"), "{logged}");
+
+        open.check(token()).await.unwrap();
+        let logged = logs.take();
+        assert_eq!(lines(&logged, "WARN").len(), 1, "{logged}");
+        assert!(logged.contains("fail open"), "{logged}");
     }
 
     #[test]
