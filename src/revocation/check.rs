@@ -42,14 +42,19 @@ const REPORT_INTERVAL: Duration = Duration::from_secs(10);
 /// policy but never the token or its claims:
 ///
 /// - the first failure after a healthy period: a `warn` event, "revocation
-///   check failed", with the `reason`, the store's `error`, `timeout_ms` and
-///   `fail_open`;
+///   check failed", with the `reason`, the store's `error`, `timeout_ms`,
+///   `fail_open` and `failed_checks`;
 /// - while the store keeps failing, at most one `warn` every 10 seconds,
 ///   "revocation store still failing", with `failed_checks` (the failed checks
 ///   since the last event) and `outage_ms` (the time since the first failure);
 /// - the first check that the store answers again: an `info` event,
 ///   "revocation store answers again", with `failed_checks` (all the failed
 ///   checks of the outage) and `outage_ms`.
+///
+/// Events are at least 10 seconds apart, so a store that flaps between
+/// failing and answering is not logged at every flap: a failure within 10
+/// seconds of the last event is counted quietly, and told in the next event's
+/// `failed_checks`.
 ///
 /// This record of the store's health is shared by clones, so the layer and
 /// every clone of it count one outage together. [`timeout`](Self::timeout) and
@@ -224,34 +229,59 @@ impl fmt::Debug for Revocation {
 /// A check that the store answers reads `failing` and nothing else while the
 /// store is healthy; the lock is taken only by failed checks (slow already)
 /// and by the first answered check after them.
+///
+/// At most one event per [`REPORT_INTERVAL`] starts or sums up an outage, and
+/// one more ends it: a store that flaps (an overloaded Redis that misses some
+/// timeouts and meets others) would otherwise log a warning and an "answers
+/// again" per flap. A failure within the interval of the last event starts a
+/// quiet outage; if the store answers before the interval is over, its failed
+/// checks are carried into the next event's count.
 #[derive(Default)]
 struct Health {
-    /// Whether an outage is under way (`outage` is `Some`). Written only under
-    /// the lock, so there it always agrees with `outage`; read without it only
-    /// by answered checks, to know whether to take the lock at all.
+    /// Whether an outage is under way (`record.outage` is `Some`). Written
+    /// only under the lock, so there it always agrees with `record`; read
+    /// without it only by answered checks, to know whether to take the lock.
     failing: AtomicBool,
-    outage: Mutex<Option<Outage>>,
+    record: Mutex<Record>,
+}
+
+/// The state behind [`Health`]'s lock.
+#[derive(Default)]
+struct Record {
+    outage: Option<Outage>,
+    /// When the last event was logged, of any outage.
+    last_event: Option<Instant>,
+    /// Failed checks of quiet outages that ended unreported.
+    carried: u64,
 }
 
 /// A run of failed checks, from the first one.
 struct Outage {
     started: Instant,
-    /// When the outage was last logged (at its start, or by a summary).
-    reported: Instant,
+    /// Whether an event has told of this outage (then its end is told too).
+    announced: bool,
     /// Every failed check of the outage.
     failed: u64,
-    /// The failed checks since the last event.
+    /// The failed checks not yet counted in an event, carried ones included.
     unreported: u64,
 }
 
 /// What a failed check has to say, decided under the lock and logged after.
 enum Report {
-    /// The first failure after a healthy period.
-    First,
+    /// The first event of an outage.
+    First { failed: u64 },
     /// The store has kept failing for a whole interval.
     StillFailing { failed: u64, lasted: Duration },
     /// Counted, to be told later.
     Quiet,
+}
+
+impl Record {
+    /// Whether an event may be logged now.
+    fn may_report(&self, now: Instant) -> bool {
+        self.last_event
+            .is_none_or(|last| now.duration_since(last) >= REPORT_INTERVAL)
+    }
 }
 
 impl Health {
@@ -259,33 +289,38 @@ impl Health {
     /// reporting interval.
     fn failed(&self, error: &AuthError, timeout: Duration, fail_open: bool) {
         let report = {
-            let mut outage = self.lock();
+            let mut record = self.lock();
             let now = Instant::now();
-            match outage.as_mut() {
-                None => {
-                    *outage = Some(Outage {
-                        started: now,
-                        reported: now,
-                        failed: 1,
-                        unreported: 0,
-                    });
-                    self.failing.store(true, Ordering::Release);
-                    Report::First
+            let may_report = record.may_report(now);
+            let carried = std::mem::take(&mut record.carried);
+            let outage = record.outage.get_or_insert_with(|| {
+                self.failing.store(true, Ordering::Release);
+                Outage {
+                    started: now,
+                    announced: false,
+                    failed: 0,
+                    unreported: 0,
                 }
-                Some(outage) => {
-                    outage.failed += 1;
-                    outage.unreported += 1;
-                    if now.duration_since(outage.reported) >= REPORT_INTERVAL {
-                        outage.reported = now;
-                        Report::StillFailing {
-                            failed: std::mem::take(&mut outage.unreported),
-                            lasted: now.duration_since(outage.started),
-                        }
-                    } else {
-                        Report::Quiet
-                    }
+            });
+            outage.failed += 1;
+            outage.unreported += 1 + carried;
+            let report = if !may_report {
+                Report::Quiet
+            } else if outage.announced {
+                Report::StillFailing {
+                    failed: std::mem::take(&mut outage.unreported),
+                    lasted: now.duration_since(outage.started),
                 }
+            } else {
+                outage.announced = true;
+                Report::First {
+                    failed: std::mem::take(&mut outage.unreported),
+                }
+            };
+            if !matches!(report, Report::Quiet) {
+                record.last_event = Some(now);
             }
+            report
         };
         if let Report::Quiet = report {
             return;
@@ -293,8 +328,9 @@ impl Health {
         let cause = std::error::Error::source(error).map(ToString::to_string);
         let timeout_ms = millis(timeout);
         match report {
-            Report::First => tracing::warn!(
+            Report::First { failed } => tracing::warn!(
                 target: "tower_jwt_auth",
+                failed_checks = failed,
                 reason = error.description(),
                 error = cause.as_deref().unwrap_or(""),
                 timeout_ms,
@@ -317,18 +353,29 @@ impl Health {
         }
     }
 
-    /// Notes that the store answered a check, and logs the end of an outage.
+    /// Notes that the store answered a check, and logs the end of an outage
+    /// that was told of.
     fn answered(&self, fail_open: bool) {
         // The whole cost of an answered check while the store is healthy.
         if !self.failing.load(Ordering::Acquire) {
             return;
         }
         let ended = {
-            let mut outage = self.lock();
+            let mut record = self.lock();
             // Another answered check may have ended it meanwhile.
-            let ended = outage.take();
+            let ended = record.outage.take();
             self.failing.store(false, Ordering::Release);
-            ended
+            match ended {
+                Some(outage) if outage.announced => {
+                    record.last_event = Some(Instant::now());
+                    Some(outage)
+                }
+                Some(quiet) => {
+                    record.carried += quiet.unreported;
+                    None
+                }
+                None => None,
+            }
         };
         if let Some(outage) = ended {
             // `info`, not `warn`: good news asks nothing of anyone. Behind a
@@ -343,9 +390,9 @@ impl Health {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Outage>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Record> {
         // Nothing panics under the lock; a poisoned record is still sound.
-        self.outage.lock().unwrap_or_else(PoisonError::into_inner)
+        self.record.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -710,7 +757,9 @@ mod tests {
         assert!(again[0].contains("outage_ms=2500"), "{logged}");
         assert_eq!(lines(&logged, "WARN").len(), 1, "{logged}");
 
-        // A new outage is news again.
+        // A new outage, once the interval since the last event is over, is
+        // news again.
+        tokio::time::advance(REPORT_INTERVAL).await;
         store.set_down(true);
         revocation.check(token()).await.unwrap_err();
         revocation.check(token()).await.unwrap_err();
@@ -723,6 +772,40 @@ mod tests {
         assert!(
             lines(&logged, AGAIN)[0].contains("failed_checks=2"),
             "{logged}"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_flapping_store_logs_at_most_one_outage_per_interval() {
+        let (logs, _guard) = Logs::capture();
+        let store = Switch::down();
+        let revocation = Revocation::from_arc(store.clone());
+        // 100 flaps, 10 ms apart: one failure, then one answer, each time.
+        for _ in 0..100 {
+            store.set_down(true);
+            revocation.check(token()).await.unwrap_err();
+            store.set_down(false);
+            revocation.check(token()).await.unwrap();
+            tokio::time::advance(Duration::from_millis(10)).await;
+        }
+        let logged = logs.take();
+        assert_eq!(lines(&logged, FIRST).len(), 1, "{logged}");
+        assert_eq!(lines(&logged, AGAIN).len(), 1, "{logged}");
+        assert_eq!(logged.lines().count(), 2, "{logged}");
+
+        // Past the interval, the next failure tells of the 99 quiet ones too.
+        tokio::time::advance(REPORT_INTERVAL).await;
+        store.set_down(true);
+        revocation.check(token()).await.unwrap_err();
+        let logged = logs.take();
+        let first = lines(&logged, FIRST);
+        assert_eq!(first.len(), 1, "{logged}");
+        assert!(first[0].contains("failed_checks=100"), "{logged}");
+        store.set_down(false);
+        revocation.check(token()).await.unwrap();
+        assert!(
+            lines(&logs.take(), AGAIN)[0].contains("failed_checks=1"),
+            "the closing line counts its own outage"
         );
     }
 
