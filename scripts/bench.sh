@@ -8,6 +8,8 @@
 #   allocations  cargo test --all-features --test allocations -- --nocapture
 #                cargo test --all-features --test authorize_allocations -- --nocapture
 #                cargo test -p bench-compare --test allocations -- --nocapture
+#   instructions scripts/instructions.sh (callgrind: instructions per request,
+#                layer and bare decode; needs valgrind)
 #   e2e          scripts/e2e_load.sh
 #   medians      the peers' medians and ratios, as in BENCHMARKS.md (needs
 #                python3; run after `peers`, included in "everything")
@@ -73,17 +75,18 @@ part() {
         run cargo test --all-features --test authorize_allocations -- --nocapture
         run cargo test -p bench-compare --test allocations -- --nocapture
         ;;
+    instructions) run scripts/instructions.sh ;;
     e2e) run scripts/e2e_load.sh ;;
     medians) run medians ;;
     *)
-        echo "bench.sh: unknown part '$1' (crypto, layer, authorize, peers, allocations, e2e, medians)" >&2
+        echo "bench.sh: unknown part '$1' (crypto, layer, authorize, peers, allocations, instructions, e2e, medians)" >&2
         exit 2
         ;;
     esac
 }
 
 parts=("$@")
-((${#parts[@]})) || parts=(crypto layer authorize peers allocations e2e medians)
+((${#parts[@]})) || parts=(crypto layer authorize peers allocations instructions e2e medians)
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(rustc --version)"
 for p in "${parts[@]}"; do
     part "$p"
