@@ -225,9 +225,9 @@ impl RemoteKeySetBuilder {
     /// keys. Plain `http://` URLs (loopback, or with
     /// [`allow_http`](Self::allow_http)) always go direct.
     ///
-    /// [`build`](Self::build) fails when the URL is not `http://` with a host
-    /// (TLS to the proxy and SOCKS are not supported), and likewise for a
-    /// proxy from the environment.
+    /// [`build`](Self::build) fails when the URL is not `http://` with a host:
+    /// TLS to the proxy and SOCKS are not supported. A fetch that the
+    /// environment sends to such a proxy fails, and says so.
     ///
     /// ```no_run
     /// use tower_jwt_auth::RemoteKeySet;

@@ -78,8 +78,9 @@ pub(super) struct Proxies {
 
 impl Proxies {
     /// Reads the setting (and the environment, for
-    /// [`ProxySetting::Environment`]) and checks that every proxy it names can
-    /// be used: `http://` (or no scheme), with a host.
+    /// [`ProxySetting::Environment`]). A configured proxy must be
+    /// `http://host:port`; one from the environment is checked when a fetch
+    /// would take it (`NO_PROXY` may exempt every host that matters).
     pub(super) fn new(setting: &ProxySetting) -> Result<Self, RemoteKeyError> {
         let invalid =
             |detail: String| RemoteKeyError::new(RemoteKeyErrorKind::InvalidConfig, detail);
@@ -99,14 +100,9 @@ impl Proxies {
                 Some(Matcher::builder().https(url.as_str()).build())
             }
         };
-        let proxies = Self {
+        Ok(Self {
             matcher: matcher.map(Arc::new),
-        };
-        // Any https:// destination shows the proxy it would take.
-        if let Some(intercept) = proxies.intercept(&Uri::from_static("https://idp.invalid/")) {
-            check_usable(&intercept).map_err(invalid)?;
-        }
-        Ok(proxies)
+        })
     }
 
     /// The proxy for `target`, if it takes one: for an error message.
@@ -219,6 +215,22 @@ mod tests {
             Some("http://proxy.internal:3128/")
         );
         assert_eq!(via("http://127.0.0.1:8080/jwks"), None);
+        // A SOCKS or TLS proxy (from the environment, say) is refused when a
+        // fetch would take it, with advice.
+        for unusable in [
+            "socks5://proxy.internal:1080",
+            "https://proxy.internal:3128",
+        ] {
+            let from_environment = Proxies {
+                matcher: Some(Arc::new(Matcher::builder().https(unusable).build())),
+            };
+            let intercept = from_environment
+                .intercept(&Uri::from_static("https://idp.example/jwks"))
+                .unwrap();
+            let refused = check_usable(&intercept).unwrap_err();
+            assert!(refused.contains("only http:// proxies"), "{refused}");
+            assert!(refused.contains("NO_PROXY"), "{refused}");
+        }
         let direct = Proxies::new(&ProxySetting::Direct).unwrap();
         assert!(
             direct
