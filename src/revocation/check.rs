@@ -416,76 +416,37 @@ mod tests {
     use super::*;
     use crate::revocation::{MemoryRevocations, RevocationFuture};
 
-    /// A store that fails every call, or hangs on every call.
-    struct Broken {
+    /// A store that is up (nothing is revoked), down (every check fails with
+    /// "connection refused") or hanging (no check ever answers), as the test
+    /// switches it; with a gate, a failing check first waits until that many
+    /// checks are failing at once. It counts the checks it was asked.
+    struct Switch {
+        down: AtomicBool,
         hang: bool,
+        gate: Option<tokio::sync::Barrier>,
         calls: AtomicUsize,
     }
 
-    impl Broken {
-        fn failing() -> Self {
-            Self {
-                hang: false,
-                calls: AtomicUsize::new(0),
-            }
-        }
-
-        fn hanging() -> Self {
-            Self {
-                hang: true,
-                calls: AtomicUsize::new(0),
-            }
-        }
-
-        fn answer<'a, T: Send + 'a>(&'a self) -> RevocationFuture<'a, T> {
-            self.calls.fetch_add(1, Ordering::Relaxed);
-            if self.hang {
-                Box::pin(pending())
-            } else {
-                Box::pin(ready(Err("connection refused".into())))
-            }
-        }
-    }
-
-    impl RevocationStore for Broken {
-        fn is_revoked<'a>(&'a self, _: &'a TokenInfo) -> RevocationFuture<'a, bool> {
-            self.answer()
-        }
-        fn revoke<'a>(&'a self, _: &'a TokenInfo) -> RevocationFuture<'a, ()> {
-            self.answer()
-        }
-        fn revoke_subject<'a>(
-            &'a self,
-            _: Option<&'a str>,
-            _: &'a str,
-            _: u64,
-            _: u64,
-        ) -> RevocationFuture<'a, ()> {
-            self.answer()
-        }
-    }
-
-    /// A store that is up (nothing is revoked) or down (every check fails),
-    /// as the test switches it; with a gate, a failing check first waits until
-    /// that many checks are failing at once.
-    struct Switch {
-        down: AtomicBool,
-        gate: Option<tokio::sync::Barrier>,
-    }
-
     impl Switch {
-        fn down() -> Arc<Self> {
+        fn new(hang: bool, gate: Option<tokio::sync::Barrier>) -> Arc<Self> {
             Arc::new(Self {
                 down: AtomicBool::new(true),
-                gate: None,
+                hang,
+                gate,
+                calls: AtomicUsize::new(0),
             })
+        }
+
+        fn down() -> Arc<Self> {
+            Self::new(false, None)
+        }
+
+        fn hanging() -> Arc<Self> {
+            Self::new(true, None)
         }
 
         fn down_together(checks: usize) -> Arc<Self> {
-            Arc::new(Self {
-                down: AtomicBool::new(true),
-                gate: Some(tokio::sync::Barrier::new(checks)),
-            })
+            Self::new(false, Some(tokio::sync::Barrier::new(checks)))
         }
 
         fn set_down(&self, down: bool) {
@@ -495,9 +456,13 @@ mod tests {
 
     impl RevocationStore for Switch {
         fn is_revoked<'a>(&'a self, _: &'a TokenInfo) -> RevocationFuture<'a, bool> {
+            self.calls.fetch_add(1, Ordering::Relaxed);
             Box::pin(async move {
                 if !self.down.load(Ordering::SeqCst) {
                     return Ok(false);
+                }
+                if self.hang {
+                    pending::<()>().await;
                 }
                 if let Some(gate) = &self.gate {
                     gate.wait().await;
@@ -607,7 +572,7 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn a_failing_store_fails_closed_by_default_and_is_logged() {
         let (logs, _guard) = Logs::capture();
-        let error = Revocation::new(Broken::failing())
+        let error = Revocation::from_arc(Switch::down())
             .check(token())
             .await
             .unwrap_err();
@@ -627,7 +592,7 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn a_failing_store_fails_open_when_configured_and_is_logged() {
         let (logs, _guard) = Logs::capture();
-        Revocation::new(Broken::failing())
+        Revocation::from_arc(Switch::down())
             .fail_open(true)
             .check(token())
             .await
@@ -642,7 +607,7 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn a_hanging_store_times_out() {
         let (logs, _guard) = Logs::capture();
-        let store = Arc::new(Broken::hanging());
+        let store = Switch::hanging();
         let revocation = Revocation::from_arc(store.clone()).timeout(Duration::from_millis(50));
 
         let start = Instant::now();
@@ -680,7 +645,7 @@ mod tests {
     #[tokio::test(flavor = "current_thread", start_paused = true)]
     async fn fifty_failures_warn_once_within_the_interval() {
         let (logs, _guard) = Logs::capture();
-        let revocation = Revocation::new(Broken::failing());
+        let revocation = Revocation::from_arc(Switch::down());
         for _ in 0..50 {
             revocation.check(token()).await.unwrap_err();
         }
@@ -702,7 +667,7 @@ mod tests {
     #[tokio::test(flavor = "current_thread", start_paused = true)]
     async fn a_long_outage_is_summed_up_once_per_interval() {
         let (logs, _guard) = Logs::capture();
-        let revocation = Revocation::new(Broken::failing()).fail_open(true);
+        let revocation = Revocation::from_arc(Switch::down()).fail_open(true);
         for _ in 0..50 {
             revocation.check(token()).await.unwrap();
         }
@@ -846,7 +811,7 @@ mod tests {
     #[tokio::test(flavor = "current_thread", start_paused = true)]
     async fn clones_share_the_outage_and_a_new_policy_has_its_own() {
         let (logs, _guard) = Logs::capture();
-        let closed = Revocation::new(Broken::failing());
+        let closed = Revocation::from_arc(Switch::down());
         let twin = closed.clone();
         let open = closed.clone().fail_open(true);
         closed.check(token()).await.unwrap_err();
