@@ -602,6 +602,18 @@ mod tls {
         task: JoinHandle<()>,
     }
 
+    impl TlsFront {
+        /// `localhost:port`, the name its certificate covers.
+        fn authority(&self) -> String {
+            format!("localhost:{}", self.addr.port())
+        }
+
+        /// The JWK Set's `https://` URL through this front.
+        fn url(&self) -> String {
+            format!("https://{}/jwks.json", self.authority())
+        }
+    }
+
     impl Drop for TlsFront {
         fn drop(&mut self) {
             self.task.abort();
@@ -646,7 +658,7 @@ mod tls {
     async fn https_with_a_trusted_root_fetches_the_keys() {
         let server = JwksServer::start().await;
         let front = tls_front(server.addr()).await;
-        let url = format!("https://localhost:{}/jwks.json", front.addr.port());
+        let url = front.url();
         let set = trusting(url).build().await.unwrap();
         assert_eq!(kids(&set).unwrap(), ["k1"]);
         server.set_kids(&["k2"]);
@@ -667,13 +679,13 @@ mod tls {
         let server = JwksServer::start().await;
         let front = tls_front(server.addr()).await;
         let proxy = ConnectProxy::start().await;
-        let url = format!("https://localhost:{}/jwks.json", front.addr.port());
+        let url = front.url();
         let set = trusting(url).proxy(proxy.url()).build().await.unwrap();
         assert_eq!(kids(&set).unwrap(), ["k1"]);
         set.refresh().await.unwrap();
         // One tunnel per fetch, to the name in the URL (TLS is checked against
         // it end to end; the proxy sees nothing more).
-        let target = format!("localhost:{}", front.addr.port());
+        let target = front.authority();
         assert_eq!(proxy.targets(), [target.clone(), target]);
         assert_eq!(server.fetches(), 2);
     }
@@ -683,7 +695,7 @@ mod tls {
         let server = JwksServer::start().await;
         let front = tls_front(server.addr()).await;
         let proxy = ConnectProxy::with_credentials("ada", "pa:ss w@rd").await;
-        let url = format!("https://localhost:{}/jwks.json", front.addr.port());
+        let url = front.url();
         // Percent-encoded in the URL, as in HTTPS_PROXY.
         let with = proxy
             .url()
@@ -711,7 +723,7 @@ mod tls {
     async fn a_proxy_that_is_down_or_not_http_is_an_error() {
         let server = JwksServer::start().await;
         let front = tls_front(server.addr()).await;
-        let url = format!("https://localhost:{}/jwks.json", front.addr.port());
+        let url = front.url();
         let down = {
             let proxy = ConnectProxy::start().await;
             proxy.url()
@@ -765,7 +777,7 @@ mod tls {
         let server = JwksServer::start().await;
         let front = tls_front(server.addr()).await;
         let proxy = ConnectProxy::start().await;
-        let url = format!("https://localhost:{}/jwks.json", front.addr.port());
+        let url = front.url();
         // The child's answer: `Ok` if it fetched the keys, else its error.
         let child = |https_proxy: String, no_proxy: &str| {
             let mut command = tokio::process::Command::new(std::env::current_exe().unwrap());
@@ -807,7 +819,7 @@ mod tls {
             }
         };
         assert_eq!(child(proxy.url(), "").await, "Ok");
-        let target = format!("localhost:{}", front.addr.port());
+        let target = front.authority();
         assert_eq!(proxy.targets(), std::slice::from_ref(&target));
         // The host in NO_PROXY goes direct.
         assert_eq!(child(proxy.url(), "example.org, localhost").await, "Ok");
@@ -847,7 +859,7 @@ mod tls {
     async fn https_with_an_unknown_root_is_refused() {
         let server = JwksServer::start().await;
         let front = tls_front(server.addr()).await;
-        let url = format!("https://localhost:{}/jwks.json", front.addr.port());
+        let url = front.url();
         let error = RemoteKeySet::builder(url)
             .no_proxy()
             .build()
