@@ -1,7 +1,10 @@
 //! Where "now" comes from, so that expiry can be tested without sleeping.
 
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The default clock-skew leeway for `exp` and `nbf`: 60 seconds.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
 
 /// A source of the current time, in seconds since the Unix epoch.
 ///

@@ -131,42 +131,41 @@
 #![warn(missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod authenticator;
+mod answer;
+mod authenticate;
 mod authorize;
 mod body;
 mod claims;
 mod clock;
 mod crypto;
 mod csrf;
-mod deferred;
 mod error;
-mod form;
-mod future;
 mod issue;
-mod layer;
+mod issuer;
+mod key;
 #[cfg(feature = "remote-jwks")]
 mod remote;
 mod response;
 #[cfg(feature = "revocation")]
 mod revocation;
-mod service;
 mod source;
 mod verify;
 
+pub use authenticate::{
+    DEFAULT_FORM_LIMIT, DEFAULT_MAX_TOKEN_LENGTH, FormResponseFuture, HeadOnly, JwtAuth,
+    JwtAuthBuilder, JwtAuthLayer, RequestBody, ResponseFuture, WithForm,
+};
 pub use authorize::{
     AsyncRequireFuture, Require, RequireBuilder, RequireFuture, RequireLayer, SyncOnly, WithAsync,
 };
 pub use body::ResponseBody;
 pub use claims::Claims;
-pub use clock::{Clock, SystemClock};
+pub use clock::{Clock, DEFAULT_LEEWAY, SystemClock};
 pub use csrf::{CsrfPolicy, DEFAULT_CSRF_CLAIM, DEFAULT_CSRF_HEADER};
 pub use error::{AuthError, AuthErrorKind, ConfigError};
-pub use form::{FormResponseFuture, HeadOnly, RequestBody, WithForm};
-pub use future::ResponseFuture;
 pub use issue::{DEFAULT_TTL, IssueError, IssuedToken, TokenIssuer, TokenIssuerBuilder};
-pub use layer::{
-    DEFAULT_FORM_LIMIT, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LENGTH, JwtAuthBuilder, JwtAuthLayer,
-};
+pub use issuer::TrustedIssuer;
+pub use key::{Key, KeySet};
 #[cfg(feature = "remote-jwks")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote-jwks")))]
 pub use remote::{RemoteKeyError, RemoteKeyErrorKind, RemoteKeySet, RemoteKeySetBuilder};
@@ -180,10 +179,7 @@ pub use revocation::{
     DEFAULT_REVOCATION_TIMEOUT, MAX_ID_LENGTH, MemoryRevocations, Revocation, RevocationFuture,
     RevocationStore, TokenInfo,
 };
-pub use service::JwtAuth;
 pub use source::TokenSource;
-pub use verify::issuer::TrustedIssuer;
-pub use verify::key::{Key, KeySet};
 
 /// The `jsonwebtoken` crate this version is built on, for its `Algorithm`,
 /// `DecodingKey`, `EncodingKey` and `jwk` types.

@@ -14,10 +14,10 @@ use tower_service::Service;
 
 use super::rule::{Check, not_met};
 use super::service::Config;
+use crate::answer::Answer;
 use crate::body::ResponseBody;
 use crate::claims::Claims;
 use crate::error::AuthError;
-use crate::future::Answer;
 use crate::response::ErrorResponder;
 
 pin_project! {

@@ -1,7 +1,7 @@
 //! A fetched JWK Set document, read into the keys it offers.
 
 use crate::ConfigError;
-use crate::verify::key::KeySet;
+use crate::key::KeySet;
 use jsonwebtoken::AlgorithmFamily;
 
 use super::error::{RemoteKeyError, RemoteKeyErrorKind};

@@ -33,7 +33,7 @@ use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use crate::verify::key::KeySet;
+use crate::key::KeySet;
 use builder::{Config, Origin, Source, Target};
 use fetch::{ACCEPT_JSON, ACCEPT_JWK_SET, Fetcher};
 use refresh::Flight;

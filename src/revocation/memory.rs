@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use super::key::{self, Refused};
 use super::{RevocationFuture, RevocationStore, TokenInfo};
+use crate::clock::DEFAULT_LEEWAY;
 use crate::clock::{Clock, DebugClock, SystemClock};
-use crate::layer::DEFAULT_LEEWAY;
 
 /// The fewest entries at which the store looks for expired ones to drop.
 const MIN_PRUNE: usize = 64;

@@ -8,8 +8,8 @@ use ::redis::{Client, IntoConnectionInfo, RedisResult};
 
 use super::key::{self, Refused};
 use super::{RevocationFuture, RevocationStore, TokenInfo};
+use crate::clock::DEFAULT_LEEWAY;
 use crate::clock::{Clock, SystemClock};
-use crate::layer::DEFAULT_LEEWAY;
 
 /// The default prefix of this crate's Redis keys: `tower-jwt-auth:`.
 pub const DEFAULT_KEY_PREFIX: &str = "tower-jwt-auth:";

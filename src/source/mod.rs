@@ -7,6 +7,7 @@
 //! only). The same token twice is accepted.
 
 mod cookie;
+pub(crate) mod form;
 mod header;
 mod query;
 

@@ -25,14 +25,10 @@
 //! built ([`signature`]), or once per document of a remote key set; the header
 //! and signature are decoded on the stack.
 
-#[cfg(feature = "aws-lc-rs")]
-mod aws_lc;
 #[cfg(feature = "token-cache")]
 pub(crate) mod cache;
 mod claims;
 mod header;
-pub(crate) mod issuer;
-pub(crate) mod key;
 mod prepare;
 mod signature;
 pub(crate) mod trust;
@@ -51,6 +47,7 @@ use crate::error::{AuthError, AuthErrorKind};
 use claims::{Registered, RegisteredSeed, audience_accepted, numeric_date, string_claim};
 use header::{JoseHeader, same_media_type};
 use signature::SignatureKey;
+pub(crate) use signature::check_signature;
 use trust::Trust;
 
 pub(crate) use claims::MAX_EXTRA_REQUIRED;
@@ -398,52 +395,6 @@ pub(crate) struct Provenance {
     pub(crate) times: Times,
     pub(crate) key: u64,
     pub(crate) trust: usize,
-}
-
-/// Tries the keys that fit the token: those with its `kid` when any has it,
-/// else those without a `kid`; a token without `kid` may use any key. Returns
-/// the fingerprint of the key that verified the signature.
-pub(crate) fn check_signature(
-    keys: &[KeyEntry],
-    provider: &'static CryptoProvider,
-    kid: Option<&str>,
-    algorithm: Algorithm,
-    message: &[u8],
-    signature: &[u8],
-) -> Result<u64, AuthError> {
-    {
-        let by_kid = |entry: &&KeyEntry| match kid {
-            Some(kid) => entry.kid.as_deref() == Some(kid),
-            None => true,
-        };
-        let has_named_key = kid.is_some() && keys.iter().any(|e| by_kid(&e));
-        let fits = |entry: &&KeyEntry| {
-            entry.algorithm == algorithm
-                && if has_named_key || kid.is_none() {
-                    by_kid(entry)
-                } else {
-                    entry.kid.is_none()
-                }
-        };
-        let mut tried = false;
-        for entry in keys.iter().filter(fits) {
-            tried = true;
-            if entry.key.verify(provider, algorithm, message, signature) {
-                return Ok(entry.fingerprint);
-            }
-        }
-        if tried {
-            Err(AuthError::new(
-                AuthErrorKind::InvalidSignature,
-                "invalid signature",
-            ))
-        } else {
-            Err(AuthError::new(
-                AuthErrorKind::UnknownKey,
-                "no key for this token",
-            ))
-        }
-    }
 }
 
 impl Verifier {

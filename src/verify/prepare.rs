@@ -4,9 +4,9 @@ use jsonwebtoken::crypto::CryptoProvider;
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKeyKind};
 
 use super::KeyEntry;
-use super::key::Key;
 use super::signature::SignatureKey;
 use crate::error::ConfigError;
+use crate::key::Key;
 
 /// One entry per (key, algorithm), each proven usable with the provider and made
 /// ready for it now, so that no request meets a key problem or parses a key.

@@ -9,17 +9,17 @@ use jsonwebtoken::Algorithm;
 use jsonwebtoken::crypto::CryptoProvider;
 use tower_layer::Layer;
 
-use crate::authenticator::{Authenticator, FormSource};
-use crate::clock::{Clock, DebugClock, SystemClock};
+use super::config::{Authenticator, FormSource};
+use super::service::JwtAuth;
+use super::{HeadOnly, WithForm};
+use crate::clock::{Clock, DEFAULT_LEEWAY, DebugClock, SystemClock};
 use crate::crypto;
 use crate::csrf::CsrfPolicy;
 use crate::error::ConfigError;
-use crate::form::{HeadOnly, WithForm};
+use crate::issuer::TrustedIssuer;
+use crate::key::{Key, KeySet};
 use crate::response::{DefaultResponder, ErrorResponder};
-use crate::service::JwtAuth;
 use crate::source::{Kind, TokenSource};
-use crate::verify::issuer::TrustedIssuer;
-use crate::verify::key::{Key, KeySet};
 use crate::verify::trust::{KeySource, Trust};
 use crate::verify::{KeyEntry, MAX_EXTRA_REQUIRED, Required, Verifier, key_entries};
 
@@ -28,9 +28,6 @@ pub const DEFAULT_MAX_TOKEN_LENGTH: usize = 8 * 1024;
 
 /// The default limit of a form body read for its token: 64 KiB.
 pub const DEFAULT_FORM_LIMIT: usize = 64 * 1024;
-
-/// The default clock-skew leeway for `exp` and `nbf`: 60 seconds.
-pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
 
 /// A [`Layer`] that wraps services in [`JwtAuth`].
 ///

@@ -9,12 +9,13 @@ use http::{Request, Response};
 use serde::de::DeserializeOwned;
 use tower_service::Service;
 
-use crate::authenticator::Authenticator;
+use super::HeadOnly;
+use super::config::Authenticator;
+use super::deferred::{Deferred, Verdict, take_ready};
+use super::future::ResponseFuture;
+use super::layer::JwtAuthLayer;
+use crate::answer::Answer;
 use crate::body::ResponseBody;
-use crate::deferred::{Deferred, Verdict, take_ready};
-use crate::form::HeadOnly;
-use crate::future::{Answer, ResponseFuture};
-use crate::layer::JwtAuthLayer;
 use crate::response::{DefaultResponder, ErrorResponder};
 
 /// Middleware that authenticates every request with a JSON Web Token.

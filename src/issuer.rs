@@ -2,7 +2,7 @@
 
 use jsonwebtoken::Algorithm;
 
-use super::key::{Key, KeySet};
+use crate::key::{Key, KeySet};
 
 /// One issuer whose tokens a layer accepts, with its own keys, audiences and
 /// algorithms, as Envoy's `jwt_authn` providers.

@@ -8,8 +8,14 @@
 //! uses. Any other provider (RustCrypto, or one given by the application) keeps
 //! being asked per check, so that it stays the judge of its own keys.
 
+#[cfg(feature = "aws-lc-rs")]
+mod aws_lc;
+
 use jsonwebtoken::crypto::CryptoProvider;
 use jsonwebtoken::{Algorithm, DecodingKey};
+
+use super::KeyEntry;
+use crate::error::{AuthError, AuthErrorKind};
 
 /// A key ready for one algorithm.
 pub(crate) enum SignatureKey {
@@ -38,7 +44,7 @@ impl SignatureKey {
     ) -> Result<Self, jsonwebtoken::errors::Error> {
         #[cfg(feature = "aws-lc-rs")]
         if crate::crypto::is_aws_lc_default(provider) {
-            return super::aws_lc::prepare(algorithm, key);
+            return aws_lc::prepare(algorithm, key);
         }
         let _ = (provider, algorithm);
         Ok(Self::Provider(key.clone()))
@@ -62,6 +68,50 @@ impl SignatureKey {
                 // jsonwebtoken's verifiers take a `&Vec<u8>`.
                 .is_ok_and(|verifier| verifier.verify(message, &signature.to_vec()).is_ok()),
         }
+    }
+}
+
+/// Tries the keys that fit the token: those with its `kid` when any has it,
+/// else those without a `kid`; a token without `kid` may use any key. Returns
+/// the fingerprint of the key that verified the signature.
+pub(crate) fn check_signature(
+    keys: &[KeyEntry],
+    provider: &'static CryptoProvider,
+    kid: Option<&str>,
+    algorithm: Algorithm,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<u64, AuthError> {
+    let by_kid = |entry: &&KeyEntry| match kid {
+        Some(kid) => entry.kid.as_deref() == Some(kid),
+        None => true,
+    };
+    let has_named_key = kid.is_some() && keys.iter().any(|e| by_kid(&e));
+    let fits = |entry: &&KeyEntry| {
+        entry.algorithm == algorithm
+            && if has_named_key || kid.is_none() {
+                by_kid(entry)
+            } else {
+                entry.kid.is_none()
+            }
+    };
+    let mut tried = false;
+    for entry in keys.iter().filter(fits) {
+        tried = true;
+        if entry.key.verify(provider, algorithm, message, signature) {
+            return Ok(entry.fingerprint);
+        }
+    }
+    if tried {
+        Err(AuthError::new(
+            AuthErrorKind::InvalidSignature,
+            "invalid signature",
+        ))
+    } else {
+        Err(AuthError::new(
+            AuthErrorKind::UnknownKey,
+            "no key for this token",
+        ))
     }
 }
 

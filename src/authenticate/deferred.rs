@@ -14,10 +14,10 @@ use futures_util::future::BoxFuture;
 use http::{Extensions, Request};
 use tower_service::Service;
 
-use crate::authenticator::Authenticator;
+use super::config::Authenticator;
+use crate::answer::Answer;
 use crate::claims::Claims;
 use crate::error::AuthError;
-use crate::future::Answer;
 use crate::response::ErrorResponder;
 
 /// What a deferred check resolves to.

@@ -8,11 +8,11 @@ use http::request::Parts;
 use http::{HeaderMap, Method, Request, Response, Uri};
 use serde::de::DeserializeOwned;
 
+#[cfg(any(feature = "remote-jwks", feature = "revocation"))]
+use super::deferred::Grant;
+use super::deferred::Verdict;
 use crate::claims::Claims;
 use crate::csrf::CsrfPolicy;
-#[cfg(any(feature = "remote-jwks", feature = "revocation"))]
-use crate::deferred::Grant;
-use crate::deferred::Verdict;
 use crate::error::AuthError;
 use crate::response::ErrorResponder;
 use crate::source::{self, Kind, TokenSource};

@@ -11,7 +11,7 @@ use aws_lc_rs::signature::{
 use jsonwebtoken::errors::{Error, ErrorKind};
 use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind};
 
-use super::signature::SignatureKey;
+use super::SignatureKey;
 
 /// `key` ready for `algorithm`.
 pub(super) fn prepare(algorithm: Algorithm, key: &DecodingKey) -> Result<SignatureKey, Error> {

@@ -1,0 +1,512 @@
+//! Tokens in form bodies: [`JwtAuthBuilder::form_field`](crate::JwtAuthBuilder::form_field).
+//!
+//! # How the inner service sees the body
+//!
+//! A layer without a form source hands the inner service the request exactly as
+//! it came, body type included: header-only users pay nothing for this feature.
+//!
+//! A layer with a form source may have to read the body to find the token, and
+//! a body that was read cannot be put back into an arbitrary body type `B`. So
+//! the inner service of such a layer receives `Request<RequestBody<B>>`:
+//! [`RequestBody`] is either the untouched original body (the token came from
+//! an earlier source, or the request is not a form) or the very bytes and
+//! trailers that were read. Headers (`Content-Type`, `Content-Length`) and
+//! extensions are unchanged, so handlers that parse the form again (axum's
+//! `Form`, `Multipart`) work as before. axum's `Router` accepts any such body,
+//! so `Router::layer` and `route_layer` work unchanged.
+//!
+//! # When the body is read
+//!
+//! Only when it must be: the form source comes before every source that found
+//! a token in the head, and the `Content-Type` is
+//! `application/x-www-form-urlencoded` (or `multipart/form-data` with the
+//! `multipart` feature). A `Content-Length` over the limit is answered `413`
+//! before any byte is read; a body that grows past it is stopped at the limit
+//! and answered `413`. Neither ever reaches the inner service half-read.
+//!
+//! Reading needs an owned, ready inner service: the layer clones the inner
+//! service and moves the ready one into the response future
+//! (tower-service's "be careful when cloning inner services"), so form mode
+//! needs `S: Clone`.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Bytes, BytesMut};
+use http::header::CONTENT_LENGTH;
+use http::request::Parts;
+use http::{HeaderMap, Request, Response};
+use http_body::Body;
+use pin_project_lite::pin_project;
+use serde::de::DeserializeOwned;
+use tower_service::Service;
+
+use super::WithForm;
+use super::config::Authenticator;
+use super::deferred::{Deferred, Verdict, take_ready};
+use super::request_body::RequestBody;
+use super::service::JwtAuth;
+use crate::answer::Answer;
+use crate::body::ResponseBody;
+use crate::error::{AuthError, AuthErrorKind, BoxError};
+use crate::response::ErrorResponder;
+use crate::source;
+use crate::source::form::{FormKind, form_field, form_kind};
+
+pin_project! {
+    /// The response future of [`JwtAuth`](crate::JwtAuth) with a form source.
+    ///
+    /// A named state machine, no box: the inner service's future; a ready
+    /// rejection; or, for requests whose token may be in the form, the reading of
+    /// the body (bounded by the form limit) followed by the call.
+    pub struct FormResponseFuture<F, S, B, C, R> {
+        #[pin]
+        state: State<F, S, B, C, R>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F, S, B, C, R> {
+        Answer { #[pin] answer: Answer<F> },
+        Reading {
+            #[pin]
+            body: B,
+            read: Option<Read<S, R>>,
+        },
+        Deferred { deferred: Deferred<S, RequestBody<B>, C, R> },
+    }
+}
+
+/// What the reading state carries besides the body.
+pub(crate) struct Read<S, R> {
+    pub(crate) parts: Parts,
+    /// The ready inner service, swapped out of the middleware.
+    pub(crate) service: S,
+    pub(crate) authenticator: Arc<Authenticator<R>>,
+    pub(crate) kind: FormKind,
+    pub(crate) field: Arc<str>,
+    pub(crate) limit: usize,
+    /// A token found in the head by a source after the form source.
+    pub(crate) head_token: Option<String>,
+    /// Whether that token came from a cookie (and so needs the CSRF check).
+    pub(crate) head_from_cookie: bool,
+    pub(crate) buffer: Buffer,
+    pub(crate) trailers: Option<HeaderMap>,
+}
+
+impl<F, S, B, C, R> FormResponseFuture<F, S, B, C, R> {
+    pub(crate) fn answer(answer: Answer<F>) -> Self {
+        Self::with(State::Answer { answer })
+    }
+
+    pub(crate) fn reading(body: B, read: Read<S, R>) -> Self {
+        Self::with(State::Reading {
+            body,
+            read: Some(read),
+        })
+    }
+
+    pub(crate) fn deferred(deferred: Deferred<S, RequestBody<B>, C, R>) -> Self {
+        Self::with(State::Deferred { deferred })
+    }
+
+    fn with(state: State<F, S, B, C, R>) -> Self {
+        Self { state }
+    }
+}
+
+impl<F, S, B, C, R> std::fmt::Debug for FormResponseFuture<F, S, B, C, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FormResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<S, B, C, R, ResBody> Future for FormResponseFuture<S::Future, S, B, C, R>
+where
+    S: Service<Request<RequestBody<B>>, Response = Response<ResBody>>,
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+    C: DeserializeOwned + Clone + Send + Sync + 'static,
+    R: ErrorResponder,
+{
+    type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let next = match self.as_mut().project().state.project() {
+                StateProj::Answer { answer } => return answer.poll(cx),
+                StateProj::Deferred { deferred } => State::Answer {
+                    answer: ready!(deferred.poll_next(cx)),
+                },
+                StateProj::Reading { mut body, read } => {
+                    let state = read
+                        .as_mut()
+                        .expect("FormResponseFuture polled after completion");
+                    match ready!(poll_read(body.as_mut(), state, cx)) {
+                        Ok(()) => {
+                            let read = read.take().expect("taken once");
+                            finish::<_, _, C, _, _>(read)
+                        }
+                        Err(error) => {
+                            let read = read.take().expect("taken once");
+                            State::Answer {
+                                answer: Answer::rejected(read.authenticator.reject(error)),
+                            }
+                        }
+                    }
+                }
+            };
+            self.as_mut().project().state.set(next);
+        }
+    }
+}
+
+/// Reads the body into the buffer, up to the limit.
+fn poll_read<B, S, R>(
+    mut body: Pin<&mut B>,
+    read: &mut Read<S, R>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), AuthError>>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let limit = read.limit;
+    loop {
+        match ready!(body.as_mut().poll_frame(cx)) {
+            None => return Poll::Ready(Ok(())),
+            Some(Err(e)) => {
+                return Poll::Ready(Err(AuthError::with_boxed_source(
+                    AuthErrorKind::UnreadableBody,
+                    "the form body could not be read",
+                    e.into(),
+                )));
+            }
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => {
+                    if read.buffer.len() + data.len() > limit {
+                        return Poll::Ready(Err(too_large()));
+                    }
+                    read.buffer.push(data);
+                }
+                Err(frame) => {
+                    if let Ok(trailers) = frame.into_trailers() {
+                        read.trailers
+                            .get_or_insert_with(HeaderMap::new)
+                            .extend(trailers);
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// The body read so far. Most forms arrive in one frame: that frame is kept as
+/// it is, without a copy; only a body of several frames is copied together.
+pub(crate) struct Buffer {
+    first: Bytes,
+    joined: Option<BytesMut>,
+    /// The declared length, to size the copy.
+    capacity: usize,
+}
+
+impl Buffer {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            first: Bytes::new(),
+            joined: None,
+            capacity,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.joined.as_ref().map_or(self.first.len(), BytesMut::len)
+    }
+
+    fn push(&mut self, data: Bytes) {
+        if data.is_empty() {
+            return;
+        }
+        if self.first.is_empty() && self.joined.is_none() {
+            self.first = data;
+            return;
+        }
+        let first = &self.first;
+        let capacity = self.capacity;
+        self.joined
+            .get_or_insert_with(|| {
+                let mut joined = BytesMut::with_capacity(capacity.max(first.len()));
+                joined.extend_from_slice(first);
+                joined
+            })
+            .extend_from_slice(&data);
+    }
+
+    fn into_bytes(self) -> Bytes {
+        match self.joined {
+            Some(joined) => joined.freeze(),
+            None => self.first,
+        }
+    }
+}
+
+pub(crate) fn too_large() -> AuthError {
+    AuthError::new(AuthErrorKind::FormTooLarge, "form body too large")
+}
+
+/// The body is read: find the token, verify it, and call the inner service with
+/// the same bytes.
+fn finish<S, B, C, R, F>(read: Read<S, R>) -> State<F, S, B, C, R>
+where
+    S: Service<Request<RequestBody<B>>, Future = F>,
+    C: DeserializeOwned + Clone + Send + Sync + 'static,
+    R: ErrorResponder,
+{
+    let Read {
+        parts,
+        mut service,
+        authenticator,
+        kind,
+        field,
+        limit: _,
+        head_token,
+        head_from_cookie,
+        buffer,
+        trailers,
+    } = read;
+    let data = buffer.into_bytes();
+    let verdict = match form_field(&kind, &data, &field).and_then(|form_token| {
+        match (form_token, head_token) {
+            (Some(form), Some(head)) if form != head => Err(AuthError::new(
+                AuthErrorKind::MultipleTokens,
+                "more than one token in the request",
+            )),
+            (Some(form), _) => Ok((Some(form), false)),
+            (None, head) => Ok((head, head_from_cookie)),
+        }
+    }) {
+        Ok((token, from_cookie)) => {
+            authenticator.claims::<C>(token.as_deref(), from_cookie, (&parts).into())
+        }
+        Err(error) => Verdict::Ready(Err(error)),
+    };
+    let request = || Request::from_parts(parts, RequestBody::buffered(data, trailers));
+    match verdict {
+        Verdict::Ready(Ok(claims)) => {
+            let mut request = request();
+            if let Some(claims) = claims {
+                request.extensions_mut().insert(claims);
+            }
+            State::Answer {
+                answer: Answer::inner(service.call(request)),
+            }
+        }
+        Verdict::Ready(Err(error)) => State::Answer {
+            answer: Answer::rejected(authenticator.reject(error)),
+        },
+        Verdict::Pending(check) => State::Deferred {
+            deferred: Deferred::new(check, service, request(), authenticator),
+        },
+    }
+}
+
+impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for JwtAuth<S, C, R, WithForm>
+where
+    S: Service<Request<RequestBody<ReqBody>>, Response = Response<ResBody>> + Clone,
+    ReqBody: Body<Data = Bytes>,
+    ReqBody::Error: Into<BoxError>,
+    C: DeserializeOwned + Clone + Send + Sync + 'static,
+    R: ErrorResponder,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = FormResponseFuture<S::Future, S, ReqBody, C, R>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let authenticator = &self.authenticator;
+        let located = match source::locate(&authenticator.sources, &request) {
+            Ok(located) => located,
+            Err(error) => {
+                return FormResponseFuture::answer(Answer::rejected(authenticator.reject(error)));
+            }
+        };
+        // The body is read only when no source before the form source found a
+        // token and the request is a form.
+        let read_form = authenticator.form.as_ref().and_then(|form| {
+            (located.position > form.position)
+                .then(|| form_kind(request.headers()))
+                .flatten()
+                .map(|kind| (form, kind))
+        });
+        let Some((form, kind)) = read_form else {
+            let from_cookie = authenticator.is_cookie(located.position);
+            let claims =
+                authenticator.claims::<C>(located.token.as_deref(), from_cookie, (&request).into());
+            return match claims {
+                Verdict::Ready(Ok(claims)) => {
+                    let mut request = request.map(RequestBody::untouched);
+                    if let Some(claims) = claims {
+                        request.extensions_mut().insert(claims);
+                    }
+                    FormResponseFuture::answer(Answer::inner(self.inner.call(request)))
+                }
+                Verdict::Ready(Err(error)) => {
+                    FormResponseFuture::answer(Answer::rejected(authenticator.reject(error)))
+                }
+                Verdict::Pending(check) => FormResponseFuture::deferred(Deferred::new(
+                    check,
+                    take_ready(&mut self.inner),
+                    request.map(RequestBody::untouched),
+                    authenticator.clone(),
+                )),
+            };
+        };
+        let declared = declared_length(request.headers());
+        if declared.is_some_and(|length| length > form.limit as u64) {
+            return FormResponseFuture::answer(Answer::rejected(authenticator.reject(too_large())));
+        }
+        let head_from_cookie = authenticator.is_cookie(located.position);
+        let head_token = located.token.map(Cow::into_owned);
+        let capacity = declared.map_or(0, |length| length as usize);
+        let (field, limit) = (form.field.clone(), form.limit);
+        // The ready service goes into the future; a fresh clone stays here.
+        let service = take_ready(&mut self.inner);
+        let (parts, body) = request.into_parts();
+        FormResponseFuture::reading(
+            body,
+            Read {
+                parts,
+                service,
+                authenticator: authenticator.clone(),
+                kind,
+                field,
+                limit,
+                head_token,
+                head_from_cookie,
+                buffer: Buffer::new(capacity),
+                trailers: None,
+            },
+        )
+    }
+}
+
+/// The `Content-Length`, when there is a valid one.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use bytes::Bytes;
+    use http::{Request, Response, StatusCode};
+    use http_body_util::{BodyExt, Full};
+    use tower::{ServiceExt, service_fn};
+
+    use crate::{
+        AuthError, AuthErrorKind, Claims, JwtAuthLayer, Key, RequestBody, TokenIssuer, TokenSource,
+    };
+
+    const SECRET: &[u8] = b"unit-test secret, 32 bytes long!";
+
+    fn token() -> String {
+        TokenIssuer::hmac(SECRET)
+            .build()
+            .unwrap()
+            .issue(&serde_json::json!({ "sub": "ada" }))
+            .unwrap()
+    }
+
+    /// Echoes the body it received, prefixed with the claims' `sub`.
+    async fn call(
+        body: String,
+        content_type: &str,
+        limit: usize,
+    ) -> (StatusCode, Bytes, Option<AuthErrorKind>) {
+        let layer = JwtAuthLayer::<serde_json::Value>::builder()
+            .key(Key::hmac(SECRET))
+            .source(TokenSource::bearer())
+            .form_field("token")
+            .form_limit(limit)
+            .build()
+            .unwrap();
+        let echo = service_fn(|req: Request<RequestBody<Full<Bytes>>>| async move {
+            let sub = req
+                .extensions()
+                .get::<Claims<serde_json::Value>>()
+                .unwrap()
+                .0["sub"]
+                .clone();
+            let body = req.into_body().collect().await.unwrap().to_bytes();
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(format!(
+                "{sub}|{}",
+                String::from_utf8_lossy(&body)
+            )))))
+        });
+        let req = Request::post("/")
+            .header("content-type", content_type)
+            .body(Full::new(Bytes::from(body)))
+            .unwrap();
+        let res = tower::Layer::layer(&layer, echo)
+            .oneshot(req)
+            .await
+            .unwrap();
+        let kind = res.extensions().get::<AuthError>().map(AuthError::kind);
+        let status = res.status();
+        (
+            status,
+            res.into_body().collect().await.unwrap().to_bytes(),
+            kind,
+        )
+    }
+
+    #[tokio::test]
+    async fn the_form_token_is_verified_and_the_body_passed_on_unchanged() {
+        let body = format!("a=1&token={}&b=%20x", token());
+        let (status, echoed, _) =
+            call(body.clone(), "application/x-www-form-urlencoded", 1024).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(echoed, format!("\"ada\"|{body}"));
+    }
+
+    #[tokio::test]
+    async fn over_the_limit_is_413_and_a_bad_token_field_is_400() {
+        let body = format!("token={}&pad={}", token(), "x".repeat(2048));
+        let (status, _, kind) = call(body, "application/x-www-form-urlencoded", 1024).await;
+        assert_eq!(
+            (status, kind),
+            (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Some(AuthErrorKind::FormTooLarge)
+            )
+        );
+        let (status, _, kind) = call(
+            "token=%zz".into(),
+            "application/x-www-form-urlencoded",
+            1024,
+        )
+        .await;
+        assert_eq!(
+            (status, kind),
+            (StatusCode::BAD_REQUEST, Some(AuthErrorKind::MalformedForm))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_that_is_not_a_form_is_not_read() {
+        let (status, _, kind) = call(format!("token={}", token()), "text/plain", 1024).await;
+        assert_eq!(
+            (status, kind),
+            (StatusCode::UNAUTHORIZED, Some(AuthErrorKind::MissingToken))
+        );
+    }
+}
