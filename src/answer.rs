@@ -1,5 +1,6 @@
-//! [`Answer`]: the inner service's future or a ready rejection, where every
-//! response future of this crate ends (both middlewares').
+//! What the response futures of both middlewares share: [`Answer`], the inner
+//! service's future or a ready rejection, where every one of them ends; and
+//! [`take_ready`], for those that wait first.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -54,4 +55,11 @@ where
             }
         }
     }
+}
+
+/// Moves the ready service out of `slot`, leaving a clone in its place
+/// (tower-service's "be careful when cloning inner services").
+pub(crate) fn take_ready<S: Clone>(slot: &mut S) -> S {
+    let clone = slot.clone();
+    std::mem::replace(slot, clone)
 }

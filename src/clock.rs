@@ -1,6 +1,7 @@
 //! Where "now" comes from, so that expiry can be tested without sleeping.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The default clock-skew leeway for `exp` and `nbf`: 60 seconds.
@@ -53,5 +54,31 @@ pub(crate) struct DebugClock<'a>(pub(crate) &'a dyn Clock);
 impl fmt::Debug for DebugClock<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Clock(now = {})", self.0.now())
+    }
+}
+
+/// A clock shared by the configuration, printed by `Debug` as its reading.
+#[derive(Clone)]
+pub(crate) struct SharedClock(Arc<dyn Clock>);
+
+impl SharedClock {
+    pub(crate) fn new(clock: impl Clock) -> Self {
+        Self(Arc::new(clock))
+    }
+
+    pub(crate) fn now(&self) -> u64 {
+        self.0.now()
+    }
+}
+
+impl Default for SharedClock {
+    fn default() -> Self {
+        Self::new(SystemClock)
+    }
+}
+
+impl fmt::Debug for SharedClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        DebugClock(&*self.0).fmt(f)
     }
 }

@@ -10,6 +10,8 @@
 
 use jsonwebtoken::crypto::CryptoProvider;
 
+use crate::error::ConfigError;
+
 /// The provider this crate's features select, if any.
 pub(crate) fn feature_provider() -> Option<&'static CryptoProvider> {
     #[cfg(feature = "aws-lc-rs")]
@@ -26,10 +28,26 @@ pub(crate) fn feature_provider() -> Option<&'static CryptoProvider> {
     }
 }
 
+/// The provider to use: `configured`, else the one of this crate's features;
+/// made jsonwebtoken's process default too when none was.
+///
+/// # Errors
+///
+/// [`ConfigError::NoCryptoProvider`] when there is neither.
+pub(crate) fn select(
+    configured: Option<&'static CryptoProvider>,
+) -> Result<&'static CryptoProvider, ConfigError> {
+    let provider = configured
+        .or_else(feature_provider)
+        .ok_or(ConfigError::NoCryptoProvider)?;
+    install_process_default(provider);
+    Ok(provider)
+}
+
 /// Makes `provider` jsonwebtoken's process default too, when none was installed,
 /// so that the application's own calls to `jsonwebtoken::decode`/`encode` cannot
 /// meet the "no provider" panic either. An earlier installation is kept.
-pub(crate) fn install_process_default(provider: &'static CryptoProvider) {
+fn install_process_default(provider: &'static CryptoProvider) {
     let _ = provider.install_default();
 }
 

@@ -10,12 +10,11 @@
 
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::header::{HOST, HeaderName, ORIGIN};
 use http::uri::Authority;
 use http::{HeaderMap, Method, Uri};
 
+use crate::checks::{Head, Step, TokenCheck, VerifiedToken};
 use crate::error::{AuthError, AuthErrorKind};
 
 /// The default header of the double-submit value: `X-CSRF-Token`.
@@ -104,14 +103,14 @@ impl CsrfPolicy {
         self
     }
 
-    /// Checks a request whose verified `token` came from a cookie.
-    pub(crate) fn check(
-        &self,
-        token: &str,
-        method: &Method,
-        uri: &Uri,
-        headers: &HeaderMap,
-    ) -> Result<(), AuthError> {
+    /// Checks a request whose verified token, with claims `payload`, came
+    /// from a cookie.
+    fn check_request(&self, payload: &str, head: Head<'_>) -> Result<(), AuthError> {
+        let Head {
+            method,
+            uri,
+            headers,
+        } = head;
         if !self.enabled || is_safe(method) {
             return Ok(());
         }
@@ -120,7 +119,7 @@ impl CsrfPolicy {
         }
         if let Some((header, claim)) = &self.double_submit {
             let sent = headers.get(header).map(|v| v.as_bytes());
-            let expected = string_claim(token, claim);
+            let expected = string_claim(payload, claim);
             match (sent, expected) {
                 (Some(sent), Some(expected)) if constant_time_eq(sent, expected.as_bytes()) => {}
                 _ => return Err(refused("missing or wrong CSRF value")),
@@ -192,14 +191,26 @@ fn same_host(origin: &Uri, uri: &Uri, headers: &HeaderMap) -> bool {
         && origin_port.unwrap_or(default_port) == host_port.unwrap_or(default_port)
 }
 
-/// The string claim `name` of an already verified token.
-fn string_claim(token: &str, name: &str) -> Option<String> {
-    let payload = token.split('.').nth(1)?;
-    let json = URL_SAFE_NO_PAD.decode(payload).ok()?;
-    let claims: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&json).ok()?;
+/// The string claim `name` of an already verified token's claims.
+fn string_claim(payload: &str, name: &str) -> Option<String> {
+    let claims: serde_json::Map<String, serde_json::Value> = serde_json::from_str(payload).ok()?;
     match claims.get(name)? {
         serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
         _ => None,
+    }
+}
+
+/// The check after verification for tokens from cookies: see the
+/// [module docs](self).
+impl TokenCheck for CsrfPolicy {
+    fn check(&self, token: &VerifiedToken<'_>, request: Head<'_>) -> Step {
+        if !token.from_cookie {
+            return Step::Pass;
+        }
+        match self.check_request(token.payload, request) {
+            Ok(()) => Step::Pass,
+            Err(error) => Step::Refuse(error),
+        }
     }
 }
 
@@ -237,9 +248,20 @@ mod tests {
                 v.parse().unwrap(),
             );
         }
-        let token = format!("e30.{}.sig", URL_SAFE_NO_PAD.encode(r#"{"csrf":"s3cret"}"#));
         let uri: Uri = "/transfer".parse().unwrap();
-        policy.check(&token, &method, &uri, &map).is_ok()
+        let head = Head {
+            method: &method,
+            uri: &uri,
+            headers: &map,
+        };
+        let token = |from_cookie| VerifiedToken {
+            text: "a.b.c",
+            payload: r#"{"csrf":"s3cret"}"#,
+            from_cookie,
+        };
+        // Tokens from other sources are never affected.
+        assert!(matches!(policy.check(&token(false), head), Step::Pass));
+        matches!(policy.check(&token(true), head), Step::Pass)
     }
 
     #[test]

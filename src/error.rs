@@ -245,17 +245,17 @@ impl StdError for AuthError {
     }
 }
 
-/// A configuration that cannot work, found when the layer or issuer is built.
+/// A configuration that cannot work, found when a layer, a key or an issuer is
+/// built.
 ///
 /// Every check that can be made once is made at build time, so that no request
-/// ever meets a configuration problem.
+/// ever meets a configuration problem. Each variant names one cause and
+/// carries what identifies it; new causes may be added in minor releases.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// No verification key was configured.
     NoKeys,
-    /// No token source was configured.
-    NoSources,
     /// A key could not be read (PEM, DER or JWK); the `jsonwebtoken` error says why.
     InvalidKey(jsonwebtoken::errors::Error),
     /// A JWK Set document could not be parsed.
@@ -269,15 +269,57 @@ pub enum ConfigError {
     /// `rust-crypto` feature of this crate, or pass a provider with
     /// `JwtAuthBuilder::crypto_provider`.
     NoCryptoProvider,
-    /// Another setting is out of range; the text says which.
-    Invalid(String),
+    /// A value that cannot be empty is: an issuer, an audience, the `typ`, a
+    /// trusted issuer's name, a role, the roles of `any_role`, or a token
+    /// cache of 0 entries.
+    Empty {
+        /// What is empty, as the builder method that set it names it
+        /// (`"issuer"`, `"audience"`, `"typ"`, `"trusted_issuer"`, `"role"`,
+        /// `"any_role"`, `"token_cache"`).
+        setting: &'static str,
+    },
+    /// A layer with [trusted issuers](crate::TrustedIssuer) takes its keys,
+    /// issuers, audiences, algorithms and remote key sets from them: this one
+    /// was set on the builder instead.
+    NotOnTrustedIssuer {
+        /// The builder method that set it (`"key"`, `"issuer"`, `"audience"`,
+        /// `"algorithms"`, `"jwks"`).
+        setting: &'static str,
+    },
+    /// The same issuer is trusted twice.
+    DuplicateIssuer {
+        /// Its name.
+        issuer: String,
+    },
+    /// One issuer has both static keys and a remote key set: choose one.
+    KeysAndKeySet,
+    /// More of something than can be checked.
+    TooMany {
+        /// What there are too many of (`"required claims beyond the registered
+        /// ones"`, `"distinct scopes"`, `"distinct roles"`, `"claim rules"`).
+        what: &'static str,
+        /// The most there may be.
+        max: usize,
+    },
+    /// A required scope is not an RFC 6749 §3.3 scope-token (visible ASCII, no
+    /// space, quote or backslash).
+    InvalidScope {
+        /// The scope as given.
+        scope: String,
+    },
+    /// A claim path is empty, has an empty segment or too many segments.
+    InvalidClaimPath {
+        /// The path as given.
+        path: String,
+        /// The most segments a path may have.
+        max_segments: usize,
+    },
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NoKeys => f.write_str("no verification key configured"),
-            Self::NoSources => f.write_str("no token source configured"),
             Self::InvalidKey(e) => write!(f, "invalid key: {e}"),
             Self::InvalidJwkSet(e) => write!(f, "invalid JWK Set: {e}"),
             Self::AlgorithmMismatch(s) => write!(f, "algorithm mismatch: {s}"),
@@ -286,7 +328,26 @@ impl fmt::Display for ConfigError {
                 "no jsonwebtoken crypto backend: enable the `aws-lc-rs` or `rust-crypto` \
                  feature of tower-jwt-auth, or set one with `crypto_provider`",
             ),
-            Self::Invalid(s) => f.write_str(s),
+            Self::Empty { setting } => write!(f, "`{setting}` is empty"),
+            Self::NotOnTrustedIssuer { setting } => write!(
+                f,
+                "with trusted issuers, `{setting}` is set on each `TrustedIssuer`, not on the builder"
+            ),
+            Self::DuplicateIssuer { issuer } => write!(f, "issuer {issuer:?} trusted twice"),
+            Self::KeysAndKeySet => {
+                f.write_str("static keys and a remote key set for the same issuer: choose one")
+            }
+            Self::TooMany { what, max } => write!(f, "more than {max} {what}"),
+            Self::InvalidScope { scope } => write!(
+                f,
+                "scope {scope:?} is not an RFC 6749 scope-token (no spaces, quotes or \
+                 backslashes; visible ASCII only)"
+            ),
+            Self::InvalidClaimPath { path, max_segments } => write!(
+                f,
+                "claim path {path:?} is empty, has an empty segment or more than \
+                 {max_segments} segments"
+            ),
         }
     }
 }

@@ -342,11 +342,7 @@ impl TokenIssuerBuilder {
     /// family; [`ConfigError::InvalidKey`] when the provider refuses the key.
     pub fn build(self) -> Result<TokenIssuer, ConfigError> {
         let s = self.settings;
-        let provider = s
-            .provider
-            .or_else(crypto::feature_provider)
-            .ok_or(ConfigError::NoCryptoProvider)?;
-        crypto::install_process_default(provider);
+        let provider = crypto::select(s.provider)?;
         if s.key.family() != s.algorithm.family() {
             return Err(ConfigError::AlgorithmMismatch(format!(
                 "{:?} cannot sign with a {:?} key",

@@ -3,6 +3,7 @@
 use jsonwebtoken::Algorithm;
 
 use crate::key::{Key, KeySet};
+use crate::verify::IssuerConfig;
 
 /// One issuer whose tokens a layer accepts, with its own keys, audiences and
 /// algorithms, as Envoy's `jwt_authn` providers.
@@ -30,39 +31,36 @@ use crate::key::{Key, KeySet};
 ///     .build()?;
 /// # Ok::<(), tower_jwt_auth::ConfigError>(())
 /// ```
+///
+/// The settings mean what the builder's of the same name mean
+/// ([`JwtAuthBuilder::key`](crate::JwtAuthBuilder::key) and the following),
+/// for this issuer's tokens only.
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct TrustedIssuer {
-    pub(crate) issuer: String,
-    pub(crate) keys: Vec<Key>,
-    pub(crate) audiences: Vec<String>,
-    pub(crate) algorithms: Option<Vec<Algorithm>>,
-    #[cfg(feature = "remote-jwks")]
-    pub(crate) jwks: Option<crate::remote::RemoteKeySet>,
+    pub(crate) config: IssuerConfig,
 }
 
 impl TrustedIssuer {
     /// An issuer, named exactly as its tokens' `iss` claim names it.
     pub fn new(issuer: impl Into<String>) -> Self {
         Self {
-            issuer: issuer.into(),
-            keys: Vec::new(),
-            audiences: Vec::new(),
-            algorithms: None,
-            #[cfg(feature = "remote-jwks")]
-            jwks: None,
+            config: IssuerConfig {
+                issuers: vec![issuer.into()],
+                ..IssuerConfig::default()
+            },
         }
     }
 
     /// Adds a verification key of this issuer.
     pub fn key(mut self, key: Key) -> Self {
-        self.keys.push(key);
+        self.config.keys.push(key);
         self
     }
 
     /// Adds several keys of this issuer.
     pub fn keys(mut self, keys: impl IntoIterator<Item = Key>) -> Self {
-        self.keys.extend(keys);
+        self.config.keys.extend(keys);
         self
     }
 
@@ -74,28 +72,27 @@ impl TrustedIssuer {
     /// Takes this issuer's keys from a remote JWK Set (instead of static
     /// keys); see [`JwtAuthBuilder::jwks`](crate::JwtAuthBuilder::jwks).
     #[cfg(feature = "remote-jwks")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "remote-jwks")))]
-    pub fn jwks(mut self, keys: crate::remote::RemoteKeySet) -> Self {
-        self.jwks = Some(keys);
+    pub fn jwks(mut self, keys: crate::RemoteKeySet) -> Self {
+        self.config.feed = Some(std::sync::Arc::new(keys));
         self
     }
 
     /// Accepts this issuer's tokens for this audience; call again for several.
     /// Once set, `aud` must be present and name one of them.
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.audiences.push(audience.into());
+        self.config.audiences.push(audience.into());
         self
     }
 
     /// Restricts the algorithms of this issuer's tokens (by default, those of
     /// its keys).
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
-        self.algorithms = Some(algorithms.into_iter().collect());
+        self.config.algorithms = Some(algorithms.into_iter().collect());
         self
     }
 
     /// The issuer's name.
     pub fn issuer(&self) -> &str {
-        &self.issuer
+        self.config.issuers.first().map_or("", String::as_str)
     }
 }

@@ -135,6 +135,7 @@ mod answer;
 mod authenticate;
 mod authorize;
 mod body;
+mod checks;
 mod claims;
 mod clock;
 mod crypto;
@@ -149,11 +150,13 @@ mod response;
 #[cfg(feature = "revocation")]
 mod revocation;
 mod source;
+#[cfg(test)]
+mod test_helpers;
 mod verify;
 
 pub use authenticate::{
-    DEFAULT_FORM_LIMIT, DEFAULT_MAX_TOKEN_LENGTH, FormResponseFuture, HeadOnly, JwtAuth,
-    JwtAuthBuilder, JwtAuthLayer, RequestBody, ResponseFuture, WithForm,
+    DEFAULT_FORM_LIMIT, FormResponseFuture, HeadOnly, JwtAuth, JwtAuthBuilder, JwtAuthLayer,
+    RequestBody, ResponseFuture, WithForm,
 };
 pub use authorize::{
     AsyncRequireFuture, Require, RequireBuilder, RequireFuture, RequireLayer, SyncOnly, WithAsync,
@@ -167,19 +170,17 @@ pub use issue::{DEFAULT_TTL, IssueError, IssuedToken, TokenIssuer, TokenIssuerBu
 pub use issuer::TrustedIssuer;
 pub use key::{Key, KeySet};
 #[cfg(feature = "remote-jwks")]
-#[cfg_attr(docsrs, doc(cfg(feature = "remote-jwks")))]
 pub use remote::{RemoteKeyError, RemoteKeyErrorKind, RemoteKeySet, RemoteKeySetBuilder};
 pub use response::{DefaultResponder, ErrorResponder};
 #[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use revocation::{DEFAULT_KEY_PREFIX, RedisRevocations};
 #[cfg(feature = "revocation")]
-#[cfg_attr(docsrs, doc(cfg(feature = "revocation")))]
 pub use revocation::{
     DEFAULT_REVOCATION_TIMEOUT, MAX_ID_LENGTH, MemoryRevocations, Revocation, RevocationFuture,
     RevocationStore, TokenInfo,
 };
 pub use source::TokenSource;
+pub use verify::DEFAULT_MAX_TOKEN_LENGTH;
 
 /// The `jsonwebtoken` crate this version is built on, for its `Algorithm`,
 /// `DecodingKey`, `EncodingKey` and `jwk` types.
@@ -188,7 +189,6 @@ pub use jsonwebtoken;
 /// The `redis` crate this version is built on, for its `aio::ConnectionManager`
 /// and `Client`, to build a [`RedisRevocations`] with settings of your own.
 #[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis;
 
 // The README's examples are compiled (and, where they can, run) as doc tests.

@@ -175,5 +175,10 @@ fn a_cache_of_nothing_is_a_configuration_error() {
         .key(Key::hmac(SECRET))
         .token_cache(0)
         .build();
-    assert!(matches!(result, Err(ConfigError::Invalid(_))));
+    assert!(matches!(
+        result,
+        Err(ConfigError::Empty {
+            setting: "token_cache"
+        })
+    ));
 }

@@ -241,42 +241,59 @@ async fn the_error_kinds_are_those_of_a_single_issuer() {
 #[test]
 fn a_trusted_issuer_layer_takes_its_keys_and_rules_from_the_issuers() {
     let issuer = || TrustedIssuer::new(LOGIN_ISSUER).key(Key::hmac(LOGIN_SECRET));
-    let invalid = |result: Result<JwtAuthLayer<Value>, ConfigError>| {
-        matches!(result, Err(ConfigError::Invalid(_)))
-    };
     let builder = JwtAuthLayer::<Value>::builder;
-    assert!(invalid(
-        builder()
-            .trusted_issuer(issuer())
-            .key(Key::hmac(LOGIN_SECRET))
-            .build()
-    ));
-    assert!(invalid(
-        builder().trusted_issuer(issuer()).issuer("a").build()
-    ));
-    assert!(invalid(
-        builder().trusted_issuer(issuer()).audience("a").build()
-    ));
-    assert!(invalid(
-        builder()
-            .trusted_issuer(issuer())
-            .algorithms([Algorithm::HS256])
-            .build()
-    ));
-    assert!(invalid(
-        builder()
-            .trusted_issuer(issuer())
-            .trusted_issuer(issuer())
-            .build()
-    ));
-    assert!(invalid(
-        builder()
-            .trusted_issuer(TrustedIssuer::new("").key(Key::hmac(LOGIN_SECRET)))
-            .build()
-    ));
-    assert!(invalid(
-        builder().trusted_issuer(issuer().audience("")).build()
-    ));
+    let error = |result: Result<JwtAuthLayer<Value>, ConfigError>| result.unwrap_err();
+    let not_on_trusted = |setting| ConfigError::NotOnTrustedIssuer { setting };
+    for (result, expected) in [
+        (
+            builder()
+                .trusted_issuer(issuer())
+                .key(Key::hmac(LOGIN_SECRET))
+                .build(),
+            not_on_trusted("key"),
+        ),
+        (
+            builder().trusted_issuer(issuer()).issuer("a").build(),
+            not_on_trusted("issuer"),
+        ),
+        (
+            builder().trusted_issuer(issuer()).audience("a").build(),
+            not_on_trusted("audience"),
+        ),
+        (
+            builder()
+                .trusted_issuer(issuer())
+                .algorithms([Algorithm::HS256])
+                .build(),
+            not_on_trusted("algorithms"),
+        ),
+        (
+            builder()
+                .trusted_issuer(issuer())
+                .trusted_issuer(issuer())
+                .build(),
+            ConfigError::DuplicateIssuer {
+                issuer: LOGIN_ISSUER.into(),
+            },
+        ),
+        (
+            builder()
+                .trusted_issuer(TrustedIssuer::new("").key(Key::hmac(LOGIN_SECRET)))
+                .build(),
+            ConfigError::Empty {
+                setting: "trusted_issuer",
+            },
+        ),
+        (
+            builder().trusted_issuer(issuer().audience("")).build(),
+            ConfigError::Empty {
+                setting: "audience",
+            },
+        ),
+    ] {
+        let error = error(result);
+        assert_eq!(format!("{error:?}"), format!("{expected:?}"));
+    }
     assert!(matches!(
         builder()
             .trusted_issuer(TrustedIssuer::new(LOGIN_ISSUER))

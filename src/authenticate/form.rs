@@ -24,12 +24,13 @@
 //! before any byte is read; a body that grows past it is stopped at the limit
 //! and answered `413`. Neither ever reaches the inner service half-read.
 //!
-//! Reading needs an owned, ready inner service: the layer clones the inner
-//! service and moves the ready one into the response future
-//! (tower-service's "be careful when cloning inner services"), so form mode
-//! needs `S: Clone`.
+//! Reading takes the ready inner service along into the response future, as
+//! every request that waits does (see the [crate docs](crate#synchronous-and-deferred-requests)).
+//! After the read, the rest of the flow is the head mode's: the same
+//! [`Verdict`] starts the same [`ResponseFuture`], with the body's token.
 
 use std::borrow::Cow;
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -46,129 +47,246 @@ use tower_service::Service;
 
 use super::WithForm;
 use super::config::Authenticator;
-use super::deferred::{Deferred, Verdict, take_ready};
+use super::future::{ResponseFuture, Verdict};
 use super::request_body::RequestBody;
 use super::service::JwtAuth;
-use crate::answer::Answer;
+use crate::answer::take_ready;
 use crate::body::ResponseBody;
 use crate::error::{AuthError, AuthErrorKind, BoxError};
 use crate::response::ErrorResponder;
-use crate::source;
 use crate::source::form::{FormKind, form_field, form_kind};
+
+impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for JwtAuth<S, C, R, WithForm>
+where
+    S: Service<Request<RequestBody<ReqBody>>, Response = Response<ResBody>> + Clone,
+    ReqBody: Body<Data = Bytes>,
+    ReqBody::Error: Into<BoxError>,
+    C: DeserializeOwned + Clone + Send + Sync + 'static,
+    R: ErrorResponder,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = FormResponseFuture<S, ReqBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let authenticator = &self.authenticator;
+        let located = match authenticator.sources.locate(&request) {
+            Ok(located) => located,
+            Err(error) => {
+                let refused = Verdict::<()>::Refuse(authenticator.refuse(error));
+                return FormResponseFuture::started(
+                    refused.start(&mut self.inner, request.map(RequestBody::untouched)),
+                );
+            }
+        };
+        // The body is read only when no source before the form source found a
+        // token and the request is a form.
+        let read_form = authenticator.sources.form().and_then(|form| {
+            (located.position > form.position)
+                .then(|| form_kind(request.headers()))
+                .flatten()
+                .map(|kind| (form, kind))
+        });
+        let head_from_cookie = authenticator.sources.is_cookie(located.position);
+        let Some((form, kind)) = read_form else {
+            let verdict = authenticator.claims(
+                located.token.as_deref(),
+                head_from_cookie,
+                (&request).into(),
+            );
+            return FormResponseFuture::started(
+                verdict.start(&mut self.inner, request.map(RequestBody::untouched)),
+            );
+        };
+        let declared = declared_length(request.headers());
+        if declared.is_some_and(|length| length > form.limit as u64) {
+            let refused = Verdict::<()>::Refuse(authenticator.refuse(too_large()));
+            return FormResponseFuture::started(
+                refused.start(&mut self.inner, request.map(RequestBody::untouched)),
+            );
+        }
+        let head_token = located.token.map(Cow::into_owned);
+        let (field, limit) = (form.field.clone(), form.limit);
+        let (parts, body) = request.into_parts();
+        let read = Read {
+            parts,
+            // The ready service goes into the future; a fresh clone stays here.
+            service: take_ready(&mut self.inner),
+            authenticator: self.authenticator.clone(),
+            kind,
+            field,
+            limit,
+            head_token,
+            head_from_cookie,
+            buffer: Buffer::new(declared.map_or(0, |length| length as usize)),
+            trailers: None,
+        };
+        FormResponseFuture::reading(body, read)
+    }
+}
+
+/// The `Content-Length`, when there is a valid one.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+fn too_large() -> AuthError {
+    AuthError::new(AuthErrorKind::FormTooLarge, "form body too large")
+}
 
 pin_project! {
     /// The response future of [`JwtAuth`](crate::JwtAuth) with a form source.
     ///
-    /// A named state machine, no box: the inner service's future; a ready
-    /// rejection; or, for requests whose token may be in the form, the reading of
-    /// the body (bounded by the form limit) followed by the call.
-    pub struct FormResponseFuture<F, S, B, C, R> {
+    /// A named state machine, no box of its own: for requests whose token may
+    /// be in the form, the reading of the body (bounded by the form limit);
+    /// then, as for every request, a [`ResponseFuture`].
+    pub struct FormResponseFuture<S, B>
+    where
+        S: Service<Request<RequestBody<B>>>,
+    {
         #[pin]
-        state: State<F, S, B, C, R>,
+        state: State<S, B>,
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<F, S, B, C, R> {
-        Answer { #[pin] answer: Answer<F> },
+    enum State<S, B>
+    where
+        S: Service<Request<RequestBody<B>>>,
+    {
         Reading {
             #[pin]
             body: B,
-            read: Option<Read<S, R>>,
+            read: Option<Read<S>>,
         },
-        Deferred { deferred: Deferred<S, RequestBody<B>, C, R> },
+        Started { #[pin] future: ResponseFuture<S, RequestBody<B>> },
     }
 }
 
-/// What the reading state carries besides the body.
-pub(crate) struct Read<S, R> {
-    pub(crate) parts: Parts,
-    /// The ready inner service, swapped out of the middleware.
-    pub(crate) service: S,
-    pub(crate) authenticator: Arc<Authenticator<R>>,
-    pub(crate) kind: FormKind,
-    pub(crate) field: Arc<str>,
-    pub(crate) limit: usize,
-    /// A token found in the head by a source after the form source.
-    pub(crate) head_token: Option<String>,
-    /// Whether that token came from a cookie (and so needs the CSRF check).
-    pub(crate) head_from_cookie: bool,
-    pub(crate) buffer: Buffer,
-    pub(crate) trailers: Option<HeaderMap>,
-}
-
-impl<F, S, B, C, R> FormResponseFuture<F, S, B, C, R> {
-    pub(crate) fn answer(answer: Answer<F>) -> Self {
-        Self::with(State::Answer { answer })
+impl<S, B> FormResponseFuture<S, B>
+where
+    S: Service<Request<RequestBody<B>>>,
+{
+    fn started(future: ResponseFuture<S, RequestBody<B>>) -> Self {
+        Self {
+            state: State::Started { future },
+        }
     }
 
-    pub(crate) fn reading(body: B, read: Read<S, R>) -> Self {
-        Self::with(State::Reading {
-            body,
-            read: Some(read),
-        })
-    }
-
-    pub(crate) fn deferred(deferred: Deferred<S, RequestBody<B>, C, R>) -> Self {
-        Self::with(State::Deferred { deferred })
-    }
-
-    fn with(state: State<F, S, B, C, R>) -> Self {
-        Self { state }
+    fn reading(body: B, read: Read<S>) -> Self {
+        Self {
+            state: State::Reading {
+                body,
+                read: Some(read),
+            },
+        }
     }
 }
 
-impl<F, S, B, C, R> std::fmt::Debug for FormResponseFuture<F, S, B, C, R> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl<S, B> fmt::Debug for FormResponseFuture<S, B>
+where
+    S: Service<Request<RequestBody<B>>>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FormResponseFuture").finish_non_exhaustive()
     }
 }
 
-impl<S, B, C, R, ResBody> Future for FormResponseFuture<S::Future, S, B, C, R>
+/// What the reading state carries besides the body.
+struct Read<S> {
+    parts: Parts,
+    /// The ready inner service, swapped out of the middleware.
+    service: S,
+    /// The layer, with its claims type and responder erased: after the read,
+    /// this request is as slow as a deferred one anyway.
+    authenticator: Arc<dyn AfterRead>,
+    kind: FormKind,
+    field: Arc<str>,
+    limit: usize,
+    /// A token found in the head by a source after the form source.
+    head_token: Option<String>,
+    /// Whether that token came from a cookie (and so needs the CSRF check).
+    head_from_cookie: bool,
+    buffer: Buffer,
+    trailers: Option<HeaderMap>,
+}
+
+/// The authentication of a request whose body was read, for any claims type
+/// and responder.
+trait AfterRead: Send + Sync + 'static {
+    /// The verdict on `token`; an accepted request's claims go into `parts`.
+    fn verdict(
+        self: Arc<Self>,
+        token: Option<&str>,
+        from_cookie: bool,
+        parts: &mut Parts,
+    ) -> Verdict<()>;
+
+    fn refuse(&self, error: AuthError) -> Response<Bytes>;
+}
+
+impl<C, R> AfterRead for Authenticator<C, R>
 where
-    S: Service<Request<RequestBody<B>>, Response = Response<ResBody>>,
-    B: Body<Data = Bytes>,
-    B::Error: Into<BoxError>,
     C: DeserializeOwned + Clone + Send + Sync + 'static,
     R: ErrorResponder,
+{
+    fn verdict(
+        self: Arc<Self>,
+        token: Option<&str>,
+        from_cookie: bool,
+        parts: &mut Parts,
+    ) -> Verdict<()> {
+        match self.claims(token, from_cookie, (&*parts).into()) {
+            Verdict::Pass(claims) => {
+                if let Some(claims) = claims {
+                    parts.extensions.insert(claims);
+                }
+                Verdict::Pass(())
+            }
+            Verdict::Refuse(response) => Verdict::Refuse(response),
+            Verdict::Wait(check) => Verdict::Wait(check),
+        }
+    }
+
+    fn refuse(&self, error: AuthError) -> Response<Bytes> {
+        Authenticator::refuse(self, error)
+    }
+}
+
+impl<S, B, ResBody> Future for FormResponseFuture<S, B>
+where
+    S: Service<Request<RequestBody<B>>, Response = Response<ResBody>> + Clone,
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
 {
     type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         loop {
-            let next = match self.as_mut().project().state.project() {
-                StateProj::Answer { answer } => return answer.poll(cx),
-                StateProj::Deferred { deferred } => State::Answer {
-                    answer: ready!(deferred.poll_next(cx)),
-                },
+            let future = match self.as_mut().project().state.project() {
+                StateProj::Started { future } => return future.poll(cx),
                 StateProj::Reading { mut body, read } => {
                     let state = read
                         .as_mut()
                         .expect("FormResponseFuture polled after completion");
-                    match ready!(poll_read(body.as_mut(), state, cx)) {
-                        Ok(()) => {
-                            let read = read.take().expect("taken once");
-                            finish::<_, _, C, _, _>(read)
-                        }
-                        Err(error) => {
-                            let read = read.take().expect("taken once");
-                            State::Answer {
-                                answer: Answer::rejected(read.authenticator.reject(error)),
-                            }
-                        }
-                    }
+                    let outcome = ready!(poll_read(body.as_mut(), state, cx));
+                    finish(read.take().expect("taken once"), outcome)
                 }
             };
-            self.as_mut().project().state.set(next);
+            self.as_mut().project().state.set(State::Started { future });
         }
     }
 }
 
 /// Reads the body into the buffer, up to the limit.
-fn poll_read<B, S, R>(
+fn poll_read<B, S>(
     mut body: Pin<&mut B>,
-    read: &mut Read<S, R>,
+    read: &mut Read<S>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<(), AuthError>>
 where
@@ -205,9 +323,48 @@ where
     }
 }
 
+/// The body is read (or failed to be): find the token, verify it, and start
+/// the rest of the flow with the same bytes.
+fn finish<S, B>(read: Read<S>, outcome: Result<(), AuthError>) -> ResponseFuture<S, RequestBody<B>>
+where
+    S: Service<Request<RequestBody<B>>> + Clone,
+{
+    let Read {
+        mut parts,
+        mut service,
+        authenticator,
+        kind,
+        field,
+        head_token,
+        head_from_cookie,
+        buffer,
+        trailers,
+        ..
+    } = read;
+    let data = buffer.into_bytes();
+    let token = outcome.and_then(|()| match (form_field(&kind, &data, &field)?, head_token) {
+        (Some(form), Some(head)) if form != head => Err(AuthError::new(
+            AuthErrorKind::MultipleTokens,
+            "more than one token in the request",
+        )),
+        (Some(form), _) => Ok((Some(form), false)),
+        (None, head) => Ok((head, head_from_cookie)),
+    });
+    let verdict = match token {
+        Ok((token, from_cookie)) => {
+            authenticator.verdict(token.as_deref(), from_cookie, &mut parts)
+        }
+        Err(error) => Verdict::Refuse(authenticator.refuse(error)),
+    };
+    // The clone `start` leaves behind for a waiting request is dropped here:
+    // this future owned the ready service.
+    let request = Request::from_parts(parts, RequestBody::buffered(data, trailers));
+    verdict.start(&mut service, request)
+}
+
 /// The body read so far. Most forms arrive in one frame: that frame is kept as
 /// it is, without a copy; only a body of several frames is copied together.
-pub(crate) struct Buffer {
+struct Buffer {
     first: Bytes,
     joined: Option<BytesMut>,
     /// The declared length, to size the copy.
@@ -215,7 +372,7 @@ pub(crate) struct Buffer {
 }
 
 impl Buffer {
-    pub(crate) fn new(capacity: usize) -> Self {
+    fn new(capacity: usize) -> Self {
         Self {
             first: Bytes::new(),
             joined: None,
@@ -254,155 +411,6 @@ impl Buffer {
     }
 }
 
-pub(crate) fn too_large() -> AuthError {
-    AuthError::new(AuthErrorKind::FormTooLarge, "form body too large")
-}
-
-/// The body is read: find the token, verify it, and call the inner service with
-/// the same bytes.
-fn finish<S, B, C, R, F>(read: Read<S, R>) -> State<F, S, B, C, R>
-where
-    S: Service<Request<RequestBody<B>>, Future = F>,
-    C: DeserializeOwned + Clone + Send + Sync + 'static,
-    R: ErrorResponder,
-{
-    let Read {
-        parts,
-        mut service,
-        authenticator,
-        kind,
-        field,
-        limit: _,
-        head_token,
-        head_from_cookie,
-        buffer,
-        trailers,
-    } = read;
-    let data = buffer.into_bytes();
-    let verdict = match form_field(&kind, &data, &field).and_then(|form_token| {
-        match (form_token, head_token) {
-            (Some(form), Some(head)) if form != head => Err(AuthError::new(
-                AuthErrorKind::MultipleTokens,
-                "more than one token in the request",
-            )),
-            (Some(form), _) => Ok((Some(form), false)),
-            (None, head) => Ok((head, head_from_cookie)),
-        }
-    }) {
-        Ok((token, from_cookie)) => {
-            authenticator.claims::<C>(token.as_deref(), from_cookie, (&parts).into())
-        }
-        Err(error) => Verdict::Ready(Err(error)),
-    };
-    let request = || Request::from_parts(parts, RequestBody::buffered(data, trailers));
-    match verdict {
-        Verdict::Ready(Ok(claims)) => {
-            let mut request = request();
-            if let Some(claims) = claims {
-                request.extensions_mut().insert(claims);
-            }
-            State::Answer {
-                answer: Answer::inner(service.call(request)),
-            }
-        }
-        Verdict::Ready(Err(error)) => State::Answer {
-            answer: Answer::rejected(authenticator.reject(error)),
-        },
-        Verdict::Pending(check) => State::Deferred {
-            deferred: Deferred::new(check, service, request(), authenticator),
-        },
-    }
-}
-
-impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for JwtAuth<S, C, R, WithForm>
-where
-    S: Service<Request<RequestBody<ReqBody>>, Response = Response<ResBody>> + Clone,
-    ReqBody: Body<Data = Bytes>,
-    ReqBody::Error: Into<BoxError>,
-    C: DeserializeOwned + Clone + Send + Sync + 'static,
-    R: ErrorResponder,
-{
-    type Response = Response<ResponseBody<ResBody>>;
-    type Error = S::Error;
-    type Future = FormResponseFuture<S::Future, S, ReqBody, C, R>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let authenticator = &self.authenticator;
-        let located = match source::locate(&authenticator.sources, &request) {
-            Ok(located) => located,
-            Err(error) => {
-                return FormResponseFuture::answer(Answer::rejected(authenticator.reject(error)));
-            }
-        };
-        // The body is read only when no source before the form source found a
-        // token and the request is a form.
-        let read_form = authenticator.form.as_ref().and_then(|form| {
-            (located.position > form.position)
-                .then(|| form_kind(request.headers()))
-                .flatten()
-                .map(|kind| (form, kind))
-        });
-        let Some((form, kind)) = read_form else {
-            let from_cookie = authenticator.is_cookie(located.position);
-            let claims =
-                authenticator.claims::<C>(located.token.as_deref(), from_cookie, (&request).into());
-            return match claims {
-                Verdict::Ready(Ok(claims)) => {
-                    let mut request = request.map(RequestBody::untouched);
-                    if let Some(claims) = claims {
-                        request.extensions_mut().insert(claims);
-                    }
-                    FormResponseFuture::answer(Answer::inner(self.inner.call(request)))
-                }
-                Verdict::Ready(Err(error)) => {
-                    FormResponseFuture::answer(Answer::rejected(authenticator.reject(error)))
-                }
-                Verdict::Pending(check) => FormResponseFuture::deferred(Deferred::new(
-                    check,
-                    take_ready(&mut self.inner),
-                    request.map(RequestBody::untouched),
-                    authenticator.clone(),
-                )),
-            };
-        };
-        let declared = declared_length(request.headers());
-        if declared.is_some_and(|length| length > form.limit as u64) {
-            return FormResponseFuture::answer(Answer::rejected(authenticator.reject(too_large())));
-        }
-        let head_from_cookie = authenticator.is_cookie(located.position);
-        let head_token = located.token.map(Cow::into_owned);
-        let capacity = declared.map_or(0, |length| length as usize);
-        let (field, limit) = (form.field.clone(), form.limit);
-        // The ready service goes into the future; a fresh clone stays here.
-        let service = take_ready(&mut self.inner);
-        let (parts, body) = request.into_parts();
-        FormResponseFuture::reading(
-            body,
-            Read {
-                parts,
-                service,
-                authenticator: authenticator.clone(),
-                kind,
-                field,
-                limit,
-                head_token,
-                head_from_cookie,
-                buffer: Buffer::new(capacity),
-                trailers: None,
-            },
-        )
-    }
-}
-
-/// The `Content-Length`, when there is a valid one.
-fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use std::convert::Infallible;
@@ -412,19 +420,8 @@ mod tests {
     use http_body_util::{BodyExt, Full};
     use tower::{ServiceExt, service_fn};
 
-    use crate::{
-        AuthError, AuthErrorKind, Claims, JwtAuthLayer, Key, RequestBody, TokenIssuer, TokenSource,
-    };
-
-    const SECRET: &[u8] = b"unit-test secret, 32 bytes long!";
-
-    fn token() -> String {
-        TokenIssuer::hmac(SECRET)
-            .build()
-            .unwrap()
-            .issue(&serde_json::json!({ "sub": "ada" }))
-            .unwrap()
-    }
+    use crate::test_helpers::{SECRET, token};
+    use crate::{AuthError, AuthErrorKind, Claims, JwtAuthLayer, Key, RequestBody, TokenSource};
 
     /// Echoes the body it received, prefixed with the claims' `sub`.
     async fn call(

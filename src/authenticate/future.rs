@@ -1,63 +1,128 @@
-//! [`ResponseFuture`]: the response future of [`JwtAuth`](crate::JwtAuth) with head sources.
+//! [`Verdict`]: what authentication decided for one request, and
+//! [`ResponseFuture`], where a verdict goes: the inner service's future, a
+//! ready rejection, or a wait for a deferred check with the ready service.
 
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use http::{Request, Response};
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use http::{Extensions, Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use super::deferred::Deferred;
-use crate::answer::Answer;
+use crate::answer::{Answer, take_ready};
 use crate::body::ResponseBody;
-use crate::response::ErrorResponder;
+use crate::claims::Claims;
+
+/// A check that needs I/O: it resolves to what the request gains (its claims
+/// among them), or to the response that refuses it. The claims type and the
+/// responder are inside the box, so the futures that wait for it need neither.
+pub(crate) type Pending = BoxFuture<'static, Result<Extensions, Response<Bytes>>>;
+
+/// What authentication decided for one request.
+pub(crate) enum Verdict<G> {
+    /// Accepted, now: `G` goes into the request extensions.
+    Pass(G),
+    /// Refused, now.
+    Refuse(Response<Bytes>),
+    /// To be decided after some I/O.
+    Wait(Pending),
+}
+
+/// What an accepted request gains in its extensions.
+pub(crate) trait Grant {
+    fn grant(self, extensions: &mut Extensions);
+}
+
+/// Its claims; none in optional mode without a token.
+impl<C: Clone + Send + Sync + 'static> Grant for Option<Claims<C>> {
+    fn grant(self, extensions: &mut Extensions) {
+        if let Some(claims) = self {
+            extensions.insert(claims);
+        }
+    }
+}
+
+/// Nothing more: the claims are in already.
+impl Grant for () {
+    fn grant(self, _: &mut Extensions) {}
+}
+
+impl<G: Grant> Verdict<G> {
+    /// Starts the response future: calls the ready `service` with the accepted
+    /// `request`, holds the refusal, or moves the ready service into the
+    /// future to wait for the check, leaving a clone in its place.
+    pub(crate) fn start<S, B>(
+        self,
+        service: &mut S,
+        mut request: Request<B>,
+    ) -> ResponseFuture<S, B>
+    where
+        S: Service<Request<B>> + Clone,
+    {
+        let state = match self {
+            Self::Pass(grant) => {
+                grant.grant(request.extensions_mut());
+                State::Answer {
+                    answer: Answer::inner(service.call(request)),
+                }
+            }
+            Self::Refuse(response) => State::Answer {
+                answer: Answer::rejected(response),
+            },
+            Self::Wait(check) => State::Deferred {
+                check,
+                waiting: Some((take_ready(service), request)),
+            },
+        };
+        ResponseFuture { state }
+    }
+}
 
 pin_project! {
-    /// The response future of [`JwtAuth`](crate::JwtAuth) with head sources. No
-    /// box on the common path: either the inner service's future, or the
+    /// The response future of [`JwtAuth`](crate::JwtAuth) with head sources.
+    ///
+    /// No box on the common path: the inner service's future, or the
     /// rejection, ready at once. A request that needs I/O before it can be
     /// decided (a remote key set to fetch again, a revocation store to ask)
-    /// first waits for that check, then calls the inner service.
-    pub struct ResponseFuture<F, S, B, C, R> {
+    /// first waits for that check, then calls the inner service; see the
+    /// [crate docs](crate#synchronous-and-deferred-requests).
+    pub struct ResponseFuture<S, B>
+    where
+        S: Service<Request<B>>,
+    {
         #[pin]
-        state: State<F, S, B, C, R>,
+        state: State<S, B>,
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<F, S, B, C, R> {
-        Answer { #[pin] answer: Answer<F> },
-        Deferred { deferred: Deferred<S, B, C, R> },
+    enum State<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        Answer { #[pin] answer: Answer<S::Future> },
+        Deferred {
+            check: Pending,
+            // The ready inner service and the request, until the call.
+            waiting: Option<(S, Request<B>)>,
+        },
     }
 }
 
-impl<F, S, B, C, R> ResponseFuture<F, S, B, C, R> {
-    pub(crate) fn answer(answer: Answer<F>) -> Self {
-        Self {
-            state: State::Answer { answer },
-        }
-    }
-
-    pub(crate) fn deferred(deferred: Deferred<S, B, C, R>) -> Self {
-        Self {
-            state: State::Deferred { deferred },
-        }
-    }
-}
-
-impl<F, S, B, C, R> std::fmt::Debug for ResponseFuture<F, S, B, C, R> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl<S: Service<Request<B>>, B> fmt::Debug for ResponseFuture<S, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
 }
 
-impl<S, B, C, R, ResBody> Future for ResponseFuture<S::Future, S, B, C, R>
+impl<S, B, ResBody> Future for ResponseFuture<S, B>
 where
     S: Service<Request<B>, Response = Response<ResBody>>,
-    C: Clone + Send + Sync + 'static,
-    R: ErrorResponder,
 {
     type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
 
@@ -65,7 +130,19 @@ where
         loop {
             let answer = match self.as_mut().project().state.project() {
                 StateProj::Answer { answer } => return answer.poll(cx),
-                StateProj::Deferred { deferred } => ready!(deferred.poll_next(cx)),
+                StateProj::Deferred { check, waiting } => {
+                    let outcome = ready!(check.as_mut().poll(cx));
+                    let (mut service, mut request) = waiting
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    match outcome {
+                        Ok(extensions) => {
+                            request.extensions_mut().extend(extensions);
+                            Answer::inner(service.call(request))
+                        }
+                        Err(response) => Answer::rejected(response),
+                    }
+                }
             };
             self.as_mut().project().state.set(State::Answer { answer });
         }

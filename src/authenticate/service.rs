@@ -1,4 +1,5 @@
-//! [`JwtAuth`]: the middleware service.
+//! [`JwtAuth`]: the middleware service, and its `Service` impl with head
+//! sources (the form mode's is in `form.rs`).
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -11,10 +12,8 @@ use tower_service::Service;
 
 use super::HeadOnly;
 use super::config::Authenticator;
-use super::deferred::{Deferred, Verdict, take_ready};
 use super::future::ResponseFuture;
 use super::layer::JwtAuthLayer;
-use crate::answer::Answer;
 use crate::body::ResponseBody;
 use crate::response::{DefaultResponder, ErrorResponder};
 
@@ -25,21 +24,16 @@ use crate::response::{DefaultResponder, ErrorResponder};
 /// extension, [`Claims<C>`](crate::Claims); on failure the
 /// [`ErrorResponder`] answers and the inner service is not called.
 ///
-/// With head sources only (`M` = [`HeadOnly`], the default), verification is
-/// synchronous and happens in `call`: no boxed future, no clone of the inner
-/// service, and `poll_ready` is the inner service's own. Only a request that
-/// needs I/O first (a remote key set to fetch again for an unknown `kid`, a
-/// revocation store to ask) waits in the future; it takes the ready inner
-/// service along and leaves a clone, which is why the inner service must be
-/// `Clone` (as axum's and hyper's services are). With a form source
-/// (`M` = [`WithForm`](crate::WithForm)) the inner service receives
-/// [`RequestBody<B>`](crate::RequestBody); see
-/// [`JwtAuthBuilder::form_field`](crate::JwtAuthBuilder::form_field).
+/// With head sources only (`M` = [`HeadOnly`], the default) the inner service
+/// receives the request's own body type; with a form source
+/// (`M` = [`WithForm`](crate::WithForm)), [`RequestBody<B>`](crate::RequestBody).
+/// The inner service must be `Clone`, for the requests that wait for I/O: see
+/// the [crate docs](crate#synchronous-and-deferred-requests).
 #[must_use]
 pub struct JwtAuth<S, C, R = DefaultResponder, M = HeadOnly> {
-    pub(crate) inner: S,
-    pub(crate) authenticator: Arc<Authenticator<R>>,
-    _marker: PhantomData<fn() -> (C, M)>,
+    pub(super) inner: S,
+    pub(super) authenticator: Arc<Authenticator<C, R>>,
+    _marker: PhantomData<fn() -> M>,
 }
 
 impl<S, C, R, M> JwtAuth<S, C, R, M> {
@@ -95,47 +89,28 @@ where
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, S, ReqBody, C, R>;
+    type Future = ResponseFuture<S, ReqBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        match self.authenticator.authenticate::<C, _>(&request) {
-            Verdict::Ready(Ok(claims)) => {
-                if let Some(claims) = claims {
-                    request.extensions_mut().insert(claims);
-                }
-                ResponseFuture::answer(Answer::inner(self.inner.call(request)))
-            }
-            Verdict::Ready(Err(error)) => {
-                ResponseFuture::answer(Answer::rejected(self.authenticator.reject(error)))
-            }
-            Verdict::Pending(check) => ResponseFuture::deferred(Deferred::new(
-                check,
-                take_ready(&mut self.inner),
-                request,
-                self.authenticator.clone(),
-            )),
-        }
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        self.authenticator
+            .authenticate(&request)
+            .start(&mut self.inner, request)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::convert::Infallible;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
     use bytes::Bytes;
-    use http::{Request, Response, StatusCode};
+    use http::{Request, StatusCode};
     use http_body_util::{BodyExt, Full};
-    use tower::{ServiceExt, service_fn};
+    use tower::{Layer, ServiceExt};
 
-    use crate::{AuthError, AuthErrorKind, Claims, JwtAuthLayer, Key, TokenIssuer};
-
-    const SECRET: &[u8] = b"unit-test secret, 32 bytes long!";
+    use crate::test_helpers::{Echo, MustNotBeCalled, SECRET, token};
+    use crate::{AuthError, AuthErrorKind, JwtAuthLayer, Key};
 
     fn layer() -> JwtAuthLayer<serde_json::Value> {
         JwtAuthLayer::builder()
@@ -144,73 +119,39 @@ mod tests {
             .unwrap()
     }
 
-    fn token() -> String {
-        TokenIssuer::hmac(SECRET)
-            .build()
-            .unwrap()
-            .issue(&serde_json::json!({ "sub": "ada" }))
-            .unwrap()
+    fn request(authorization: Option<&str>) -> Request<Full<Bytes>> {
+        let mut request = Request::get("/");
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        request.body(Full::default()).unwrap()
     }
 
     #[tokio::test]
     async fn a_valid_token_reaches_the_inner_service_with_its_claims() {
-        let echo = service_fn(|req: Request<Full<Bytes>>| async move {
-            let claims = req.extensions().get::<Claims<serde_json::Value>>().cloned();
-            Ok::<_, Infallible>(Response::new(Full::from(
-                claims.unwrap().0["sub"].to_string(),
-            )))
-        });
-        let req = Request::get("/")
-            .header("authorization", format!("Bearer {}", token()))
-            .body(Full::default())
-            .unwrap();
-        let res = tower::Layer::layer(&layer(), echo)
-            .oneshot(req)
+        let bearer = format!("Bearer {}", token());
+        let response = layer()
+            .layer(Echo)
+            .oneshot(request(Some(&bearer)))
             .await
             .unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(body, "\"ada\"");
     }
 
     #[tokio::test]
     async fn a_refused_request_never_reaches_the_inner_service() {
-        let calls = Arc::new(AtomicUsize::new(0));
-        let inner = {
-            let calls = calls.clone();
-            service_fn(move |_: Request<Full<Bytes>>| {
-                calls.fetch_add(1, Ordering::SeqCst);
-                async { Ok::<_, Infallible>(Response::new(Full::<Bytes>::default())) }
-            })
-        };
-        let service = tower::Layer::layer(&layer(), inner);
-        for value in [None, Some("Bearer a.b.c"), Some("Bearer")] {
-            let mut req = Request::get("/");
-            if let Some(value) = value {
-                req = req.header("authorization", value);
-            }
-            let res = service
-                .clone()
-                .oneshot(req.body(Full::default()).unwrap())
-                .await
-                .unwrap();
-            assert_ne!(res.status(), StatusCode::OK);
-            assert!(res.extensions().get::<AuthError>().is_some());
+        let service = layer().layer(MustNotBeCalled);
+        for (value, kind) in [
+            (None, AuthErrorKind::MissingToken),
+            (Some("Bearer a.b.c"), AuthErrorKind::MalformedToken),
+            (Some("Bearer"), AuthErrorKind::MalformedRequest),
+        ] {
+            let response = service.clone().oneshot(request(value)).await.unwrap();
+            assert_ne!(response.status(), StatusCode::OK);
+            let error = response.extensions().get::<AuthError>().unwrap();
+            assert_eq!(error.kind(), kind, "{value:?}");
         }
-        assert_eq!(calls.load(Ordering::SeqCst), 0);
-    }
-
-    #[tokio::test]
-    async fn the_error_kind_is_in_the_response_extensions() {
-        let inner = service_fn(|_: Request<()>| async {
-            Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
-        });
-        let req = Request::get("/").body(()).unwrap();
-        let res = tower::Layer::layer(&layer(), inner)
-            .oneshot(req)
-            .await
-            .unwrap();
-        let error = res.extensions().get::<AuthError>().unwrap();
-        assert_eq!(error.kind(), AuthErrorKind::MissingToken);
     }
 }

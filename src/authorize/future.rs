@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{Extensions, Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
@@ -67,29 +67,67 @@ pin_project! {
     /// boxed), then calls the inner service it owns; or the inner service's
     /// future, when the request needed no asynchronous check; or the
     /// rejection.
-    pub struct AsyncRequireFuture<F, S, B, C, R> {
+    pub struct AsyncRequireFuture<S, B>
+    where
+        S: Service<Request<B>>,
+    {
         #[pin]
-        state: State<F, S, B, C, R>,
+        state: State<S, B>,
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<F, S, B, C, R> {
-        Answer { #[pin] answer: Answer<F> },
+    enum State<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        Answer { #[pin] answer: Answer<S::Future> },
         Checking {
             check: Check,
             // The next asynchronous predicate.
             next: usize,
             // The ready inner service and the request, until the call.
             call: Option<(S, Request<B>)>,
-            config: Arc<Config<C, R>>,
+            rules: Arc<dyn AsyncRules>,
         },
     }
 }
 
-impl<F, S, B, C, R> AsyncRequireFuture<F, S, B, C, R> {
-    pub(crate) fn inner(future: F) -> Self {
+/// The asynchronous predicates of a layer and its responder, for any claims
+/// type: the future that runs them is already waiting, so one virtual call
+/// per predicate costs nothing that counts, and the future needs neither
+/// type.
+pub(crate) trait AsyncRules: Send + Sync + 'static {
+    /// Predicate `index` over the request's claims, if there is one; the
+    /// missing-token error when the request has no claims.
+    fn next(&self, index: usize, extensions: &Extensions) -> Result<Option<Check>, AuthError>;
+
+    fn refuse(&self, error: AuthError) -> Response<Bytes>;
+}
+
+impl<C, R> AsyncRules for Config<C, R>
+where
+    C: Send + Sync + 'static,
+    R: ErrorResponder,
+{
+    fn next(&self, index: usize, extensions: &Extensions) -> Result<Option<Check>, AuthError> {
+        let Claims(claims) = extensions
+            .get::<Claims<C>>()
+            .ok_or_else(AuthError::missing_token)?;
+        Ok(self.rules.async_check(index, claims))
+    }
+
+    fn refuse(&self, error: AuthError) -> Response<Bytes> {
+        Config::refuse(self, error)
+    }
+}
+
+impl<S, B> AsyncRequireFuture<S, B>
+where
+    S: Service<Request<B>>,
+{
+    pub(crate) fn inner(future: S::Future) -> Self {
         Self::answer(Answer::inner(future))
     }
 
@@ -97,7 +135,7 @@ impl<F, S, B, C, R> AsyncRequireFuture<F, S, B, C, R> {
         Self::answer(Answer::rejected(response))
     }
 
-    fn answer(answer: Answer<F>) -> Self {
+    fn answer(answer: Answer<S::Future>) -> Self {
         Self {
             state: State::Answer { answer },
         }
@@ -109,30 +147,31 @@ impl<F, S, B, C, R> AsyncRequireFuture<F, S, B, C, R> {
         check: Check,
         service: S,
         request: Request<B>,
-        config: Arc<Config<C, R>>,
+        rules: Arc<dyn AsyncRules>,
     ) -> Self {
         Self {
             state: State::Checking {
                 check,
                 next: 1,
                 call: Some((service, request)),
-                config,
+                rules,
             },
         }
     }
 }
 
-impl<F, S, B, C, R> fmt::Debug for AsyncRequireFuture<F, S, B, C, R> {
+impl<S, B> fmt::Debug for AsyncRequireFuture<S, B>
+where
+    S: Service<Request<B>>,
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncRequireFuture").finish_non_exhaustive()
     }
 }
 
-impl<S, B, C, R, ResBody> Future for AsyncRequireFuture<S::Future, S, B, C, R>
+impl<S, B, ResBody> Future for AsyncRequireFuture<S, B>
 where
     S: Service<Request<B>, Response = Response<ResBody>>,
-    C: Send + Sync + 'static,
-    R: ErrorResponder,
 {
     type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
 
@@ -144,28 +183,24 @@ where
                     check,
                     next,
                     call,
-                    config,
+                    rules,
                 } => {
                     if !ready!(check.as_mut().poll(cx)) {
-                        Answer::rejected(config.reject(not_met()))
+                        Answer::rejected(rules.refuse(not_met()))
                     } else {
                         let (_, request) = call
                             .as_ref()
                             .expect("AsyncRequireFuture polled after completion");
                         // `call` found the claims, and nothing else holds the
                         // request: they are still there.
-                        let following = request
-                            .extensions()
-                            .get::<Claims<C>>()
-                            .map(|Claims(claims)| config.rules.async_check(*next, claims));
-                        match following {
-                            None => Answer::rejected(config.reject(AuthError::missing_token())),
-                            Some(Some(following)) => {
+                        match rules.next(*next, request.extensions()) {
+                            Err(error) => Answer::rejected(rules.refuse(error)),
+                            Ok(Some(following)) => {
                                 *check = following;
                                 *next += 1;
                                 continue;
                             }
-                            Some(None) => {
+                            Ok(None) => {
                                 let (mut service, request) = call.take().expect("taken once");
                                 Answer::inner(service.call(request))
                             }

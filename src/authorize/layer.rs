@@ -309,11 +309,13 @@ impl<C, R, M> RequireBuilder<C, R, M> {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Invalid`] for a scope that is not an RFC 6749
-    /// `scope-token`, an empty role name or [`any_role`](Self::any_role) list,
-    /// a claim path that is empty, has an empty segment or more than 32
-    /// segments, or more than 64 distinct scopes, 64 distinct roles or 64 claim
-    /// paths.
+    /// - [`ConfigError::InvalidScope`]: a scope that is not an RFC 6749
+    ///   `scope-token`;
+    /// - [`ConfigError::Empty`]: an empty role name or [`any_role`](Self::any_role) list;
+    /// - [`ConfigError::InvalidClaimPath`]: a claim path that is empty, has an
+    ///   empty segment or more than 32 segments;
+    /// - [`ConfigError::TooMany`]: more than 64 distinct scopes, 64 distinct
+    ///   roles or 64 claim rules.
     pub fn build(self) -> Result<RequireLayer<C, R, M>, ConfigError> {
         let rules = self.spec.compile()?;
         Ok(RequireLayer {

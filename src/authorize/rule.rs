@@ -77,17 +77,14 @@ impl<C> Spec<C> {
         let mut scopes: Vec<Box<str>> = Vec::new();
         for scope in self.scopes {
             if !is_scope_token(&scope) {
-                return Err(invalid(format!(
-                    "scope {scope:?} is not an RFC 6749 scope-token (no spaces, quotes or \
-                     backslashes; visible ASCII only)"
-                )));
+                return Err(ConfigError::InvalidScope { scope });
             }
             if !scopes.iter().any(|s| **s == *scope) {
                 scopes.push(scope.into());
             }
         }
         if scopes.len() > MAX_NAMES {
-            return Err(invalid(format!("more than {MAX_NAMES} distinct scopes")));
+            return Err(too_many("distinct scopes", MAX_NAMES));
         }
         let required_scope = (!scopes.is_empty()).then(|| Arc::from(scopes.join(" ")));
 
@@ -95,18 +92,20 @@ impl<C> Spec<C> {
         let mut role_groups = Vec::with_capacity(self.role_groups.len());
         for group in self.role_groups {
             if group.is_empty() {
-                return Err(invalid("any_role needs at least one role".to_owned()));
+                return Err(ConfigError::Empty {
+                    setting: "any_role",
+                });
             }
             let mut mask = 0u64;
             for role in group {
                 if role.is_empty() {
-                    return Err(invalid("a role name is empty".to_owned()));
+                    return Err(ConfigError::Empty { setting: "role" });
                 }
                 let index = match roles.iter().position(|r| **r == *role) {
                     Some(index) => index,
                     None => {
                         if roles.len() == MAX_NAMES {
-                            return Err(invalid(format!("more than {MAX_NAMES} distinct roles")));
+                            return Err(too_many("distinct roles", MAX_NAMES));
                         }
                         roles.push(role.into());
                         roles.len() - 1
@@ -138,7 +137,7 @@ impl<C> Spec<C> {
             expected.push(value);
         }
         if paths.len() > MAX_PATHS {
-            return Err(invalid(format!("more than {MAX_PATHS} claim rules")));
+            return Err(too_many("claim rules", MAX_PATHS));
         }
         let lookup = if paths.is_empty() { None } else { self.lookup };
 
@@ -157,16 +156,14 @@ impl<C> Spec<C> {
     }
 }
 
-fn invalid(message: String) -> ConfigError {
-    ConfigError::Invalid(format!("RequireLayer: {message}"))
+fn too_many(what: &'static str, max: usize) -> ConfigError {
+    ConfigError::TooMany { what, max }
 }
 
 fn parse_path(text: &str) -> Result<Path, ConfigError> {
-    Path::parse(text).ok_or_else(|| {
-        invalid(format!(
-            "claim path {text:?} is empty, has an empty segment or more than {} segments",
-            lookup::MAX_SEGMENTS
-        ))
+    Path::parse(text).ok_or_else(|| ConfigError::InvalidClaimPath {
+        path: text.to_owned(),
+        max_segments: lookup::MAX_SEGMENTS,
     })
 }
 
@@ -609,7 +606,13 @@ mod tests {
     #[track_caller]
     fn invalid(spec: Spec<Value>, needle: &str) {
         match spec.compile() {
-            Err(ConfigError::Invalid(message)) => {
+            Err(
+                error @ (ConfigError::InvalidScope { .. }
+                | ConfigError::Empty { .. }
+                | ConfigError::InvalidClaimPath { .. }
+                | ConfigError::TooMany { .. }),
+            ) => {
+                let message = error.to_string();
                 assert!(message.contains(needle), "{message}")
             }
             Err(other) => panic!("{other:?}"),
@@ -626,10 +629,10 @@ mod tests {
         }
         let mut s = spec();
         s.role_groups = vec![vec![]];
-        invalid(s, "at least one role");
+        invalid(s, "`any_role` is empty");
         let mut s = spec();
         s.role_groups = vec![vec!["".into()]];
-        invalid(s, "role name is empty");
+        invalid(s, "`role` is empty");
         for bad in ["", "a..b", ".a", "a."] {
             let mut s = spec();
             s.role_groups = vec![vec!["r".into()]];

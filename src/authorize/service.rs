@@ -13,6 +13,7 @@ use super::future::{AsyncRequireFuture, RequireFuture};
 use super::layer::RequireLayer;
 use super::rule::{Check, Rules};
 use super::{SyncOnly, WithAsync};
+use crate::answer::take_ready;
 use crate::body::ResponseBody;
 use crate::claims::Claims;
 use crate::error::AuthError;
@@ -38,7 +39,7 @@ impl<C: Send + Sync + 'static, R> Config<C, R> {
 
 impl<C, R: ErrorResponder> Config<C, R> {
     /// The response for a refused request, with the error in its extensions.
-    pub(crate) fn reject(&self, error: AuthError) -> Response<Bytes> {
+    pub(crate) fn refuse(&self, error: AuthError) -> Response<Bytes> {
         crate::response::refuse(&self.responder, error)
     }
 }
@@ -123,7 +124,7 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         match self.config.check(&request) {
             Ok(_) => RequireFuture::inner(self.inner.call(request)),
-            Err(error) => RequireFuture::rejected(self.config.reject(error)),
+            Err(error) => RequireFuture::rejected(self.config.refuse(error)),
         }
     }
 }
@@ -136,7 +137,7 @@ where
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = AsyncRequireFuture<S::Future, S, ReqBody, C, R>;
+    type Future = AsyncRequireFuture<S, ReqBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -148,12 +149,11 @@ where
             .check(&request)
             .map(|claims| self.config.rules.async_check(0, claims));
         match first {
-            Err(error) => AsyncRequireFuture::rejected(self.config.reject(error)),
+            Err(error) => AsyncRequireFuture::rejected(self.config.refuse(error)),
             Ok(None) => AsyncRequireFuture::inner(self.inner.call(request)),
             Ok(Some(check)) => {
                 // The ready service goes into the future; a fresh clone stays here.
-                let clone = self.inner.clone();
-                let service = std::mem::replace(&mut self.inner, clone);
+                let service = take_ready(&mut self.inner);
                 AsyncRequireFuture::checking(check, service, request, self.config.clone())
             }
         }

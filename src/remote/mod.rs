@@ -19,6 +19,7 @@ mod document;
 mod egress;
 mod error;
 mod fetch;
+mod keys;
 mod refresh;
 #[cfg(test)]
 mod tests;

@@ -11,6 +11,7 @@
 //!
 //! What "revoked" means is documented on [`RevocationStore`].
 
+mod after_verify;
 mod check;
 mod key;
 mod memory;

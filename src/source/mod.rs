@@ -13,11 +13,12 @@ mod query;
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use http::header::{AUTHORIZATION, HeaderName};
 use http::request::Request;
 
-use crate::error::{AuthError, AuthErrorKind};
+use crate::error::{AuthError, AuthErrorKind, ConfigError};
 
 /// One place a token may be found.
 ///
@@ -34,10 +35,10 @@ use crate::error::{AuthError, AuthErrorKind};
 /// ];
 /// ```
 #[derive(Clone, PartialEq, Eq)]
-pub struct TokenSource(pub(crate) Kind);
+pub struct TokenSource(Kind);
 
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) enum Kind {
+enum Kind {
     Header {
         name: HeaderName,
         scheme: Option<String>,
@@ -82,9 +83,19 @@ impl TokenSource {
         Self(Kind::Query(name.into()))
     }
 
+    /// A field of a form body: [`crate::JwtAuthBuilder::form_field`].
+    pub(crate) fn form_field(name: String) -> Self {
+        Self(Kind::Form(name))
+    }
+
+    /// Whether the token is taken from a cookie (and so needs the CSRF policy).
+    pub(crate) fn is_cookie(&self) -> bool {
+        matches!(self.0, Kind::Cookie(_))
+    }
+
     /// Checks the names once, when the layer is built.
-    pub(crate) fn validate(&self) -> Result<(), crate::ConfigError> {
-        let bad = |s: &str| crate::ConfigError::InvalidSourceName(s.to_owned());
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |s: &str| ConfigError::InvalidSourceName(s.to_owned());
         match &self.0 {
             Kind::Header {
                 scheme: Some(s), ..
@@ -128,6 +139,71 @@ impl fmt::Debug for TokenSource {
     }
 }
 
+/// The configured sources of a layer, in order, checked.
+#[derive(Debug)]
+pub(crate) struct Sources {
+    list: Vec<TokenSource>,
+    form: Option<FormSource>,
+}
+
+/// Where the form source sits among the sources, and how it reads.
+#[derive(Debug)]
+pub(crate) struct FormSource {
+    pub(crate) position: usize,
+    pub(crate) field: Arc<str>,
+    /// The largest body read.
+    pub(crate) limit: usize,
+}
+
+impl Sources {
+    /// The sources given, or the default (`Authorization: Bearer`) when none
+    /// is; a form source reads bodies up to `form_limit` bytes.
+    ///
+    /// # Errors
+    ///
+    /// An empty or invalid name ([`ConfigError::InvalidSourceName`]).
+    pub(crate) fn new(mut list: Vec<TokenSource>, form_limit: usize) -> Result<Self, ConfigError> {
+        if list.is_empty() {
+            list.push(TokenSource::bearer());
+        }
+        for source in &list {
+            source.validate()?;
+        }
+        let form = list
+            .iter()
+            .enumerate()
+            .find_map(|(position, source)| match &source.0 {
+                Kind::Form(field) => Some(FormSource {
+                    position,
+                    field: field.as_str().into(),
+                    limit: form_limit,
+                }),
+                _ => None,
+            });
+        Ok(Self { list, form })
+    }
+
+    /// Finds the one token of a request's head, or none; see [`locate`].
+    pub(crate) fn locate<'r, B>(&self, request: &'r Request<B>) -> Result<Located<'r>, AuthError> {
+        locate(&self.list, request)
+    }
+
+    /// Whether the source at `position` is a cookie.
+    pub(crate) fn is_cookie(&self, position: usize) -> bool {
+        self.list.get(position).is_some_and(TokenSource::is_cookie)
+    }
+
+    /// Whether any source is a cookie.
+    pub(crate) fn has_cookie(&self) -> bool {
+        self.list.iter().any(TokenSource::is_cookie)
+    }
+
+    /// The form source, in layers that have one.
+    pub(crate) fn form(&self) -> Option<&FormSource> {
+        self.form.as_ref()
+    }
+}
+
 /// The token of a request's head (headers and URI), and which source gave it.
 pub(crate) struct Located<'r> {
     pub(crate) token: Option<Cow<'r, str>>,
@@ -138,7 +214,7 @@ pub(crate) struct Located<'r> {
 
 /// Finds the one token of a request's head, or none. Form sources are skipped:
 /// the form path reads them.
-pub(crate) fn locate<'r, B>(
+fn locate<'r, B>(
     sources: &[TokenSource],
     request: &'r Request<B>,
 ) -> Result<Located<'r>, AuthError> {

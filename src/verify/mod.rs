@@ -9,10 +9,11 @@
 //!    configured `typ`; `jku`, `x5u`, `jwk` and `x5c` are never read. With
 //!    several trusted issuers, the (unverified) `iss` first chooses whose
 //!    allow-list, keys and rules apply ([`trust`]);
-//! 4. the keys whose `kid` and algorithm fit; the signature must verify with one.
-//!    Keys of a remote set that has no key for the `kid` (or no keys yet) make
-//!    the caller refetch once and verify again;
-//! 5. the registered claims (time, issuer, audience, subject, required claims);
+//! 4. the keys whose `kid` and algorithm fit; the signature must verify with one
+//!    ([`signature`]). Keys of a feed that has no key for the `kid` (or no keys
+//!    yet) make the caller refresh once and verify again ([`key_source`]);
+//! 5. the registered claims (time, issuer, audience, subject, required claims:
+//!    [`claims`]);
 //! 6. the application's claims type.
 //!
 //! Steps 5 and 6 share one serde_json parse when they can: a light scan finds
@@ -22,36 +23,48 @@
 //! serde_json reading the registered claims first, in the order above.
 //!
 //! With the default aws-lc-rs provider, keys are parsed once, when the layer is
-//! built ([`signature`]), or once per document of a remote key set; the header
-//! and signature are decoded on the stack.
+//! built ([`signature`]), or once per set of a feed; the header and signature
+//! are decoded on the stack.
+//!
+//! The key types, from the configuration to the check: a [`Key`](crate::Key)
+//! (public, as given) becomes one [`KeyEntry`] per algorithm it may verify
+//! ([`prepare`]); a [`KeySource`](key_source::KeySource) holds the entries of
+//! one issuer, static or from a feed; a [`Trust`](trust::Trust) is one issuer's
+//! keys and rules, made from its [`IssuerConfig`].
 
-#[cfg(feature = "token-cache")]
-pub(crate) mod cache;
+mod cache;
 mod claims;
 mod header;
-mod prepare;
+pub(crate) mod key_source;
+pub(crate) mod prepare;
 mod signature;
-pub(crate) mod trust;
+mod trust;
 
 use std::borrow::Cow;
+use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::{DecodeSliceError, Engine as _};
+use futures_util::future::BoxFuture;
 use jsonwebtoken::Algorithm;
 use jsonwebtoken::crypto::CryptoProvider;
 use serde::de::{DeserializeOwned, DeserializeSeed};
 
-use crate::clock::Clock;
-use crate::error::{AuthError, AuthErrorKind};
-use claims::{Registered, RegisteredSeed, audience_accepted, numeric_date, string_claim};
+use crate::clock::{DEFAULT_LEEWAY, SharedClock};
+use crate::error::{AuthError, AuthErrorKind, ConfigError};
+use cache::{Lookup, Provenance, TokenCache};
+use claims::{ClaimRules, Registered, RegisteredSeed, string_claim};
 use header::{JoseHeader, same_media_type};
 use signature::SignatureKey;
-pub(crate) use signature::check_signature;
 use trust::Trust;
 
-pub(crate) use claims::MAX_EXTRA_REQUIRED;
-pub(crate) use prepare::key_entries;
+pub(crate) use signature::check_signature;
+pub(crate) use trust::IssuerConfig;
+
+/// The default maximum token length: 8 KiB.
+pub const DEFAULT_MAX_TOKEN_LENGTH: usize = 8 * 1024;
 
 /// One key, ready for one algorithm.
 pub(crate) struct KeyEntry {
@@ -68,66 +81,93 @@ const HEADER_BUFFER: usize = 512;
 /// The largest signature that stays on the stack: RSA-8192.
 const SIGNATURE_BUFFER: usize = 1024;
 
-/// Which claims must be present.
-#[derive(Default)]
-pub(crate) struct Required {
-    pub(crate) exp: bool,
-    pub(crate) nbf: bool,
-    pub(crate) iat: bool,
-    pub(crate) iss: bool,
-    pub(crate) aud: bool,
-    pub(crate) sub: bool,
-    /// Other claim names, at most [`MAX_EXTRA_REQUIRED`].
-    pub(crate) extra: Vec<String>,
+/// The verifier's settings beyond each issuer's keys and rules, as configured.
+#[derive(Debug)]
+pub(crate) struct Rules {
+    pub(crate) subject: Option<String>,
+    pub(crate) required_claims: Vec<String>,
+    pub(crate) leeway: Duration,
+    pub(crate) typ: Option<String>,
+    pub(crate) max_token_length: usize,
+    pub(crate) clock: SharedClock,
+    /// The capacity of the verified-token cache, if there is one.
+    pub(crate) token_cache: Option<usize>,
+}
+
+impl Default for Rules {
+    /// `exp` required, a 60 s leeway, tokens up to 8 KiB, any `typ`, the
+    /// system clock, no cache.
+    fn default() -> Self {
+        Self {
+            subject: None,
+            required_claims: vec!["exp".to_owned()],
+            leeway: DEFAULT_LEEWAY,
+            typ: None,
+            max_token_length: DEFAULT_MAX_TOKEN_LENGTH,
+            clock: SharedClock::default(),
+            token_cache: None,
+        }
+    }
 }
 
 /// Everything that decides whether a token is accepted, built once.
 pub(crate) struct Verifier {
-    pub(crate) provider: &'static CryptoProvider,
+    provider: &'static CryptoProvider,
     /// Whom tokens may come from: one entry for a layer configured with keys,
     /// one per issuer for a layer with trusted issuers.
-    pub(crate) trusts: Vec<Trust>,
+    trusts: Vec<Trust>,
     /// Whether the token's (unverified) `iss` chooses among `trusts`.
-    pub(crate) by_issuer: bool,
-    pub(crate) subject: Option<String>,
-    pub(crate) required: Required,
-    pub(crate) leeway: u64,
-    pub(crate) typ: Option<String>,
-    pub(crate) max_token_length: usize,
-    pub(crate) clock: Arc<dyn Clock>,
-    #[cfg(feature = "token-cache")]
-    pub(crate) cache: Option<cache::TokenCache>,
-    /// Whether verification also reads the token's identity for the
-    /// revocation check.
-    #[cfg(feature = "revocation")]
-    pub(crate) token_info: bool,
+    by_issuer: bool,
+    claims: ClaimRules,
+    typ: Option<String>,
+    max_token_length: usize,
+    cache: Option<TokenCache>,
 }
 
 /// A verified token.
 #[derive(Debug)]
 pub(crate) struct Verified<C> {
     pub(crate) claims: C,
-    /// What the revocation check reads, when it is configured.
-    #[cfg(feature = "revocation")]
-    pub(crate) token: Option<crate::revocation::TokenInfo>,
+    /// The claims as JSON text, for the checks after verification.
+    pub(crate) payload: Payload,
 }
 
-/// Why a token was not verified, and, when a remote key set may know the key
-/// after a refresh, which one to ask.
+/// The verified claims' JSON text: decoded for this request, or shared with
+/// the token cache.
 #[derive(Debug)]
+pub(crate) enum Payload {
+    Decoded(String),
+    Cached(Arc<str>),
+}
+
+impl Payload {
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            Self::Decoded(text) => text,
+            Self::Cached(text) => text,
+        }
+    }
+}
+
+/// Why a token was not verified, and, when a feed may know its key after a
+/// refresh, that refresh.
 pub(crate) struct VerifyError {
     pub(crate) error: AuthError,
-    #[cfg(feature = "remote-jwks")]
-    pub(crate) refresh: Option<crate::remote::RemoteKeySet>,
+    pub(crate) retry: Option<BoxFuture<'static, ()>>,
 }
 
 impl From<AuthError> for VerifyError {
     fn from(error: AuthError) -> Self {
-        Self {
-            error,
-            #[cfg(feature = "remote-jwks")]
-            refresh: None,
-        }
+        Self { error, retry: None }
+    }
+}
+
+impl fmt::Debug for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyError")
+            .field("error", &self.error)
+            .field("retry", &self.retry.is_some())
+            .finish()
     }
 }
 
@@ -159,6 +199,66 @@ fn malformed_because(
 }
 
 impl Verifier {
+    /// The verifier of a layer configured with `single` (its own keys and
+    /// rules), or, when `trusted` is not empty, with those trusted issuers.
+    ///
+    /// # Errors
+    ///
+    /// A setting of `single` beside trusted issuers
+    /// ([`ConfigError::NotOnTrustedIssuer`]); a trusted issuer without a name
+    /// or trusted twice; the errors of each issuer's keys and rules
+    /// ([`Trust`]); an empty `typ`; too many required claims; a token cache of
+    /// 0 entries.
+    pub(crate) fn new(
+        provider: &'static CryptoProvider,
+        single: IssuerConfig,
+        trusted: Vec<IssuerConfig>,
+        rules: Rules,
+    ) -> Result<Self, ConfigError> {
+        let by_issuer = !trusted.is_empty();
+        let trusts = if by_issuer {
+            if let Some(setting) = single.first_setting() {
+                return Err(ConfigError::NotOnTrustedIssuer { setting });
+            }
+            let mut trusts: Vec<Trust> = Vec::with_capacity(trusted.len());
+            for issuer in trusted {
+                // A trusted issuer has exactly one name (`TrustedIssuer::new`).
+                let name = issuer.issuers.first().map_or("", String::as_str);
+                if name.is_empty() {
+                    return Err(ConfigError::Empty {
+                        setting: "trusted_issuer",
+                    });
+                }
+                if trusts.iter().any(|t| t.issuers.iter().any(|i| i == name)) {
+                    return Err(ConfigError::DuplicateIssuer {
+                        issuer: name.to_owned(),
+                    });
+                }
+                trusts.push(Trust::new(provider, issuer)?);
+            }
+            trusts
+        } else {
+            vec![Trust::new(provider, single)?]
+        };
+        if rules.typ.as_deref() == Some("") {
+            return Err(ConfigError::Empty { setting: "typ" });
+        }
+        Ok(Self {
+            provider,
+            trusts,
+            by_issuer,
+            claims: ClaimRules::new(
+                rules.required_claims,
+                rules.subject,
+                rules.leeway,
+                rules.clock,
+            )?,
+            typ: rules.typ,
+            max_token_length: rules.max_token_length,
+            cache: TokenCache::new(rules.token_cache)?,
+        })
+    }
+
     /// Verifies `token` and returns its claims.
     pub(crate) fn verify<C>(&self, token: &str) -> Result<Verified<C>, VerifyError>
     where
@@ -167,51 +267,49 @@ impl Verifier {
         if token.len() > self.max_token_length {
             return Err(AuthError::new(AuthErrorKind::TokenTooLong, "token too long").into());
         }
-        #[cfg(feature = "token-cache")]
-        if let Some(cache) = &self.cache {
-            if let Some(hit) = self.cached(cache, token) {
-                return hit;
-            }
-            let (verified, provenance) = self.verify_fully::<C>(token)?;
-            #[cfg(feature = "revocation")]
-            let extra = verified.token.clone().map(|t| Arc::new(t) as _);
-            #[cfg(not(feature = "revocation"))]
-            let extra = None;
-            cache.insert(token, &verified.claims, &provenance, extra);
-            return Ok(verified);
+        let Some(cache) = &self.cache else {
+            return self.verify_fully::<C>(token).map(|(verified, ..)| verified);
+        };
+        if let Some(hit) = self.cached(cache, token) {
+            return hit;
         }
-        self.verify_fully::<C>(token).map(|(verified, ..)| verified)
+        let (verified, provenance) = self.verify_fully::<C>(token)?;
+        cache.insert(
+            token,
+            &verified.claims,
+            verified.payload.as_str(),
+            &provenance,
+        );
+        Ok(verified)
     }
 
     /// The cache's answer for `token`, if it has one. A hit first brings its
-    /// issuer's remote key set up to date, which drops the entries of keys
-    /// that left it, this one's perhaps.
-    #[cfg(feature = "token-cache")]
+    /// issuer's feed up to date, which drops the entries of keys that left it,
+    /// this one's perhaps.
     fn cached<C: Clone + 'static>(
         &self,
-        cache: &cache::TokenCache,
+        cache: &TokenCache,
         token: &str,
     ) -> Option<Result<Verified<C>, VerifyError>> {
-        let now = self.clock.now() as f64;
-        let leeway = self.leeway as f64;
+        let (now, leeway) = self.claims.now_and_leeway();
         let mut lookup = cache.get::<C>(token, now, leeway);
-        if let cache::Lookup::Hit { trust, .. } = lookup
-            && self.trusts.get(trust).is_some_and(|t| {
-                t.keys
-                    .sync(self.provider, &|removed| cache.forget_keys(removed))
-            })
+        if let Lookup::Hit { trust, .. } = lookup
+            && self
+                .trusts
+                .get(trust)
+                .is_some_and(|t| t.keys.sync(&|removed| cache.forget_keys(removed)))
         {
             lookup = cache.get::<C>(token, now, leeway);
         }
         match lookup {
-            #[cfg_attr(not(feature = "revocation"), allow(unused_variables))]
-            cache::Lookup::Hit { claims, extra, .. } => Some(Ok(Verified {
+            Lookup::Hit {
+                claims, payload, ..
+            } => Some(Ok(Verified {
                 claims,
-                #[cfg(feature = "revocation")]
-                token: extra.and_then(|e| e.downcast_ref().cloned()),
+                payload: Payload::Cached(payload),
             })),
-            cache::Lookup::Refused(error) => Some(Err(error.into())),
-            cache::Lookup::Miss => None,
+            Lookup::Refused(error) => Some(Err(error.into())),
+            Lookup::Miss => None,
         }
     }
 
@@ -296,22 +394,35 @@ impl Verifier {
             Some(payload) => payload,
             None => decode_payload(payload_b64)?,
         };
-        let payload = payload.as_str();
-        // The quick scan's verdict stands only once serde_json has accepted the
-        // whole text as `C`; otherwise the full reader decides, in the order
-        // of the module docs (registered claims, then the claims type).
-        if let Some(registered) = claims::scan(payload, &self.required.extra)
-            && let Ok(times) = self.check_registered_claims(trust, registered)
+        let (claims, times) = self.read_claims(trust, &payload)?;
+        let provenance = Provenance::new(times, key, position);
+        let verified = Verified {
+            claims,
+            payload: Payload::Decoded(payload),
+        };
+        Ok((verified, provenance))
+    }
+
+    /// Steps 5 and 6: the registered claims, checked against `trust`, and the
+    /// claims type. The quick scan's verdict stands only once serde_json has
+    /// accepted the whole text as `C`; otherwise the full reader decides, in
+    /// the order of the module docs.
+    fn read_claims<C: DeserializeOwned>(
+        &self,
+        trust: &Trust,
+        payload: &str,
+    ) -> Result<(C, claims::Times), AuthError> {
+        let check = |registered| {
+            self.claims
+                .check(&trust.issuers, &trust.audiences, registered)
+        };
+        if let Some(registered) = claims::scan(payload, &self.claims.required.extra)
+            && let Ok(times) = check(registered)
             && let Ok(claims) = serde_json::from_str(payload)
         {
-            let provenance = Provenance {
-                times,
-                key,
-                trust: position,
-            };
-            return Ok((self.verified(claims, payload)?, provenance));
+            return Ok((claims, times));
         }
-        let times = self.check_registered_claims(trust, self.read_registered_claims(payload)?)?;
+        let times = check(self.read_registered_claims(payload)?)?;
         let claims = serde_json::from_str(payload).map_err(|e| {
             AuthError::with_source(
                 AuthErrorKind::InvalidClaims,
@@ -319,36 +430,11 @@ impl Verifier {
                 e,
             )
         })?;
-        let provenance = Provenance {
-            times,
-            key,
-            trust: position,
-        };
-        Ok((self.verified(claims, payload)?, provenance))
-    }
-
-    /// The verified token, with what the revocation check needs of it.
-    #[cfg_attr(not(feature = "revocation"), allow(unused_variables))]
-    fn verified<C>(&self, claims: C, payload: &str) -> Result<Verified<C>, AuthError> {
-        Ok(Verified {
-            claims,
-            #[cfg(feature = "revocation")]
-            token: if self.token_info {
-                // Only a duplicate `jti` is left to refuse here: two readers
-                // could disagree on which token this is.
-                let token = crate::revocation::TokenInfo::from_payload(payload)
-                    .ok_or_else(|| malformed("claim `jti` given twice"))?;
-                Some(token)
-            } else {
-                None
-            },
-        })
+        Ok((claims, times))
     }
 
     /// Drops the cached tokens of keys that left a key set.
-    #[cfg_attr(not(feature = "token-cache"), allow(unused_variables))]
     fn forget_keys(&self, removed: &[u64]) {
-        #[cfg(feature = "token-cache")]
         if let Some(cache) = &self.cache {
             cache.forget_keys(removed);
         }
@@ -367,6 +453,30 @@ impl Verifier {
             .find(|(_, t)| t.issuers.iter().any(|i| *i == iss))
             .ok_or_else(|| AuthError::new(AuthErrorKind::InvalidIssuer, "issuer not accepted"))
     }
+
+    /// The registered claims, read by serde_json whatever the text holds.
+    fn read_registered_claims<'p>(&self, payload: &'p str) -> Result<Registered<'p>, AuthError> {
+        let mut json = serde_json::Deserializer::from_str(payload);
+        RegisteredSeed {
+            extra: &self.claims.required.extra,
+        }
+        .deserialize(&mut json)
+        .and_then(|claims| json.end().map(|()| claims))
+        .map_err(|e| malformed_because("claims are not a JSON object", e))
+    }
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("trusts", &self.trusts)
+            .field("by_issuer", &self.by_issuer)
+            .field("claims", &self.claims)
+            .field("typ", &self.typ)
+            .field("max_token_length", &self.max_token_length)
+            .field("cache", &self.cache.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 fn not_allowed() -> AuthError {
@@ -381,126 +491,107 @@ fn decode_payload(payload_b64: &str) -> Result<String, AuthError> {
     String::from_utf8(payload).map_err(|e| malformed_because("claims are not UTF-8", e))
 }
 
-/// The validity period of a verified token.
-#[derive(Clone, Copy, Default)]
-pub(crate) struct Times {
-    pub(crate) exp: Option<f64>,
-    pub(crate) nbf: Option<f64>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Key;
+    use crate::test_helpers::{SECRET, token};
 
-/// How a token was verified: its validity period, the fingerprint of the key
-/// that verified it, and the position of its issuer among the layer's.
-#[cfg_attr(not(feature = "token-cache"), allow(dead_code))]
-pub(crate) struct Provenance {
-    pub(crate) times: Times,
-    pub(crate) key: u64,
-    pub(crate) trust: usize,
-}
-
-impl Verifier {
-    /// The registered claims, read by serde_json whatever the text holds.
-    fn read_registered_claims<'p>(&self, payload: &'p str) -> Result<Registered<'p>, AuthError> {
-        let mut json = serde_json::Deserializer::from_str(payload);
-        RegisteredSeed {
-            extra: &self.required.extra,
+    fn config(keys: Vec<Key>) -> IssuerConfig {
+        IssuerConfig {
+            keys,
+            ..IssuerConfig::default()
         }
-        .deserialize(&mut json)
-        .and_then(|claims| json.end().map(|()| claims))
-        .map_err(|e| malformed_because("claims are not a JSON object", e))
     }
 
-    fn check_registered_claims(
-        &self,
-        trust: &Trust,
-        claims: Registered<'_>,
-    ) -> Result<Times, AuthError> {
-        let r = &self.required;
-        // One bit per extra required claim, all of them set.
-        let all_extra = match r.extra.len() {
-            0 => 0,
-            n => u64::MAX >> (64 - n),
-        };
-        for (needed, present, what) in [
-            (r.exp, claims.exp.is_some(), "missing claim `exp`"),
-            (r.nbf, claims.nbf.is_some(), "missing claim `nbf`"),
-            (r.iat, claims.iat.is_some(), "missing claim `iat`"),
-            // A configured issuer or audience can only be checked if present.
-            (
-                r.iss || !trust.issuers.is_empty(),
-                claims.iss.is_some(),
-                "missing claim `iss`",
-            ),
-            (
-                r.aud || !trust.audiences.is_empty(),
-                claims.aud.is_some(),
-                "missing claim `aud`",
-            ),
-            (r.sub, claims.sub.is_some(), "missing claim `sub`"),
-            (
-                true,
-                claims.extra_present == all_extra,
-                "missing required claim",
-            ),
-        ] {
-            if needed && !present {
-                return Err(AuthError::new(AuthErrorKind::MissingClaim, what));
-            }
+    fn trusted(name: &str) -> IssuerConfig {
+        IssuerConfig {
+            issuers: vec![name.to_owned()],
+            ..config(vec![Key::hmac(SECRET)])
         }
+    }
 
-        // Whole seconds from the clock; NumericDates may be fractional (RFC 7519 §2).
-        let now = self.clock.now() as f64;
-        let leeway = self.leeway as f64;
-        // RFC 7519 §4.1.4: `exp` is the first instant the token MUST NOT be accepted.
-        let mut times = Times::default();
-        if let Some(exp) = claims.exp {
-            let exp = numeric_date(exp, "claim `exp` is not a number")?;
-            if now >= exp + leeway {
-                return Err(AuthError::new(AuthErrorKind::Expired, "token expired"));
-            }
-            times.exp = Some(exp);
+    fn build(single: IssuerConfig, trusted: Vec<IssuerConfig>, rules: Rules) -> ConfigError {
+        let provider = crate::crypto::select(None).unwrap();
+        Verifier::new(provider, single, trusted, rules).unwrap_err()
+    }
+
+    #[test]
+    fn a_verifier_is_built_from_its_settings() {
+        let provider = crate::crypto::select(None).unwrap();
+        let verifier = Verifier::new(
+            provider,
+            config(vec![Key::hmac(SECRET)]),
+            Vec::new(),
+            Rules::default(),
+        )
+        .unwrap();
+        let claims = verifier
+            .verify::<serde_json::Value>(&token())
+            .unwrap()
+            .claims;
+        assert_eq!(claims["sub"], "ada");
+        assert!(format!("{verifier:?}").contains("HS256"));
+    }
+
+    #[test]
+    fn each_refusal_of_the_settings_names_its_cause() {
+        let rules = Rules::default;
+        let cases: Vec<(ConfigError, &str)> = vec![
+            (build(config(Vec::new()), Vec::new(), rules()), "NoKeys"),
+            (
+                build(
+                    IssuerConfig {
+                        audiences: vec![String::new()],
+                        ..config(vec![Key::hmac(SECRET)])
+                    },
+                    Vec::new(),
+                    rules(),
+                ),
+                "Empty { setting: \"audience\" }",
+            ),
+            (
+                build(
+                    config(vec![Key::hmac(SECRET)]),
+                    Vec::new(),
+                    Rules {
+                        typ: Some(String::new()),
+                        ..rules()
+                    },
+                ),
+                "Empty { setting: \"typ\" }",
+            ),
+            (
+                build(
+                    config(vec![Key::hmac(SECRET)]),
+                    Vec::new(),
+                    Rules {
+                        required_claims: (0..65).map(|i| format!("c{i}")).collect(),
+                        ..rules()
+                    },
+                ),
+                "TooMany",
+            ),
+            (
+                build(config(vec![Key::hmac(SECRET)]), vec![trusted("a")], rules()),
+                "NotOnTrustedIssuer { setting: \"key\" }",
+            ),
+            (
+                build(IssuerConfig::default(), vec![trusted("")], rules()),
+                "Empty { setting: \"trusted_issuer\" }",
+            ),
+            (
+                build(
+                    IssuerConfig::default(),
+                    vec![trusted("a"), trusted("a")],
+                    rules(),
+                ),
+                "DuplicateIssuer { issuer: \"a\" }",
+            ),
+        ];
+        for (error, expected) in cases {
+            assert!(format!("{error:?}").starts_with(expected), "{error:?}");
+            assert!(!error.to_string().is_empty());
         }
-        if let Some(nbf) = claims.nbf {
-            let nbf = numeric_date(nbf, "claim `nbf` is not a number")?;
-            if now + leeway < nbf {
-                return Err(AuthError::new(
-                    AuthErrorKind::NotYetValid,
-                    "token not yet valid",
-                ));
-            }
-            times.nbf = Some(nbf);
-        }
-        if let Some(iat) = claims.iat {
-            numeric_date(iat, "claim `iat` is not a number")?;
-        }
-        if let Some(iss) = claims.iss {
-            let iss = string_claim(iss, "claim `iss` is not a string")?;
-            if !trust.issuers.is_empty() && !trust.issuers.iter().any(|i| *i == iss) {
-                return Err(AuthError::new(
-                    AuthErrorKind::InvalidIssuer,
-                    "issuer not accepted",
-                ));
-            }
-        }
-        if let Some(sub) = claims.sub {
-            let sub = string_claim(sub, "claim `sub` is not a string")?;
-            if self.subject.as_ref().is_some_and(|s| *s != sub) {
-                return Err(AuthError::new(
-                    AuthErrorKind::InvalidSubject,
-                    "subject not accepted",
-                ));
-            }
-        }
-        if let Some(aud) = claims.aud {
-            // RFC 7519 §4.1.3: a recipient that does not identify itself with a value
-            // of a present `aud` MUST reject the token, so an `aud` is refused
-            // when no audience is configured.
-            if !audience_accepted(aud, &trust.audiences)? {
-                return Err(AuthError::new(
-                    AuthErrorKind::InvalidAudience,
-                    "audience not accepted",
-                ));
-            }
-        }
-        Ok(times)
     }
 }

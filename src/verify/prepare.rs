@@ -25,25 +25,8 @@ pub(crate) fn key_entries(
     Ok(entries)
 }
 
-/// The entries of the keys of a remote key set that can verify one of the
-/// `allowed` algorithms. A key that cannot is skipped, not fatal: identity
-/// providers publish keys for other uses beside their signing keys. HMAC keys
-/// are always skipped: a secret published in a key set is no secret.
-#[cfg_attr(not(feature = "remote-jwks"), allow(dead_code))]
-pub(crate) fn usable_entries(
-    provider: &'static CryptoProvider,
-    keys: &[Key],
-    allowed: &[Algorithm],
-) -> Vec<KeyEntry> {
-    keys.iter()
-        .filter(|key| key.decoding.family() != AlgorithmFamily::Hmac)
-        .filter_map(|key| entries_of(provider, key, Some(allowed)).ok())
-        .flatten()
-        .collect()
-}
-
 /// The entries of one key, or why it cannot verify any allowed algorithm.
-fn entries_of(
+pub(crate) fn entries_of(
     provider: &'static CryptoProvider,
     key: &Key,
     allowed: Option<&[Algorithm]>,

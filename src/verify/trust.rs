@@ -1,209 +1,116 @@
-//! [`Trust`]: one issuer's keys and rules, and where its keys come from.
+//! [`IssuerConfig`]: one issuer's keys and rules as configured, and [`Trust`]:
+//! the same, checked and ready.
 
-#[cfg(feature = "remote-jwks")]
-use std::sync::{Arc, PoisonError, RwLock};
+use std::fmt;
+use std::sync::Arc;
 
 use jsonwebtoken::Algorithm;
 use jsonwebtoken::crypto::CryptoProvider;
 
-use super::{KeyEntry, VerifyError, check_signature};
-#[cfg(feature = "remote-jwks")]
-use crate::error::{AuthError, AuthErrorKind};
-#[cfg(feature = "remote-jwks")]
-use crate::remote::RemoteKeySet;
+use super::key_source::{KeyFeed, KeySource, OpenFeed};
+use super::prepare::key_entries;
+use crate::error::ConfigError;
+use crate::key::Key;
+
+/// One issuer's keys and rules, as configured: the builder's own, for a layer
+/// configured directly, or one [`TrustedIssuer`](crate::TrustedIssuer)'s.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct IssuerConfig {
+    /// The accepted `iss` values; empty for any.
+    pub(crate) issuers: Vec<String>,
+    pub(crate) keys: Vec<Key>,
+    pub(crate) audiences: Vec<String>,
+    /// `None`: those of the keys (or the feed's default).
+    pub(crate) algorithms: Option<Vec<Algorithm>>,
+    /// Keys that come from elsewhere, instead of `keys`.
+    pub(crate) feed: Option<Arc<dyn KeyFeed>>,
+}
+
+impl IssuerConfig {
+    /// The builder method of the first setting made, if any: a layer with
+    /// trusted issuers must not have its own.
+    pub(crate) fn first_setting(&self) -> Option<&'static str> {
+        [
+            (!self.keys.is_empty(), "key"),
+            (!self.issuers.is_empty(), "issuer"),
+            (!self.audiences.is_empty(), "audience"),
+            (self.algorithms.is_some(), "algorithms"),
+            (self.feed.is_some(), "jwks"),
+        ]
+        .into_iter()
+        .find_map(|(set, name)| set.then_some(name))
+    }
+}
 
 /// The keys and rules for tokens of one issuer (or, in a layer configured
-/// with keys directly, of every accepted issuer).
+/// with keys directly, of every accepted issuer), checked and ready.
 pub(crate) struct Trust {
     /// The accepted `iss` values; empty for "any".
-    pub(crate) issuers: Vec<String>,
-    pub(crate) audiences: Vec<String>,
-    pub(crate) algorithms: Vec<Algorithm>,
-    pub(crate) keys: KeySource,
+    pub(super) issuers: Vec<String>,
+    pub(super) audiences: Vec<String>,
+    /// The algorithms its tokens may use: those of its static keys, or of its
+    /// feed.
+    pub(super) algorithms: Vec<Algorithm>,
+    pub(super) keys: KeySource,
 }
 
-/// Where the keys of a [`Trust`] come from.
-pub(crate) enum KeySource {
-    /// Keys given at build time, prepared once.
-    Static(Vec<KeyEntry>),
-    /// Keys of a remote JWK Set, prepared once per document.
-    #[cfg(feature = "remote-jwks")]
-    Remote(RemoteKeys),
-}
-
-/// The algorithms a remote key set may verify unless configured: every
-/// asymmetric one. HMAC never: a secret published at a URL is no secret.
-#[cfg(feature = "remote-jwks")]
-pub(crate) const REMOTE_ALGORITHMS: [Algorithm; 9] = [
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-];
-
-/// A remote JWK Set and its keys, made ready for verification the first time
-/// a request meets each new document.
-#[cfg(feature = "remote-jwks")]
-pub(crate) struct RemoteKeys {
-    pub(crate) set: RemoteKeySet,
-    allowed: Vec<Algorithm>,
-    prepared: RwLock<Option<Arc<Prepared>>>,
-}
-
-#[cfg(feature = "remote-jwks")]
-struct Prepared {
-    generation: u64,
-    entries: Vec<KeyEntry>,
-}
-
-#[cfg(feature = "remote-jwks")]
-impl RemoteKeys {
-    pub(crate) fn new(set: RemoteKeySet, allowed: Vec<Algorithm>) -> Self {
-        Self {
-            set,
-            allowed,
-            prepared: RwLock::new(None),
-        }
-    }
-
-    /// The keys of the current document, prepared; `None` before the first
-    /// document arrived. `forget` receives the fingerprints of keys that left
-    /// the set.
-    fn entries(
-        &self,
+impl Trust {
+    /// Checks `config` and prepares its keys for `provider`.
+    ///
+    /// # Errors
+    ///
+    /// Static keys and a feed together ([`ConfigError::KeysAndKeySet`]); the
+    /// errors of the keys (`NoKeys`, `InvalidKey`, `AlgorithmMismatch`) or of
+    /// the feed; an empty issuer or audience.
+    pub(super) fn new(
         provider: &'static CryptoProvider,
-        forget: &dyn Fn(&[u64]),
-    ) -> Option<Arc<Prepared>> {
-        self.sync(provider, forget).0
-    }
-
-    /// [`entries`](Self::entries), and whether this call prepared a new
-    /// document.
-    fn sync(
-        &self,
-        provider: &'static CryptoProvider,
-        forget: &dyn Fn(&[u64]),
-    ) -> (Option<Arc<Prepared>>, bool) {
-        let Some(snapshot) = self.set.snapshot() else {
-            return (None, false);
-        };
-        if let Some(prepared) = &*self.prepared.read().unwrap_or_else(PoisonError::into_inner)
-            && prepared.generation == snapshot.generation
-        {
-            return (Some(prepared.clone()), false);
-        }
-        // Several requests may prepare the same new document at once; the
-        // work is the same and the newest generation wins.
-        let fresh = Arc::new(Prepared {
-            generation: snapshot.generation,
-            entries: super::prepare::usable_entries(provider, snapshot.keys.keys(), &self.allowed),
-        });
-        let mut slot = self
-            .prepared
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        match &*slot {
-            Some(current) if current.generation >= fresh.generation => {
-                (Some(current.clone()), false)
+        config: IssuerConfig,
+    ) -> Result<Self, ConfigError> {
+        let IssuerConfig {
+            issuers,
+            keys,
+            audiences,
+            algorithms,
+            feed,
+        } = config;
+        let (algorithms, keys) = match feed {
+            Some(_) if !keys.is_empty() => return Err(ConfigError::KeysAndKeySet),
+            Some(feed) => {
+                let OpenFeed { algorithms, keys } = feed.open(provider, algorithms)?;
+                (algorithms, KeySource::Dynamic(keys))
             }
-            current => {
-                if let Some(old) = current {
-                    let removed: Vec<u64> = old
-                        .entries
-                        .iter()
-                        .map(|e| e.fingerprint)
-                        .filter(|f| !fresh.entries.iter().any(|e| e.fingerprint == *f))
-                        .collect();
-                    forget(&removed);
+            None => {
+                let entries = key_entries(provider, keys, algorithms.as_deref())?;
+                let mut algorithms = Vec::new();
+                for entry in &entries {
+                    if !algorithms.contains(&entry.algorithm) {
+                        algorithms.push(entry.algorithm);
+                    }
                 }
-                *slot = Some(fresh.clone());
-                (Some(fresh), true)
+                (algorithms, KeySource::Static(entries))
+            }
+        };
+        for (values, setting) in [(&issuers, "issuer"), (&audiences, "audience")] {
+            if values.iter().any(String::is_empty) {
+                return Err(ConfigError::Empty { setting });
             }
         }
+        Ok(Self {
+            issuers,
+            audiences,
+            algorithms,
+            keys,
+        })
     }
 }
 
-impl KeySource {
-    /// Checks the signature with the keys that fit the token's `kid` and
-    /// algorithm. `forget` receives the fingerprints of keys that left a
-    /// remote set.
-    #[cfg_attr(not(feature = "remote-jwks"), allow(unused_variables))]
-    pub(crate) fn check_signature(
-        &self,
-        provider: &'static CryptoProvider,
-        kid: Option<&str>,
-        algorithm: Algorithm,
-        message: &[u8],
-        signature: &[u8],
-        forget: &dyn Fn(&[u64]),
-    ) -> Result<u64, VerifyError> {
-        match self {
-            Self::Static(keys) => {
-                check_signature(keys, provider, kid, algorithm, message, signature)
-                    .map_err(VerifyError::from)
-            }
-            #[cfg(feature = "remote-jwks")]
-            Self::Remote(remote) => {
-                // No keys yet, or none for this `kid`: a fetch may bring them.
-                let refresh = |error| VerifyError {
-                    error,
-                    refresh: Some(remote.set.clone()),
-                };
-                let Some(prepared) = remote.entries(provider, forget) else {
-                    return Err(refresh(AuthError::new(
-                        AuthErrorKind::KeysUnavailable,
-                        "no keys available yet",
-                    )));
-                };
-                check_signature(
-                    &prepared.entries,
-                    provider,
-                    kid,
-                    algorithm,
-                    message,
-                    signature,
-                )
-                .map_err(|error| match error.kind() {
-                    AuthErrorKind::UnknownKey => refresh(error),
-                    _ => error.into(),
-                })
-            }
-        }
-    }
-
-    /// The keys given at build time.
-    #[cfg(test)]
-    pub(crate) fn static_entries(&self) -> &[KeyEntry] {
-        #[allow(irrefutable_let_patterns)]
-        let Self::Static(keys) = self else {
-            panic!("not a static key source")
-        };
-        keys
-    }
-
-    /// Prepares a remote set's new document, if there is one, forgetting the
-    /// keys that left it; whether anything changed. Static keys never change.
-    #[cfg_attr(not(feature = "remote-jwks"), allow(unused_variables))]
-    #[cfg_attr(not(feature = "token-cache"), allow(dead_code))]
-    pub(crate) fn sync(&self, provider: &'static CryptoProvider, forget: &dyn Fn(&[u64])) -> bool {
-        match self {
-            Self::Static(_) => false,
-            #[cfg(feature = "remote-jwks")]
-            Self::Remote(remote) => remote.sync(provider, forget).1,
-        }
-    }
-
-    /// How many keys are ready now.
-    pub(crate) fn len(&self) -> usize {
-        match self {
-            Self::Static(keys) => keys.len(),
-            #[cfg(feature = "remote-jwks")]
-            Self::Remote(remote) => remote.set.snapshot().map_or(0, |s| s.keys.keys().len()),
-        }
+impl fmt::Debug for Trust {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Trust")
+            .field("issuers", &self.issuers)
+            .field("audiences", &self.audiences)
+            .field("algorithms", &self.algorithms)
+            .field("keys", &self.keys.len())
+            .finish()
     }
 }

@@ -1,30 +1,213 @@
 //! The registered claims (RFC 7519 §4.1), read in one pass over the payload and
-//! checked more strictly than jsonwebtoken does: a configured `iss`/`aud`/`sub`
-//! must be present and a string (or, for `aud`, an array of strings), and a
-//! token is refused from the instant `exp` is reached.
+//! checked more strictly than jsonwebtoken does ([`ClaimRules`]): a configured
+//! `iss`/`aud`/`sub` must be present and a string (or, for `aud`, an array of
+//! strings), and a token is refused from the instant `exp` is reached.
 
 use std::borrow::Cow;
 use std::fmt;
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::error::{AuthError, AuthErrorKind};
+use crate::clock::SharedClock;
+use crate::error::{AuthError, AuthErrorKind, ConfigError};
 
 mod scan;
 
-pub(crate) use scan::scan;
+pub(super) use scan::scan;
 
 /// The most claims beyond the registered ones that can be required.
-pub(crate) const MAX_EXTRA_REQUIRED: usize = 64;
+const MAX_EXTRA_REQUIRED: usize = 64;
+
+/// Which claims must be present.
+#[derive(Debug, Default)]
+pub(super) struct Required {
+    exp: bool,
+    nbf: bool,
+    iat: bool,
+    iss: bool,
+    aud: bool,
+    sub: bool,
+    /// Other claim names, at most [`MAX_EXTRA_REQUIRED`].
+    pub(super) extra: Vec<String>,
+}
+
+impl Required {
+    /// The claims named, by their names; `sub` too when a subject is expected,
+    /// since it can only be checked if present.
+    fn new(names: Vec<String>, subject: bool) -> Result<Self, ConfigError> {
+        let mut required = Self::default();
+        for name in names {
+            match name.as_str() {
+                "exp" => required.exp = true,
+                "nbf" => required.nbf = true,
+                "iat" => required.iat = true,
+                "iss" => required.iss = true,
+                "aud" => required.aud = true,
+                "sub" => required.sub = true,
+                _ if !required.extra.contains(&name) => required.extra.push(name),
+                _ => {}
+            }
+        }
+        required.sub |= subject;
+        if required.extra.len() > MAX_EXTRA_REQUIRED {
+            return Err(ConfigError::TooMany {
+                what: "required claims beyond the registered ones",
+                max: MAX_EXTRA_REQUIRED,
+            });
+        }
+        Ok(required)
+    }
+}
+
+/// The validity period of a verified token.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Times {
+    pub(crate) exp: Option<f64>,
+    pub(crate) nbf: Option<f64>,
+}
+
+/// The rules for the registered claims that hold for every issuer; the issuer
+/// and audience rules are each trusted issuer's, and given with the claims.
+#[derive(Debug)]
+pub(super) struct ClaimRules {
+    pub(super) required: Required,
+    subject: Option<String>,
+    /// Whole seconds.
+    leeway: u64,
+    clock: SharedClock,
+}
+
+impl ClaimRules {
+    /// # Errors
+    ///
+    /// More than 64 required claims beyond the registered ones.
+    pub(super) fn new(
+        required: Vec<String>,
+        subject: Option<String>,
+        leeway: Duration,
+        clock: SharedClock,
+    ) -> Result<Self, ConfigError> {
+        Ok(Self {
+            required: Required::new(required, subject.is_some())?,
+            subject,
+            leeway: leeway.as_secs(),
+            clock,
+        })
+    }
+
+    /// Now, and the leeway, as NumericDates (whole seconds from the clock).
+    pub(super) fn now_and_leeway(&self) -> (f64, f64) {
+        (self.clock.now() as f64, self.leeway as f64)
+    }
+
+    /// Checks the registered claims of a token of an issuer that accepts
+    /// `issuers` and `audiences` (empty: any issuer, no audience); returns the
+    /// token's validity period.
+    pub(super) fn check(
+        &self,
+        issuers: &[String],
+        audiences: &[String],
+        claims: Registered<'_>,
+    ) -> Result<Times, AuthError> {
+        let r = &self.required;
+        // One bit per extra required claim, all of them set.
+        let all_extra = match r.extra.len() {
+            0 => 0,
+            n => u64::MAX >> (64 - n),
+        };
+        for (needed, present, what) in [
+            (r.exp, claims.exp.is_some(), "missing claim `exp`"),
+            (r.nbf, claims.nbf.is_some(), "missing claim `nbf`"),
+            (r.iat, claims.iat.is_some(), "missing claim `iat`"),
+            // A configured issuer or audience can only be checked if present.
+            (
+                r.iss || !issuers.is_empty(),
+                claims.iss.is_some(),
+                "missing claim `iss`",
+            ),
+            (
+                r.aud || !audiences.is_empty(),
+                claims.aud.is_some(),
+                "missing claim `aud`",
+            ),
+            (r.sub, claims.sub.is_some(), "missing claim `sub`"),
+            (
+                true,
+                claims.extra_present == all_extra,
+                "missing required claim",
+            ),
+        ] {
+            if needed && !present {
+                return Err(AuthError::new(AuthErrorKind::MissingClaim, what));
+            }
+        }
+
+        // NumericDates may be fractional (RFC 7519 §2).
+        let (now, leeway) = self.now_and_leeway();
+        // RFC 7519 §4.1.4: `exp` is the first instant the token MUST NOT be accepted.
+        let mut times = Times::default();
+        if let Some(exp) = claims.exp {
+            let exp = numeric_date(exp, "claim `exp` is not a number")?;
+            if now >= exp + leeway {
+                return Err(AuthError::new(AuthErrorKind::Expired, "token expired"));
+            }
+            times.exp = Some(exp);
+        }
+        if let Some(nbf) = claims.nbf {
+            let nbf = numeric_date(nbf, "claim `nbf` is not a number")?;
+            if now + leeway < nbf {
+                return Err(AuthError::new(
+                    AuthErrorKind::NotYetValid,
+                    "token not yet valid",
+                ));
+            }
+            times.nbf = Some(nbf);
+        }
+        if let Some(iat) = claims.iat {
+            numeric_date(iat, "claim `iat` is not a number")?;
+        }
+        if let Some(iss) = claims.iss {
+            let iss = string_claim(iss, "claim `iss` is not a string")?;
+            if !issuers.is_empty() && !issuers.iter().any(|i| *i == iss) {
+                return Err(AuthError::new(
+                    AuthErrorKind::InvalidIssuer,
+                    "issuer not accepted",
+                ));
+            }
+        }
+        if let Some(sub) = claims.sub {
+            let sub = string_claim(sub, "claim `sub` is not a string")?;
+            if self.subject.as_ref().is_some_and(|s| *s != sub) {
+                return Err(AuthError::new(
+                    AuthErrorKind::InvalidSubject,
+                    "subject not accepted",
+                ));
+            }
+        }
+        if let Some(aud) = claims.aud {
+            // RFC 7519 §4.1.3: a recipient that does not identify itself with a value
+            // of a present `aud` MUST reject the token, so an `aud` is refused
+            // when no audience is configured.
+            if !audience_accepted(aud, audiences)? {
+                return Err(AuthError::new(
+                    AuthErrorKind::InvalidAudience,
+                    "audience not accepted",
+                ));
+            }
+        }
+        Ok(times)
+    }
+}
 
 /// What the payload says about the registered claims, as the JSON text of each
 /// (`null` counts as absent), plus which of the extra required claims are
 /// present (a bit each).
 #[derive(Default)]
 #[cfg_attr(test, derive(Debug, PartialEq))]
-pub(crate) struct Registered<'a> {
+pub(super) struct Registered<'a> {
     pub(crate) exp: Option<&'a str>,
     pub(crate) nbf: Option<&'a str>,
     pub(crate) iat: Option<&'a str>,
@@ -77,8 +260,8 @@ pub(super) struct Duplicate;
 
 /// Reads [`Registered`] from a claims object; `extra` are the names of the other
 /// required claims.
-pub(crate) struct RegisteredSeed<'r> {
-    pub(crate) extra: &'r [String],
+pub(super) struct RegisteredSeed<'r> {
+    pub(super) extra: &'r [String],
 }
 
 impl<'de> DeserializeSeed<'de> for RegisteredSeed<'_> {

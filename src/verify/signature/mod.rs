@@ -121,12 +121,10 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use jsonwebtoken::crypto::JwtVerifier;
-    use serde_json::Value;
 
     use super::*;
-    use crate::{AuthErrorKind, JwtAuthLayer, Key, TokenIssuer};
-
-    const SECRET: &[u8] = b"unit-test secret, 32 bytes long!";
+    use crate::test_helpers::{SECRET, token};
+    use crate::{AuthErrorKind, Key};
 
     fn features_provider() -> &'static CryptoProvider {
         crate::crypto::feature_provider().unwrap()
@@ -148,52 +146,107 @@ mod tests {
         ..features_provider().clone()
     });
 
-    fn layer(provider: &'static CryptoProvider) -> JwtAuthLayer<Value> {
-        JwtAuthLayer::builder()
-            .key(Key::hmac(SECRET))
-            .crypto_provider(provider)
-            .build()
-            .unwrap()
+    fn entries(provider: &'static CryptoProvider) -> Vec<KeyEntry> {
+        crate::verify::prepare::key_entries(provider, vec![Key::hmac(SECRET)], None).unwrap()
+    }
+
+    /// The signed part of `token` and its decoded signature.
+    fn signed(token: &str) -> (&str, Vec<u8>) {
+        use base64::Engine as _;
+        let (message, signature) = token.rsplit_once('.').unwrap();
+        let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(signature)
+            .unwrap();
+        (message, signature)
     }
 
     #[test]
     fn a_custom_provider_makes_a_verifier_per_check() {
-        let layer = layer(&COUNTING);
-        let verifier = &layer.authenticator.verifier;
-        let keys = verifier.trusts[0].keys.static_entries();
+        let keys = entries(&COUNTING);
         assert!(
             keys.iter()
                 .all(|e| matches!(e.key, SignatureKey::Provider(_)))
         );
-        let token = TokenIssuer::hmac(SECRET)
-            .build()
-            .unwrap()
-            .issue(&serde_json::json!({ "sub": "ada" }))
-            .unwrap();
+        let token = token();
+        let (message, mut signature) = signed(&token);
+        let check = |signature: &[u8]| {
+            check_signature(
+                &keys,
+                &COUNTING,
+                None,
+                Algorithm::HS256,
+                message.as_bytes(),
+                signature,
+            )
+        };
         let before = VERIFIERS_MADE.load(Ordering::SeqCst);
+        assert!(check(&signature).is_ok());
+        signature[0] ^= 1;
         assert_eq!(
-            verifier.verify::<Value>(&token).unwrap().claims["sub"],
-            "ada"
+            check(&signature).unwrap_err().kind(),
+            AuthErrorKind::InvalidSignature
         );
-        // A different first signature character: still base64url, another MAC.
-        let (message, signature) = token.rsplit_once('.').unwrap();
-        let first = if signature.starts_with('A') { 'B' } else { 'A' };
-        let tampered = format!("{message}.{first}{}", &signature[1..]);
-        let refused = verifier.verify::<Value>(&tampered).unwrap_err().error;
-        assert_eq!(refused.kind(), AuthErrorKind::InvalidSignature);
         assert_eq!(VERIFIERS_MADE.load(Ordering::SeqCst) - before, 2);
     }
 
     #[test]
     fn the_features_provider_is_prepared_once_with_aws_lc_rs() {
-        let layer = layer(features_provider());
-        let keys = layer.authenticator.verifier.trusts[0].keys.static_entries();
+        let keys = entries(features_provider());
         assert_eq!(keys.len(), 3, "HS256, HS384, HS512");
-        for entry in keys {
+        for entry in &keys {
             #[cfg(feature = "aws-lc-rs")]
             assert!(matches!(entry.key, SignatureKey::Hmac(_)));
             #[cfg(not(feature = "aws-lc-rs"))]
             assert!(matches!(entry.key, SignatureKey::Provider(_)));
         }
+        let token = token();
+        let (message, signature) = signed(&token);
+        let verified = check_signature(
+            &keys,
+            features_provider(),
+            None,
+            Algorithm::HS256,
+            message.as_bytes(),
+            &signature,
+        );
+        assert_eq!(verified.unwrap(), keys[0].fingerprint);
+    }
+
+    #[test]
+    fn a_kid_picks_its_keys_and_no_fitting_key_is_an_unknown_key() {
+        let provider = features_provider();
+        let named = |kid: &str| {
+            crate::verify::prepare::key_entries(
+                provider,
+                vec![Key::hmac(SECRET).with_kid(kid)],
+                Some(&[Algorithm::HS256]),
+            )
+            .unwrap()
+        };
+        let mut keys = named("a");
+        keys.extend(named("b"));
+        let token = token();
+        let (message, signature) = signed(&token);
+        let check = |kid: Option<&str>, algorithm| {
+            check_signature(
+                &keys,
+                provider,
+                kid,
+                algorithm,
+                message.as_bytes(),
+                &signature,
+            )
+            .map_err(|e| e.kind())
+        };
+        assert_eq!(check(Some("b"), Algorithm::HS256), Ok(keys[1].fingerprint));
+        assert_eq!(check(None, Algorithm::HS256), Ok(keys[0].fingerprint));
+        assert_eq!(
+            check(Some("c"), Algorithm::HS256),
+            Err(AuthErrorKind::UnknownKey)
+        );
+        assert_eq!(
+            check(Some("a"), Algorithm::HS384),
+            Err(AuthErrorKind::UnknownKey)
+        );
     }
 }

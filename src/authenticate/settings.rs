@@ -1,0 +1,46 @@
+//! [`Settings`]: everything a [`JwtAuthBuilder`](super::JwtAuthBuilder) was
+//! told, held once, checked by [`Authenticator::new`](super::config::Authenticator::new).
+
+use std::sync::Arc;
+
+use jsonwebtoken::crypto::CryptoProvider;
+
+use crate::checks::TokenCheck;
+use crate::csrf::CsrfPolicy;
+use crate::source::TokenSource;
+use crate::verify::{IssuerConfig, Rules};
+
+/// The default limit of a form body read for its token: 64 KiB.
+pub const DEFAULT_FORM_LIMIT: usize = 64 * 1024;
+
+/// The settings of a layer, as given. A new setting is one field here, its
+/// default in `Default`, and one setter.
+#[derive(Debug, Default)]
+pub(crate) struct Settings {
+    /// The keys and rules of a layer configured directly.
+    pub(super) issuer: IssuerConfig,
+    /// The issuers of a layer with trusted issuers (then `issuer` stays empty).
+    pub(super) trusted: Vec<IssuerConfig>,
+    /// Everything else the verifier checks.
+    pub(super) rules: Rules,
+    /// Empty for the default, `Authorization: Bearer`.
+    pub(super) sources: Vec<TokenSource>,
+    pub(super) form_limit: FormLimit,
+    pub(super) optional: bool,
+    pub(super) csrf: CsrfPolicy,
+    /// The revocation check (feature `revocation`), the last check after
+    /// verification.
+    pub(super) revocation: Option<Arc<dyn TokenCheck>>,
+    /// `None`: the one of this crate's features.
+    pub(super) provider: Option<&'static CryptoProvider>,
+}
+
+/// The form limit, 64 KiB unless set.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct FormLimit(pub(super) usize);
+
+impl Default for FormLimit {
+    fn default() -> Self {
+        Self(DEFAULT_FORM_LIMIT)
+    }
+}

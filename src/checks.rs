@@ -1,0 +1,285 @@
+//! The checks after verification: the seam where a capability that judges a
+//! verified token *against its request* plugs in.
+//!
+//! A check implements [`TokenCheck`] in its own module ([`CsrfPolicy`] in
+//! `csrf.rs`, `Revocation` in `revocation/`), and the layer holds the
+//! configured ones in a [`Checks`] list, in a fixed order:
+//!
+//! 1. the CSRF policy, for a token taken from a cookie (only in a layer with a
+//!    cookie source), because it needs nothing but the request;
+//! 2. the revocation check, last, because it asks shared state over the network
+//!    and is the only one that waits.
+//!
+//! A check answers at once ([`Step::Pass`], [`Step::Refuse`]) or asks to wait
+//! ([`Step::Wait`]); the checks after a waiting one run once it is done. The
+//! first refusal decides. A layer without checks (a header source and no
+//! revocation store) runs none, and pays nothing for this seam.
+//!
+//! [`CsrfPolicy`]: crate::CsrfPolicy
+
+use std::fmt;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use http::request::Parts;
+use http::{Extensions, HeaderMap, Method, Request, Uri};
+
+use crate::error::AuthError;
+
+/// A check of a verified token against its request.
+pub(crate) trait TokenCheck: fmt::Debug + Send + Sync + 'static {
+    /// Judges `token`, which has verified, as sent with `request`.
+    fn check(&self, token: &VerifiedToken<'_>, request: Head<'_>) -> Step;
+}
+
+/// What a check decided.
+pub(crate) enum Step {
+    /// The token may pass (as far as this check is concerned).
+    Pass,
+    /// The request is refused.
+    Refuse(AuthError),
+    /// The check needs I/O first; the future resolves to the extensions an
+    /// accepted request gains from it (the revocation check's `TokenInfo`).
+    #[allow(dead_code, reason = "only checks behind a feature (revocation) wait")]
+    Wait(Waiting),
+}
+
+/// A check's I/O: the extensions it adds, or the refusal.
+pub(crate) type Waiting = BoxFuture<'static, Result<Extensions, AuthError>>;
+
+/// A verified token, as the checks see it.
+#[derive(Clone, Copy)]
+pub(crate) struct VerifiedToken<'a> {
+    /// The token as sent (compact serialization).
+    pub(crate) text: &'a str,
+    /// Its claims, as verified JSON text.
+    pub(crate) payload: &'a str,
+    /// Whether it came from a cookie (the CSRF policy's concern).
+    pub(crate) from_cookie: bool,
+}
+
+/// What the checks read of a request.
+#[derive(Clone, Copy)]
+pub(crate) struct Head<'a> {
+    pub(crate) method: &'a Method,
+    pub(crate) uri: &'a Uri,
+    pub(crate) headers: &'a HeaderMap,
+}
+
+impl<'a, B> From<&'a Request<B>> for Head<'a> {
+    fn from(request: &'a Request<B>) -> Self {
+        Self {
+            method: request.method(),
+            uri: request.uri(),
+            headers: request.headers(),
+        }
+    }
+}
+
+impl<'a> From<&'a Parts> for Head<'a> {
+    fn from(parts: &'a Parts) -> Self {
+        Self {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+        }
+    }
+}
+
+/// A copy of a request's head, for work that runs after `call` returned.
+pub(crate) struct OwnedHead {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+}
+
+impl From<Head<'_>> for OwnedHead {
+    fn from(head: Head<'_>) -> Self {
+        Self {
+            method: head.method.clone(),
+            uri: head.uri.clone(),
+            headers: head.headers.clone(),
+        }
+    }
+}
+
+impl OwnedHead {
+    pub(crate) fn as_head(&self) -> Head<'_> {
+        Head {
+            method: &self.method,
+            uri: &self.uri,
+            headers: &self.headers,
+        }
+    }
+}
+
+/// A copy of a verified token and of its request's head, for the checks that
+/// run after a waiting one.
+struct Owned {
+    text: String,
+    payload: String,
+    from_cookie: bool,
+    head: OwnedHead,
+}
+
+impl Owned {
+    fn new(token: &VerifiedToken<'_>, head: Head<'_>) -> Self {
+        Self {
+            text: token.text.to_owned(),
+            payload: token.payload.to_owned(),
+            from_cookie: token.from_cookie,
+            head: head.into(),
+        }
+    }
+
+    fn token(&self) -> VerifiedToken<'_> {
+        VerifiedToken {
+            text: &self.text,
+            payload: &self.payload,
+            from_cookie: self.from_cookie,
+        }
+    }
+}
+
+/// The configured checks, in the order of the module docs.
+#[derive(Debug, Default)]
+pub(crate) struct Checks {
+    list: Vec<Arc<dyn TokenCheck>>,
+}
+
+/// What the checks decided together.
+pub(crate) enum Outcome {
+    Pass,
+    Refuse(AuthError),
+    Wait(Waiting),
+}
+
+impl Checks {
+    /// The checks given, in order, leaving out those not configured.
+    pub(crate) fn new(in_order: impl IntoIterator<Item = Option<Arc<dyn TokenCheck>>>) -> Self {
+        Self {
+            list: in_order.into_iter().flatten().collect(),
+        }
+    }
+
+    /// Runs the checks in order until one refuses or waits; the ones after a
+    /// waiting check run once it is done, on a copy of the token and head.
+    pub(crate) fn run(&self, token: &VerifiedToken<'_>, head: Head<'_>) -> Outcome {
+        for (position, check) in self.list.iter().enumerate() {
+            match check.check(token, head) {
+                Step::Pass => {}
+                Step::Refuse(error) => return Outcome::Refuse(error),
+                Step::Wait(waiting) => {
+                    let rest = &self.list[position + 1..];
+                    if rest.is_empty() {
+                        return Outcome::Wait(waiting);
+                    }
+                    return Outcome::Wait(then(waiting, rest.to_vec(), Owned::new(token, head)));
+                }
+            }
+        }
+        Outcome::Pass
+    }
+}
+
+/// `waiting`, then the checks of `rest` in order, on `owned`.
+fn then(waiting: Waiting, rest: Vec<Arc<dyn TokenCheck>>, owned: Owned) -> Waiting {
+    Box::pin(async move {
+        let mut extensions = waiting.await?;
+        for check in rest {
+            match check.check(&owned.token(), owned.head.as_head()) {
+                Step::Pass => {}
+                Step::Refuse(error) => return Err(error),
+                Step::Wait(waiting) => extensions.extend(waiting.await?),
+            }
+        }
+        Ok(extensions)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::error::AuthErrorKind;
+
+    /// Records its name when it runs, and answers as told.
+    #[derive(Debug)]
+    struct Named {
+        name: &'static str,
+        answer: &'static str,
+        seen: Arc<Mutex<Vec<&'static str>>>,
+    }
+
+    impl TokenCheck for Named {
+        fn check(&self, token: &VerifiedToken<'_>, head: Head<'_>) -> Step {
+            assert_eq!((token.text, head.method), ("a.b.c", &Method::POST));
+            self.seen.lock().unwrap().push(self.name);
+            let refused = || AuthError::new(AuthErrorKind::Revoked, "refused");
+            match self.answer {
+                "pass" => Step::Pass,
+                "refuse" => Step::Refuse(refused()),
+                "wait" => Step::Wait(Box::pin(async {
+                    tokio::task::yield_now().await;
+                    let mut extensions = Extensions::new();
+                    extensions.insert(7u8);
+                    Ok(extensions)
+                })),
+                _ => Step::Wait(Box::pin(async move { Err(refused()) })),
+            }
+        }
+    }
+
+    fn checks(answers: &[(&'static str, &'static str)]) -> (Checks, Arc<Mutex<Vec<&'static str>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let list = answers.iter().map(|&(name, answer)| {
+            Some(Arc::new(Named {
+                name,
+                answer,
+                seen: seen.clone(),
+            }) as Arc<dyn TokenCheck>)
+        });
+        (Checks::new(list.chain([None])), seen)
+    }
+
+    async fn run(checks: &Checks) -> Result<Option<Extensions>, AuthErrorKind> {
+        let request = Request::post("/").body(()).unwrap();
+        let token = VerifiedToken {
+            text: "a.b.c",
+            payload: "{}",
+            from_cookie: false,
+        };
+        match checks.run(&token, Head::from(&request)) {
+            Outcome::Pass => Ok(None),
+            Outcome::Refuse(error) => Err(error.kind()),
+            Outcome::Wait(waiting) => waiting.await.map(Some).map_err(|e| e.kind()),
+        }
+    }
+
+    #[tokio::test]
+    async fn checks_run_in_order_and_the_first_refusal_decides() {
+        let (none, _) = checks(&[]);
+        assert!(none.list.is_empty() && run(&none).await.unwrap().is_none());
+
+        let (list, seen) = checks(&[("a", "pass"), ("b", "refuse"), ("c", "pass")]);
+        assert_eq!(run(&list).await.unwrap_err(), AuthErrorKind::Revoked);
+        assert_eq!(*seen.lock().unwrap(), ["a", "b"]);
+    }
+
+    #[tokio::test]
+    async fn the_checks_after_a_waiting_one_run_when_it_is_done() {
+        let (list, seen) = checks(&[("a", "wait"), ("b", "pass"), ("c", "wait")]);
+        let extensions = run(&list).await.unwrap().unwrap();
+        assert_eq!(extensions.get::<u8>(), Some(&7));
+        assert_eq!(*seen.lock().unwrap(), ["a", "b", "c"]);
+
+        let (list, seen) = checks(&[("a", "wait"), ("b", "refuse"), ("c", "pass")]);
+        assert_eq!(run(&list).await.unwrap_err(), AuthErrorKind::Revoked);
+        assert_eq!(*seen.lock().unwrap(), ["a", "b"]);
+
+        let (list, seen) = checks(&[("a", "fail"), ("b", "pass")]);
+        assert_eq!(run(&list).await.unwrap_err(), AuthErrorKind::Revoked);
+        assert_eq!(*seen.lock().unwrap(), ["a"]);
+    }
+}

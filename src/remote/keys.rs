@@ -1,0 +1,142 @@
+//! A remote JWK Set as a source of keys for the verifier
+//! (`crate::verify::KeyFeed`): which algorithms keys from a URL may verify,
+//! and each document's keys made ready for verification, once.
+
+use std::sync::{Arc, PoisonError, RwLock};
+
+use futures_util::future::BoxFuture;
+use jsonwebtoken::crypto::CryptoProvider;
+use jsonwebtoken::{Algorithm, AlgorithmFamily};
+
+use super::RemoteKeySet;
+use crate::error::ConfigError;
+use crate::key::Key;
+use crate::verify::KeyEntry;
+use crate::verify::key_source::{DynamicKeys, KeyFeed, OpenFeed};
+use crate::verify::prepare::entries_of;
+
+/// The algorithms a remote key set may verify unless configured: every
+/// asymmetric one. HMAC never: a secret published at a URL is no secret.
+const REMOTE_ALGORITHMS: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+impl KeyFeed for RemoteKeySet {
+    fn open(
+        &self,
+        provider: &'static CryptoProvider,
+        algorithms: Option<Vec<Algorithm>>,
+    ) -> Result<OpenFeed, ConfigError> {
+        let algorithms = algorithms.unwrap_or_else(|| REMOTE_ALGORITHMS.to_vec());
+        if algorithms.is_empty() {
+            return Err(ConfigError::AlgorithmMismatch(
+                "no algorithm allowed".into(),
+            ));
+        }
+        if let Some(bad) = algorithms.iter().find(|a| !REMOTE_ALGORITHMS.contains(a)) {
+            return Err(ConfigError::AlgorithmMismatch(format!(
+                "{bad:?} cannot be verified with keys from a URL"
+            )));
+        }
+        Ok(OpenFeed {
+            keys: Box::new(RemoteKeys {
+                set: self.clone(),
+                provider,
+                allowed: algorithms.clone(),
+                prepared: RwLock::new(None),
+            }),
+            algorithms,
+        })
+    }
+}
+
+/// A remote JWK Set and its keys, made ready for verification the first time
+/// a request meets each new document.
+struct RemoteKeys {
+    set: RemoteKeySet,
+    provider: &'static CryptoProvider,
+    allowed: Vec<Algorithm>,
+    prepared: RwLock<Option<Prepared>>,
+}
+
+/// One document's keys, prepared.
+#[derive(Clone)]
+struct Prepared {
+    /// The document's generation (see `Snapshot`).
+    generation: u64,
+    entries: Arc<[KeyEntry]>,
+}
+
+/// The entries of the keys of a remote key set that can verify one of the
+/// `allowed` algorithms. A key that cannot is skipped, not fatal: identity
+/// providers publish keys for other uses beside their signing keys. HMAC keys
+/// are always skipped: a secret published in a key set is no secret.
+fn usable_entries(
+    provider: &'static CryptoProvider,
+    keys: &[Key],
+    allowed: &[Algorithm],
+) -> Vec<KeyEntry> {
+    keys.iter()
+        .filter(|key| key.decoding.family() != AlgorithmFamily::Hmac)
+        .filter_map(|key| entries_of(provider, key, Some(allowed)).ok())
+        .flatten()
+        .collect()
+}
+
+impl DynamicKeys for RemoteKeys {
+    fn sync(&self, forget: &dyn Fn(&[u64])) -> (Option<Arc<[KeyEntry]>>, bool) {
+        let Some(snapshot) = self.set.snapshot() else {
+            return (None, false);
+        };
+        if let Some(prepared) = &*self.prepared.read().unwrap_or_else(PoisonError::into_inner)
+            && prepared.generation == snapshot.generation
+        {
+            return (Some(prepared.entries.clone()), false);
+        }
+        // Several requests may prepare the same new document at once; the
+        // work is the same and the newest generation wins.
+        let fresh = Prepared {
+            generation: snapshot.generation,
+            entries: usable_entries(self.provider, snapshot.keys.keys(), &self.allowed).into(),
+        };
+        let mut slot = self
+            .prepared
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        match &*slot {
+            Some(current) if current.generation >= fresh.generation => {
+                (Some(current.entries.clone()), false)
+            }
+            current => {
+                if let Some(old) = current {
+                    let removed: Vec<u64> = old
+                        .entries
+                        .iter()
+                        .map(|e| e.fingerprint)
+                        .filter(|f| !fresh.entries.iter().any(|e| e.fingerprint == *f))
+                        .collect();
+                    forget(&removed);
+                }
+                let entries = fresh.entries.clone();
+                *slot = Some(fresh);
+                (Some(entries), true)
+            }
+        }
+    }
+
+    fn refresh(&self) -> BoxFuture<'static, ()> {
+        self.set.refresh_for_unknown_key()
+    }
+
+    fn len(&self) -> usize {
+        self.set.snapshot().map_or(0, |s| s.keys.keys().len())
+    }
+}
