@@ -2,17 +2,22 @@
 # Instructions per request, counted by callgrind, for HS256 and RS256 (2048-bit):
 # the layer (default features, the aws-lc-rs backend; claims into a
 # serde_json::Value), a bare jsonwebtoken::decode of the same token (aws-lc-rs
-# too), and their ratio. Unlike criterion's wall time this repeats to the
-# instruction on a shared, noisy machine, so it tells whether a change made the
-# fast path heavier. Each mode runs at N and 11 N requests; the difference over
-# 10 N leaves out start-up, signing the token and key preparation. The workload
-# is bench-compare/src/bin/instructions.rs.
+# too), and their ratio. Unlike criterion's wall time this repeats on a shared,
+# noisy machine, so it tells whether a change made the fast path heavier. Each
+# mode runs at N and 11 N requests; the difference over 10 N leaves out
+# start-up, signing the token and key preparation. The workload is
+# bench-compare/src/bin/instructions.rs.
+#
+# HS256 repeats to the instruction. RS256 moves by some tens per request
+# (under 0.03 % at N = 1000) from run to run: the RSA signature made at
+# start-up (blinded) costs a little more or less in each process, so the N and
+# 11 N runs do not pay quite the same for it. A larger N divides that down.
 #
 #   scripts/instructions.sh            # N = 1000 for both algorithms
 #   INSTRUCTIONS_N=2000 scripts/instructions.sh
 #
-# RS256 runs at the same N: at 11 000 requests under callgrind it takes about
-# 15 s here (the whole script under a minute on 2 cores, after the build), so
+# RS256 runs at the same N: at 11 000 requests under callgrind it takes 10 to
+# 20 s here (the whole script under a minute on 2 cores, after the build), so
 # it needs no smaller N of its own.
 #
 # The hash printed is HEAD's, marked "+dirty" when the tree differs from it.
