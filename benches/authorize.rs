@@ -30,10 +30,7 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -44,13 +41,8 @@ use serde_json::Value;
 use tower::{Layer as _, Service, ServiceExt as _, service_fn};
 use tower_jwt_auth::{Claims, RequireLayer};
 
-/// Polls a future that must be ready at once.
-fn now<F: Future>(future: F) -> F::Output {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("the benchmark's futures complete at once"),
-    }
-}
+mod common;
+use common::now;
 
 #[derive(Clone, Serialize, Deserialize)]
 struct Access {

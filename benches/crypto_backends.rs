@@ -14,10 +14,7 @@
 //! `cargo bench --bench crypto_backends --all-features`; results in BENCHMARKS.md.
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -30,6 +27,9 @@ use tower::{Layer as _, ServiceExt as _, service_fn};
 use tower_jwt_auth::jsonwebtoken::crypto::{CryptoProvider, aws_lc, rust_crypto};
 use tower_jwt_auth::jsonwebtoken::{Algorithm, DecodingKey};
 use tower_jwt_auth::{Claims, JwtAuthLayer, Key};
+
+mod common;
+use common::now;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pyjwt");
 const TOKENS: &str = include_str!(concat!(
@@ -174,16 +174,6 @@ async fn handler(request: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>,
         *response.status_mut() = StatusCode::IM_A_TEAPOT;
     }
     Ok(response)
-}
-
-/// The layer's future completes at once (static keys, ready inner service):
-/// poll it once instead of paying for a runtime in the measurement.
-fn now<F: Future>(future: F) -> F::Output {
-    let mut cx = Context::from_waker(Waker::noop());
-    match pin!(future).poll(&mut cx) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("the synchronous path returned a pending future"),
-    }
 }
 
 fn bench_layer(c: &mut Criterion) {

@@ -16,10 +16,7 @@
 //! `cargo bench --bench form`; results in BENCHMARKS.md, "Form-field source".
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -29,15 +26,10 @@ use http_body_util::{BodyExt, Empty, Full};
 use tower::{Layer as _, Service, ServiceExt as _, service_fn};
 use tower_jwt_auth::{JwtAuthLayer, Key, TokenIssuer};
 
-const SECRET: &[u8] = b"benchmark secret of 32 bytes....";
+mod common;
+use common::now;
 
-/// Polls a future that must be ready at once.
-fn now<F: Future>(future: F) -> F::Output {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("the benchmark's futures complete at once"),
-    }
-}
+const SECRET: &[u8] = b"benchmark secret of 32 bytes....";
 
 /// A form of exactly `size` bytes: a padding field, the token, another field.
 fn form(size: usize, token: &str) -> Bytes {

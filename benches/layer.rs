@@ -24,10 +24,7 @@
 //! BENCHMARKS.md, "Layer vs. floors" and "Verified-token cache".
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 use aws_lc_rs::hmac;
 use aws_lc_rs::signature::{
@@ -44,6 +41,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 use tower::{Layer as _, Service, ServiceExt as _, service_fn};
 use tower_jwt_auth::{JwtAuthBuilder, JwtAuthLayer, Key};
+
+mod common;
+use common::now;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pyjwt");
 const ISSUER: &str = "https://issuer.example";
@@ -125,15 +125,6 @@ impl Fixture {
 
 fn read(path: &str) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
-}
-
-/// The layer's future completes at once: poll it once.
-fn now<F: Future>(future: F) -> F::Output {
-    let mut cx = Context::from_waker(Waker::noop());
-    match pin!(future).poll(&mut cx) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("the synchronous path returned a pending future"),
-    }
 }
 
 fn request(token: Option<&str>) -> impl Fn() -> Request<Body> + '_ {

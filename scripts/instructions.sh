@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
-# Instructions per request, counted by callgrind: the layer (HS256, claims into
-# a serde_json::Value) and a bare jsonwebtoken::decode of the same token, and
-# their ratio. Unlike criterion's wall time this repeats to the instruction on
-# a shared, noisy machine, so it tells whether a change made the fast path
-# heavier. Each mode runs at N and 11 N requests; the difference over 10 N
-# leaves out start-up and key preparation.
+# Instructions per request, counted by callgrind, for HS256 and RS256 (2048-bit):
+# the layer (default features, the aws-lc-rs backend; claims into a
+# serde_json::Value), a bare jsonwebtoken::decode of the same token (aws-lc-rs
+# too), and their ratio. Unlike criterion's wall time this repeats on a shared,
+# noisy machine, so it tells whether a change made the fast path heavier. Each
+# mode runs at N and 11 N requests; the difference over 10 N leaves out
+# start-up, signing the token and key preparation. The workload is
+# bench-compare/src/bin/instructions.rs.
 #
-#   scripts/instructions.sh            # N = 1000
+# HS256 repeats to the instruction. RS256 moves by some tens per request
+# (under 0.03 % at N = 1000) from run to run: the RSA signature made at
+# start-up (blinded) costs a little more or less in each process, so the N and
+# 11 N runs do not pay quite the same for it. A larger N divides that down.
+#
+#   scripts/instructions.sh            # N = 1000 for both algorithms
 #   INSTRUCTIONS_N=2000 scripts/instructions.sh
 #
+# RS256 runs at the same N: at 11 000 requests under callgrind it takes 10 to
+# 20 s here (the whole script under a minute on 2 cores, after the build), so
+# it needs no smaller N of its own.
+#
+# The hash printed is HEAD's, marked "+dirty" when the tree differs from it.
 # Needs valgrind (Debian: apt-get install -y valgrind).
 set -euo pipefail
 
@@ -32,9 +44,14 @@ per_request() { # mode
     echo $(((large - small) / (10 * n)))
 }
 
-layer=$(per_request layer)
-decode=$(per_request decode)
-echo "instructions per request (N=$n, $(git rev-parse --short HEAD)):"
-echo "  layer   $layer"
-echo "  decode  $decode"
-python3 -c "print(f'  layer / decode  {$layer / $decode:.3f}')"
+revision=$(git rev-parse --short HEAD)
+git diff --quiet HEAD || revision="$revision+dirty"
+
+echo "instructions per request (N=$n, $revision):"
+printf '  %-6s %10s %10s %16s\n' "" layer decode "layer / decode"
+for alg in hs256 rs256; do
+    layer=$(per_request "layer-$alg")
+    decode=$(per_request "decode-$alg")
+    awk -v alg="${alg^^}" -v layer="$layer" -v decode="$decode" \
+        'BEGIN { printf "  %-6s %10d %10d %16.3f\n", alg, layer, decode, layer / decode }'
+done
