@@ -4,6 +4,7 @@
 //! token names a key the set lacks.
 //!
 //! - `builder`: the settings and their checks;
+//! - `url`: which URLs keys may come from, and an issuer's discovery URL;
 //! - `fetch`: the HTTP client, one bounded `GET`;
 //! - `egress`: direct, or through an HTTP proxy's `CONNECT` tunnel;
 //! - `discovery`: the JWK Set's URL from the issuer's configuration;
@@ -22,6 +23,7 @@ mod fetch;
 mod refresh;
 #[cfg(test)]
 mod tests;
+mod url;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
@@ -34,9 +36,10 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::verify::key::KeySet;
-use builder::{Config, Origin, Source, Target};
+use builder::{Config, Origin, Source};
 use fetch::{ACCEPT_JSON, ACCEPT_JWK_SET, Fetcher};
 use refresh::Flight;
+use url::Target;
 
 pub use builder::RemoteKeySetBuilder;
 pub use error::{RemoteKeyError, RemoteKeyErrorKind};
