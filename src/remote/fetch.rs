@@ -21,7 +21,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 
-use super::builder::Config;
+use super::config::Config;
 use super::egress::{Egress, Proxies};
 use super::error::{RemoteKeyError, RemoteKeyErrorKind};
 use super::url::Target;

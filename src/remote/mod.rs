@@ -3,7 +3,8 @@
 //! refreshed in the background, and refetched, at a bounded rate, when a
 //! token names a key the set lacks.
 //!
-//! - `builder`: the settings and their checks;
+//! - `builder`: the setters, and `build`;
+//! - `config`: the settings, their defaults and range checks;
 //! - `url`: which URLs keys may come from, and an issuer's discovery URL;
 //! - `fetch`: the HTTP client, one bounded `GET`;
 //! - `egress`: direct, or through an HTTP proxy's `CONNECT` tunnel;
@@ -15,6 +16,7 @@
 
 mod builder;
 mod cache_policy;
+mod config;
 mod discovery;
 mod document;
 mod egress;
@@ -36,7 +38,8 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::verify::key::KeySet;
-use builder::{Config, Origin, Source};
+use builder::Origin;
+use config::{Config, Source};
 use fetch::{ACCEPT_JSON, ACCEPT_JWK_SET, Fetcher};
 use refresh::Flight;
 use url::Target;
