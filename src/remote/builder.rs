@@ -246,18 +246,28 @@ impl RemoteKeySetBuilder {
 
 impl fmt::Debug for RemoteKeySetBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `Config`'s own `Debug`; the proxy's password is hidden by
+        // `ProxySetting`'s.
         f.debug_struct("RemoteKeySetBuilder")
             .field("origin", &self.origin)
-            .field("cache", &self.config.cache)
-            .field("unknown_kid_interval", &self.config.unknown_kid_interval)
-            .field("connect_timeout", &self.config.connect_timeout)
-            .field("timeout", &self.config.timeout)
-            .field("max_document_size", &self.config.max_document_size)
-            .field("max_keys", &self.config.max_keys)
-            .field("fail_fast", &self.config.fail_fast)
-            .field("allow_http", &self.config.allow_http)
-            .field("root_certificates", &self.config.root_certificates.len())
-            .field("proxy", &self.config.proxy)
+            .field("config", &self.config)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_debug_shows_every_setting_but_not_the_proxy_password() {
+        let builder = RemoteKeySet::builder("https://idp.example/jwks")
+            .max_keys(7)
+            .proxy("http://ada:s3cret@proxy.internal:3128");
+        let shown = format!("{builder:?}");
+        assert!(shown.contains("https://idp.example/jwks"), "{shown}");
+        assert!(shown.contains("max_keys: 7"), "{shown}");
+        assert!(shown.contains("proxy.internal:3128"), "{shown}");
+        assert!(!shown.contains("s3cret"), "{shown}");
     }
 }
