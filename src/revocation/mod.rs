@@ -16,6 +16,8 @@ mod key;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(test)]
+mod test_support;
 mod token;
 
 use std::error::Error as StdError;
