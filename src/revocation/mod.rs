@@ -12,6 +12,7 @@
 //! What "revoked" means is documented on [`RevocationStore`].
 
 mod check;
+mod health;
 mod key;
 mod memory;
 #[cfg(feature = "redis")]
