@@ -1,18 +1,15 @@
-//! [`RemoteKeySetBuilder`]: the settings of a remote JWK Set, each with a
-//! secure default, and the checks made once when it is built.
+//! [`RemoteKeySetBuilder`]: the setters of a remote JWK Set's settings, and
+//! [`build`](RemoteKeySetBuilder::build), which checks them once and starts it.
 
 use std::fmt;
-use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use http::Uri;
-
 use super::RemoteKeySet;
-use super::cache_policy::CachePolicy;
+use super::config::{Config, Source};
 use super::egress::ProxySetting;
 use super::error::{RemoteKeyError, RemoteKeyErrorKind};
 use super::fetch::Fetcher;
+use super::url::{Target, discovery_url};
 
 /// Where the JWK Set comes from.
 #[derive(Debug, Clone)]
@@ -21,49 +18,6 @@ pub(super) enum Origin {
     Jwks(String),
     /// The issuer, whose discovery document names the JWK Set.
     Discovery(String),
-}
-
-/// Every setting, checked.
-#[derive(Debug, Clone)]
-pub(super) struct Config {
-    pub(super) cache: CachePolicy,
-    pub(super) unknown_kid_interval: Duration,
-    pub(super) connect_timeout: Duration,
-    pub(super) timeout: Duration,
-    pub(super) max_document_size: usize,
-    pub(super) max_keys: usize,
-    pub(super) fail_fast: bool,
-    pub(super) allow_http: bool,
-    pub(super) root_certificates: Vec<Vec<u8>>,
-    pub(super) proxy: ProxySetting,
-}
-
-/// The default lower bound of a document's lifetime: 60 s.
-const DEFAULT_MIN_AGE: Duration = Duration::from_secs(60);
-/// The default upper bound of a document's lifetime: 24 h.
-const DEFAULT_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
-/// The default lifetime of a document without a usable `max-age`: 5 min.
-const DEFAULT_DEFAULT_AGE: Duration = Duration::from_secs(5 * 60);
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            cache: CachePolicy {
-                min: DEFAULT_MIN_AGE,
-                max: DEFAULT_MAX_AGE,
-                default: DEFAULT_DEFAULT_AGE,
-            },
-            unknown_kid_interval: Duration::from_secs(30),
-            connect_timeout: Duration::from_secs(5),
-            timeout: Duration::from_secs(10),
-            max_document_size: 256 * 1024,
-            max_keys: 64,
-            fail_fast: true,
-            allow_http: false,
-            root_certificates: Vec::new(),
-            proxy: ProxySetting::Environment,
-        }
-    }
 }
 
 /// Configures and builds a [`RemoteKeySet`]; made by [`RemoteKeySet::builder`]
@@ -292,252 +246,28 @@ impl RemoteKeySetBuilder {
 
 impl fmt::Debug for RemoteKeySetBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `Config`'s own `Debug`; the proxy's password is hidden by
+        // `ProxySetting`'s.
         f.debug_struct("RemoteKeySetBuilder")
             .field("origin", &self.origin)
-            .field("cache", &self.config.cache)
-            .field("unknown_kid_interval", &self.config.unknown_kid_interval)
-            .field("connect_timeout", &self.config.connect_timeout)
-            .field("timeout", &self.config.timeout)
-            .field("max_document_size", &self.config.max_document_size)
-            .field("max_keys", &self.config.max_keys)
-            .field("fail_fast", &self.config.fail_fast)
-            .field("allow_http", &self.config.allow_http)
-            .field("root_certificates", &self.config.root_certificates.len())
-            .field("proxy", &self.config.proxy)
+            .field("config", &self.config)
             .finish()
     }
-}
-
-impl Config {
-    fn check(&self) -> Result<(), RemoteKeyError> {
-        let invalid = |detail: &'static str| {
-            Err(RemoteKeyError::new(
-                RemoteKeyErrorKind::InvalidConfig,
-                detail,
-            ))
-        };
-        if self.cache.min < Duration::from_secs(1) {
-            return invalid("cache_bounds: the minimum lifetime must be at least one second");
-        }
-        if self.cache.min > self.cache.max {
-            return invalid("cache_bounds: the minimum lifetime is above the maximum");
-        }
-        if self.connect_timeout.is_zero() {
-            return invalid("connect_timeout must not be zero");
-        }
-        if self.timeout.is_zero() {
-            return invalid("timeout must not be zero");
-        }
-        if self.max_document_size == 0 {
-            return invalid("max_document_size must not be zero");
-        }
-        if self.max_keys == 0 {
-            return invalid("max_keys must not be zero");
-        }
-        Ok(())
-    }
-}
-
-/// Where keys come from, checked.
-#[derive(Debug)]
-pub(super) enum Source {
-    Jwks(Target),
-    Discovery { issuer: String, document: Target },
-}
-
-/// A checked URL, and its text for errors and logs.
-#[derive(Debug, Clone)]
-pub(super) struct Target {
-    pub(super) uri: Uri,
-    pub(super) text: Arc<str>,
-}
-
-impl Target {
-    /// Checks that `url` is absolute, `https://`, or `http://` to a loopback
-    /// host (or any host with `allow_http`), without user information.
-    pub(super) fn parse(url: &str, allow_http: bool) -> Result<Self, RemoteKeyError> {
-        let text: Arc<str> = Arc::from(url);
-        let refuse = |detail: &'static str| {
-            RemoteKeyError::new(RemoteKeyErrorKind::InvalidUrl, detail).with_url(&text)
-        };
-        let uri: Uri = url
-            .parse()
-            .map_err(|e| refuse("not a URL").with_source(e))?;
-        let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
-            return Err(refuse("not an absolute URL"));
-        };
-        if authority.as_str().contains('@') {
-            return Err(refuse("user information in the URL is not supported"));
-        }
-        if authority.host().is_empty() {
-            return Err(refuse("no host in the URL"));
-        }
-        match scheme {
-            "https" => {}
-            "http" if allow_http || is_loopback(authority.host()) => {}
-            "http" => {
-                return Err(refuse(
-                    "plain http:// is refused for a host that is not loopback \
-                     (anyone on the path could replace the keys); use https:// \
-                     or allow_http(true)",
-                ));
-            }
-            _ => {
-                return Err(refuse(
-                    "the scheme must be https:// (or http:// to loopback)",
-                ));
-            }
-        }
-        Ok(Self { uri, text })
-    }
-}
-
-/// Whether `host` (as in a URL: an IPv6 address in brackets) is loopback:
-/// `127.0.0.0/8`, `::1`, or `localhost`.
-fn is_loopback(host: &str) -> bool {
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    match bare.parse::<IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => host.eq_ignore_ascii_case("localhost"),
-    }
-}
-
-/// The discovery document's URL (OpenID Connect Discovery 1.0 §4): the issuer,
-/// without a trailing `/`, followed by `/.well-known/openid-configuration`.
-fn discovery_url(issuer: &str, allow_http: bool) -> Result<Target, RemoteKeyError> {
-    let checked = Target::parse(issuer, allow_http)?;
-    if checked.uri.query().is_some() || issuer.contains('#') {
-        return Err(RemoteKeyError::new(
-            RemoteKeyErrorKind::InvalidUrl,
-            "an issuer has no query or fragment",
-        )
-        .with_url(&checked.text));
-    }
-    let url = format!(
-        "{}/.well-known/openid-configuration",
-        issuer.trim_end_matches('/')
-    );
-    Target::parse(&url, allow_http)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn kind(url: &str, allow_http: bool) -> Option<RemoteKeyErrorKind> {
-        Target::parse(url, allow_http).err().map(|e| e.kind())
-    }
-
     #[test]
-    fn https_is_accepted_and_http_only_to_loopback() {
-        assert_eq!(kind("https://idp.example/jwks", false), None);
-        assert_eq!(kind("https://10.0.0.1:8443/keys?x=1", false), None);
-        for loopback in [
-            "http://127.0.0.1:8080/jwks",
-            "http://127.1.2.3/jwks",
-            "http://[::1]:9000/jwks",
-            "http://localhost/jwks",
-            "http://LocalHost:80/jwks",
-        ] {
-            assert_eq!(kind(loopback, false), None, "{loopback}");
-        }
-        for remote in [
-            "http://idp.example/jwks",
-            "http://10.0.0.1/jwks",
-            "http://[::2]/jwks",
-            "http://localhost.idp.example/jwks",
-            "http://128.0.0.1/jwks",
-            "http://[::ffff:10.0.0.1]/jwks",
-        ] {
-            assert_eq!(
-                kind(remote, false),
-                Some(RemoteKeyErrorKind::InvalidUrl),
-                "{remote}"
-            );
-            assert_eq!(kind(remote, true), None, "{remote} with allow_http");
-        }
-    }
-
-    #[test]
-    fn other_urls_are_refused() {
-        for bad in [
-            "",
-            "idp.example/jwks",
-            "/jwks",
-            "ftp://idp.example/jwks",
-            "file:///etc/jwks",
-            "https://user:pass@idp.example/jwks",
-            "https://idp example/jwks",
-        ] {
-            assert_eq!(
-                kind(bad, true),
-                Some(RemoteKeyErrorKind::InvalidUrl),
-                "{bad:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn the_discovery_url_follows_the_issuer() {
-        let url = |issuer: &str| discovery_url(issuer, false).map(|t| t.text.to_string());
-        assert_eq!(
-            url("https://idp.example").unwrap(),
-            "https://idp.example/.well-known/openid-configuration"
-        );
-        assert_eq!(
-            url("https://idp.example/realms/main/").unwrap(),
-            "https://idp.example/realms/main/.well-known/openid-configuration"
-        );
-        assert!(url("https://idp.example/?tenant=1").is_err());
-        assert!(url("http://idp.example").is_err());
-    }
-
-    #[test]
-    fn settings_out_of_range_are_refused() {
-        let bad = [
-            Config {
-                cache: CachePolicy {
-                    min: Duration::from_millis(500),
-                    ..Config::default().cache
-                },
-                ..Config::default()
-            },
-            Config {
-                cache: CachePolicy {
-                    min: Duration::from_secs(120),
-                    max: Duration::from_secs(60),
-                    ..Config::default().cache
-                },
-                ..Config::default()
-            },
-            Config {
-                timeout: Duration::ZERO,
-                ..Config::default()
-            },
-            Config {
-                connect_timeout: Duration::ZERO,
-                ..Config::default()
-            },
-            Config {
-                max_document_size: 0,
-                ..Config::default()
-            },
-            Config {
-                max_keys: 0,
-                ..Config::default()
-            },
-        ];
-        for config in bad {
-            let error = config.check().unwrap_err();
-            assert_eq!(
-                error.kind(),
-                RemoteKeyErrorKind::InvalidConfig,
-                "{config:?}"
-            );
-        }
-        Config::default().check().unwrap();
+    fn the_debug_shows_every_setting_but_not_the_proxy_password() {
+        let builder = RemoteKeySet::builder("https://idp.example/jwks")
+            .max_keys(7)
+            .proxy("http://ada:s3cret@proxy.internal:3128");
+        let shown = format!("{builder:?}");
+        assert!(shown.contains("https://idp.example/jwks"), "{shown}");
+        assert!(shown.contains("max_keys: 7"), "{shown}");
+        assert!(shown.contains("proxy.internal:3128"), "{shown}");
+        assert!(!shown.contains("s3cret"), "{shown}");
     }
 }

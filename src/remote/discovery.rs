@@ -3,8 +3,8 @@
 
 use serde::Deserialize;
 
-use super::builder::Target;
 use super::error::{RemoteKeyError, RemoteKeyErrorKind};
+use super::url::Target;
 
 /// The two members read; the others are not this crate's business.
 #[derive(Deserialize)]

@@ -22,8 +22,8 @@ use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::client::proxy::matcher::{Intercept, Matcher};
 use tower_service::Service;
 
-use super::builder::Target;
 use super::error::{RemoteKeyError, RemoteKeyErrorKind};
+use super::url::Target;
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 /// A TCP connection, as hyper-util's connector makes it.

@@ -21,9 +21,10 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 
-use super::builder::{Config, Target};
+use super::config::Config;
 use super::egress::{Egress, Proxies};
 use super::error::{RemoteKeyError, RemoteKeyErrorKind};
+use super::url::Target;
 
 /// Names this crate to the identity provider.
 const USER_AGENT_VALUE: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));

@@ -3,17 +3,21 @@
 //! refreshed in the background, and refetched, at a bounded rate, when a
 //! token names a key the set lacks.
 //!
-//! - `builder`: the settings and their checks;
+//! - `builder`: the setters, and `build`;
+//! - `config`: the settings, their defaults and range checks;
+//! - `url`: which URLs keys may come from, and an issuer's discovery URL;
 //! - `fetch`: the HTTP client, one bounded `GET`;
 //! - `egress`: direct, or through an HTTP proxy's `CONNECT` tunnel;
 //! - `discovery`: the JWK Set's URL from the issuer's configuration;
 //! - `document`: the fetched document read into keys;
 //! - `cache_policy`: `Cache-Control` to a lifetime and a refresh time;
-//! - `refresh`: one fetch at a time, the rate limit, the background task;
+//! - `state`: what clones share: the keys, one fetch at a time, the rate limit;
+//! - `refresh`: the background task, its refresh times and backoff;
 //! - `error`: [`RemoteKeyError`].
 
 mod builder;
 mod cache_policy;
+mod config;
 mod discovery;
 mod document;
 mod egress;
@@ -21,23 +25,22 @@ mod error;
 mod fetch;
 mod keys;
 mod refresh;
+mod state;
 #[cfg(test)]
 mod tests;
+mod url;
 
 use std::fmt;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
-use std::time::Duration;
+use std::sync::Arc;
 
-use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use tokio::runtime::Handle;
-use tokio::task::AbortHandle;
-use tokio::time::Instant;
 
 use crate::key::KeySet;
-use builder::{Config, Origin, Source, Target};
-use fetch::{ACCEPT_JSON, ACCEPT_JWK_SET, Fetcher};
-use refresh::Flight;
+use builder::Origin;
+use config::{Config, Source};
+use fetch::Fetcher;
+use state::{Snapshot, State};
 
 pub use builder::RemoteKeySetBuilder;
 pub use error::{RemoteKeyError, RemoteKeyErrorKind};
@@ -96,16 +99,6 @@ pub use error::{RemoteKeyError, RemoteKeyErrorKind};
 #[derive(Clone)]
 pub struct RemoteKeySet {
     state: Arc<State>,
-}
-
-/// One stored document's keys.
-#[derive(Debug)]
-pub(crate) struct Snapshot {
-    /// 1 for the first document stored, then +1 for each different one (a
-    /// refetched document identical to the current one keeps its generation).
-    pub(crate) generation: u64,
-    /// The usable keys.
-    pub(crate) keys: KeySet,
 }
 
 impl RemoteKeySet {
@@ -180,17 +173,7 @@ impl RemoteKeySet {
         runtime: Handle,
     ) -> Result<Self, RemoteKeyError> {
         let fail_fast = config.fail_fast;
-        let state = Arc::new(State {
-            config,
-            source,
-            fetcher,
-            runtime,
-            discovered: OnceLock::new(),
-            current: RwLock::new(Current::default()),
-            flight: Mutex::new(Flight::default()),
-            next_refresh: Mutex::new(Instant::now()),
-            background: Mutex::new(None),
-        });
+        let state = Arc::new(State::new(config, source, fetcher, runtime));
         if fail_fast {
             state.join_or_start().await?;
         }
@@ -207,125 +190,5 @@ impl fmt::Debug for RemoteKeySet {
             .field("generation", &snapshot.as_ref().map(|s| s.generation))
             .field("keys", &snapshot.as_ref().map(|s| s.keys.keys().len()))
             .finish()
-    }
-}
-
-/// What every clone of a [`RemoteKeySet`] shares.
-struct State {
-    config: Config,
-    source: Source,
-    fetcher: Fetcher,
-    /// The runtime the set was built on: fetches and the background task run
-    /// there, whoever asks for them.
-    runtime: Handle,
-    /// The discovery document's `jwks_uri`, once read.
-    discovered: OnceLock<Target>,
-    current: RwLock<Current>,
-    flight: Mutex<Flight>,
-    /// When the background task should fetch next.
-    next_refresh: Mutex<Instant>,
-    background: Mutex<Option<AbortHandle>>,
-}
-
-/// The current keys and the document they came from.
-#[derive(Default)]
-struct Current {
-    snapshot: Option<Arc<Snapshot>>,
-    document: Bytes,
-}
-
-/// Locks `mutex`; a panic elsewhere while it was held leaves nothing half-done
-/// here (every critical section is a plain assignment), so poisoning is ignored.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl State {
-    fn snapshot(&self) -> Option<Arc<Snapshot>> {
-        self.current
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .snapshot
-            .clone()
-    }
-
-    /// The JWK Set's URL when known, else the discovery document's.
-    fn shown_url(&self) -> Arc<str> {
-        match (&self.source, self.discovered.get()) {
-            (Source::Jwks(target), _) | (Source::Discovery { .. }, Some(target)) => {
-                Arc::clone(&target.text)
-            }
-            (Source::Discovery { document, .. }, None) => Arc::clone(&document.text),
-        }
-    }
-
-    /// One fetch, within the timeout: the discovery document if its
-    /// `jwks_uri` is not known yet, then the JWK Set, stored if good.
-    async fn fetch(&self) -> Result<(), RemoteKeyError> {
-        let timeout = self.config.timeout;
-        let fetch = async {
-            let jwks = self.jwks_target().await?;
-            let answer = self.fetcher.get(&jwks, ACCEPT_JWK_SET).await?;
-            let keys = document::key_set(&answer.body, self.config.max_keys)
-                .map_err(|e| e.with_url(&jwks.text))?;
-            let lifetime = self.config.cache.lifetime(&answer.headers);
-            self.store(answer.body, keys, lifetime, &jwks.text);
-            Ok(())
-        };
-        tokio::time::timeout(timeout, fetch)
-            .await
-            .unwrap_or_else(|_| {
-                Err(RemoteKeyError::new(
-                    RemoteKeyErrorKind::Timeout,
-                    format!("no complete answer within {timeout:?}"),
-                )
-                .with_url(&self.shown_url()))
-            })
-    }
-
-    async fn jwks_target(&self) -> Result<Target, RemoteKeyError> {
-        let (issuer, document) = match &self.source {
-            Source::Jwks(target) => return Ok(target.clone()),
-            Source::Discovery { issuer, document } => (issuer, document),
-        };
-        if let Some(found) = self.discovered.get() {
-            return Ok(found.clone());
-        }
-        let answer = self.fetcher.get(document, ACCEPT_JSON).await?;
-        let found = discovery::jwks_target(&answer.body, issuer, document, self.config.allow_http)?;
-        Ok(self.discovered.get_or_init(|| found).clone())
-    }
-
-    /// Stores a good document and plans the next background refresh. An
-    /// identical document keeps the current snapshot and its generation (so
-    /// whatever was derived from it stays valid).
-    fn store(&self, document: Bytes, keys: KeySet, lifetime: Duration, url: &str) {
-        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
-        let generation = match &current.snapshot {
-            Some(snapshot) if current.document == document => snapshot.generation,
-            previous => {
-                let generation = previous.as_ref().map_or(1, |s| s.generation + 1);
-                current.snapshot = Some(Arc::new(Snapshot { generation, keys }));
-                current.document = document;
-                generation
-            }
-        };
-        drop(current);
-        *lock(&self.next_refresh) = Instant::now() + cache_policy::refresh_delay(lifetime);
-        tracing::debug!(
-            target: "tower_jwt_auth",
-            url,
-            generation,
-            lifetime_secs = lifetime.as_secs(),
-            "JWK Set fetched",
-        );
-    }
-}
-
-impl Drop for State {
-    fn drop(&mut self) {
-        if let Some(background) = lock(&self.background).take() {
-            background.abort();
-        }
     }
 }

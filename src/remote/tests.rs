@@ -12,7 +12,8 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use jwks_server::JwksServer;
 
-use super::{RemoteKeySet, lock};
+use super::RemoteKeySet;
+use super::state::lock;
 
 /// Every test ends well within this.
 const BOUND: Duration = Duration::from_secs(5);
@@ -33,7 +34,7 @@ fn the_types_cross_threads() {
     send_sync::<RemoteKeySet>();
     send_sync::<super::RemoteKeySetBuilder>();
     send_sync::<super::RemoteKeyError>();
-    send_sync::<super::Snapshot>();
+    send_sync::<super::state::Snapshot>();
 }
 
 #[tokio::test]

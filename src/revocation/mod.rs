@@ -13,10 +13,13 @@
 
 mod after_verify;
 mod check;
+mod health;
 mod key;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(test)]
+mod test_support;
 mod token;
 
 use std::error::Error as StdError;
