@@ -144,7 +144,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A `jti` in every token, so that one token can be revoked by itself.
     let issuer = TokenIssuer::hmac(&secret)
         .ttl(TOKEN_TTL)
-        .with_jti(true)
+        .jti(true)
         .build()?;
     let auth = JwtAuthLayer::<Value>::builder()
         .key(Key::hmac(&secret))

@@ -206,7 +206,7 @@ fn ed25519_key(issuer: &str, kid: &str) -> Result<(TokenIssuer, Value), String> 
         .issuer(issuer)
         .audience(LOCAL_AUDIENCE)
         .kid(kid)
-        .with_jti(true)
+        .jti(true)
         .build()
         .map_err(|e| e.to_string())?;
     Ok((signer, jwk))

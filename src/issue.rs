@@ -315,7 +315,7 @@ impl TokenIssuerBuilder {
     }
 
     /// Gives every token a unique `jti` (128 bits, hex), for revocation.
-    pub fn with_jti(mut self, jti: bool) -> Self {
+    pub fn jti(mut self, jti: bool) -> Self {
         self.settings.jti = jti;
         self
     }

@@ -1,14 +1,18 @@
 //! What the unit tests share: a secret and a token made with it, an inner
-//! service that echoes what it was given, and one that must never be called.
+//! service that echoes what it was given, one that must never be called, and
+//! a capture of the log lines.
 
 use std::convert::Infallible;
 use std::future::Ready;
+use std::io;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
 use tower_service::Service;
+use tracing_subscriber::fmt::MakeWriter;
 
 use crate::{Claims, TokenIssuer};
 
@@ -64,5 +68,63 @@ impl<B> Service<Request<B>> for MustNotBeCalled {
 
     fn call(&mut self, _: Request<B>) -> Self::Future {
         panic!("the inner service was called for a request that must be refused")
+    }
+}
+
+/// Log lines written while the returned guard lives (this thread only).
+#[derive(Clone, Default)]
+pub(crate) struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    pub(crate) fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+        let (logs, _, guard) = Self::capture_with_dispatch();
+        (logs, guard)
+    }
+
+    /// Also the subscriber, for futures that run on other threads
+    /// (`WithSubscriber::with_subscriber`).
+    pub(crate) fn capture_with_dispatch()
+    -> (Self, tracing::Dispatch, tracing::subscriber::DefaultGuard) {
+        let logs = Self::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .finish();
+        let dispatch = tracing::Dispatch::new(subscriber);
+        // The default of this thread too: when it is the only subscriber
+        // alive, tracing asks this thread's default alone which callsites
+        // are wanted, even for events sent on other threads.
+        let guard = tracing::dispatcher::set_default(&dispatch);
+        // Another test of this binary may have met a callsite first, on a
+        // thread without a subscriber, and cached "never" for it: ask again.
+        tracing::callsite::rebuild_interest_cache();
+        (logs, dispatch, guard)
+    }
+
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// Everything captured so far, which is then forgotten.
+    pub(crate) fn take(&self) -> String {
+        String::from_utf8_lossy(&std::mem::take(&mut *self.0.lock().unwrap())).into_owned()
+    }
+}
+
+impl io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Logs {
+    type Writer = Self;
+    fn make_writer(&'a self) -> Self {
+        self.clone()
     }
 }

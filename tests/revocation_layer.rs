@@ -31,7 +31,7 @@ fn now() -> u64 {
 }
 
 fn issuer() -> TokenIssuer {
-    TokenIssuer::hmac(SECRET).with_jti(true).build().unwrap()
+    TokenIssuer::hmac(SECRET).jti(true).build().unwrap()
 }
 
 /// An app whose `/me` answers the subject and whose `POST /logout` revokes
@@ -153,7 +153,7 @@ async fn logout_everywhere_revokes_every_earlier_token_of_the_subject() {
     );
     // A token issued after the cut-off is accepted.
     let later = TokenIssuer::hmac(SECRET)
-        .with_jti(true)
+        .jti(true)
         .clock(|| now() + 5)
         .build()
         .unwrap()

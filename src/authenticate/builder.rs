@@ -35,9 +35,11 @@ pub struct JwtAuthBuilder<C, R = DefaultResponder, M = HeadOnly> {
     _marker: PhantomData<fn() -> (C, M)>,
 }
 
-impl<C> JwtAuthBuilder<C> {
-    pub(super) fn new() -> Self {
-        Self {
+impl<C> JwtAuthLayer<C> {
+    /// Starts a configuration. At least one key is needed; everything else has a
+    /// secure default (see [`JwtAuthBuilder`]).
+    pub fn builder() -> JwtAuthBuilder<C> {
+        JwtAuthBuilder {
             settings: Settings::default(),
             responder: DefaultResponder::new(),
             _marker: PhantomData,

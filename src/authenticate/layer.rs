@@ -7,7 +7,6 @@ use std::sync::Arc;
 use tower_layer::Layer;
 
 use super::HeadOnly;
-use super::builder::JwtAuthBuilder;
 use super::config::Authenticator;
 use super::service::JwtAuth;
 use crate::response::DefaultResponder;
@@ -24,14 +23,7 @@ pub struct JwtAuthLayer<C, R = DefaultResponder, M = HeadOnly> {
     _marker: PhantomData<fn() -> M>,
 }
 
-impl<C> JwtAuthLayer<C> {
-    /// Starts a configuration. At least one key is needed; everything else has a
-    /// secure default (see [`JwtAuthBuilder`]).
-    pub fn builder() -> JwtAuthBuilder<C> {
-        JwtAuthBuilder::new()
-    }
-}
-
+// `JwtAuthLayer::builder` is in builder.rs, beside the builder it starts.
 impl<C, R, M> JwtAuthLayer<C, R, M> {
     pub(super) fn new(authenticator: Authenticator<C, R>) -> Self {
         Self {

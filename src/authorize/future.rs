@@ -12,8 +12,8 @@ use http::{Extensions, Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
+use super::config::Config;
 use super::rule::{Check, not_met};
-use super::service::Config;
 use crate::answer::Answer;
 use crate::body::ResponseBody;
 use crate::claims::Claims;

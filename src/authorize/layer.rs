@@ -9,8 +9,9 @@ use serde::Serialize;
 use serde_json::Value;
 use tower_layer::Layer;
 
+use super::config::Config;
 use super::rule::Spec;
-use super::service::{Config, Require};
+use super::service::Require;
 use super::{SyncOnly, WithAsync};
 use crate::error::ConfigError;
 use crate::response::{DefaultResponder, ErrorResponder};

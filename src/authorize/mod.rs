@@ -67,6 +67,7 @@
 //! [`ErrorResponder`]: crate::ErrorResponder
 //! [`AuthError`]: crate::AuthError
 
+mod config;
 mod future;
 mod layer;
 mod lookup;

@@ -5,44 +5,17 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use http::{Request, Response};
 use tower_service::Service;
 
+use super::config::Config;
 use super::future::{AsyncRequireFuture, RequireFuture};
 use super::layer::RequireLayer;
-use super::rule::{Check, Rules};
+use super::rule::Check;
 use super::{SyncOnly, WithAsync};
 use crate::answer::take_ready;
 use crate::body::ResponseBody;
-use crate::claims::Claims;
-use crate::error::AuthError;
 use crate::response::{DefaultResponder, ErrorResponder};
-
-/// The built configuration of a [`RequireLayer`], shared behind one `Arc`.
-pub(crate) struct Config<C, R> {
-    pub(crate) rules: Rules<C>,
-    pub(crate) responder: R,
-}
-
-impl<C: Send + Sync + 'static, R> Config<C, R> {
-    /// The claims of `request`, checked against every synchronous rule.
-    fn check<'a, B>(&self, request: &'a Request<B>) -> Result<&'a C, AuthError> {
-        let Claims(claims) = request
-            .extensions()
-            .get::<Claims<C>>()
-            .ok_or_else(AuthError::missing_token)?;
-        self.rules.check(claims)?;
-        Ok(claims)
-    }
-}
-
-impl<C, R: ErrorResponder> Config<C, R> {
-    /// The response for a refused request, with the error in its extensions.
-    pub(crate) fn refuse(&self, error: AuthError) -> Response<Bytes> {
-        crate::response::refuse(&self.responder, error)
-    }
-}
 
 /// Middleware that lets a request through only when its
 /// [`Claims<C>`](crate::Claims) meet the rules of its [`RequireLayer`].

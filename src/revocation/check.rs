@@ -226,7 +226,8 @@ mod tests {
 
     use super::*;
     use crate::revocation::MemoryRevocations;
-    use crate::revocation::test_support::{Logs, Switch, token};
+    use crate::revocation::test_support::{Switch, token};
+    use crate::test_helpers::Logs;
 
     #[tokio::test(flavor = "current_thread")]
     async fn a_token_not_revoked_passes_and_a_revoked_one_is_refused() {

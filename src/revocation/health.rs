@@ -196,7 +196,8 @@ mod tests {
     use super::*;
     use crate::error::AuthErrorKind;
     use crate::revocation::Revocation;
-    use crate::revocation::test_support::{Logs, Switch, token};
+    use crate::revocation::test_support::{Switch, token};
+    use crate::test_helpers::Logs;
 
     /// The lines of `logs` that contain `what`.
     fn lines<'a>(logs: &'a str, what: &str) -> Vec<&'a str> {

@@ -1,12 +1,10 @@
 //! What the tests of the revocation check share: a store that the test
-//! switches between up, down and hanging, a token, and the captured logs.
+//! switches between up, down and hanging, and a token. (The log capture is
+//! the crate's, in `test_helpers`.)
 
 use std::future::{pending, ready};
-use std::io;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-
-use tracing_subscriber::fmt::MakeWriter;
 
 use super::{RevocationFuture, RevocationStore, TokenInfo};
 
@@ -75,64 +73,6 @@ impl RevocationStore for Switch {
         _: u64,
     ) -> RevocationFuture<'a, ()> {
         Box::pin(ready(Err("read-only".into())))
-    }
-}
-
-/// Log lines written while the returned guard lives (this thread only).
-#[derive(Clone, Default)]
-pub(super) struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Logs {
-    pub(super) fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
-        let (logs, _, guard) = Self::capture_with_dispatch();
-        (logs, guard)
-    }
-
-    /// Also the subscriber, for futures that run on other threads
-    /// (`WithSubscriber::with_subscriber`).
-    pub(super) fn capture_with_dispatch()
-    -> (Self, tracing::Dispatch, tracing::subscriber::DefaultGuard) {
-        let logs = Self::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(logs.clone())
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .finish();
-        let dispatch = tracing::Dispatch::new(subscriber);
-        // The default of this thread too: when it is the only subscriber
-        // alive, tracing asks this thread's default alone which callsites
-        // are wanted, even for events sent on other threads.
-        let guard = tracing::dispatcher::set_default(&dispatch);
-        // Another test of this binary may have met a callsite first, on a
-        // thread without a subscriber, and cached "never" for it: ask again.
-        tracing::callsite::rebuild_interest_cache();
-        (logs, dispatch, guard)
-    }
-
-    pub(super) fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-
-    /// Everything captured so far, which is then forgotten.
-    pub(super) fn take(&self) -> String {
-        String::from_utf8_lossy(&std::mem::take(&mut *self.0.lock().unwrap())).into_owned()
-    }
-}
-
-impl io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Logs {
-    type Writer = Self;
-    fn make_writer(&'a self) -> Self {
-        self.clone()
     }
 }
 

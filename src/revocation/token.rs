@@ -29,10 +29,10 @@ pub struct TokenInfo {
     exp: Option<u64>,
 }
 
-/// The registered claims as JSON text; any other member is skipped, and a
-/// registered claim given twice fails the parse.
+/// The registered claims that identify a token, as JSON text; any other
+/// member is skipped, and one of these given twice fails the parse.
 #[derive(Deserialize)]
-struct Registered<'a> {
+struct Identity<'a> {
     #[serde(borrow, default)]
     jti: Option<&'a RawValue>,
     #[serde(borrow, default)]
@@ -71,13 +71,13 @@ impl TokenInfo {
         {
             return None;
         }
-        let registered: Registered<'_> = serde_json::from_str(payload).ok()?;
+        let identity: Identity<'_> = serde_json::from_str(payload).ok()?;
         Some(Self {
-            jti: registered.jti.and_then(string),
-            sub: registered.sub.and_then(string),
-            iss: registered.iss.and_then(string),
-            iat: registered.iat.and_then(|raw| numeric_date(raw, f64::floor)),
-            exp: registered.exp.and_then(|raw| numeric_date(raw, f64::ceil)),
+            jti: identity.jti.and_then(string),
+            sub: identity.sub.and_then(string),
+            iss: identity.iss.and_then(string),
+            iat: identity.iat.and_then(|raw| numeric_date(raw, f64::floor)),
+            exp: identity.exp.and_then(|raw| numeric_date(raw, f64::ceil)),
         })
     }
 
