@@ -59,21 +59,40 @@
 //!    the `remote-jwks` feature; with [`TrustedIssuer`]s, those of the issuer
 //!    the token names); the signature, then `exp`, `nbf`, `iss`, `aud`, `sub`,
 //!    `typ` and the required claims are checked, against an injectable
-//!    [`Clock`]. A token from a cookie on an unsafe method must also pass the
-//!    [`CsrfPolicy`]. A configured revocation store is asked last.
-//! 3. **On success**: [`Claims<C>`] goes into the request extensions and the
+//!    [`Clock`].
+//! 3. **Checks after verification**, in this order: a token from a cookie on
+//!    an unsafe method must pass the [`CsrfPolicy`]; a configured revocation
+//!    store is asked last.
+//! 4. **On success**: [`Claims<C>`] goes into the request extensions and the
 //!    inner service is called with the request as it came.
-//! 4. **On failure**: an [`AuthError`] goes to the [`ErrorResponder`] (by default
+//! 5. **On failure**: an [`AuthError`] goes to the [`ErrorResponder`] (by default
 //!    [`DefaultResponder`], RFC 6750), and into the response extensions.
 //!
 //! Authorization is a second, per-route layer behind this one: a
 //! [`RequireLayer`] requires scopes, roles, claim values or predicates of the
 //! [`Claims<C>`], and answers `403 insufficient_scope` when they fall short.
 //!
-//! Header, cookie and query tokens with static keys are verified synchronously
-//! inside `call`: there is no boxed future and no clone of the inner service.
-//! Only requests that need I/O first (a remote key set to refetch, a revocation
-//! store to ask) wait in the response future, with the ready inner service.
+//! # Synchronous and deferred requests
+//!
+//! Most requests are decided inside `call`: a header, cookie or query token
+//! with static keys (or with a remote key set that already has its key) is
+//! verified there, the inner service is called at once, and the response
+//! future is the inner service's own future or the ready rejection. Nothing
+//! is boxed, the configuration is not cloned (it sits behind one `Arc`), and
+//! `poll_ready` is the inner service's.
+//!
+//! A request that needs I/O before it can be decided waits in the response
+//! future instead: a form body to read ([`JwtAuthBuilder::form_field`]), a
+//! remote key set to fetch again for a `kid` it lacks, a revocation store to
+//! ask, an [asynchronous predicate](RequireBuilder::async_predicate) of a
+//! [`RequireLayer`]. That future must own a *ready* inner service, so the
+//! middleware moves the service it polled ready into the future and keeps a
+//! clone for the next request (tower-service's "be careful when cloning inner
+//! services", as tower-http's `AsyncRequireAuthorization` does). This is why
+//! [`JwtAuth`]'s inner service must be `Clone`, as axum's and hyper's services
+//! are, and why only these requests pay for a boxed future. A [`RequireLayer`]
+//! without asynchronous predicates ([`SyncOnly`]) needs no `Clone`.
+//!
 //! Only a layer with a form source reads bodies, and only when it must; see
 //! [`JwtAuthBuilder::form_field`] and [`RequestBody`].
 //!

@@ -17,7 +17,8 @@ use http::{Request, StatusCode};
 use http_body_util::Empty;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
-use tower_jwt_auth::{Claims, JwtAuthBuilder, JwtAuthLayer, RemoteKeySet, TrustedIssuer};
+use tower_jwt_auth::jsonwebtoken::Algorithm;
+use tower_jwt_auth::{Claims, JwtAuthBuilder, JwtAuthLayer, Key, RemoteKeySet, TrustedIssuer};
 
 use common::jwks_server::JwksServer;
 use common::{Server, pyjwt_token, send, send_bearer, serve_axum};
@@ -338,4 +339,38 @@ async fn each_trusted_issuer_may_have_its_own_remote_set() {
     );
     assert_eq!(second.fetches(), 1);
     assert_eq!(first.fetches(), 2, "one refetch for the unknown kid");
+}
+
+#[tokio::test]
+async fn a_remote_set_is_configured_for_one_issuer_alone() {
+    let jwks = JwksServer::start().await;
+    jwks.set_document(fixture_jwks(&["rsa-1"]));
+    let keys = RemoteKeySet::builder(jwks.url()).build().await.unwrap();
+    let error = |builder: JwtAuthBuilder<Value>| format!("{:?}", builder.build().unwrap_err());
+    // Static keys beside the set: which would verify?
+    assert_eq!(
+        error(builder(keys.clone()).key(Key::hmac(b"a secret of 32 bytes or more....."))),
+        "KeysAndKeySet"
+    );
+    assert_eq!(
+        error(
+            JwtAuthLayer::builder().trusted_issuer(
+                TrustedIssuer::new(ISSUER)
+                    .jwks(keys.clone())
+                    .key(Key::hmac(b"a secret of 32 bytes or more.....")),
+            )
+        ),
+        "KeysAndKeySet"
+    );
+    // A set on the builder of a layer with trusted issuers was once ignored.
+    assert_eq!(
+        error(
+            JwtAuthLayer::builder()
+                .jwks(keys.clone())
+                .trusted_issuer(TrustedIssuer::new(ISSUER).jwks(keys.clone()))
+        ),
+        r#"NotOnTrustedIssuer { setting: "jwks" }"#
+    );
+    // Keys from a URL never verify HMAC.
+    assert!(error(builder(keys).algorithms([Algorithm::HS256])).starts_with("AlgorithmMismatch"));
 }

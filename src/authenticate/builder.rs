@@ -290,14 +290,36 @@ impl<C, R> JwtAuthBuilder<C, R, HeadOnly> {
     /// replaces the default bearer source: add [`TokenSource::bearer`] too to
     /// keep it.
     ///
-    /// The body is read only when no earlier source found a token and the
-    /// request is a form, up to [`form_limit`](JwtAuthBuilder::form_limit)
-    /// bytes; the inner service then receives [`RequestBody<B>`](crate::RequestBody)
-    /// with exactly the bytes that were sent. The inner service must be `Clone`.
-    /// See the [`form` module docs](crate::RequestBody) for the details.
-    ///
     /// The token field is decoded strictly (invalid percent-encoding or UTF-8 is
     /// `400`); two different values are `400`; an empty value is no token.
+    /// Other fields are the application's business and are left alone.
+    ///
+    /// # When the body is read
+    ///
+    /// Only when it must be: the form source comes before every source that
+    /// found a token in the head, and the `Content-Type` is
+    /// `application/x-www-form-urlencoded` (or `multipart/form-data` with the
+    /// `multipart` feature). A `Content-Length` over the
+    /// [limit](JwtAuthBuilder::form_limit) is answered `413` before any byte is
+    /// read; a body that grows past it is stopped at the limit and answered
+    /// `413`. Neither ever reaches the inner service half-read. Reading waits
+    /// in the response future, so the inner service must be `Clone` (see the
+    /// [crate docs](crate#synchronous-and-deferred-requests)).
+    ///
+    /// # How the inner service sees the body
+    ///
+    /// A layer without a form source hands the inner service the request
+    /// exactly as it came, body type included: header-only users pay nothing
+    /// for this feature. A layer with one may have to read the body to find the
+    /// token, and a body that was read cannot be put back into an arbitrary
+    /// body type `B`. So its inner service receives
+    /// `Request<`[`RequestBody<B>`](crate::RequestBody)`>`: either the
+    /// untouched original body (the token came from an earlier source, or the
+    /// request is not a form) or the very bytes and trailers that were read.
+    /// Headers (`Content-Type`, `Content-Length`) and extensions are unchanged,
+    /// so handlers that parse the form again (axum's `Form`, `Multipart`) work
+    /// as before. axum's `Router` accepts any such body, so `Router::layer` and
+    /// `route_layer` work unchanged.
     pub fn form_field(mut self, name: impl Into<String>) -> JwtAuthBuilder<C, R, WithForm> {
         self.settings
             .sources
@@ -321,5 +343,99 @@ impl<C, R: fmt::Debug, M> fmt::Debug for JwtAuthBuilder<C, R, M> {
             .field("settings", &self.settings)
             .field("responder", &self.responder)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderName;
+
+    use crate::test_helpers::SECRET;
+    use crate::{ConfigError, CsrfPolicy, JwtAuthLayer, Key, TokenSource, TrustedIssuer};
+
+    fn error(builder: super::JwtAuthBuilder<serde_json::Value>) -> String {
+        format!("{:?}", builder.build().unwrap_err())
+    }
+
+    #[test]
+    fn each_setting_is_checked_by_the_module_that_owns_it() {
+        let builder = || JwtAuthLayer::<serde_json::Value>::builder().key(Key::hmac(SECRET));
+        assert_eq!(error(JwtAuthLayer::builder()), "NoKeys");
+        assert_eq!(
+            error(builder().source(TokenSource::query(""))),
+            r#"InvalidSourceName("")"#
+        );
+        assert_eq!(
+            error(builder().issuer("")),
+            r#"Empty { setting: "issuer" }"#
+        );
+        assert_eq!(error(builder().typ("")), r#"Empty { setting: "typ" }"#);
+        assert_eq!(
+            error(builder().required_claims((0..65).map(|i| format!("claim{i}")))),
+            r#"TooMany { what: "required claims beyond the registered ones", max: 64 }"#
+        );
+        let trusted = || TrustedIssuer::new("https://a.example").key(Key::hmac(SECRET));
+        assert_eq!(
+            error(builder().trusted_issuer(trusted())),
+            r#"NotOnTrustedIssuer { setting: "key" }"#
+        );
+        assert_eq!(
+            error(
+                JwtAuthLayer::builder()
+                    .trusted_issuer(trusted())
+                    .trusted_issuer(trusted())
+            ),
+            r#"DuplicateIssuer { issuer: "https://a.example" }"#
+        );
+        // Every variant's text names its cause.
+        for (error, text) in [
+            (ConfigError::Empty { setting: "typ" }, "`typ` is empty"),
+            (
+                ConfigError::NotOnTrustedIssuer { setting: "key" },
+                "with trusted issuers, `key` is set on each `TrustedIssuer`, not on the builder",
+            ),
+            (
+                ConfigError::DuplicateIssuer {
+                    issuer: "https://a.example".into(),
+                },
+                r#"issuer "https://a.example" trusted twice"#,
+            ),
+            (
+                ConfigError::KeysAndKeySet,
+                "static keys and a remote key set for the same issuer: choose one",
+            ),
+            (
+                ConfigError::TooMany {
+                    what: "claim rules",
+                    max: 64,
+                },
+                "more than 64 claim rules",
+            ),
+        ] {
+            assert_eq!(error.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn the_builders_debug_shows_every_setting_but_no_secret() {
+        let builder = JwtAuthLayer::<serde_json::Value>::builder()
+            .key(Key::hmac(SECRET))
+            .trusted_issuer(TrustedIssuer::new("https://a.example").key(Key::hmac(SECRET)))
+            .source(TokenSource::header(HeaderName::from_static("x-token")))
+            .csrf(CsrfPolicy::disabled())
+            .audience("orders");
+        let debug = format!("{builder:?}");
+        for shown in [
+            "https://a.example",
+            "x-token",
+            "orders",
+            "enabled: false",
+            "leeway",
+        ] {
+            assert!(debug.contains(shown), "{shown}: {debug}");
+        }
+        let secret = String::from_utf8_lossy(SECRET);
+        assert!(!debug.contains(&*secret), "{debug}");
+        assert!(debug.contains("[redacted]"), "{debug}");
     }
 }

@@ -1,33 +1,8 @@
-//! Tokens in form bodies: [`JwtAuthBuilder::form_field`](crate::JwtAuthBuilder::form_field).
-//!
-//! # How the inner service sees the body
-//!
-//! A layer without a form source hands the inner service the request exactly as
-//! it came, body type included: header-only users pay nothing for this feature.
-//!
-//! A layer with a form source may have to read the body to find the token, and
-//! a body that was read cannot be put back into an arbitrary body type `B`. So
-//! the inner service of such a layer receives `Request<RequestBody<B>>`:
-//! [`RequestBody`] is either the untouched original body (the token came from
-//! an earlier source, or the request is not a form) or the very bytes and
-//! trailers that were read. Headers (`Content-Type`, `Content-Length`) and
-//! extensions are unchanged, so handlers that parse the form again (axum's
-//! `Form`, `Multipart`) work as before. axum's `Router` accepts any such body,
-//! so `Router::layer` and `route_layer` work unchanged.
-//!
-//! # When the body is read
-//!
-//! Only when it must be: the form source comes before every source that found
-//! a token in the head, and the `Content-Type` is
-//! `application/x-www-form-urlencoded` (or `multipart/form-data` with the
-//! `multipart` feature). A `Content-Length` over the limit is answered `413`
-//! before any byte is read; a body that grows past it is stopped at the limit
-//! and answered `413`. Neither ever reaches the inner service half-read.
-//!
-//! Reading takes the ready inner service along into the response future, as
-//! every request that waits does (see the [crate docs](crate#synchronous-and-deferred-requests)).
-//! After the read, the rest of the flow is the head mode's: the same
-//! [`Verdict`] starts the same [`ResponseFuture`], with the body's token.
+//! Form mode: the `Service` impl of [`JwtAuth`] with a form source, and its
+//! [`FormResponseFuture`], which reads the body when it must (what users see
+//! of this is documented on `JwtAuthBuilder::form_field`). After the read, the
+//! flow is the head mode's: the same [`Verdict`] starts the same
+//! [`ResponseFuture`], with the body's token.
 
 use std::borrow::Cow;
 use std::fmt;

@@ -13,8 +13,9 @@ pin_project! {
     /// the client's body untouched when it was not read, or the very bytes (and
     /// trailers) that were read to find the token.
     ///
-    /// See the [form module](crate::JwtAuthBuilder::form_field) for why the inner
-    /// service sees this type rather than the original body type.
+    /// See [`JwtAuthBuilder::form_field`](crate::JwtAuthBuilder::form_field),
+    /// "How the inner service sees the body", for why it is this type rather
+    /// than the original body type.
     pub struct RequestBody<B> {
         #[pin]
         kind: Kind<B>,

@@ -256,9 +256,9 @@ impl<C, R, M> RequireBuilder<C, R, M> {
     /// become `true` or `false`; a panic is not caught.
     ///
     /// This makes the layer asynchronous ([`WithAsync`]): its service needs an
-    /// inner service that is `Clone`, moves the ready one into the response
-    /// future and keeps a clone, and boxes the predicate's future. Layers
-    /// without asynchronous predicates pay none of this.
+    /// inner service that is `Clone` and boxes the predicate's future (see the
+    /// [crate docs](crate#synchronous-and-deferred-requests)). Layers without
+    /// asynchronous predicates pay none of this.
     ///
     /// ```
     /// use std::collections::HashSet;

@@ -60,9 +60,9 @@
 //! # }
 //! ```
 //!
-//! With synchronous rules only, the check runs inside `call`: no boxed future,
-//! no clone of the inner service, and the claims are read in place (see
-//! [`RequireLayer`](crate::RequireLayer), "How claims are read").
+//! With synchronous rules only, the check runs inside `call` and the claims are
+//! read in place (see [`RequireLayer`](crate::RequireLayer), "How claims are
+//! read", and the [crate docs](crate#synchronous-and-deferred-requests)).
 //!
 //! [`ErrorResponder`]: crate::ErrorResponder
 //! [`AuthError`]: crate::AuthError

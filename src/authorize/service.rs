@@ -22,11 +22,10 @@ use crate::response::{DefaultResponder, ErrorResponder};
 ///
 /// Made by [`RequireLayer`]; see there for the rules and answers. With
 /// synchronous rules only (`M` = [`SyncOnly`], the default) the check happens
-/// in `call`: no boxed future, no clone of the inner service, and `poll_ready`
-/// is the inner service's own. With an
+/// in `call`; with an
 /// [asynchronous predicate](super::RequireBuilder::async_predicate) (`M` =
-/// [`WithAsync`]) the inner service must be `Clone`: the ready one moves into
-/// the response future, which calls it once the predicates have answered.
+/// [`WithAsync`]) the inner service must be `Clone`: see the
+/// [crate docs](crate#synchronous-and-deferred-requests).
 #[must_use]
 pub struct Require<S, C, R = DefaultResponder, M = SyncOnly> {
     inner: S,
