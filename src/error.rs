@@ -76,8 +76,12 @@ pub enum AuthErrorKind {
     FormTooLarge,
     /// The form body could not be read: the client's stream failed or ended early.
     UnreadableBody,
+    /// The form body did not arrive whole within the form read timeout
+    /// (`JwtAuthBuilder::form_read_timeout`, feature `form-timeout`): `408`.
+    FormReadTimeout,
     /// The form body is not a valid form: bad percent-encoding, invalid UTF-8,
-    /// a broken multipart body.
+    /// a broken multipart body, a multipart boundary that is empty or longer
+    /// than 70 characters.
     MalformedForm,
     /// A token from a cookie on an unsafe method failed the CSRF check (`403`);
     /// see [`CsrfPolicy`](crate::CsrfPolicy).
@@ -106,6 +110,7 @@ impl AuthErrorKind {
             | Self::UnreadableBody
             | Self::MalformedForm => StatusCode::BAD_REQUEST,
             Self::FormTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::FormReadTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::CrossSiteRequest | Self::InsufficientScope => StatusCode::FORBIDDEN,
             Self::RevocationUnavailable | Self::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
@@ -123,6 +128,7 @@ impl AuthErrorKind {
             | Self::UnreadableBody
             | Self::MalformedForm
             | Self::FormTooLarge
+            | Self::FormReadTimeout
             | Self::CrossSiteRequest => Some("invalid_request"),
             Self::InsufficientScope => Some("insufficient_scope"),
             // The server could not decide: nothing is wrong with the request.
@@ -260,6 +266,50 @@ pub enum ConfigError {
     InvalidKey(jsonwebtoken::errors::Error),
     /// A JWK Set document could not be parsed.
     InvalidJwkSet(serde_json::Error),
+    /// A JWK could not be read as one ([`Key::from_jwk_json`](crate::Key::from_jwk_json)):
+    /// not JSON, no or an unknown `kty`, a member missing or of the wrong
+    /// type.
+    InvalidJwk(serde_json::Error),
+    /// A well-formed JWK that cannot verify signatures here
+    /// ([`Key::from_jwk`](crate::Key::from_jwk)).
+    UnusableJwk {
+        /// Its `kid`, if it has one.
+        kid: Option<String>,
+        /// Why: its `use` is not `sig`, its curve is not supported, its `alg`
+        /// is unknown or does not fit its key type or curve.
+        reason: &'static str,
+    },
+    /// An HMAC secret is shorter than the hash output of an algorithm it is
+    /// to verify or sign with. RFC 7518 §3.2: a secret at least as long as
+    /// the hash output MUST be used (32 bytes for `HS256`, 48 for `HS384`, 64
+    /// for `HS512`). A secret that cannot be replaced yet goes in with
+    /// [`Key::hmac_legacy_short_secret`](crate::Key::hmac_legacy_short_secret)
+    /// or [`TokenIssuer::hmac_legacy_short_secret`](crate::TokenIssuer::hmac_legacy_short_secret).
+    ShortHmacSecret {
+        /// The algorithm: the one pinned, or `HS256` for a secret too short
+        /// for any.
+        algorithm: jsonwebtoken::Algorithm,
+        /// The secret's length in bytes.
+        length: usize,
+        /// The shortest length the algorithm allows.
+        minimum: usize,
+    },
+    /// None of the static keys can verify any of the
+    /// [allowed algorithms](crate::JwtAuthBuilder::algorithms): each was
+    /// skipped (as a remote key set skips them), and none is left.
+    NoKeyForAlgorithms {
+        /// The allowed algorithms.
+        algorithms: Vec<jsonwebtoken::Algorithm>,
+        /// How many keys were skipped.
+        skipped: usize,
+    },
+    /// An [allowed algorithm](crate::JwtAuthBuilder::algorithms) that none of
+    /// the static keys can verify: every token using it would be refused, so
+    /// it is a mistake (a missing key, or an HMAC secret too short for it).
+    UnverifiableAlgorithm {
+        /// The algorithm.
+        algorithm: jsonwebtoken::Algorithm,
+    },
     /// The algorithm cannot be used with the key (for example `HS256` with an RSA
     /// public key), or the allow-list is empty.
     AlgorithmMismatch(String),
@@ -270,12 +320,13 @@ pub enum ConfigError {
     /// `JwtAuthBuilder::crypto_provider`.
     NoCryptoProvider,
     /// A value that cannot be empty is: an issuer, an audience, the `typ`, a
-    /// trusted issuer's name, a role, the roles of `any_role`, or a token
-    /// cache of 0 entries.
+    /// trusted issuer's name, the allowed algorithms of static keys, a role,
+    /// the roles of `any_role`, or a token cache of 0 entries.
     Empty {
         /// What is empty, as the builder method that set it names it
-        /// (`"issuer"`, `"audience"`, `"typ"`, `"trusted_issuer"`, `"role"`,
-        /// `"any_role"`, `"token_cache"`).
+        /// (`"issuer"`, `"audience"`, `"typ"`, `"trusted_issuer"`,
+        /// `"algorithms"`, `"role"`, `"any_role"`, `"token_cache"`,
+        /// `"form_read_timeout"`).
         setting: &'static str,
     },
     /// A layer with [trusted issuers](crate::TrustedIssuer) takes its keys,
@@ -322,6 +373,36 @@ impl fmt::Display for ConfigError {
             Self::NoKeys => f.write_str("no verification key configured"),
             Self::InvalidKey(e) => write!(f, "invalid key: {e}"),
             Self::InvalidJwkSet(e) => write!(f, "invalid JWK Set: {e}"),
+            Self::InvalidJwk(e) => write!(f, "invalid JWK: {e}"),
+            Self::UnusableJwk { kid, reason } => match kid {
+                Some(kid) => write!(
+                    f,
+                    "the JWK with kid {kid:?} cannot verify signatures: {reason}"
+                ),
+                None => write!(f, "the JWK cannot verify signatures: {reason}"),
+            },
+            Self::ShortHmacSecret {
+                algorithm,
+                length,
+                minimum,
+            } => write!(
+                f,
+                "an HMAC secret of {length} bytes is too short for {algorithm:?}, which needs \
+                 {minimum} or more (RFC 7518 §3.2); for a legacy secret, use \
+                 `hmac_legacy_short_secret`"
+            ),
+            Self::NoKeyForAlgorithms {
+                algorithms,
+                skipped,
+            } => write!(
+                f,
+                "none of the {skipped} keys can verify any of the allowed algorithms {algorithms:?}"
+            ),
+            Self::UnverifiableAlgorithm { algorithm } => write!(
+                f,
+                "{algorithm:?} is allowed but no key can verify it (an HMAC secret serves \
+                 HS256 from 32 bytes, HS384 from 48, HS512 from 64)"
+            ),
             Self::AlgorithmMismatch(s) => write!(f, "algorithm mismatch: {s}"),
             Self::InvalidSourceName(s) => write!(f, "invalid token source name: {s:?}"),
             Self::NoCryptoProvider => f.write_str(
@@ -356,8 +437,31 @@ impl StdError for ConfigError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
             Self::InvalidKey(e) => Some(e),
-            Self::InvalidJwkSet(e) => Some(e),
+            Self::InvalidJwkSet(e) | Self::InvalidJwk(e) => Some(e),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::StatusCode;
+
+    use super::{AuthError, AuthErrorKind};
+    use crate::response::{DefaultResponder, ErrorResponder};
+
+    #[test]
+    fn a_form_read_timeout_is_408_without_a_challenge() {
+        let kind = AuthErrorKind::FormReadTimeout;
+        assert_eq!(kind.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(kind.error_code(), Some("invalid_request"));
+        assert!(!kind.is_undecodable());
+        let response = DefaultResponder::new().respond(&AuthError::new(kind, "late"));
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+        assert!(!response.headers().contains_key("www-authenticate"));
+        assert_eq!(
+            response.body().as_ref(),
+            br#"{"error":"invalid_request","error_description":"late"}"#
+        );
     }
 }

@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 use crate::clock::{Clock, DebugClock, SystemClock};
 use crate::crypto;
 use crate::error::ConfigError;
+use crate::key::hmac_minimum;
 
 /// Signs the application's claims into a token with a time to live: the Rust form
 /// of the classic `create_token(payload, timeout)`.
@@ -47,6 +48,8 @@ pub struct TokenIssuer {
 struct Settings {
     key: EncodingKey,
     algorithm: Algorithm,
+    /// [`TokenIssuer::hmac_legacy_short_secret`]: no length rule.
+    legacy_short_secret: bool,
     kid: Option<String>,
     ttl: Duration,
     issuer: Option<String>,
@@ -116,18 +119,34 @@ impl fmt::Debug for IssuedToken {
 pub const DEFAULT_TTL: Duration = Duration::from_secs(15 * 60);
 
 impl TokenIssuer {
-    /// Signs with an HMAC secret and `HS256`.
+    /// Signs with an HMAC secret and `HS256`. The secret must have at least
+    /// 32 bytes (RFC 7518 §3.2, as for [`Key::hmac`](crate::Key::hmac)):
+    /// [`build`](TokenIssuerBuilder::build) refuses a shorter one with
+    /// [`ConfigError::ShortHmacSecret`].
     pub fn hmac(secret: impl AsRef<[u8]>) -> TokenIssuerBuilder {
         Self::builder(EncodingKey::from_secret(secret.as_ref()), Algorithm::HS256)
     }
 
+    /// **Dangerous:** signs with an HMAC secret of any length and `HS256`, for
+    /// a legacy secret that the verifiers of these tokens still use; see
+    /// [`Key::hmac_legacy_short_secret`](crate::Key::hmac_legacy_short_secret)
+    /// for the risk. Rotate to a random secret of 32 bytes or more.
+    pub fn hmac_legacy_short_secret(secret: impl AsRef<[u8]>) -> TokenIssuerBuilder {
+        let mut builder = Self::hmac(secret);
+        builder.settings.legacy_short_secret = true;
+        builder
+    }
+
     /// Signs with `key` and `algorithm` (an RSA, EC or Ed25519 private key from
-    /// `jsonwebtoken::EncodingKey`, or an HMAC secret).
+    /// `jsonwebtoken::EncodingKey`, or an HMAC secret at least as long as the
+    /// algorithm's hash output: 32 bytes for `HS256`, 48 for `HS384`, 64 for
+    /// `HS512`).
     pub fn builder(key: EncodingKey, algorithm: Algorithm) -> TokenIssuerBuilder {
         TokenIssuerBuilder {
             settings: Settings {
                 key,
                 algorithm,
+                legacy_short_secret: false,
                 kid: None,
                 ttl: DEFAULT_TTL,
                 issuer: None,
@@ -339,7 +358,9 @@ impl TokenIssuerBuilder {
     ///
     /// [`ConfigError::NoCryptoProvider`] without a backend;
     /// [`ConfigError::AlgorithmMismatch`] when the key is not of the algorithm's
-    /// family; [`ConfigError::InvalidKey`] when the provider refuses the key.
+    /// family; [`ConfigError::ShortHmacSecret`] for an HMAC secret shorter
+    /// than the algorithm's hash output; [`ConfigError::InvalidKey`] when the
+    /// provider refuses the key.
     pub fn build(self) -> Result<TokenIssuer, ConfigError> {
         let s = self.settings;
         let provider = crypto::select(s.provider)?;
@@ -349,6 +370,16 @@ impl TokenIssuerBuilder {
                 s.algorithm,
                 s.key.family()
             )));
+        }
+        if let Some(minimum) = hmac_minimum(s.algorithm)
+            && !s.legacy_short_secret
+            && s.key.as_bytes().len() < minimum
+        {
+            return Err(ConfigError::ShortHmacSecret {
+                algorithm: s.algorithm,
+                length: s.key.as_bytes().len(),
+                minimum,
+            });
         }
         let signer =
             (provider.signer_factory)(&s.algorithm, &s.key).map_err(ConfigError::InvalidKey)?;
@@ -368,6 +399,7 @@ impl fmt::Debug for TokenIssuer {
         let s = &*self.inner;
         f.debug_struct("TokenIssuer")
             .field("algorithm", &s.algorithm)
+            .field("legacy_short_secret", &s.legacy_short_secret)
             .field("kid", &s.kid)
             .field("ttl", &s.ttl)
             .field("issuer", &s.issuer)

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, DecodingKeyKind};
 
 use crate::ConfigError;
 
@@ -13,43 +13,132 @@ use crate::ConfigError;
 /// The key's family is fixed when it is made: a key made with [`Key::rsa_pem`]
 /// is an RSA public key and can never verify an `HS256` token, whatever the token
 /// says. When no algorithm is pinned with [`Key::with_algorithm`], the key allows
-/// every algorithm of its family (for EC keys, the one of its curve).
+/// every algorithm of its family (for EC keys, the one of its curve; for HMAC
+/// secrets, those its length allows: see [`Key::hmac`]).
 ///
 /// ```
 /// use tower_jwt_auth::Key;
 /// use jsonwebtoken::Algorithm;
 ///
 /// let key = Key::hmac(b"a secret of at least 32 bytes....").with_kid("2024-01");
-/// let pinned = Key::hmac(b"another secret of 32 bytes......").with_algorithm(Algorithm::HS512);
 /// assert_eq!(key.kid(), Some("2024-01"));
+/// assert_eq!(key.algorithms(), [Algorithm::HS256]);
+/// let long = Key::hmac([7; 64]).with_algorithm(Algorithm::HS512);
+/// assert_eq!(long.algorithms(), [Algorithm::HS512]);
 /// ```
 #[derive(Clone)]
 pub struct Key {
     pub(crate) decoding: DecodingKey,
     pub(crate) kid: Option<String>,
     pub(crate) algorithms: Vec<Algorithm>,
+    /// [`Key::hmac_legacy_short_secret`]: no length rule for this secret.
+    pub(crate) legacy_short_secret: bool,
 }
+
+/// Why a JWK of another curve cannot be used.
+const UNSUPPORTED_CURVE: &str = "its curve is not P-256, P-384 or Ed25519";
 
 fn invalid(e: jsonwebtoken::errors::Error) -> ConfigError {
     ConfigError::InvalidKey(e)
 }
 
+/// The shortest secret an HMAC algorithm may use: its hash's output, as
+/// RFC 7518 §3.2 requires ("a key of the same size as the hash output ... or
+/// larger MUST be used"). `None` for other algorithms.
+pub(crate) fn hmac_minimum(algorithm: Algorithm) -> Option<usize> {
+    match algorithm {
+        Algorithm::HS256 => Some(32),
+        Algorithm::HS384 => Some(48),
+        Algorithm::HS512 => Some(64),
+        _ => None,
+    }
+}
+
+/// The length of an HMAC key's secret; `None` for other keys.
+pub(crate) fn hmac_length(key: &DecodingKey) -> Option<usize> {
+    match (key.family(), key.kind()) {
+        (AlgorithmFamily::Hmac, DecodingKeyKind::SecretOrDer(secret)) => Some(secret.len()),
+        _ => None,
+    }
+}
+
 impl Key {
+    /// A key allowing every algorithm of its family; an HMAC secret, those its
+    /// length allows (HS256 alone for a secret too short for any, which the
+    /// build then refuses).
     fn with_family(decoding: DecodingKey) -> Self {
-        let algorithms = decoding.family().algorithms().to_vec();
+        let mut algorithms = decoding.family().algorithms().to_vec();
+        if let Some(length) = hmac_length(&decoding) {
+            algorithms.retain(|&a| hmac_minimum(a).is_some_and(|minimum| length >= minimum));
+            if algorithms.is_empty() {
+                algorithms.push(Algorithm::HS256);
+            }
+        }
         Self {
             decoding,
             kid: None,
             algorithms,
+            legacy_short_secret: false,
         }
     }
 
-    /// An HMAC secret (`HS256`, `HS384`, `HS512`), taken as raw bytes.
+    /// An HMAC secret, taken as raw bytes. It allows the algorithms whose
+    /// hash its length covers: `HS256` from 32 bytes, `HS384` from 48,
+    /// `HS512` from 64 (RFC 7518 §3.2: the secret MUST be at least as long as
+    /// the hash output).
+    ///
+    /// Building the layer refuses a secret shorter than 32 bytes, or one
+    /// [pinned](Key::with_algorithm) to an algorithm its length does not
+    /// cover, with [`ConfigError::ShortHmacSecret`]. A legacy secret that
+    /// cannot be replaced yet goes in with [`Key::hmac_legacy_short_secret`].
+    ///
+    /// ```
+    /// use jsonwebtoken::Algorithm;
+    /// use tower_jwt_auth::{ConfigError, JwtAuthLayer, Key};
+    ///
+    /// assert_eq!(Key::hmac([1; 48]).algorithms(), [Algorithm::HS256, Algorithm::HS384]);
+    /// let short = JwtAuthLayer::<serde_json::Value>::builder().key(Key::hmac("short")).build();
+    /// assert!(matches!(
+    ///     short,
+    ///     Err(ConfigError::ShortHmacSecret { algorithm: Algorithm::HS256, length: 5, minimum: 32 })
+    /// ));
+    /// ```
     pub fn hmac(secret: impl AsRef<[u8]>) -> Self {
         Self::with_family(DecodingKey::from_secret(secret.as_ref()))
     }
 
-    /// An HMAC secret given in standard base64.
+    /// **Dangerous: an HMAC secret of any length**, allowing `HS256`, `HS384`
+    /// and `HS512` whatever its length (only an empty secret is still
+    /// refused).
+    ///
+    /// RFC 7518 §3.2 says a secret shorter than the hash output MUST NOT be
+    /// used: a short secret, often a password, can be found by trying
+    /// candidates offline against a single token, and then every token can
+    /// be forged. This is for tokens signed with such a secret by a system
+    /// that cannot be changed yet; rotate to a random secret of at least 32
+    /// bytes (64 for `HS512`) as soon as it can. A secret in base64 is decoded
+    /// first (for example with the `base64` crate).
+    ///
+    /// ```
+    /// use tower_jwt_auth::{JwtAuthLayer, Key};
+    ///
+    /// let legacy = JwtAuthLayer::<serde_json::Value>::builder()
+    ///     .key(Key::hmac_legacy_short_secret("changeme"))
+    ///     .build();
+    /// assert!(legacy.is_ok());
+    /// ```
+    pub fn hmac_legacy_short_secret(secret: impl AsRef<[u8]>) -> Self {
+        let decoding = DecodingKey::from_secret(secret.as_ref());
+        Self {
+            algorithms: decoding.family().algorithms().to_vec(),
+            decoding,
+            kid: None,
+            legacy_short_secret: true,
+        }
+    }
+
+    /// An HMAC secret given in standard base64; the same length rule as
+    /// [`Key::hmac`] applies to the decoded bytes.
     ///
     /// # Errors
     ///
@@ -123,6 +212,7 @@ impl Key {
             decoding: key,
             kid: None,
             algorithms: vec![algorithm],
+            legacy_short_secret: false,
         })
     }
 
@@ -143,50 +233,123 @@ impl Key {
     }
 
     /// A key from a JWK. Its `kid` is kept, and its `alg`, when present, pins the
-    /// algorithm.
+    /// algorithm. An `oct` key is an HMAC secret, with [`Key::hmac`]'s length
+    /// rule.
     ///
     /// # Errors
     ///
-    /// [`ConfigError::InvalidKey`] for a key type or curve that cannot verify
-    /// signatures here (P-521, X25519, an unknown `kty`), a key whose `use` is not
-    /// `sig`, an `alg` outside the key's family, or invalid base64url.
+    /// [`ConfigError::UnusableJwk`] for a key that cannot verify signatures
+    /// here: no `kty` or an unknown one, a member its `kty` needs missing, a
+    /// `use` other than `sig`, a curve other than P-256, P-384 or Ed25519, an
+    /// `alg` that is unknown or outside the key's family or curve;
+    /// [`ConfigError::InvalidKey`] for key material that does not decode
+    /// (invalid base64url).
     pub fn from_jwk(jwk: &Jwk) -> Result<Self, ConfigError> {
-        use jsonwebtoken::errors::ErrorKind;
+        let unusable = |reason| ConfigError::UnusableJwk {
+            kid: jwk.common.key_id.clone(),
+            reason,
+        };
         if matches!(&jwk.common.public_key_use, Some(u) if *u != PublicKeyUse::Signature) {
-            return Err(invalid(ErrorKind::InvalidKeyFormat.into()));
+            return Err(unusable("its `use` is not `sig`"));
         }
-        let decoding = DecodingKey::from_jwk(jwk).map_err(invalid)?;
-        let mut key = match &jwk.algorithm {
-            AlgorithmParameters::EllipticCurve(p) => {
-                let algorithm = match p.curve {
-                    EllipticCurve::P256 => Algorithm::ES256,
-                    EllipticCurve::P384 => Algorithm::ES384,
-                    _ => return Err(invalid(ErrorKind::InvalidEcdsaKey.into())),
-                };
-                Self {
-                    decoding,
-                    kid: None,
-                    algorithms: vec![algorithm],
-                }
-            }
+        let curve = match &jwk.algorithm {
+            AlgorithmParameters::EllipticCurve(p) => match p.curve {
+                EllipticCurve::P256 => Some(Algorithm::ES256),
+                EllipticCurve::P384 => Some(Algorithm::ES384),
+                _ => return Err(unusable(UNSUPPORTED_CURVE)),
+            },
             AlgorithmParameters::OctetKeyPair(p) if p.curve != EllipticCurve::Ed25519 => {
-                return Err(invalid(ErrorKind::InvalidEddsaKey.into()));
+                return Err(unusable(UNSUPPORTED_CURVE));
             }
-            _ => Self::with_family(decoding),
+            // What fits no known key type: its `kty` and `crv` say why.
+            AlgorithmParameters::Other(p) => {
+                let text = |name| p.fields.get(name).and_then(serde_json::Value::as_str);
+                return Err(unusable(match (text("kty"), text("crv")) {
+                    (Some("EC" | "OKP"), Some(crv))
+                        if !matches!(crv, "P-256" | "P-384" | "Ed25519") =>
+                    {
+                        UNSUPPORTED_CURVE
+                    }
+                    (Some("EC" | "RSA" | "oct" | "OKP"), _) => {
+                        "a member its `kty` needs is missing or of the wrong type"
+                    }
+                    (Some(_), _) => "its `kty` is not EC, RSA, oct or OKP",
+                    (None, _) => "it has no `kty`",
+                }));
+            }
+            _ => None,
+        };
+        let decoding = DecodingKey::from_jwk(jwk).map_err(invalid)?;
+        let mut key = match curve {
+            Some(algorithm) => Self {
+                decoding,
+                kid: None,
+                algorithms: vec![algorithm],
+                legacy_short_secret: false,
+            },
+            None => Self::with_family(decoding),
         };
         key.kid = jwk.common.key_id.clone();
         if let Some(alg) = jwk.common.key_algorithm {
-            let alg = Algorithm::try_from(alg).map_err(invalid)?;
-            if !key.algorithms.contains(&alg) {
-                return Err(invalid(ErrorKind::InvalidAlgorithm.into()));
+            let alg = Algorithm::try_from(alg)
+                .map_err(|_| unusable("its `alg` is not a signature algorithm"))?;
+            // An HMAC secret's length is judged at build time, as for a pin.
+            let fits = match key.family() {
+                AlgorithmFamily::Hmac => alg.family() == AlgorithmFamily::Hmac,
+                _ => key.algorithms.contains(&alg),
+            };
+            if !fits {
+                return Err(unusable("its `alg` does not fit its key type or curve"));
             }
             key.algorithms = vec![alg];
         }
         Ok(key)
     }
 
+    /// A key from one JWK as JSON text (RFC 7517 §4), such as one key of a
+    /// provider's document; see [`Key::from_jwk`] for what is kept.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::InvalidJwk`] when `json` is not a JSON object, or a
+    /// member every JWK may have (`kid`, `use`, `alg`, ...) is of the wrong
+    /// type; then [`Key::from_jwk`]'s errors.
+    ///
+    /// ```
+    /// use jsonwebtoken::Algorithm;
+    /// use tower_jwt_auth::{ConfigError, Key};
+    ///
+    /// let key = Key::from_jwk_json(br#"{
+    ///     "kty": "EC", "crv": "P-256", "kid": "2024-01", "use": "sig",
+    ///     "x": "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
+    ///     "y": "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"
+    /// }"#)?;
+    /// assert_eq!((key.kid(), key.algorithms()), (Some("2024-01"), &[Algorithm::ES256][..]));
+    ///
+    /// let encryption = Key::from_jwk_json(br#"{
+    ///     "kty": "EC", "crv": "P-256", "use": "enc",
+    ///     "x": "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
+    ///     "y": "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"
+    /// }"#);
+    /// assert!(matches!(
+    ///     encryption,
+    ///     Err(ConfigError::UnusableJwk { reason: "its `use` is not `sig`", .. })
+    /// ));
+    /// assert!(matches!(
+    ///     Key::from_jwk_json(br#"{"kty":"EC","crv":"P-256"}"#),
+    ///     Err(ConfigError::UnusableJwk { reason: "a member its `kty` needs is missing or of the wrong type", .. })
+    /// ));
+    /// assert!(matches!(Key::from_jwk_json(b"[]"), Err(ConfigError::InvalidJwk(_))));
+    /// # Ok::<(), ConfigError>(())
+    /// ```
+    pub fn from_jwk_json(json: &[u8]) -> Result<Self, ConfigError> {
+        let jwk: Jwk = serde_json::from_slice(json).map_err(ConfigError::InvalidJwk)?;
+        Self::from_jwk(&jwk)
+    }
+
     /// A ready-made `jsonwebtoken` key; it allows every algorithm of its family
-    /// (for an EC key given as its uncompressed point, the one of its curve)
+    /// (for an EC key given as its uncompressed point, the one of its curve;
+    /// for an HMAC secret, those its length allows, as for [`Key::hmac`])
     /// unless one is pinned with [`Key::with_algorithm`].
     pub fn from_decoding_key(key: DecodingKey) -> Self {
         if key.family() == AlgorithmFamily::Ec {
@@ -208,7 +371,8 @@ impl Key {
 
     /// Pins the one algorithm this key verifies. Building the layer fails with
     /// [`ConfigError::AlgorithmMismatch`] when the algorithm is not of the key's
-    /// family.
+    /// family, and with [`ConfigError::ShortHmacSecret`] when an HMAC secret
+    /// is shorter than the algorithm's hash output (see [`Key::hmac`]).
     #[must_use]
     pub fn with_algorithm(mut self, algorithm: Algorithm) -> Self {
         self.algorithms = vec![algorithm];
@@ -237,6 +401,7 @@ impl fmt::Debug for Key {
             .field("family", &self.decoding.family())
             .field("kid", &self.kid)
             .field("algorithms", &self.algorithms)
+            .field("legacy_short_secret", &self.legacy_short_secret)
             .field("material", &"[redacted]")
             .finish()
     }

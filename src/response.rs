@@ -69,6 +69,7 @@ pub(crate) fn refuse<R: ErrorResponder>(responder: &R, error: AuthError) -> Resp
 /// | any problem with the token | 401 | `Bearer realm="…", error="invalid_token", error_description="…"` |
 /// | a form body that cannot be read or parsed | 400 | as for a malformed request |
 /// | a form body over the limit | 413 | none |
+/// | a form body that did not arrive within the read timeout | 408 | none |
 /// | a valid token short of a route's requirement | 403 | `Bearer realm="…", error="insufficient_scope", error_description="…"`, and `scope="…"` when scopes were missing |
 /// | keys or revocation store unavailable | 503 | none (`"error":"temporarily_unavailable"`) |
 ///

@@ -72,9 +72,11 @@ impl<B> Service<Request<B>> for MustNotBeCalled {
 }
 
 /// Log lines written while the returned guard lives (this thread only).
+#[allow(dead_code, reason = "only the tests of some features capture logs")]
 #[derive(Clone, Default)]
 pub(crate) struct Logs(Arc<Mutex<Vec<u8>>>);
 
+#[allow(dead_code, reason = "only the tests of some features capture logs")]
 impl Logs {
     pub(crate) fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
         let (logs, _, guard) = Self::capture_with_dispatch();

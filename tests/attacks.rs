@@ -40,7 +40,9 @@ use tower_jwt_auth::{
 
 type Body = Full<Bytes>;
 
-const SECRET: &[u8] = b"attack catalogue secret, 32+ bytes long";
+/// 64 bytes: long enough for HS512 (RFC 7518 §3.2), so that an HS256 token
+/// relabelled HS512 meets the signature check, not the algorithm check.
+const SECRET: &[u8] = b"attack catalogue secret, 64 bytes: long enough for HS512 as well";
 const OTHER_SECRET: &[u8] = b"another configured secret, 32+ bytes";
 const ATTACKER_SECRET: &[u8] = b"the attacker's own secret, 32+ bytes";
 /// The fixed "now" of every layer (2027-01-15).
@@ -107,11 +109,13 @@ struct Attempt {
 enum Expect {
     /// Refused with this status and cause, without reaching the inner service.
     Refused(u16, K),
+    /// The same, and the error's description must be this one.
+    RefusedAs(u16, K, &'static str),
     /// Passed to the inner service with claims, which this function checks.
     Accepted(fn(&Value)),
 }
 
-use Expect::{Accepted, Refused};
+use Expect::{Accepted, Refused, RefusedAs};
 
 /// One case of the catalogue.
 struct Case {
@@ -164,7 +168,7 @@ async fn check(case: &Case) -> Vec<String> {
     } = (case.attempt)();
     let secrets = secrets_of(&token);
     match case.expect {
-        Refused(status, kind) => {
+        Refused(status, kind) | RefusedAs(status, kind, _) => {
             let response = layer
                 .layer(service_fn(must_not_be_called))
                 .oneshot(request)
@@ -180,6 +184,9 @@ async fn check(case: &Case) -> Vec<String> {
                 (status, kind),
                 "{name}: {error:?}"
             );
+            if let RefusedAs(.., description) = case.expect {
+                assert_eq!(error.description(), description, "{name}");
+            }
             // RFC 6750 §3.1: an error code exactly when a token was given.
             let challenge = response.headers()[WWW_AUTHENTICATE].to_str().unwrap();
             match kind.error_code() {
@@ -1243,13 +1250,16 @@ mod shape {
             => Accepted(sub_is_user_1);
         /// RFC 7519 §4, RFC 8725 §2.6: duplicate `exp` (which one would a parser keep?).
         duplicate_exp:
-            with_members(hmac(), r#""exp":1"#) => Refused(401, K::MalformedToken);
+            with_members(hmac(), r#""exp":1"#)
+            => RefusedAs(401, K::MalformedToken, "claim `exp` given twice");
         /// RFC 7519 §4: duplicate `sub`.
         duplicate_sub:
-            with_members(hmac(), r#""sub":"admin""#) => Refused(401, K::MalformedToken);
+            with_members(hmac(), r#""sub":"admin""#)
+            => RefusedAs(401, K::MalformedToken, "claim `sub` given twice");
         /// RFC 7519 §4: a duplicate `exp` hidden behind a JSON escape.
         escaped_duplicate_exp:
-            with_members(hmac(), r#""\u0065xp":1"#) => Refused(401, K::MalformedToken);
+            with_members(hmac(), r#""\u0065xp":1"#)
+            => RefusedAs(401, K::MalformedToken, "claim `exp` given twice");
         /// RFC 7519 §4 allows "the lexically last" member: a duplicate custom
         /// claim reaches a `Value` claims type as its last value. (A derived
         /// struct refuses it: serde's duplicate-field error, InvalidClaims.)
@@ -1259,14 +1269,15 @@ mod shape {
         /// RFC 7515 §4: a duplicate `alg` ("HS256" then "none").
         duplicate_alg:
             hmac_token(hs256(r#"{"alg":"HS256","alg":"none"}"#, claims()))
-            => Refused(401, K::MalformedToken);
+            => RefusedAs(401, K::MalformedToken, "header parameter `alg` given twice");
         /// RFC 7515 §4: a duplicate `kid`.
         duplicate_kid:
             hmac_token(hs256(r#"{"alg":"HS256","kid":"a","kid":"b"}"#, claims()))
-            => Refused(401, K::MalformedToken);
+            => RefusedAs(401, K::MalformedToken, "header parameter `kid` given twice");
         /// RFC 8259 §2: trailing garbage after the claims object.
         trailing_garbage_after_claims:
-            hmac_token(hs256(HS256, format!("{} x", claims()))) => Refused(401, K::MalformedToken);
+            hmac_token(hs256(HS256, format!("{} x", claims())))
+            => RefusedAs(401, K::MalformedToken, "claims are not a JSON object");
         /// RFC 8259 §8.2: a lone surrogate escape in an unread claim; serde_json
         /// skips it in the registered-claims pass but refuses it as `Value`.
         lone_surrogate_in_claim:

@@ -13,7 +13,9 @@ use jsonwebtoken::crypto::{CryptoProvider, JwtVerifier};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use serde_json::{Value, json};
 use tower::{Layer, ServiceExt, service_fn};
-use tower_jwt_auth::{AuthError, AuthErrorKind, Claims, Clock, ConfigError, JwtAuthLayer, Key};
+use tower_jwt_auth::{
+    AuthError, AuthErrorKind, Claims, Clock, ConfigError, JwtAuthBuilder, JwtAuthLayer, Key,
+};
 
 const SECRET: &[u8] = b"token cache secret, 32 bytes long";
 const NOW: u64 = 1_800_000_000;
@@ -69,15 +71,19 @@ struct Harness {
 
 impl Harness {
     fn new() -> Self {
+        Self::with(|builder| builder)
+    }
+
+    /// A harness whose builder `configure` adds to.
+    fn with(configure: impl FnOnce(JwtAuthBuilder<Value>) -> JwtAuthBuilder<Value>) -> Self {
         let clock = Arc::new(AtomicU64::new(NOW));
-        let layer = JwtAuthLayer::builder()
+        let builder = JwtAuthLayer::builder()
             .key(Key::hmac(SECRET))
             .crypto_provider(&COUNTING)
             .clock(TestClock(clock.clone()))
             .leeway(std::time::Duration::from_secs(10))
-            .token_cache(100)
-            .build()
-            .unwrap();
+            .token_cache(100);
+        let layer = configure(builder).build().unwrap();
         Self { layer, clock }
     }
 
@@ -167,6 +173,18 @@ async fn every_hit_checks_exp_and_nbf_again() {
         harness.call(&token).await.1,
         Some(AuthErrorKind::NotYetValid)
     );
+}
+
+#[tokio::test]
+async fn a_hit_compares_only_the_times_the_layer_compares() {
+    let harness = Harness::with(|b| b.dangerous_skip_exp_check().dangerous_skip_nbf_check());
+    let token = token(json!({ "sub": "ada", "nbf": NOW - 5, "exp": NOW + 100 }));
+    let before = checks();
+    for now in [NOW, NOW + 10_000, NOW - 10_000] {
+        harness.clock.store(now, Ordering::SeqCst);
+        assert_eq!(harness.call(&token).await.0, StatusCode::OK, "at {now}");
+    }
+    assert_eq!(checks() - before, 1, "verified once, then hits");
 }
 
 #[test]

@@ -300,12 +300,26 @@ fn a_trusted_issuer_layer_takes_its_keys_and_rules_from_the_issuers() {
             .build(),
         Err(ConfigError::NoKeys)
     ));
+    // A key that fits none of an issuer's algorithms is skipped; with none
+    // left, the issuer cannot verify anything.
     assert!(matches!(
         builder()
             .trusted_issuer(issuer().algorithms([Algorithm::RS256]))
             .build(),
-        Err(ConfigError::AlgorithmMismatch(_))
+        Err(ConfigError::NoKeyForAlgorithms { algorithms, skipped: 1 }) if algorithms == [Algorithm::RS256]
     ));
+    let jwks = || KeySet::from_json(include_bytes!("fixtures/pyjwt/jwks.json")).unwrap();
+    let rsa_only = builder()
+        .trusted_issuer(issuer())
+        .trusted_issuer(
+            TrustedIssuer::new(PYJWT_ISSUER)
+                .key_set(jwks())
+                .algorithms([Algorithm::RS256]),
+        )
+        .build()
+        .unwrap();
+    assert_eq!(rsa_only.skipped_keys(), 3, "EC P-256, EC P-384, Ed25519");
+    assert_eq!(layer().skipped_keys(), 0);
 }
 
 /// HMAC-SHA256 over `header.payload` given as JSON text, so that odd payloads

@@ -25,12 +25,14 @@ use serde_json::{Value, json};
 use tower::{Layer, ServiceExt, service_fn};
 use tower_jwt_auth::{
     AuthError, AuthErrorKind, Claims, ConfigError, DEFAULT_MAX_TOKEN_LENGTH, DefaultResponder,
-    ErrorResponder, JwtAuthBuilder, JwtAuthLayer, Key, ResponseBody, TokenIssuer, TokenSource,
+    ErrorResponder, JwtAuthBuilder, JwtAuthLayer, Key, KeySet, ResponseBody, TokenIssuer,
+    TokenSource,
 };
 
 type Body = Full<Bytes>;
 
-const SECRET: &[u8] = b"verification secret, at least 32 bytes long";
+/// 64 bytes, long enough for every HMAC algorithm (RFC 7518 §3.2).
+const SECRET: &[u8] = b"verification secret, 64 bytes long: enough for HS256 to HS512!!!";
 const OTHER_SECRET: &[u8] = b"another secret that is 32+ bytes long......";
 /// The fixed "now" of the tests (2027-01-15).
 const NOW: u64 = 1_800_000_000;
@@ -580,7 +582,7 @@ async fn non_utf8_claims_are_refused_even_when_the_claims_type_ignores_them() {
 }
 
 #[tokio::test]
-async fn duplicate_exp_is_malformed() {
+async fn duplicate_exp_is_malformed_and_named() {
     for payload in [
         format!(r#"{{"exp":{FAR},"exp":1}}"#),
         format!(r#"{{"exp":1,"exp":{FAR}}}"#),
@@ -590,7 +592,7 @@ async fn duplicate_exp_is_malformed() {
             &layer(),
             &token,
             AuthErrorKind::MalformedToken,
-            "claims are not a JSON object",
+            "claim `exp` given twice",
         )
         .await;
     }
@@ -909,11 +911,89 @@ async fn exp_is_required_by_default() {
         )
         .await;
     }
-    let optional_exp = builder()
-        .required_claims(Vec::<String>::new())
+    let optional_exp = builder().required_claims([]).build().unwrap();
+    accepts(&optional_exp, &token(json!({ "sub": "user-1" }))).await;
+    // Optional is not unchecked: a present `exp` that has passed is refused.
+    refuses(
+        &optional_exp,
+        &token(json!({ "sub": "user-1", "exp": NOW - 61 })),
+        AuthErrorKind::Expired,
+        "token expired",
+    )
+    .await;
+    // Owned names go in as `&str`.
+    let names: Vec<String> = ["sub".to_owned()].into();
+    let sub_only = builder()
+        .required_claims(names.iter().map(String::as_str))
         .build()
         .unwrap();
-    accepts(&optional_exp, &token(json!({ "sub": "user-1" }))).await;
+    accepts(&sub_only, &token(json!({ "sub": "user-1" }))).await;
+}
+
+#[tokio::test]
+async fn dangerous_skip_exp_check_accepts_an_expired_exp_but_not_a_mistyped_one() {
+    let expired = token(json!({ "sub": "user-1", "exp": NOW - 3600 }));
+    refuses(&layer(), &expired, AuthErrorKind::Expired, "token expired").await;
+    let lenient = builder().dangerous_skip_exp_check().build().unwrap();
+    accepts(&lenient, &expired).await;
+    refuses(
+        &lenient,
+        &token(json!({ "sub": "user-1", "exp": "yesterday" })),
+        AuthErrorKind::InvalidClaimType,
+        "claim `exp` is not a number",
+    )
+    .await;
+    // `exp` is still required, as `required_claims` says, and `nbf` still
+    // checked.
+    refuses(
+        &lenient,
+        &token(json!({ "sub": "user-1" })),
+        AuthErrorKind::MissingClaim,
+        "missing claim `exp`",
+    )
+    .await;
+    refuses(
+        &lenient,
+        &token(json!({ "exp": NOW - 3600, "nbf": NOW + 3600 })),
+        AuthErrorKind::NotYetValid,
+        "token not yet valid",
+    )
+    .await;
+    let lenient_optional = builder()
+        .dangerous_skip_exp_check()
+        .required_claims([])
+        .build()
+        .unwrap();
+    accepts(&lenient_optional, &token(json!({ "sub": "user-1" }))).await;
+}
+
+#[tokio::test]
+async fn dangerous_skip_nbf_check_accepts_a_future_nbf_but_not_a_mistyped_one() {
+    let early = token(json!({ "sub": "user-1", "exp": FAR, "nbf": NOW + 3600 }));
+    refuses(
+        &layer(),
+        &early,
+        AuthErrorKind::NotYetValid,
+        "token not yet valid",
+    )
+    .await;
+    let lenient = builder().dangerous_skip_nbf_check().build().unwrap();
+    accepts(&lenient, &early).await;
+    refuses(
+        &lenient,
+        &token(json!({ "exp": FAR, "nbf": "tomorrow" })),
+        AuthErrorKind::InvalidClaimType,
+        "claim `nbf` is not a number",
+    )
+    .await;
+    // `exp` is still checked.
+    refuses(
+        &lenient,
+        &token(json!({ "exp": NOW - 3600, "nbf": NOW + 3600 })),
+        AuthErrorKind::Expired,
+        "token expired",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -1286,7 +1366,7 @@ fn configuration_errors_are_found_at_build_time() {
         .algorithms([Algorithm::HS256]);
     assert!(matches!(
         build(rsa_hs256),
-        ConfigError::AlgorithmMismatch(_)
+        ConfigError::NoKeyForAlgorithms { skipped: 1, .. }
     ));
     let cookie = builder().source(TokenSource::cookie("a b"));
     assert!(matches!(build(cookie), ConfigError::InvalidSourceName(name) if name == "a b"));
@@ -1301,6 +1381,324 @@ fn configuration_errors_are_found_at_build_time() {
         Key::rsa_pem(b"not a pem"),
         Err(ConfigError::InvalidKey(_))
     ));
+}
+
+// ---------------------------------------------------------------------------
+// Keys and allowed algorithms
+// ---------------------------------------------------------------------------
+
+const JWKS: &[u8] = include_bytes!("fixtures/pyjwt/jwks.json");
+const EC_P256_PEM: &[u8] = include_bytes!("fixtures/pyjwt/ec_p256_public.pem");
+const PYJWT_AUDIENCE: &str = "api://tower-jwt-auth";
+
+/// The committed PyJWT token named `name`.
+fn pyjwt_token(name: &str) -> String {
+    let tokens: Vec<Value> =
+        serde_json::from_str(include_str!("fixtures/pyjwt/tokens.json")).unwrap();
+    let token = tokens.iter().find(|t| t["name"] == name).unwrap();
+    token["token"].as_str().unwrap().to_owned()
+}
+
+/// The PyJWT fixtures' JWK Set, with their audience, at [`NOW`].
+fn jwks_builder() -> JwtAuthBuilder<Value> {
+    JwtAuthLayer::builder()
+        .key_set(KeySet::from_json(JWKS).unwrap())
+        .audience(PYJWT_AUDIENCE)
+        .clock(|| NOW)
+}
+
+#[tokio::test]
+async fn a_static_key_set_keeps_the_keys_of_the_allowed_algorithms() {
+    // As a remote set does: the RSA key stays, the EC and Ed25519 keys are
+    // skipped and counted.
+    let rsa_only = jwks_builder()
+        .algorithms([Algorithm::RS256, Algorithm::PS256])
+        .build()
+        .unwrap();
+    assert_eq!(rsa_only.skipped_keys(), 3);
+    for name in ["RS256", "PS256"] {
+        accepts(&rsa_only, &pyjwt_token(name)).await;
+    }
+    for name in ["RS384", "ES256", "EdDSA"] {
+        refuses(
+            &rsa_only,
+            &pyjwt_token(name),
+            AuthErrorKind::AlgorithmNotAllowed,
+            ALG_NOT_ALLOWED,
+        )
+        .await;
+    }
+    let all = jwks_builder().build().unwrap();
+    assert_eq!(all.skipped_keys(), 0);
+    accepts(&all, &pyjwt_token("ES384")).await;
+
+    // No key left is a configuration error, and so is an empty list.
+    let error = jwks_builder()
+        .algorithms([Algorithm::HS256])
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(&error, ConfigError::NoKeyForAlgorithms { algorithms, skipped: 4 } if algorithms == &[Algorithm::HS256]),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "none of the 4 keys can verify any of the allowed algorithms [HS256]"
+    );
+    assert!(matches!(
+        jwks_builder().algorithms([]).build().unwrap_err(),
+        ConfigError::Empty {
+            setting: "algorithms"
+        }
+    ));
+}
+
+#[test]
+fn an_allowed_algorithm_that_no_key_verifies_is_named() {
+    let p256 = || {
+        JwtAuthLayer::<Value>::builder()
+            .key(Key::ec_pem(EC_P256_PEM).unwrap())
+            .algorithms([Algorithm::ES256, Algorithm::ES384])
+    };
+    let error = p256().build().unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ConfigError::UnverifiableAlgorithm {
+                algorithm: Algorithm::ES384
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .starts_with("ES384 is allowed but no key can verify it")
+    );
+    // With a key for it, the same list builds.
+    let both = p256()
+        .key_set(KeySet::from_json(JWKS).unwrap())
+        .audience(PYJWT_AUDIENCE)
+        .build()
+        .unwrap();
+    assert_eq!(both.skipped_keys(), 2, "the RSA and Ed25519 keys");
+    // An HMAC secret too short for an allowed algorithm: the message says so.
+    let error = JwtAuthLayer::<Value>::builder()
+        .key(Key::hmac([1; 48]))
+        .algorithms([Algorithm::HS256, Algorithm::HS512])
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ConfigError::UnverifiableAlgorithm {
+                algorithm: Algorithm::HS512
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("HS512 from 64"), "{error}");
+}
+
+#[tokio::test]
+async fn hmac_secrets_allow_the_algorithms_their_length_covers() {
+    // RFC 7518 §3.2: HS256 from 32 bytes, HS384 from 48, HS512 from 64.
+    for (length, allowed) in [
+        (32, &[Algorithm::HS256][..]),
+        (47, &[Algorithm::HS256]),
+        (48, &[Algorithm::HS256, Algorithm::HS384]),
+        (63, &[Algorithm::HS256, Algorithm::HS384]),
+        (64, &[Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]),
+    ] {
+        let secret = &SECRET[..length];
+        assert_eq!(Key::hmac(secret).algorithms(), allowed, "{length} bytes");
+        let layer = JwtAuthLayer::<Value>::builder()
+            .key(Key::hmac(secret))
+            .clock(|| NOW)
+            .build()
+            .unwrap();
+        for algorithm in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512] {
+            let header = json!({ "alg": algorithm }).to_string();
+            let token = sign_encoded(
+                &b64(header),
+                &b64(json!({ "exp": FAR }).to_string()),
+                secret,
+                algorithm,
+            );
+            if allowed.contains(&algorithm) {
+                accepts(&layer, &token).await;
+            } else {
+                refuses(
+                    &layer,
+                    &token,
+                    AuthErrorKind::AlgorithmNotAllowed,
+                    ALG_NOT_ALLOWED,
+                )
+                .await;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_short_hmac_secret_is_refused_unless_declared_legacy() {
+    let short = |key: Key| {
+        JwtAuthLayer::<Value>::builder()
+            .key(key)
+            .clock(|| NOW)
+            .build()
+    };
+    let refused = |result: Result<JwtAuthLayer<Value>, ConfigError>| match result {
+        Err(ConfigError::ShortHmacSecret {
+            algorithm,
+            length,
+            minimum,
+        }) => (algorithm, length, minimum),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        refused(short(Key::hmac("short"))),
+        (Algorithm::HS256, 5, 32)
+    );
+    assert_eq!(
+        refused(short(Key::hmac(&SECRET[..31]))),
+        (Algorithm::HS256, 31, 32)
+    );
+    // Pinned to an algorithm the length does not cover, whatever is allowed.
+    assert_eq!(
+        refused(short(
+            Key::hmac(&SECRET[..32]).with_algorithm(Algorithm::HS512)
+        )),
+        (Algorithm::HS512, 32, 64)
+    );
+    let jwk = format!(
+        r#"{{"kty":"oct","alg":"HS384","k":"{}"}}"#,
+        b64(&SECRET[..40])
+    );
+    assert_eq!(
+        refused(short(Key::from_jwk_json(jwk.as_bytes()).unwrap())),
+        (Algorithm::HS384, 40, 48)
+    );
+    assert_eq!(
+        refused(short(Key::hmac_base64(&STANDARD.encode("short")).unwrap())),
+        (Algorithm::HS256, 5, 32)
+    );
+    let error = short(Key::hmac("short")).unwrap_err().to_string();
+    assert!(error.contains("hmac_legacy_short_secret"), "{error}");
+
+    // The declared opt-out: every HMAC algorithm, any length but 0.
+    let legacy = short(Key::hmac_legacy_short_secret("short")).unwrap();
+    for algorithm in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512] {
+        let header = json!({ "alg": algorithm }).to_string();
+        let claims = b64(json!({ "exp": FAR, "sub": "old" }).to_string());
+        accepts(
+            &legacy,
+            &sign_encoded(&b64(header), &claims, b"short", algorithm),
+        )
+        .await;
+    }
+    assert!(matches!(
+        short(Key::hmac_legacy_short_secret("")),
+        Err(ConfigError::InvalidKey(_))
+    ));
+}
+
+#[test]
+fn the_token_issuer_follows_the_same_length_rule() {
+    let refused = |result: Result<TokenIssuer, ConfigError>| match result {
+        Err(ConfigError::ShortHmacSecret {
+            algorithm,
+            length,
+            minimum,
+        }) => (algorithm, length, minimum),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        refused(TokenIssuer::hmac("short").build()),
+        (Algorithm::HS256, 5, 32)
+    );
+    let hs512 = |secret: &[u8]| {
+        TokenIssuer::builder(EncodingKey::from_secret(secret), Algorithm::HS512).build()
+    };
+    assert_eq!(refused(hs512(&SECRET[..63])), (Algorithm::HS512, 63, 64));
+    assert!(hs512(SECRET).is_ok());
+    assert!(TokenIssuer::hmac(&SECRET[..32]).build().is_ok());
+    // The legacy issuer's tokens verify with the legacy key.
+    let token = TokenIssuer::hmac_legacy_short_secret("short")
+        .build()
+        .unwrap()
+        .issue(&json!({ "sub": "old" }))
+        .unwrap();
+    let verified = jsonwebtoken::decode::<Value>(
+        &token,
+        &DecodingKey::from_secret(b"short"),
+        &Validation::new(Algorithm::HS256),
+    );
+    assert_eq!(verified.unwrap().claims["sub"], "old");
+}
+
+#[test]
+fn a_jwk_from_json_names_why_it_cannot_be_used() {
+    let reason = |json: &str| match Key::from_jwk_json(json.as_bytes()) {
+        Err(ConfigError::UnusableJwk { reason, .. }) => reason,
+        other => panic!("{json}: {other:?}"),
+    };
+    let jwks: Value = serde_json::from_slice(JWKS).unwrap();
+    let ec = jwks["keys"][1].clone();
+    let with = |member: &str, value: Value| {
+        let mut jwk = ec.clone();
+        jwk[member] = value;
+        jwk.to_string()
+    };
+    assert_eq!(reason(&with("use", json!("enc"))), "its `use` is not `sig`");
+    for curve in ["P-521", "secp256k1"] {
+        assert_eq!(
+            reason(&with("crv", json!(curve))),
+            "its curve is not P-256, P-384 or Ed25519"
+        );
+    }
+    assert_eq!(
+        reason(&with("alg", json!("ES384"))),
+        "its `alg` does not fit its key type or curve"
+    );
+    assert_eq!(
+        reason(&with("alg", json!("RSA-OAEP"))),
+        "its `alg` is not a signature algorithm"
+    );
+    assert_eq!(
+        reason(r#"{"kty":"EC","crv":"P-256","x":"AAAA"}"#),
+        "a member its `kty` needs is missing or of the wrong type"
+    );
+    assert_eq!(
+        reason(r#"{"kty":"XYZ","k":"AAAA"}"#),
+        "its `kty` is not EC, RSA, oct or OKP"
+    );
+    assert_eq!(reason(r#"{"k":"AAAA"}"#), "it has no `kty`");
+    assert_eq!(
+        reason(r#"{"kty":"OKP","crv":"X25519","x":"AAAA"}"#),
+        "its curve is not P-256, P-384 or Ed25519"
+    );
+    // The kid is kept, for the message.
+    let error = Key::from_jwk_json(with("use", json!("enc")).as_bytes()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        r#"the JWK with kid "ec256-1" cannot verify signatures: its `use` is not `sig`"#
+    );
+    for not_a_jwk in ["", "not json", "[]", r#"{"kid":1}"#] {
+        assert!(
+            matches!(
+                Key::from_jwk_json(not_a_jwk.as_bytes()),
+                Err(ConfigError::InvalidJwk(_))
+            ),
+            "{not_a_jwk}"
+        );
+    }
+    // A usable one keeps its kid and algorithm, and verifies.
+    let key = Key::from_jwk_json(ec.to_string().as_bytes()).unwrap();
+    assert_eq!(
+        (key.kid(), key.algorithms()),
+        (Some("ec256-1"), &[Algorithm::ES256][..])
+    );
 }
 
 // ---------------------------------------------------------------------------

@@ -10,6 +10,8 @@ use jsonwebtoken::crypto::CryptoProvider;
 
 use super::config::Authenticator;
 use super::layer::JwtAuthLayer;
+#[cfg(feature = "form-timeout")]
+use super::settings::FormReadTimeout;
 use super::settings::{FormLimit, Settings};
 use super::{HeadOnly, WithForm};
 use crate::clock::{Clock, SharedClock};
@@ -28,6 +30,45 @@ use crate::source::TokenSource;
 /// `aud` or `sub` check (but a token that *has* an `aud` is refused unless one
 /// of its values is configured, as RFC 7519 §4.1.3 asks); the system clock; the
 /// [`DefaultResponder`]; every request must carry a token.
+///
+/// ```
+/// # use std::convert::Infallible;
+/// # use bytes::Bytes;
+/// # use http::{Request, Response, StatusCode};
+/// # use http_body_util::Full;
+/// # use tower::{Layer, ServiceExt, service_fn};
+/// # /// The status `layer` answers `request` with (the inner service says 200).
+/// # async fn status<R: tower_jwt_auth::ErrorResponder>(
+/// #     layer: &tower_jwt_auth::JwtAuthLayer<serde_json::Value, R>,
+/// #     request: http::request::Builder,
+/// # ) -> StatusCode {
+/// #     let inner = service_fn(|_: Request<Full<Bytes>>| async {
+/// #         Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+/// #     });
+/// #     let request = request.body(Full::default()).unwrap();
+/// #     layer.layer(inner).oneshot(request).await.unwrap().status()
+/// # }
+/// # fn bearer(token: &str) -> http::request::Builder {
+/// #     Request::get("/").header("authorization", format!("Bearer {token}"))
+/// # }
+/// use serde_json::json;
+/// use tower_jwt_auth::{JwtAuthLayer, Key, TokenIssuer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let secret = b"a secret of at least 32 bytes....";
+/// let layer = JwtAuthLayer::<serde_json::Value>::builder()
+///     .key(Key::hmac(secret))
+///     .build()?;
+/// let issuer = TokenIssuer::hmac(secret).build()?;
+/// assert_eq!(status(&layer, bearer(&issuer.issue(&json!({ "sub": "ada" }))?)).await, StatusCode::OK);
+/// // No token: 401. A token for some audience, when none is configured: 401.
+/// assert_eq!(status(&layer, Request::get("/")).await, StatusCode::UNAUTHORIZED);
+/// let elsewhere = TokenIssuer::hmac(secret).audience("billing").build()?;
+/// assert_eq!(status(&layer, bearer(&elsewhere.issue(&json!({}))?)).await, StatusCode::UNAUTHORIZED);
+/// # Ok(())
+/// # }
+/// ```
 #[must_use]
 pub struct JwtAuthBuilder<C, R = DefaultResponder, M = HeadOnly> {
     settings: Settings,
@@ -49,6 +90,54 @@ impl<C> JwtAuthLayer<C> {
 
 impl<C, R, M> JwtAuthBuilder<C, R, M> {
     /// Adds a verification key.
+    ///
+    /// Keys are the first group of settings: [`key`](Self::key),
+    /// [`keys`](Self::keys), [`key_set`](Self::key_set),
+    /// [`trusted_issuer`](Self::trusted_issuer), `jwks` (feature `remote-jwks`) and
+    /// [`algorithms`](Self::algorithms). Keys with a `kid` are chosen by the
+    /// token's `kid`, so that a new key can join before the old one leaves:
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use bytes::Bytes;
+    /// # use http::{Request, Response, StatusCode};
+    /// # use http_body_util::Full;
+    /// # use tower::{Layer, ServiceExt, service_fn};
+    /// # /// The status `layer` answers `request` with (the inner service says 200).
+    /// # async fn status<R: tower_jwt_auth::ErrorResponder>(
+    /// #     layer: &tower_jwt_auth::JwtAuthLayer<serde_json::Value, R>,
+    /// #     request: http::request::Builder,
+    /// # ) -> StatusCode {
+    /// #     let inner = service_fn(|_: Request<Full<Bytes>>| async {
+    /// #         Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+    /// #     });
+    /// #     let request = request.body(Full::default()).unwrap();
+    /// #     layer.layer(inner).oneshot(request).await.unwrap().status()
+    /// # }
+    /// # fn bearer(token: &str) -> http::request::Builder {
+    /// #     Request::get("/").header("authorization", format!("Bearer {token}"))
+    /// # }
+    /// use serde_json::json;
+    /// use tower_jwt_auth::{JwtAuthLayer, Key, TokenIssuer};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let january = b"the secret of January, 32 bytes..";
+    /// let february = b"the secret of February, 32 bytes.";
+    /// let layer = JwtAuthLayer::<serde_json::Value>::builder()
+    ///     .key(Key::hmac(january).with_kid("2024-01"))
+    ///     .key(Key::hmac(february).with_kid("2024-02"))
+    ///     .build()?;
+    /// let sign = |secret: &[u8], kid: &str| -> Result<String, Box<dyn std::error::Error>> {
+    ///     Ok(TokenIssuer::hmac(secret).kid(kid).build()?.issue(&json!({}))?)
+    /// };
+    /// assert_eq!(status(&layer, bearer(&sign(february, "2024-02")?)).await, StatusCode::OK);
+    /// assert_eq!(status(&layer, bearer(&sign(january, "2024-01")?)).await, StatusCode::OK);
+    /// // The `kid` names the key: January's secret cannot pass for February's.
+    /// assert_eq!(status(&layer, bearer(&sign(january, "2024-02")?)).await, StatusCode::UNAUTHORIZED);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn key(mut self, key: Key) -> Self {
         self.settings.issuer.keys.push(key);
         self
@@ -91,6 +180,47 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
     ///
     /// Every asymmetric algorithm is allowed unless [`algorithms`](Self::algorithms)
     /// narrows them; HMAC keys in the document are never used.
+    ///
+    /// Built with `fail_fast(false)`, the set starts empty, and a request that
+    /// needs keys before the first document has arrived is answered `503`:
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use bytes::Bytes;
+    /// # use http::{Request, Response, StatusCode};
+    /// # use http_body_util::Full;
+    /// # use tower::{Layer, ServiceExt, service_fn};
+    /// # /// The status `layer` answers `request` with (the inner service says 200).
+    /// # async fn status<R: tower_jwt_auth::ErrorResponder>(
+    /// #     layer: &tower_jwt_auth::JwtAuthLayer<serde_json::Value, R>,
+    /// #     request: http::request::Builder,
+    /// # ) -> StatusCode {
+    /// #     let inner = service_fn(|_: Request<Full<Bytes>>| async {
+    /// #         Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+    /// #     });
+    /// #     let request = request.body(Full::default()).unwrap();
+    /// #     layer.layer(inner).oneshot(request).await.unwrap().status()
+    /// # }
+    /// # fn bearer(token: &str) -> http::request::Builder {
+    /// #     Request::get("/").header("authorization", format!("Bearer {token}"))
+    /// # }
+    /// use tower_jwt_auth::{JwtAuthLayer, RemoteKeySet};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// // A port nobody listens on, as an identity provider that is down.
+    /// let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    /// let keys = RemoteKeySet::builder(format!("http://127.0.0.1:{port}/jwks.json"))
+    ///     .fail_fast(false)
+    ///     .build()
+    ///     .await?;
+    /// let layer = JwtAuthLayer::<serde_json::Value>::builder().jwks(keys).build()?;
+    /// // An RS256 token (`{"alg":"RS256"}.{}`): its key cannot be fetched.
+    /// let token = "eyJhbGciOiJSUzI1NiJ9.e30.c2lnbmF0dXJl";
+    /// assert_eq!(status(&layer, bearer(token)).await, StatusCode::SERVICE_UNAVAILABLE);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[cfg(feature = "remote-jwks")]
     pub fn jwks(mut self, keys: crate::RemoteKeySet) -> Self {
         self.settings.issuer.feed = Some(std::sync::Arc::new(keys));
@@ -100,6 +230,14 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
     /// Restricts the accepted algorithms. Without it, each key allows the
     /// algorithms of its family (or the one pinned by its JWK `alg` or
     /// [`Key::with_algorithm`]). `none` is never accepted, whatever is set here.
+    ///
+    /// A static key that fits none of them is left out, as a remote key set
+    /// leaves it out, and counted in [`JwtAuthLayer::skipped_keys`]: a JWK Set
+    /// with RSA and EC keys and `.algorithms([RS256])` keeps its RSA keys.
+    /// Building fails when no key is left
+    /// ([`ConfigError::NoKeyForAlgorithms`]), when an algorithm given here has
+    /// no key that can verify it ([`ConfigError::UnverifiableAlgorithm`]: it
+    /// would refuse every token), or when the list is empty.
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
         self.settings.issuer.algorithms = Some(algorithms.into_iter().collect());
         self
@@ -107,6 +245,51 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
 
     /// Accepts tokens from this issuer; call again to accept several. Once set,
     /// `iss` must be present, a string, and one of them.
+    ///
+    /// With [`audience`](Self::audience) and [`subject`](Self::subject), the
+    /// claims that say whom a token is from and for:
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use bytes::Bytes;
+    /// # use http::{Request, Response, StatusCode};
+    /// # use http_body_util::Full;
+    /// # use tower::{Layer, ServiceExt, service_fn};
+    /// # /// The status `layer` answers `request` with (the inner service says 200).
+    /// # async fn status<R: tower_jwt_auth::ErrorResponder>(
+    /// #     layer: &tower_jwt_auth::JwtAuthLayer<serde_json::Value, R>,
+    /// #     request: http::request::Builder,
+    /// # ) -> StatusCode {
+    /// #     let inner = service_fn(|_: Request<Full<Bytes>>| async {
+    /// #         Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+    /// #     });
+    /// #     let request = request.body(Full::default()).unwrap();
+    /// #     layer.layer(inner).oneshot(request).await.unwrap().status()
+    /// # }
+    /// # fn bearer(token: &str) -> http::request::Builder {
+    /// #     Request::get("/").header("authorization", format!("Bearer {token}"))
+    /// # }
+    /// use serde_json::json;
+    /// use tower_jwt_auth::{JwtAuthLayer, Key, TokenIssuer};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let secret = b"a secret of at least 32 bytes....";
+    /// let layer = JwtAuthLayer::<serde_json::Value>::builder()
+    ///     .key(Key::hmac(secret))
+    ///     .issuer("https://login.example")
+    ///     .audience("orders")
+    ///     .build()?;
+    /// let token = |issuer: &str, audience: &str| -> Result<String, Box<dyn std::error::Error>> {
+    ///     let builder = TokenIssuer::hmac(secret).issuer(issuer).audience(audience);
+    ///     Ok(builder.build()?.issue(&json!({ "sub": "ada" }))?)
+    /// };
+    /// assert_eq!(status(&layer, bearer(&token("https://login.example", "orders")?)).await, StatusCode::OK);
+    /// assert_eq!(status(&layer, bearer(&token("https://login.example", "billing")?)).await, StatusCode::UNAUTHORIZED);
+    /// assert_eq!(status(&layer, bearer(&token("https://other.example", "orders")?)).await, StatusCode::UNAUTHORIZED);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
         self.settings.issuer.issuers.push(issuer.into());
         self
@@ -127,13 +310,57 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
 
     /// Replaces the set of claims that must be present (default: `exp`). Any
     /// claim name may be given, up to 64 beyond the registered ones; a claim
-    /// whose value is `null` counts as absent.
-    pub fn required_claims<I, N>(mut self, names: I) -> Self
-    where
-        I: IntoIterator<Item = N>,
-        N: Into<String>,
-    {
-        self.settings.rules.required_claims = names.into_iter().map(Into::into).collect();
+    /// whose value is `null` counts as absent. `[]` requires none; owned
+    /// names go in as `names.iter().map(String::as_str)`, or one by one with
+    /// [`require_claim`](Self::require_claim).
+    ///
+    /// A claim that is not required is still checked when present: an `exp`
+    /// that has passed is refused whether `exp` is required or not (see
+    /// [`dangerous_skip_exp_check`](Self::dangerous_skip_exp_check) to stop
+    /// that).
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use bytes::Bytes;
+    /// # use http::{Request, Response, StatusCode};
+    /// # use http_body_util::Full;
+    /// # use tower::{Layer, ServiceExt, service_fn};
+    /// # /// The status `layer` answers `request` with (the inner service says 200).
+    /// # async fn status<R: tower_jwt_auth::ErrorResponder>(
+    /// #     layer: &tower_jwt_auth::JwtAuthLayer<serde_json::Value, R>,
+    /// #     request: http::request::Builder,
+    /// # ) -> StatusCode {
+    /// #     let inner = service_fn(|_: Request<Full<Bytes>>| async {
+    /// #         Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+    /// #     });
+    /// #     let request = request.body(Full::default()).unwrap();
+    /// #     layer.layer(inner).oneshot(request).await.unwrap().status()
+    /// # }
+    /// # fn bearer(token: &str) -> http::request::Builder {
+    /// #     Request::get("/").header("authorization", format!("Bearer {token}"))
+    /// # }
+    /// use tower_jwt_auth::{JwtAuthLayer, Key};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let secret = b"a secret of at least 32 bytes....";
+    /// let layer = JwtAuthLayer::<serde_json::Value>::builder()
+    ///     .key(Key::hmac(secret))
+    ///     .required_claims([]) // not even `exp`
+    ///     .require_claim("sub")
+    ///     .build()?;
+    /// // Tokens without `exp`, signed by hand (the TokenIssuer always sets one).
+    /// let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    /// let key = jsonwebtoken::EncodingKey::from_secret(secret);
+    /// let forever = jsonwebtoken::encode(&header, &serde_json::json!({ "sub": "ada" }), &key)?;
+    /// assert_eq!(status(&layer, bearer(&forever)).await, StatusCode::OK);
+    /// let anonymous = jsonwebtoken::encode(&header, &serde_json::json!({}), &key)?;
+    /// assert_eq!(status(&layer, bearer(&anonymous)).await, StatusCode::UNAUTHORIZED);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn required_claims<'a>(mut self, names: impl IntoIterator<Item = &'a str>) -> Self {
+        self.settings.rules.required_claims = names.into_iter().map(str::to_owned).collect();
         self
     }
 
@@ -147,6 +374,76 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
     /// 60 s).
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.settings.rules.leeway = leeway;
+        self
+    }
+
+    /// **Dangerous: accepts expired tokens.** A present `exp` is no longer
+    /// compared with the clock (it must still be a number); whether one must
+    /// be present stays the business of
+    /// [`required_claims`](Self::required_claims), which requires it by
+    /// default.
+    ///
+    /// A token that leaks then works for ever: nothing but a key rotation or
+    /// a revocation check (the `revocation` feature) ends it. Use it only where
+    /// something else bounds the life of a token, or in tests; the default,
+    /// the check, is what RFC 7519 §4.1.4 asks for. The verified-token cache,
+    /// if any, stops comparing `exp` too.
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use bytes::Bytes;
+    /// # use http::{Request, Response, StatusCode};
+    /// # use http_body_util::Full;
+    /// # use tower::{Layer, ServiceExt, service_fn};
+    /// # /// The status `layer` answers `request` with (the inner service says 200).
+    /// # async fn status<R: tower_jwt_auth::ErrorResponder>(
+    /// #     layer: &tower_jwt_auth::JwtAuthLayer<serde_json::Value, R>,
+    /// #     request: http::request::Builder,
+    /// # ) -> StatusCode {
+    /// #     let inner = service_fn(|_: Request<Full<Bytes>>| async {
+    /// #         Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+    /// #     });
+    /// #     let request = request.body(Full::default()).unwrap();
+    /// #     layer.layer(inner).oneshot(request).await.unwrap().status()
+    /// # }
+    /// # fn bearer(token: &str) -> http::request::Builder {
+    /// #     Request::get("/").header("authorization", format!("Bearer {token}"))
+    /// # }
+    /// use serde_json::json;
+    /// use tower_jwt_auth::{JwtAuthLayer, Key, TokenIssuer};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let secret = b"a secret of at least 32 bytes....";
+    /// // Issued at 1 000 000 for 15 minutes, presented at 2 000 000.
+    /// let issuer = TokenIssuer::hmac(secret).clock(|| 1_000_000).build()?;
+    /// let old = issuer.issue(&json!({}))?;
+    /// let builder = || {
+    ///     JwtAuthLayer::<serde_json::Value>::builder()
+    ///         .key(Key::hmac(secret))
+    ///         .clock(|| 2_000_000)
+    /// };
+    /// assert_eq!(status(&builder().build()?, bearer(&old)).await, StatusCode::UNAUTHORIZED);
+    /// let lenient = builder().dangerous_skip_exp_check().build()?;
+    /// assert_eq!(status(&lenient, bearer(&old)).await, StatusCode::OK);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn dangerous_skip_exp_check(mut self) -> Self {
+        self.settings.rules.skip_exp_check = true;
+        self
+    }
+
+    /// **Dangerous: accepts tokens before their `nbf`.** A present `nbf` is no
+    /// longer compared with the clock (it must still be a number).
+    ///
+    /// `nbf` is how an issuer says a token is not valid *yet* (one minted in
+    /// advance, or for a delayed grant); skipping it honours such a token
+    /// early. Use it only for issuers known to set a wrong `nbf`, and prefer a
+    /// larger [`leeway`](Self::leeway) for mere clock skew. The verified-token
+    /// cache, if any, stops comparing `nbf` too.
+    pub fn dangerous_skip_nbf_check(mut self) -> Self {
+        self.settings.rules.skip_nbf_check = true;
         self
     }
 
@@ -172,6 +469,51 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
 
     /// Adds a token source. The first call replaces the default
     /// (`Authorization: Bearer`); sources are read in the order given.
+    ///
+    /// Sources are read in order, and the first one replaces the default
+    /// bearer source; see also [`optional`](Self::optional) and, for HTML forms,
+    /// [`form_field`](Self::form_field):
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use bytes::Bytes;
+    /// # use http::{Request, Response, StatusCode};
+    /// # use http_body_util::Full;
+    /// # use tower::{Layer, ServiceExt, service_fn};
+    /// # /// The status `layer` answers `request` with (the inner service says 200).
+    /// # async fn status<R: tower_jwt_auth::ErrorResponder>(
+    /// #     layer: &tower_jwt_auth::JwtAuthLayer<serde_json::Value, R>,
+    /// #     request: http::request::Builder,
+    /// # ) -> StatusCode {
+    /// #     let inner = service_fn(|_: Request<Full<Bytes>>| async {
+    /// #         Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+    /// #     });
+    /// #     let request = request.body(Full::default()).unwrap();
+    /// #     layer.layer(inner).oneshot(request).await.unwrap().status()
+    /// # }
+    /// # fn bearer(token: &str) -> http::request::Builder {
+    /// #     Request::get("/").header("authorization", format!("Bearer {token}"))
+    /// # }
+    /// use serde_json::json;
+    /// use tower_jwt_auth::{JwtAuthLayer, Key, TokenIssuer, TokenSource};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let secret = b"a secret of at least 32 bytes....";
+    /// let layer = JwtAuthLayer::<serde_json::Value>::builder()
+    ///     .key(Key::hmac(secret))
+    ///     .source(TokenSource::cookie("session"))
+    ///     .source(TokenSource::query("access_token"))
+    ///     .build()?;
+    /// let token = TokenIssuer::hmac(secret).build()?.issue(&json!({}))?;
+    /// let cookie = Request::get("/").header("cookie", format!("theme=dark; session={token}"));
+    /// assert_eq!(status(&layer, cookie).await, StatusCode::OK);
+    /// assert_eq!(status(&layer, Request::get(format!("/?access_token={token}"))).await, StatusCode::OK);
+    /// // Not a source of this layer.
+    /// assert_eq!(status(&layer, bearer(&token)).await, StatusCode::UNAUTHORIZED);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn source(mut self, source: TokenSource) -> Self {
         self.settings.sources.push(source);
         self
@@ -188,6 +530,50 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
     /// How a token taken from a cookie proves, on an unsafe method, that the
     /// request was not forged by another site (default:
     /// [`CsrfPolicy::same_origin`]). Other sources are never affected.
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use bytes::Bytes;
+    /// # use http::{Request, Response, StatusCode};
+    /// # use http_body_util::Full;
+    /// # use tower::{Layer, ServiceExt, service_fn};
+    /// # /// The status `layer` answers `request` with (the inner service says 200).
+    /// # async fn status<R: tower_jwt_auth::ErrorResponder>(
+    /// #     layer: &tower_jwt_auth::JwtAuthLayer<serde_json::Value, R>,
+    /// #     request: http::request::Builder,
+    /// # ) -> StatusCode {
+    /// #     let inner = service_fn(|_: Request<Full<Bytes>>| async {
+    /// #         Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+    /// #     });
+    /// #     let request = request.body(Full::default()).unwrap();
+    /// #     layer.layer(inner).oneshot(request).await.unwrap().status()
+    /// # }
+    /// # fn bearer(token: &str) -> http::request::Builder {
+    /// #     Request::get("/").header("authorization", format!("Bearer {token}"))
+    /// # }
+    /// use serde_json::json;
+    /// use tower_jwt_auth::{CsrfPolicy, JwtAuthLayer, Key, TokenIssuer, TokenSource};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let secret = b"a secret of at least 32 bytes....";
+    /// let layer = JwtAuthLayer::<serde_json::Value>::builder()
+    ///     .key(Key::hmac(secret))
+    ///     .source(TokenSource::cookie("session"))
+    ///     .csrf(CsrfPolicy::same_origin().trust_origin("https://app.example"))
+    ///     .build()?;
+    /// let token = TokenIssuer::hmac(secret).build()?.issue(&json!({}))?;
+    /// let post = |origin| {
+    ///     Request::post("https://api.example/orders")
+    ///         .header("cookie", format!("session={token}"))
+    ///         .header("origin", origin)
+    /// };
+    /// assert_eq!(status(&layer, post("https://app.example")).await, StatusCode::OK);
+    /// assert_eq!(status(&layer, post("https://api.example")).await, StatusCode::OK);
+    /// assert_eq!(status(&layer, post("https://evil.example")).await, StatusCode::FORBIDDEN);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn csrf(mut self, policy: CsrfPolicy) -> Self {
         self.settings.csrf = policy;
         self
@@ -203,6 +589,55 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
     /// hit, with the same leeway; and the entries of a key that leaves a remote
     /// key set go with it. Checks that depend on the request (CSRF) or on
     /// shared state (revocation) run on every request, hit or not.
+    ///
+    /// A hit still meets the clock:
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use bytes::Bytes;
+    /// # use http::{Request, Response, StatusCode};
+    /// # use http_body_util::Full;
+    /// # use tower::{Layer, ServiceExt, service_fn};
+    /// # /// The status `layer` answers `request` with (the inner service says 200).
+    /// # async fn status<R: tower_jwt_auth::ErrorResponder>(
+    /// #     layer: &tower_jwt_auth::JwtAuthLayer<serde_json::Value, R>,
+    /// #     request: http::request::Builder,
+    /// # ) -> StatusCode {
+    /// #     let inner = service_fn(|_: Request<Full<Bytes>>| async {
+    /// #         Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+    /// #     });
+    /// #     let request = request.body(Full::default()).unwrap();
+    /// #     layer.layer(inner).oneshot(request).await.unwrap().status()
+    /// # }
+    /// # fn bearer(token: &str) -> http::request::Builder {
+    /// #     Request::get("/").header("authorization", format!("Bearer {token}"))
+    /// # }
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::time::Duration;
+    /// use serde_json::json;
+    /// use tower_jwt_auth::{JwtAuthLayer, Key, TokenIssuer};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let secret = b"a secret of at least 32 bytes....";
+    /// let now = Arc::new(AtomicU64::new(1_000_000));
+    /// let clock = now.clone();
+    /// let layer = JwtAuthLayer::<serde_json::Value>::builder()
+    ///     .key(Key::hmac(secret))
+    ///     .clock(move || clock.load(Ordering::SeqCst))
+    ///     .token_cache(10_000)
+    ///     .build()?;
+    /// let issuer = TokenIssuer::hmac(secret).ttl(Duration::from_secs(60)).clock(|| 1_000_000);
+    /// let token = issuer.build()?.issue(&json!({}))?;
+    /// assert_eq!(status(&layer, bearer(&token)).await, StatusCode::OK); // verified, kept
+    /// assert_eq!(status(&layer, bearer(&token)).await, StatusCode::OK); // a hit
+    /// // Past `exp` and the 60 s leeway, the cached token is refused like any other.
+    /// now.store(1_000_120, Ordering::SeqCst);
+    /// assert_eq!(status(&layer, bearer(&token)).await, StatusCode::UNAUTHORIZED);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[cfg(feature = "token-cache")]
     pub fn token_cache(mut self, capacity: usize) -> Self {
         self.settings.rules.token_cache = Some(capacity);
@@ -221,6 +656,49 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
     /// handler to pass to [`RevocationStore::revoke`](crate::RevocationStore::revoke).
     /// The check is asynchronous: it needs a tokio runtime with its time
     /// driver, and requests wait for it in the response future.
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use bytes::Bytes;
+    /// # use http::{Request, Response, StatusCode};
+    /// # use http_body_util::Full;
+    /// # use tower::{Layer, ServiceExt, service_fn};
+    /// # /// The status `layer` answers `request` with (the inner service says 200).
+    /// # async fn status<R: tower_jwt_auth::ErrorResponder>(
+    /// #     layer: &tower_jwt_auth::JwtAuthLayer<serde_json::Value, R>,
+    /// #     request: http::request::Builder,
+    /// # ) -> StatusCode {
+    /// #     let inner = service_fn(|_: Request<Full<Bytes>>| async {
+    /// #         Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+    /// #     });
+    /// #     let request = request.body(Full::default()).unwrap();
+    /// #     layer.layer(inner).oneshot(request).await.unwrap().status()
+    /// # }
+    /// # fn bearer(token: &str) -> http::request::Builder {
+    /// #     Request::get("/").header("authorization", format!("Bearer {token}"))
+    /// # }
+    /// use serde_json::json;
+    /// use tower_jwt_auth::{
+    ///     JwtAuthLayer, Key, MemoryRevocations, Revocation, RevocationStore, TokenInfo, TokenIssuer,
+    /// };
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// let secret = b"a secret of at least 32 bytes....";
+    /// let store = MemoryRevocations::new();
+    /// let layer = JwtAuthLayer::<serde_json::Value>::builder()
+    ///     .key(Key::hmac(secret))
+    ///     .revocation(Revocation::new(store.clone()))
+    ///     .build()?;
+    /// let token = TokenIssuer::hmac(secret).build()?.issue(&json!({ "jti": "t-1" }))?;
+    /// assert_eq!(status(&layer, bearer(&token)).await, StatusCode::OK);
+    /// // Logout: in a handler, the TokenInfo comes from the request's extensions.
+    /// let far = 4_102_444_800;
+    /// store.revoke(&TokenInfo::new().with_jti("t-1").with_expires_at(far)).await?;
+    /// assert_eq!(status(&layer, bearer(&token)).await, StatusCode::UNAUTHORIZED);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[cfg(feature = "revocation")]
     pub fn revocation(mut self, revocation: crate::Revocation) -> Self {
         self.settings.revocation = Some(std::sync::Arc::new(revocation));
@@ -229,6 +707,69 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
 
     /// Uses the `jsonwebtoken` crypto provider given, instead of the one this
     /// crate's features select.
+    ///
+    /// A provider of one's own is called for every signature check (the
+    /// features' aws-lc-rs provider is faster: its keys are prepared once):
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use bytes::Bytes;
+    /// # use http::{Request, Response, StatusCode};
+    /// # use http_body_util::Full;
+    /// # use tower::{Layer, ServiceExt, service_fn};
+    /// # /// The status `layer` answers `request` with (the inner service says 200).
+    /// # async fn status<R: tower_jwt_auth::ErrorResponder>(
+    /// #     layer: &tower_jwt_auth::JwtAuthLayer<serde_json::Value, R>,
+    /// #     request: http::request::Builder,
+    /// # ) -> StatusCode {
+    /// #     let inner = service_fn(|_: Request<Full<Bytes>>| async {
+    /// #         Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+    /// #     });
+    /// #     let request = request.body(Full::default()).unwrap();
+    /// #     layer.layer(inner).oneshot(request).await.unwrap().status()
+    /// # }
+    /// # fn bearer(token: &str) -> http::request::Builder {
+    /// #     Request::get("/").header("authorization", format!("Bearer {token}"))
+    /// # }
+    /// use std::sync::LazyLock;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use jsonwebtoken::crypto::{CryptoProvider, JwtVerifier};
+    /// use jsonwebtoken::{Algorithm, DecodingKey};
+    /// use serde_json::json;
+    /// use tower_jwt_auth::{JwtAuthLayer, Key, TokenIssuer};
+    /// # #[cfg(feature = "aws-lc-rs")]
+    /// # use jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER as BASE;
+    /// # #[cfg(not(feature = "aws-lc-rs"))]
+    /// # use jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER as BASE;
+    ///
+    /// static CHECKS: AtomicUsize = AtomicUsize::new(0);
+    ///
+    /// fn counting(
+    ///     algorithm: &Algorithm,
+    ///     key: &DecodingKey,
+    /// ) -> jsonwebtoken::errors::Result<Box<dyn JwtVerifier>> {
+    ///     CHECKS.fetch_add(1, Ordering::SeqCst);
+    ///     (BASE.verifier_factory)(algorithm, key)
+    /// }
+    ///
+    /// /// The backend's provider, counting the signatures it checks.
+    /// static COUNTING: LazyLock<CryptoProvider> =
+    ///     LazyLock::new(|| CryptoProvider { verifier_factory: counting, ..BASE.clone() });
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let secret = b"a secret of at least 32 bytes....";
+    /// let layer = JwtAuthLayer::<serde_json::Value>::builder()
+    ///     .key(Key::hmac(secret))
+    ///     .crypto_provider(&COUNTING)
+    ///     .build()?;
+    /// let before = CHECKS.load(Ordering::SeqCst); // building checked the key
+    /// let token = TokenIssuer::hmac(secret).build()?.issue(&json!({}))?;
+    /// assert_eq!(status(&layer, bearer(&token)).await, StatusCode::OK);
+    /// assert_eq!(CHECKS.load(Ordering::SeqCst) - before, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn crypto_provider(mut self, provider: &'static CryptoProvider) -> Self {
         self.settings.provider = Some(provider);
         self
@@ -236,6 +777,53 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
 
     /// Answers refused requests with `responder` instead of the
     /// [`DefaultResponder`].
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use bytes::Bytes;
+    /// # use http::{Request, Response, StatusCode};
+    /// # use http_body_util::Full;
+    /// # use tower::{Layer, ServiceExt, service_fn};
+    /// # /// The status `layer` answers `request` with (the inner service says 200).
+    /// # async fn status<R: tower_jwt_auth::ErrorResponder>(
+    /// #     layer: &tower_jwt_auth::JwtAuthLayer<serde_json::Value, R>,
+    /// #     request: http::request::Builder,
+    /// # ) -> StatusCode {
+    /// #     let inner = service_fn(|_: Request<Full<Bytes>>| async {
+    /// #         Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+    /// #     });
+    /// #     let request = request.body(Full::default()).unwrap();
+    /// #     layer.layer(inner).oneshot(request).await.unwrap().status()
+    /// # }
+    /// # fn bearer(token: &str) -> http::request::Builder {
+    /// #     Request::get("/").header("authorization", format!("Bearer {token}"))
+    /// # }
+    /// use serde_json::json;
+    /// use tower_jwt_auth::{AuthError, JwtAuthLayer, Key};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let layer = JwtAuthLayer::<serde_json::Value>::builder()
+    ///     .key(Key::hmac(b"a secret of at least 32 bytes...."))
+    ///     .responder(|error: &AuthError| {
+    ///         let body = json!({ "code": 1003, "error": error.description() });
+    ///         let mut response = Response::new(Bytes::from(body.to_string()));
+    ///         // The seed application's format: 200, and a code in the body.
+    ///         *response.status_mut() = StatusCode::OK;
+    ///         response
+    ///     })
+    ///     .build()?;
+    /// # let inner = service_fn(|_: Request<Full<Bytes>>| async {
+    /// #     Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+    /// # });
+    /// # let request = Request::get("/").body(Full::<Bytes>::default())?;
+    /// let response = layer.layer(inner).oneshot(request).await?;
+    /// assert_eq!(response.status(), StatusCode::OK);
+    /// // The error is in the extensions, whatever the responder answers.
+    /// assert!(response.extensions().get::<AuthError>().is_some());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn responder<R2: ErrorResponder>(self, responder: R2) -> JwtAuthBuilder<C, R2, M> {
         self.convert(|_| responder)
     }
@@ -262,10 +850,17 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
     /// - [`ConfigError::NoKeys`]: no key;
     /// - [`ConfigError::InvalidKey`]: a key that its algorithms cannot use;
     /// - [`ConfigError::AlgorithmMismatch`]: a pinned algorithm outside its key's
-    ///   family, or a key that fits none of the [allowed](Self::algorithms) ones;
+    ///   family;
+    /// - [`ConfigError::ShortHmacSecret`]: an HMAC secret shorter than the hash
+    ///   of an algorithm it allows (see [`Key::hmac`]);
+    /// - [`ConfigError::NoKeyForAlgorithms`]: no static key fits the
+    ///   [allowed algorithms](Self::algorithms);
+    /// - [`ConfigError::UnverifiableAlgorithm`]: an allowed algorithm that no
+    ///   static key can verify;
     /// - [`ConfigError::InvalidSourceName`]: an empty or invalid source name;
-    /// - [`ConfigError::Empty`]: an empty issuer, audience, `typ` or trusted
-    ///   issuer name, or a token cache of 0 entries;
+    /// - [`ConfigError::Empty`]: an empty issuer, audience, `typ`, trusted
+    ///   issuer name or list of allowed algorithms, or a token cache of 0
+    ///   entries;
     /// - [`ConfigError::TooMany`]: more than 64 required claims beyond the
     ///   registered ones;
     /// - [`ConfigError::NotOnTrustedIssuer`]: keys, issuers, audiences,
@@ -301,8 +896,12 @@ impl<C, R> JwtAuthBuilder<C, R, HeadOnly> {
     /// `application/x-www-form-urlencoded` (or `multipart/form-data` with the
     /// `multipart` feature). A `Content-Length` over the
     /// [limit](JwtAuthBuilder::form_limit) is answered `413` before any byte is
-    /// read; a body that grows past it is stopped at the limit and answered
-    /// `413`. Neither ever reaches the inner service half-read. Reading waits
+    /// read, and so is a `multipart/form-data` whose boundary is empty or over
+    /// 70 characters (RFC 2046 §5.1.1) with `400`; a body that grows past the
+    /// limit is stopped there and answered `413`, and one that has not
+    /// arrived whole within the read timeout (`form_read_timeout`, 10 s, with
+    /// the default `form-timeout` feature) is answered `408`. None
+    /// ever reaches the inner service half-read. Reading waits
     /// in the response future, so the inner service must be `Clone` (see the
     /// [crate docs](crate#synchronous-and-deferred-requests)).
     ///
@@ -335,6 +934,50 @@ impl<C, R> JwtAuthBuilder<C, R, WithForm> {
         self.settings.form_limit = FormLimit(bytes);
         self
     }
+
+    /// How long a form body may take to arrive, whole, from the moment the
+    /// layer receives the request (default
+    /// [10 s](crate::DEFAULT_FORM_READ_TIMEOUT)); a body still incomplete then
+    /// is answered `408`
+    /// ([`AuthErrorKind::FormReadTimeout`](crate::AuthErrorKind::FormReadTimeout),
+    /// no `WWW-Authenticate` challenge), the inner service is not called, and
+    /// the rest of the body is not read. `None` waits for ever; `0` is a
+    /// [`ConfigError::Empty`]. Raise it with the [limit](Self::form_limit)
+    /// when large forms come over slow links.
+    ///
+    /// The timer is tokio's (feature `form-timeout`, on by default), made only
+    /// when a body keeps the read waiting: the server must run on a tokio
+    /// runtime with its time driver, as axum and hyper servers on
+    /// `#[tokio::main]` do (and as tower-http's timeouts need). Outside any
+    /// tokio runtime there is no deadline. Without the feature there is none
+    /// either: bound the body's time outside the layer then (for example with
+    /// tower-http's `RequestBodyTimeoutLayer`).
+    ///
+    /// # Panics
+    ///
+    /// A form read that waits for its body, on a tokio runtime built without
+    /// its time driver (no `enable_time` or `enable_all`), panics in tokio's
+    /// timer. Enable the driver, or set `None` here.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::{JwtAuthLayer, Key, TokenSource};
+    ///
+    /// let layer = JwtAuthLayer::<serde_json::Value>::builder()
+    ///     .key(Key::hmac(b"a secret of at least 32 bytes...."))
+    ///     .source(TokenSource::bearer())
+    ///     .form_field("access_token")
+    ///     .form_limit(8 * 1024)
+    ///     .form_read_timeout(Duration::from_secs(5))
+    ///     .build()?;
+    /// assert!(format!("{layer:?}").contains("5s"));
+    /// # Ok::<(), tower_jwt_auth::ConfigError>(())
+    /// ```
+    #[cfg(feature = "form-timeout")]
+    pub fn form_read_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.settings.form_read_timeout = FormReadTimeout(timeout.into());
+        self
+    }
 }
 
 impl<C, R: fmt::Debug, M> fmt::Debug for JwtAuthBuilder<C, R, M> {
@@ -349,6 +992,7 @@ impl<C, R: fmt::Debug, M> fmt::Debug for JwtAuthBuilder<C, R, M> {
 #[cfg(test)]
 mod tests {
     use http::HeaderName;
+    use jsonwebtoken::Algorithm;
 
     use crate::test_helpers::SECRET;
     use crate::{ConfigError, CsrfPolicy, JwtAuthLayer, Key, TokenSource, TrustedIssuer};
@@ -371,7 +1015,15 @@ mod tests {
         );
         assert_eq!(error(builder().typ("")), r#"Empty { setting: "typ" }"#);
         assert_eq!(
-            error(builder().required_claims((0..65).map(|i| format!("claim{i}")))),
+            error(
+                builder().required_claims(
+                    (0..65)
+                        .map(|i| format!("claim{i}"))
+                        .collect::<Vec<_>>()
+                        .iter()
+                        .map(String::as_str)
+                )
+            ),
             r#"TooMany { what: "required claims beyond the registered ones", max: 64 }"#
         );
         let trusted = || TrustedIssuer::new("https://a.example").key(Key::hmac(SECRET));
@@ -387,8 +1039,54 @@ mod tests {
             ),
             r#"DuplicateIssuer { issuer: "https://a.example" }"#
         );
+        assert_eq!(
+            error(JwtAuthLayer::builder().key(Key::hmac(&SECRET[..31]))),
+            "ShortHmacSecret { algorithm: HS256, length: 31, minimum: 32 }"
+        );
+        assert_eq!(
+            error(builder().algorithms([Algorithm::HS256, Algorithm::HS384])),
+            "UnverifiableAlgorithm { algorithm: HS384 }"
+        );
+        assert_eq!(
+            error(builder().algorithms([Algorithm::RS256])),
+            "NoKeyForAlgorithms { algorithms: [RS256], skipped: 1 }"
+        );
+        assert_eq!(
+            error(builder().algorithms([])),
+            r#"Empty { setting: "algorithms" }"#
+        );
         // Every variant's text names its cause.
         for (error, text) in [
+            (
+                ConfigError::ShortHmacSecret {
+                    algorithm: Algorithm::HS384,
+                    length: 40,
+                    minimum: 48,
+                },
+                "an HMAC secret of 40 bytes is too short for HS384, which needs 48 or more \
+                 (RFC 7518 §3.2); for a legacy secret, use `hmac_legacy_short_secret`",
+            ),
+            (
+                ConfigError::NoKeyForAlgorithms {
+                    algorithms: vec![Algorithm::RS256],
+                    skipped: 2,
+                },
+                "none of the 2 keys can verify any of the allowed algorithms [RS256]",
+            ),
+            (
+                ConfigError::UnverifiableAlgorithm {
+                    algorithm: Algorithm::ES384,
+                },
+                "ES384 is allowed but no key can verify it (an HMAC secret serves HS256 from \
+                 32 bytes, HS384 from 48, HS512 from 64)",
+            ),
+            (
+                ConfigError::UnusableJwk {
+                    kid: None,
+                    reason: "it has no `kty`",
+                },
+                "the JWK cannot verify signatures: it has no `kty`",
+            ),
             (ConfigError::Empty { setting: "typ" }, "`typ` is empty"),
             (
                 ConfigError::NotOnTrustedIssuer { setting: "key" },

@@ -50,12 +50,12 @@ use base64::{DecodeSliceError, Engine as _};
 use futures_util::future::BoxFuture;
 use jsonwebtoken::Algorithm;
 use jsonwebtoken::crypto::CryptoProvider;
-use serde::de::{DeserializeOwned, DeserializeSeed};
+use serde::de::DeserializeOwned;
 
 use crate::clock::{DEFAULT_LEEWAY, SharedClock};
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use cache::{Lookup, Provenance, TokenCache};
-use claims::{ClaimRules, Registered, RegisteredSeed, string_claim};
+use claims::{ClaimRules, Registered, TimeChecks, read_registered, string_claim};
 use header::{JoseHeader, same_media_type};
 use signature::SignatureKey;
 use trust::Trust;
@@ -92,11 +92,17 @@ pub(crate) struct Rules {
     pub(crate) clock: SharedClock,
     /// The capacity of the verified-token cache, if there is one.
     pub(crate) token_cache: Option<usize>,
+    /// `JwtAuthBuilder::dangerous_skip_exp_check`: a present `exp` is not
+    /// compared with the clock.
+    pub(crate) skip_exp_check: bool,
+    /// `JwtAuthBuilder::dangerous_skip_nbf_check`: a present `nbf` is not
+    /// compared with the clock.
+    pub(crate) skip_nbf_check: bool,
 }
 
 impl Default for Rules {
-    /// `exp` required, a 60 s leeway, tokens up to 8 KiB, any `typ`, the
-    /// system clock, no cache.
+    /// `exp` required, `exp` and `nbf` compared with the clock, a 60 s
+    /// leeway, tokens up to 8 KiB, any `typ`, the system clock, no cache.
     fn default() -> Self {
         Self {
             subject: None,
@@ -106,6 +112,8 @@ impl Default for Rules {
             max_token_length: DEFAULT_MAX_TOKEN_LENGTH,
             clock: SharedClock::default(),
             token_cache: None,
+            skip_exp_check: false,
+            skip_nbf_check: false,
         }
     }
 }
@@ -252,11 +260,21 @@ impl Verifier {
                 rules.subject,
                 rules.leeway,
                 rules.clock,
+                TimeChecks {
+                    exp: !rules.skip_exp_check,
+                    nbf: !rules.skip_nbf_check,
+                },
             )?,
             typ: rules.typ,
             max_token_length: rules.max_token_length,
             cache: TokenCache::new(rules.token_cache)?,
         })
+    }
+
+    /// How many static keys were left out because they fit none of the
+    /// allowed algorithms, over all issuers.
+    pub(crate) fn skipped_keys(&self) -> usize {
+        self.trusts.iter().map(|t| t.skipped_keys).sum()
     }
 
     /// Verifies `token` and returns its claims.
@@ -337,8 +355,7 @@ impl Verifier {
         // here (RFC 7515 §4: the header is UTF-8 JSON).
         let header_json = std::str::from_utf8(&header_json)
             .map_err(|e| malformed_because("header is not UTF-8", e))?;
-        let header: JoseHeader<'_> = serde_json::from_str(header_json)
-            .map_err(|e| malformed_because("header is not a JOSE header", e))?;
+        let header = JoseHeader::parse(header_json)?;
         let algorithm: Algorithm = header.alg.parse().map_err(|_| not_allowed())?;
         // One set of rules: the algorithm is checked first, as with static keys
         // it always was; with several issuers, once the issuer is known.
@@ -456,13 +473,7 @@ impl Verifier {
 
     /// The registered claims, read by serde_json whatever the text holds.
     fn read_registered_claims<'p>(&self, payload: &'p str) -> Result<Registered<'p>, AuthError> {
-        let mut json = serde_json::Deserializer::from_str(payload);
-        RegisteredSeed {
-            extra: &self.claims.required.extra,
-        }
-        .deserialize(&mut json)
-        .and_then(|claims| json.end().map(|()| claims))
-        .map_err(|e| malformed_because("claims are not a JSON object", e))
+        read_registered(payload, &self.claims.required.extra)
     }
 }
 

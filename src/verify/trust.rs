@@ -8,7 +8,7 @@ use jsonwebtoken::Algorithm;
 use jsonwebtoken::crypto::CryptoProvider;
 
 use super::key_source::{KeyFeed, KeySource, OpenFeed};
-use super::prepare::key_entries;
+use super::prepare::{StaticEntries, key_entries};
 use crate::error::ConfigError;
 use crate::key::Key;
 
@@ -52,6 +52,8 @@ pub(crate) struct Trust {
     /// feed.
     pub(super) algorithms: Vec<Algorithm>,
     pub(super) keys: KeySource,
+    /// Static keys left out because they fit none of the allowed algorithms.
+    pub(super) skipped_keys: usize,
 }
 
 impl Trust {
@@ -60,8 +62,8 @@ impl Trust {
     /// # Errors
     ///
     /// Static keys and a feed together ([`ConfigError::KeysAndKeySet`]); the
-    /// errors of the keys (`NoKeys`, `InvalidKey`, `AlgorithmMismatch`) or of
-    /// the feed; an empty issuer or audience.
+    /// errors of the static keys ([`key_entries`]) or of the feed; an empty
+    /// issuer or audience.
     pub(super) fn new(
         provider: &'static CryptoProvider,
         config: IssuerConfig,
@@ -73,6 +75,7 @@ impl Trust {
             algorithms,
             feed,
         } = config;
+        let mut skipped_keys = 0;
         let (algorithms, keys) = match feed {
             Some(_) if !keys.is_empty() => return Err(ConfigError::KeysAndKeySet),
             Some(feed) => {
@@ -80,7 +83,9 @@ impl Trust {
                 (algorithms, KeySource::Dynamic(keys))
             }
             None => {
-                let entries = key_entries(provider, keys, algorithms.as_deref())?;
+                let StaticEntries { entries, skipped } =
+                    key_entries(provider, keys, algorithms.as_deref())?;
+                skipped_keys = skipped;
                 let mut algorithms = Vec::new();
                 for entry in &entries {
                     if !algorithms.contains(&entry.algorithm) {
@@ -100,6 +105,7 @@ impl Trust {
             audiences,
             algorithms,
             keys,
+            skipped_keys,
         })
     }
 }
@@ -111,6 +117,7 @@ impl fmt::Debug for Trust {
             .field("audiences", &self.audiences)
             .field("algorithms", &self.algorithms)
             .field("keys", &self.keys.len())
+            .field("skipped_keys", &self.skipped_keys)
             .finish()
     }
 }

@@ -4,6 +4,7 @@
 //! strings), and a token is refused from the instant `exp` is reached.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::fmt;
 use std::time::Duration;
 
@@ -78,6 +79,18 @@ pub(super) struct ClaimRules {
     /// Whole seconds.
     leeway: u64,
     clock: SharedClock,
+    /// Whether a present `exp` is compared with the clock (`false` only by
+    /// `dangerous_skip_exp_check`); its type is checked either way.
+    check_exp: bool,
+    /// The same for `nbf`.
+    check_nbf: bool,
+}
+
+/// Which time claims are compared with the clock.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct TimeChecks {
+    pub(super) exp: bool,
+    pub(super) nbf: bool,
 }
 
 impl ClaimRules {
@@ -89,12 +102,15 @@ impl ClaimRules {
         subject: Option<String>,
         leeway: Duration,
         clock: SharedClock,
+        checks: TimeChecks,
     ) -> Result<Self, ConfigError> {
         Ok(Self {
             required: Required::new(required, subject.is_some())?,
             subject,
             leeway: leeway.as_secs(),
             clock,
+            check_exp: checks.exp,
+            check_nbf: checks.nbf,
         })
     }
 
@@ -148,23 +164,29 @@ impl ClaimRules {
         // NumericDates may be fractional (RFC 7519 §2).
         let (now, leeway) = self.now_and_leeway();
         // RFC 7519 §4.1.4: `exp` is the first instant the token MUST NOT be accepted.
+        // A time not compared here is not kept either, so that the token
+        // cache does not compare it on a hit.
         let mut times = Times::default();
         if let Some(exp) = claims.exp {
             let exp = numeric_date(exp, "claim `exp` is not a number")?;
-            if now >= exp + leeway {
-                return Err(AuthError::new(AuthErrorKind::Expired, "token expired"));
+            if self.check_exp {
+                if now >= exp + leeway {
+                    return Err(AuthError::new(AuthErrorKind::Expired, "token expired"));
+                }
+                times.exp = Some(exp);
             }
-            times.exp = Some(exp);
         }
         if let Some(nbf) = claims.nbf {
             let nbf = numeric_date(nbf, "claim `nbf` is not a number")?;
-            if now + leeway < nbf {
-                return Err(AuthError::new(
-                    AuthErrorKind::NotYetValid,
-                    "token not yet valid",
-                ));
+            if self.check_nbf {
+                if now + leeway < nbf {
+                    return Err(AuthError::new(
+                        AuthErrorKind::NotYetValid,
+                        "token not yet valid",
+                    ));
+                }
+                times.nbf = Some(nbf);
             }
-            times.nbf = Some(nbf);
         }
         if let Some(iat) = claims.iat {
             numeric_date(iat, "claim `iat` is not a number")?;
@@ -227,13 +249,13 @@ impl<'a> Registered<'a> {
         extra: &[String],
     ) -> Result<(), Duplicate> {
         // Byte patterns compile to a few comparisons, string patterns to calls.
-        let slot = match name {
-            b"exp" => &mut self.exp,
-            b"nbf" => &mut self.nbf,
-            b"iat" => &mut self.iat,
-            b"iss" => &mut self.iss,
-            b"aud" => &mut self.aud,
-            b"sub" => &mut self.sub,
+        let (slot, twice) = match name {
+            b"exp" => (&mut self.exp, "claim `exp` given twice"),
+            b"nbf" => (&mut self.nbf, "claim `nbf` given twice"),
+            b"iat" => (&mut self.iat, "claim `iat` given twice"),
+            b"iss" => (&mut self.iss, "claim `iss` given twice"),
+            b"aud" => (&mut self.aud, "claim `aud` given twice"),
+            b"sub" => (&mut self.sub, "claim `sub` given twice"),
             _ => {
                 if let Some(i) = extra.iter().position(|n| n.as_bytes() == name)
                     && value != "null"
@@ -246,7 +268,7 @@ impl<'a> Registered<'a> {
         if slot.is_some() {
             // RFC 7519 §4: a parser may reject duplicate names; for the claims
             // that decide validity it must, or two parsers could disagree.
-            return Err(Duplicate);
+            return Err(Duplicate(twice));
         }
         if value != "null" {
             *slot = Some(value);
@@ -255,13 +277,41 @@ impl<'a> Registered<'a> {
     }
 }
 
-/// A registered claim given twice.
-pub(super) struct Duplicate;
+/// A registered claim given twice, with the description that says which.
+pub(super) struct Duplicate(&'static str);
+
+/// The registered claims of `payload`, read by serde_json whatever the text
+/// holds; `extra` are the names of the other required claims.
+///
+/// # Errors
+///
+/// [`MalformedToken`](AuthErrorKind::MalformedToken): a registered claim
+/// given twice (named in the description), or text that is not one JSON
+/// object.
+pub(super) fn read_registered<'p>(
+    payload: &'p str,
+    extra: &[String],
+) -> Result<Registered<'p>, AuthError> {
+    let duplicate = Cell::new(None);
+    let mut json = serde_json::Deserializer::from_str(payload);
+    RegisteredSeed {
+        extra,
+        duplicate: &duplicate,
+    }
+    .deserialize(&mut json)
+    .and_then(|claims| json.end().map(|()| claims))
+    .map_err(|e| {
+        let description = duplicate.get().unwrap_or("claims are not a JSON object");
+        AuthError::with_source(AuthErrorKind::MalformedToken, description, e)
+    })
+}
 
 /// Reads [`Registered`] from a claims object; `extra` are the names of the other
-/// required claims.
-pub(super) struct RegisteredSeed<'r> {
-    pub(super) extra: &'r [String],
+/// required claims. A registered claim given twice fails the read, and its
+/// description goes into `duplicate`.
+struct RegisteredSeed<'r> {
+    extra: &'r [String],
+    duplicate: &'r Cell<Option<&'static str>>,
 }
 
 impl<'de> DeserializeSeed<'de> for RegisteredSeed<'_> {
@@ -290,7 +340,10 @@ impl<'de> Visitor<'de> for RegisteredSeed<'_> {
             }
             let value: &RawValue = map.next_value()?;
             out.record(name.as_bytes(), value.get(), self.extra)
-                .map_err(|Duplicate| A::Error::custom("duplicate registered claim"))?;
+                .map_err(|Duplicate(twice)| {
+                    self.duplicate.set(Some(twice));
+                    A::Error::custom(twice)
+                })?;
         }
         Ok(out)
     }
@@ -387,27 +440,40 @@ pub(crate) fn audience_accepted(text: &str, accepted: &[String]) -> Result<bool,
 mod tests {
     use super::*;
 
-    fn read(json: &str, extra: &[String]) -> Result<(), serde_json::Error> {
-        RegisteredSeed { extra }
-            .deserialize(&mut serde_json::Deserializer::from_str(json))
+    fn read(json: &str, extra: &[String]) -> Result<(), &'static str> {
+        read_registered(json, extra)
             .map(|_| ())
+            .map_err(|e| e.description())
     }
 
     #[test]
-    fn duplicate_registered_claims_are_refused() {
-        assert!(read(r#"{"exp":1,"exp":2}"#, &[]).is_err());
-        assert!(read(r#"{"iss":"a","sub":"b","iss":"c"}"#, &[]).is_err());
-        assert!(read(r#"{"exp":1,"other":2,"other":3}"#, &[]).is_ok());
+    fn duplicate_registered_claims_are_refused_by_name() {
+        assert_eq!(
+            read(r#"{"exp":1,"exp":2}"#, &[]),
+            Err("claim `exp` given twice")
+        );
+        assert_eq!(
+            read(r#"{"iss":"a","sub":"b","iss":"c"}"#, &[]),
+            Err("claim `iss` given twice")
+        );
+        assert_eq!(
+            read(r#"{"sub":"a","\u0073ub":"b"}"#, &[]),
+            Err("claim `sub` given twice")
+        );
+        assert_eq!(read(r#"{"exp":1,"other":2,"other":3}"#, &[]), Ok(()));
+        assert_eq!(read(r#"[1]"#, &[]), Err("claims are not a JSON object"));
+        assert_eq!(
+            read(r#"{"exp":1} x"#, &[]),
+            Err("claims are not a JSON object")
+        );
     }
 
     #[test]
     fn extra_required_claims_are_found() {
         let extra = vec!["role".to_owned(), "tenant".to_owned()];
-        let r = RegisteredSeed { extra: &extra }
-            .deserialize(&mut serde_json::Deserializer::from_str(
-                r#"{"tenant":{"id":1},"role":null}"#,
-            ))
-            .unwrap();
+        let Ok(r) = read_registered(r#"{"tenant":{"id":1},"role":null}"#, &extra) else {
+            panic!("not read");
+        };
         assert_eq!(r.extra_present, 0b10);
     }
 

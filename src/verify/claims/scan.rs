@@ -1,7 +1,7 @@
 //! The quick way to the registered claims: a scan of the top-level members of
 //! a claims object that serde_json has yet to accept as a whole. A leaf behind
 //! one function, [`scan`], with a differential test against the full reader
-//! ([`RegisteredSeed`](super::RegisteredSeed)): dropping it is a one-line change.
+//! ([`read_registered`](super::read_registered)): dropping it is a one-line change.
 
 use super::Registered;
 
@@ -9,8 +9,8 @@ use super::Registered;
 /// `json` that trusts it to be well-formed JSON, as serde_json checks it when
 /// the claims type is read. `None` for anything but an object whose names have
 /// no escapes and no registered claim twice: the full reader
-/// ([`RegisteredSeed`]) then decides. On well-formed JSON both give the same
-/// result.
+/// ([`read_registered`](super::read_registered)) then decides. On well-formed
+/// JSON both give the same result.
 pub(crate) fn scan<'a>(json: &'a str, extra: &[String]) -> Option<Registered<'a>> {
     let b = json.as_bytes();
     let mut out = Registered::default();
@@ -150,15 +150,11 @@ fn has_byte(word: u64, byte: u8) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use serde::de::DeserializeSeed;
-
     use super::*;
-    use crate::verify::claims::RegisteredSeed;
+    use crate::verify::claims::read_registered;
 
     fn seed<'a>(json: &'a str, extra: &[String]) -> Option<Registered<'a>> {
-        let mut de = serde_json::Deserializer::from_str(json);
-        let registered = RegisteredSeed { extra }.deserialize(&mut de).ok()?;
-        de.end().ok().map(|()| registered)
+        read_registered(json, extra).ok()
     }
 
     /// On well-formed JSON the scan finds what serde_json finds, or leaves the
