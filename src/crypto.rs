@@ -57,3 +57,69 @@ fn install_process_default(provider: &'static CryptoProvider) {
 pub(crate) fn is_aws_lc_default(provider: &CryptoProvider) -> bool {
     std::ptr::eq(provider, &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER)
 }
+
+/// The SHA-256 digest of `data`, from the crypto backend of this crate's
+/// features (aws-lc-rs wins when both are on, as for the provider).
+///
+/// `None` in a build without a backend feature. Such a build has no provider
+/// of its own (building a layer fails with
+/// [`ConfigError::NoCryptoProvider`] unless the user gives one), and this
+/// crate does not carry a SHA-256 of its own for it: the callers treat `None`
+/// as "no digest" (the revocation identity of a token without `jti`, see
+/// `revocation::TokenInfo`) and never panic.
+#[cfg_attr(
+    not(feature = "revocation"),
+    allow(dead_code, reason = "only the revocation check digests tokens so far")
+)]
+pub(crate) fn sha256(data: &[u8]) -> Option<[u8; 32]> {
+    #[cfg(feature = "aws-lc-rs")]
+    {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);
+        // Always 32 bytes; a mismatch would be `None`, not a panic.
+        digest.as_ref().try_into().ok()
+    }
+    #[cfg(all(feature = "rust-crypto", not(feature = "aws-lc-rs")))]
+    {
+        use sha2::Digest as _;
+        Some(sha2::Sha256::digest(data).into())
+    }
+    #[cfg(not(any(feature = "aws-lc-rs", feature = "rust-crypto")))]
+    {
+        let _ = data;
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// FIPS 180-2 test vectors (appendix B.1 and B.2), and the empty input.
+    #[test]
+    #[cfg(any(feature = "aws-lc-rs", feature = "rust-crypto"))]
+    fn sha256_matches_the_standard_vectors() {
+        let hex =
+            |bytes: [u8; 32]| -> String { bytes.iter().map(|b| format!("{b:02x}")).collect() };
+        let cases: [(&[u8], &str); 3] = [
+            (
+                b"",
+                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            ),
+            (
+                b"abc",
+                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            ),
+            (
+                b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+                "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(hex(super::sha256(input).unwrap()), expected);
+        }
+    }
+
+    #[test]
+    #[cfg(not(any(feature = "aws-lc-rs", feature = "rust-crypto")))]
+    fn sha256_is_none_without_a_backend() {
+        assert_eq!(super::sha256(b"abc"), None);
+    }
+}

@@ -34,6 +34,27 @@ fn issuer() -> TokenIssuer {
     TokenIssuer::hmac(SECRET).jti(true).build().unwrap()
 }
 
+/// A token made the seed application's way (PyJWT's `jwt.encode` with
+/// `{"typ": "jwt", "alg": "HS256"}` headers): only `sub` and `exp`, no `jti`,
+/// no `iat`. Tokens with the same claims are the same token: vary `ttl` to get
+/// another one.
+fn seed_token(sub: &str, ttl: u64) -> String {
+    // jsonwebtoken's free functions use its process default provider, which
+    // building a layer installs.
+    let _ = JwtAuthLayer::<Value>::builder()
+        .key(Key::hmac(SECRET))
+        .build()
+        .unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.typ = Some("jwt".into());
+    jsonwebtoken::encode(
+        &header,
+        &json!({ "sub": sub, "exp": now() + ttl }),
+        &jsonwebtoken::EncodingKey::from_secret(SECRET),
+    )
+    .unwrap()
+}
+
 /// An app whose `/me` answers the subject and whose `POST /logout` revokes
 /// the presented token in `store`; `POST /logout-everywhere` revokes every
 /// token of the subject issued until now.
@@ -166,6 +187,80 @@ async fn logout_everywhere_revokes_every_earlier_token_of_the_subject() {
 }
 
 #[tokio::test]
+async fn a_token_without_jti_is_logged_out_by_its_digest() {
+    let store = Arc::new(MemoryRevocations::new());
+    let server = app(store.clone(), Revocation::from_arc(store.clone())).await;
+    let token = seed_token("ada", 600);
+    let other = seed_token("ada", 601);
+    assert_ne!(token, other);
+
+    assert_eq!(
+        call(&server, "GET", "/me", &token).await.text(),
+        "\"ada\"",
+        "a token with only `sub` and `exp` is accepted"
+    );
+    assert_eq!(
+        call(&server, "POST", "/logout", &token).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        described(&call(&server, "GET", "/me", &token).await),
+        revoked()
+    );
+    assert_eq!(
+        described(&call(&server, "POST", "/logout", &token).await),
+        revoked()
+    );
+    // Only that token: another of the same user (no `jti` either) is good.
+    assert_eq!(
+        call(&server, "GET", "/me", &other).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(store.len(), 1);
+}
+
+#[tokio::test]
+async fn logout_everywhere_refuses_every_token_without_iat_even_later_ones() {
+    // Documented on `RevocationStore`: without `iat` nothing tells a token
+    // made after the subject revocation from the earlier ones.
+    let store = Arc::new(MemoryRevocations::new());
+    let server = app(store.clone(), Revocation::from_arc(store.clone())).await;
+    let before = seed_token("ada", 600);
+    assert_eq!(
+        call(&server, "POST", "/logout-everywhere", &before)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        described(&call(&server, "GET", "/me", &before).await),
+        revoked()
+    );
+    let after = seed_token("ada", 900);
+    assert_eq!(
+        described(&call(&server, "GET", "/me", &after).await),
+        revoked()
+    );
+    // A token with `iat` after the cut-off, and another subject, are accepted.
+    let later = TokenIssuer::hmac(SECRET)
+        .clock(|| now() + 5)
+        .build()
+        .unwrap()
+        .issue(&json!({ "sub": "ada" }))
+        .unwrap();
+    assert_eq!(
+        call(&server, "GET", "/me", &later).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&server, "GET", "/me", &seed_token("bob", 600))
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
 async fn a_store_that_hangs_is_503_or_passes_by_policy() {
     /// Never answers.
     struct Hanging;
@@ -259,6 +354,59 @@ mod redis {
             .parse()
             .unwrap();
         assert!(ttl > 0 && ttl <= 15 * 60 + 60 + 1, "TTL {ttl}");
+    }
+
+    /// Every key of the Redis, with a connection of the redis crate.
+    async fn keys(redis: &RedisServer) -> Vec<String> {
+        let client = tower_jwt_auth::redis::Client::open(redis.url()).unwrap();
+        let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+        tower_jwt_auth::redis::cmd("KEYS")
+            .arg("*")
+            .query_async(&mut connection)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_token_without_jti_logged_out_on_one_server_is_refused_by_another() {
+        let redis = RedisServer::start().await;
+        let a = instance(&redis, false).await;
+        let b = instance(&redis, false).await;
+        let token = seed_token("ada", 600);
+        let other = seed_token("ada", 601);
+        assert_eq!(call(&b, "GET", "/me", &token).await.status, StatusCode::OK);
+        assert_eq!(
+            call(&a, "POST", "/logout", &token).await.status,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(described(&call(&b, "GET", "/me", &token).await), revoked());
+        assert_eq!(described(&call(&a, "GET", "/me", &token).await), revoked());
+        assert_eq!(call(&b, "GET", "/me", &other).await.status, StatusCode::OK);
+
+        // One key, named by the token's digest: Redis never holds the token,
+        // nor any of its three parts.
+        let digest = TokenInfo::new().with_digest_of(&token);
+        let digest = digest.token_digest().expect("a crypto backend");
+        let keys = keys(&redis).await;
+        assert_eq!(
+            keys,
+            [format!(
+                "{}sha256:{digest}",
+                tower_jwt_auth::DEFAULT_KEY_PREFIX
+            )]
+        );
+        for part in token.split('.') {
+            assert!(!keys[0].contains(part), "{} holds {part}", keys[0]);
+        }
+        assert_eq!(redis.command(&["GET", &keys[0]]).await.unwrap(), "1");
+        // It expires with the token (600 s), plus the leeway (60 s).
+        let ttl: i64 = redis
+            .command(&["TTL", &keys[0]])
+            .await
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((600..=661).contains(&ttl), "TTL {ttl}");
     }
 
     #[tokio::test]

@@ -119,6 +119,47 @@ async fn a_token_revoked_through_one_instance_is_refused_by_another() {
 }
 
 #[tokio::test]
+async fn a_token_without_jti_revoked_through_one_instance_by_digest_is_refused_by_another() {
+    let redis = RedisServer::start().await;
+    let one = connect(&redis).await;
+    let two = connect(&redis).await;
+    let text = "eyJ0eXAiOiJqd3QiLCJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZGEifQ.c2VjcmV0LXNpZ25hdHVyZQ";
+    let identify = |text: &str| {
+        TokenInfo::new()
+            .with_issuer("https://id.example.com")
+            .with_subject("ada")
+            .with_expires_at(now() + 600)
+            .with_digest_of(text)
+    };
+    let token = identify(text);
+    let digest = token.token_digest().expect("a crypto backend").to_owned();
+    assert_eq!(digest.len(), 43);
+    assert!(!two.is_revoked(&token).await.unwrap());
+
+    one.revoke(&token).await.unwrap();
+    assert!(two.is_revoked(&token).await.unwrap());
+    // The same token, identified anew by the other instance.
+    assert!(two.is_revoked(&identify(text)).await.unwrap());
+    // Not another token of the subject, nor the claims without the digest.
+    assert!(
+        !two.is_revoked(&identify("another.token.text"))
+            .await
+            .unwrap()
+    );
+    let bare = TokenInfo::new().with_subject("ada");
+    assert!(!two.is_revoked(&bare).await.unwrap());
+    // A `jti` that spells the digest reaches another key.
+    assert!(!two.is_revoked(&self::token(&digest)).await.unwrap());
+
+    let keys = keys(&redis).await;
+    assert_eq!(keys, [format!("{DEFAULT_KEY_PREFIX}sha256:{digest}")]);
+    for part in text.split('.') {
+        assert!(!keys[0].contains(part), "the key holds {part}");
+    }
+    assert_every_key_expires(&redis).await;
+}
+
+#[tokio::test]
 async fn entries_expire_with_the_token() {
     let redis = RedisServer::start().await;
     let store = connect(&redis).await.leeway(Duration::ZERO);

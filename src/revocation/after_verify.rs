@@ -1,5 +1,6 @@
 //! [`Revocation`] as the last check after verification (`crate::checks`):
-//! the token's identity, read from its verified claims, is asked of the store.
+//! the token's identity, read from its verified claims (its `jti`, or the
+//! digest of its text when it has none), is asked of the store.
 
 use http::Extensions;
 
@@ -12,7 +13,7 @@ impl TokenCheck for Revocation {
         // The verifier refused every other registered claim given twice; a
         // duplicate `jti` is left: two readers could disagree on which token
         // this is.
-        let Some(info) = TokenInfo::from_payload(token.payload) else {
+        let Some(info) = TokenInfo::from_verified(token.text, token.payload) else {
             return Step::Refuse(AuthError::new(
                 AuthErrorKind::MalformedToken,
                 "claim `jti` given twice",

@@ -1,5 +1,7 @@
 //! The names of revocation entries, shared by the stores: one encoding, so
-//! that no claim value can forge another entry's name.
+//! that no claim value can forge another entry's name. A token is revoked by
+//! itself under `jti:` (its `jti`) or `sha256:` (its digest, when it has no
+//! `jti`), every token of a subject under `sub:`.
 
 use std::fmt::Write as _;
 
@@ -64,18 +66,44 @@ fn push_value(name: &mut String, value: &str) {
     let _ = write!(name, "{}:{value}", value.len());
 }
 
-/// The names of the entries that could revoke `token`: its `jti` entry and
-/// its subject entry, each `None` when the token lacks the claim or a value is
-/// too long to have been revoked.
+/// The tag of an entry that revokes one token by its digest: `sha256:`, after
+/// which the name holds the 43 base64url characters of the digest and nothing
+/// else. No other tag starts so, and no digest holds a colon, so such a name
+/// never equals a `jti` or subject entry's.
+const DIGEST_TAG: &str = "sha256:";
+
+/// The name of the entry that revokes one token by its digest:
+/// `{prefix}sha256:{digest}`. The digest covers the whole token, its issuer
+/// included, so the issuer is not part of the name.
+///
+/// `tower-jwt-auth:sha256:hF4wRIgJ4ryJWOsCW_x5UjXROwd6U9DDq70jhRcNybg`
+fn digest_entry_name(prefix: &str, digest: &str) -> String {
+    let mut name = String::with_capacity(prefix.len() + DIGEST_TAG.len() + digest.len());
+    name.push_str(prefix);
+    name.push_str(DIGEST_TAG);
+    name.push_str(digest);
+    name
+}
+
+/// The name of the entry that revokes `token` by itself: by its `jti` (and
+/// issuer) when it has one, else by its digest; `None` when it has neither, or
+/// a value is too long to have been revoked.
+fn identity_name(prefix: &str, token: &TokenInfo) -> Option<String> {
+    match (token.jti(), token.token_digest()) {
+        (Some(jti), _) => entry_name(prefix, Kind::Jti, token.issuer(), jti),
+        (None, Some(digest)) => Some(digest_entry_name(prefix, digest)),
+        (None, None) => None,
+    }
+}
+
+/// The names of the entries that could revoke `token`: its identity entry
+/// (`jti`, else digest) and its subject entry, each `None` when the token
+/// lacks what it needs or a value is too long to have been revoked.
 pub(crate) fn entry_names(prefix: &str, token: &TokenInfo) -> (Option<String>, Option<String>) {
-    let issuer = token.issuer();
-    let jti = token
-        .jti()
-        .and_then(|jti| entry_name(prefix, Kind::Jti, issuer, jti));
     let subject = token
         .subject()
-        .and_then(|sub| entry_name(prefix, Kind::Subject, issuer, sub));
-    (jti, subject)
+        .and_then(|sub| entry_name(prefix, Kind::Subject, token.issuer(), sub));
+    (identity_name(prefix, token), subject)
 }
 
 /// Whether a subject revocation with this `before` covers a token issued at
@@ -84,25 +112,28 @@ pub(crate) fn subject_covers(before: u64, iat: Option<u64>) -> bool {
     iat.is_none_or(|iat| iat < before)
 }
 
-/// The entry that revokes `token` by `jti`: its name and its expiry (`exp`
-/// plus `leeway`); `Err` says why the token cannot be revoked this way.
-pub(crate) fn jti_entry(
+/// The entry that revokes `token` by itself (its `jti`, else its digest):
+/// its name and its expiry (`exp` plus `leeway`); `Err` says why the token
+/// cannot be revoked this way.
+pub(crate) fn identity_entry(
     prefix: &str,
     token: &TokenInfo,
     leeway: u64,
 ) -> Result<(String, u64), Refused> {
-    let Some(jti) = token.jti() else {
+    if token.jti().is_none() && token.token_digest().is_none() {
         return Err(Refused(
-            "a token without `jti` cannot be revoked by itself: revoke its subject",
+            "a token without `jti` and without a digest (`TokenInfo::with_digest_of`, \
+             which needs a crypto backend feature) cannot be revoked by itself: revoke \
+             its subject",
         ));
-    };
+    }
     let Some(exp) = token.expires_at() else {
         return Err(Refused(
-            "a token without `exp` cannot be revoked by `jti`: the entry would never \
+            "a token without `exp` cannot be revoked by itself: the entry would never \
              expire; revoke its subject",
         ));
     };
-    let name = entry_name(prefix, Kind::Jti, token.issuer(), jti).ok_or(Refused(
+    let name = identity_name(prefix, token).ok_or(Refused(
         "the token's `jti` or `iss` is longer than MAX_ID_LENGTH (1024 bytes)",
     ))?;
     Ok((name, expiry(exp, leeway)))
@@ -192,15 +223,69 @@ mod tests {
         assert!(entry_name("", Kind::Jti, None, &long).is_none());
         assert!(entry_name("", Kind::Subject, Some(&long), "a").is_none());
         let token = TokenInfo::new().with_jti(&*long).with_expires_at(1);
-        assert!(jti_entry("", &token, 0).is_err());
+        assert!(identity_entry("", &token, 0).is_err());
         let token = TokenInfo::new()
             .with_jti("a")
             .with_issuer(&*long)
             .with_expires_at(1);
-        assert!(jti_entry("", &token, 0).is_err());
+        assert!(identity_entry("", &token, 0).is_err());
         assert!(subject_entry("", None, &long, 1, 0).is_err());
         assert!(subject_entry("", Some(&long), "a", 1, 0).is_err());
         assert!(subject_entry("", Some(&max), &max, 1, 0).is_ok());
+    }
+
+    #[test]
+    #[cfg(any(feature = "aws-lc-rs", feature = "rust-crypto"))]
+    fn a_token_without_jti_is_named_by_its_digest_apart_from_any_jti() {
+        let digest = "hF4wRIgJ4ryJWOsCW_x5UjXROwd6U9DDq70jhRcNybg";
+        let token = TokenInfo::new()
+            .with_issuer("https://id.example.com")
+            .with_subject("ada")
+            .with_expires_at(100)
+            .with_digest_of("a.b.c");
+        let (name, expires) = identity_entry("p:", &token, 60).unwrap();
+        assert_eq!(name, format!("p:sha256:{digest}"));
+        assert_eq!(expires, 160);
+        assert!(!name.contains("a.b.c"));
+        let (identity, subject) = entry_names("p:", &token);
+        assert_eq!(identity.as_deref(), Some(&*name));
+        assert_eq!(
+            subject.as_deref(),
+            Some("p:sub:22:https://id.example.com3:ada")
+        );
+
+        // A `jti` wins over a digest, and no `jti` (even one that spells the
+        // digest's name) reaches the digest's entry.
+        let both = token.clone().with_jti("x");
+        assert_eq!(
+            identity_entry("p:", &both, 0).unwrap().0,
+            "p:jti:22:https://id.example.com1:x"
+        );
+        for jti in [digest, &*format!("sha256:{digest}"), &*name] {
+            for issuer in [None, Some(""), Some("sha256")] {
+                let mut forged = TokenInfo::new().with_jti(jti).with_expires_at(100);
+                if let Some(issuer) = issuer {
+                    forged = forged.with_issuer(issuer);
+                }
+                assert_ne!(
+                    identity_entry("p:", &forged, 0).unwrap().0,
+                    name,
+                    "{jti} {issuer:?}"
+                );
+            }
+        }
+        // Without `exp`, a digest entry would never expire: refused, as for a `jti`.
+        let eternal = TokenInfo::new().with_digest_of("a.b.c");
+        let error = identity_entry("p:", &eternal, 0).unwrap_err();
+        assert!(error.0.contains("without `exp`"), "{error}");
+    }
+
+    #[test]
+    fn a_token_without_jti_or_digest_cannot_be_revoked_by_itself() {
+        let token = TokenInfo::new().with_subject("ada").with_expires_at(100);
+        let error = identity_entry("p:", &token, 0).unwrap_err();
+        assert!(error.0.contains("without `jti`"), "{error}");
+        assert_eq!(entry_names("p:", &token).0, None);
     }
 
     #[test]

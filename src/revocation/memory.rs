@@ -61,7 +61,8 @@ struct Entries {
 struct Entry {
     /// Unix seconds from which the entry is gone.
     expires: u64,
-    /// For a subject entry, the `before` time; `None` for a `jti` entry.
+    /// For a subject entry, the `before` time; `None` for a token's own entry
+    /// (`jti` or digest).
     before: Option<u64>,
 }
 
@@ -133,8 +134,8 @@ impl MemoryRevocations {
     }
 
     fn check(&self, token: &TokenInfo) -> bool {
-        let (jti, subject) = key::entry_names("", token);
-        if jti.is_none() && subject.is_none() {
+        let (identity, subject) = key::entry_names("", token);
+        if identity.is_none() && subject.is_none() {
             return false;
         }
         let now = self.clock.now();
@@ -145,7 +146,7 @@ impl MemoryRevocations {
                     .filter(|e| e.expires > now)
                     .copied()
             };
-            live(&jti).is_some()
+            live(&identity).is_some()
                 || live(&subject)
                     .and_then(|e| e.before)
                     .is_some_and(|before| key::subject_covers(before, token.issued_at()))
@@ -153,7 +154,7 @@ impl MemoryRevocations {
     }
 
     fn revoke_now(&self, token: &TokenInfo) -> Result<(), Refused> {
-        let (name, expires) = key::jti_entry("", token, self.leeway)?;
+        let (name, expires) = key::identity_entry("", token, self.leeway)?;
         if expires > self.clock.now() {
             self.write(
                 name,
@@ -300,6 +301,34 @@ mod tests {
         // Never revoked, so never found revoked: not an error.
         assert!(!revoked(&store, &long).await);
         assert!(store.is_empty());
+    }
+
+    #[tokio::test]
+    #[cfg(any(feature = "aws-lc-rs", feature = "rust-crypto"))]
+    async fn a_token_without_jti_is_revoked_by_its_digest_and_only_it() {
+        let (store, now) = store();
+        let text = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZGEifQ.secret-signature";
+        let t = TokenInfo::new()
+            .with_subject("ada")
+            .with_expires_at(NOW + 100)
+            .with_digest_of(text);
+        assert!(!revoked(&store, &t).await);
+        store.revoke(&t).await.unwrap();
+        assert!(revoked(&store, &t).await);
+        // Another token of the same subject, and the same claims without a
+        // digest, are not revoked.
+        let other = t.clone().with_digest_of("another.token.text");
+        assert!(!revoked(&store, &other).await);
+        assert!(!revoked(&store, &TokenInfo::new().with_subject("ada")).await);
+        // The entry is named by the digest, never by the token.
+        let names: Vec<String> = store.read(|e| e.map.keys().cloned().collect());
+        assert_eq!(names, [format!("sha256:{}", t.token_digest().unwrap())]);
+        assert!(!names[0].contains("secret-signature"));
+        // It expires with the token, plus the leeway.
+        now.store(NOW + 109, Ordering::Relaxed);
+        assert!(revoked(&store, &t).await);
+        now.store(NOW + 110, Ordering::Relaxed);
+        assert!(!revoked(&store, &t).await);
     }
 
     #[tokio::test]

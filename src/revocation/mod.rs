@@ -1,5 +1,7 @@
-//! Token revocation: a check consulted after a token has verified, by its `jti`
-//! and by "every token of this subject issued before T" (logout everywhere).
+//! Token revocation: a check consulted after a token has verified, by the
+//! token's identity (its `jti`, or a digest of the whole token when it has
+//! none) and by "every token of this subject issued before T" (logout
+//! everywhere).
 //!
 //! - [`RevocationStore`] is where revocations live: [`MemoryRevocations`] for
 //!   one process and tests, `RedisRevocations` (feature `redis`) for many
@@ -7,7 +9,7 @@
 //! - [`Revocation`] is what the layer holds: a store, a timeout on every check
 //!   and the policy when the store cannot answer (fail closed by default).
 //! - [`TokenInfo`] is what a store knows of a token: its `jti`, `sub`, `iss`,
-//!   `iat` and `exp`.
+//!   `iat` and `exp`, and the digest of a token without `jti`.
 //!
 //! What "revoked" means is documented on [`RevocationStore`].
 
@@ -78,29 +80,53 @@ pub type RevocationFuture<'a, T> =
 /// change, a banned account). Every implementation keeps to the rules below.
 ///
 /// Errors are the store's own failures (unreachable, malformed data) or a
-/// request that cannot be honoured (a token without `jti`); [`Revocation`]
+/// request that cannot be honoured (a token without `exp`); [`Revocation`]
 /// turns a failure of `is_revoked` into its policy's answer.
 ///
 /// # What "revoked" means
 ///
 /// A token is revoked when
 ///
-/// - its `jti` was revoked, for the same issuer (`iss`; two issuers' `jti`s never
-///   collide), or
+/// - the token itself was revoked: by its `jti`, for the same issuer (`iss`;
+///   two issuers' `jti`s never collide), or, for a token without `jti`, by its
+///   [`token_digest`](TokenInfo::token_digest) (the SHA-256 of the whole token,
+///   which the layer sets; see [A token without
+///   `jti`](TokenInfo#a-token-without-jti)), or
 /// - its subject was revoked, for the same issuer, with a `before` later than the
-///   token's `iat`. A token without `iat` under a subject revocation counts as
-///   revoked: nothing tells it was issued afterwards, so the check fails safe.
+///   token's `iat`.
 ///
-/// A token without `jti` and without a subject revocation is not revoked.
+/// A store of your own keeps a token's own entry under its `jti` when it has
+/// one and under its digest otherwise, in two separate namespaces, and keeps
+/// the digest, never the token.
 ///
-/// Every entry expires: a `jti` entry with the token's `exp`, a subject entry at
+/// ## Tokens without `iat` and "log out everywhere"
+///
+/// A subject revocation compares `iat`. A token without `iat` under a subject
+/// revocation counts as revoked, whenever it was made: nothing tells it was
+/// issued afterwards, so the check fails safe. What that means for an issuer
+/// that sets no `iat`:
+///
+/// - it can: log out every token of the subject at once, those made before the
+///   call and any still in use;
+/// - it cannot: tell a token made *after* the call from the earlier ones. Until
+///   the entry expires (`until` plus the leeway), every token of the subject
+///   without `iat` is refused, the new ones after a fresh login too;
+/// - and the entry lasts only until `until`: a token without `iat` whose `exp`
+///   is later is accepted again once the entry is gone. Pass an `until` no
+///   earlier than the `exp` of the tokens it must cover (the longest lifetime
+///   such an issuer gives), or revoke each token by itself as well.
+///
+/// A token with neither its own entry nor a subject revocation is not revoked.
+///
+/// Every entry expires: a token's own entry with its `exp`, a subject entry at
 /// the `until` given when it was written, both plus the store's *leeway* (by
 /// default [`DEFAULT_LEEWAY`](crate::DEFAULT_LEEWAY), like the layer's), because
 /// the layer still accepts a token for that long after its `exp`. A store
 /// therefore never holds more than the revocations of tokens that could still be
-/// accepted. Issuers, subjects and `jti`s longer than [`MAX_ID_LENGTH`] bytes
-/// cannot be revoked (the store says so with an error), so they are never found
-/// revoked either.
+/// accepted. By `jti` or subject, issuers, subjects and `jti`s longer than
+/// [`MAX_ID_LENGTH`] bytes cannot be revoked (the store says so with an
+/// error), so they are never found revoked that way either; a digest entry
+/// holds no issuer.
 ///
 /// ```
 /// use tower_jwt_auth::{MemoryRevocations, RevocationStore, TokenInfo};
@@ -122,27 +148,34 @@ pub type RevocationFuture<'a, T> =
 /// # }
 /// ```
 pub trait RevocationStore: Send + Sync + 'static {
-    /// Whether `token` is revoked, by its `jti` or by its subject.
+    /// Whether `token` is revoked, by itself (its `jti`, else its digest) or by
+    /// its subject.
     fn is_revoked<'a>(&'a self, token: &'a TokenInfo) -> RevocationFuture<'a, bool>;
 
-    /// Revokes this token, by its `jti` (and issuer). The entry expires with the
-    /// token's `exp` (plus the store's leeway); a token already past both is
-    /// not written, and `Ok`.
+    /// Revokes this token by itself: by its `jti` (and issuer), or, when it has
+    /// no `jti`, by its [`token_digest`](TokenInfo::token_digest). The entry
+    /// expires with the token's `exp` (plus the store's leeway); a token
+    /// already past both is not written, and `Ok`.
+    ///
+    /// Every token the layer accepts can be revoked so, whether or not it has a
+    /// `jti`, as long as it has an `exp` (and the build has a crypto backend
+    /// feature, for the digest).
     ///
     /// # Errors
     ///
-    /// A token without `jti` or `exp`, or with a `jti` or `iss` longer than
-    /// [`MAX_ID_LENGTH`], cannot be revoked this way (revoke its subject
-    /// instead); and the store's own failures.
+    /// A token without `exp`, or with neither `jti` nor digest, or with a `jti`
+    /// or `iss` longer than [`MAX_ID_LENGTH`], cannot be revoked this way
+    /// (revoke its subject instead); and the store's own failures.
     fn revoke<'a>(&'a self, token: &'a TokenInfo) -> RevocationFuture<'a, ()>;
 
     /// Revokes every token of `subject` (from `issuer`) issued before `before`
     /// (Unix seconds, compared with `iat`: a token issued in that same second
     /// stays valid, so pass `now + 1` to include it). The entry is kept until
     /// `until` (plus the store's leeway): pass `before` plus the longest
-    /// lifetime of a token. A second call for the same subject keeps the later
-    /// `before` and the later `until`. An `until` already past is not written,
-    /// and `Ok`.
+    /// lifetime of a token (for tokens without `iat`, see [Tokens without
+    /// `iat`](Self#tokens-without-iat-and-log-out-everywhere)). A second call
+    /// for the same subject keeps the later `before` and the later `until`. An
+    /// `until` already past is not written, and `Ok`.
     ///
     /// # Errors
     ///

@@ -38,7 +38,7 @@ return 1
 ///
 /// One [`ConnectionManager`]: a multiplexed connection that reconnects by
 /// itself; clones share it. Each check is one round trip (`MGET` of the
-/// token's `jti` key and subject key). Every key expires (`EXPIREAT`) with the
+/// token's own key, by `jti` or digest, and its subject key). Every key expires (`EXPIREAT`) with the
 /// token it revokes, plus the leeway, so Redis never holds more than the
 /// revocations that still matter.
 ///
@@ -49,10 +49,12 @@ return 1
 /// | key | value | written by |
 /// |---|---|---|
 /// | `{prefix}jti:{iss}{jti}` | `1` | [`revoke`](RevocationStore::revoke): `SET` and `EXPIREAT` in one `MULTI` |
+/// | `{prefix}sha256:{digest}` | `1` | the same, for a token without `jti` ([`TokenInfo::token_digest`], 43 base64url characters, never the token) |
 /// | `{prefix}sub:{iss}{sub}` | `{before}:{expiry}` | [`revoke_subject`](RevocationStore::revoke_subject): a Lua script (`EVAL`) that keeps the later `before` and expiry |
 ///
 /// for example `tower-jwt-auth:jti:22:https://id.example.com8:5f0c6d1e`
-/// (`-:` stands for a token without `iss`). Revoking a subject needs
+/// (`-:` stands for a token without `iss`) and
+/// `tower-jwt-auth:sha256:hF4wRIgJ4ryJWOsCW_x5UjXROwd6U9DDq70jhRcNybg`. Revoking a subject needs
 /// scripting (`EVAL`) to be allowed; checking needs only `MGET`. Both keys of
 /// a check live on one server: use a single Redis (with replicas or
 /// Sentinel if you like), not a Redis Cluster. Redis keeps revocations only as
@@ -155,8 +157,8 @@ impl RedisRevocations {
     }
 
     async fn check(&self, token: &TokenInfo) -> RedisResult<Result<bool, Refused>> {
-        let (jti, subject) = key::entry_names(&self.prefix, token);
-        let names: Vec<&str> = jti
+        let (identity, subject) = key::entry_names(&self.prefix, token);
+        let names: Vec<&str> = identity
             .iter()
             .chain(subject.iter())
             .map(String::as_str)
@@ -174,7 +176,7 @@ impl RedisRevocations {
             )));
         }
         let mut values = values.into_iter();
-        if jti.is_some() && values.next().flatten().is_some() {
+        if identity.is_some() && values.next().flatten().is_some() {
             return Ok(Ok(true));
         }
         let Some(value) = values.next().flatten() else {
@@ -210,7 +212,7 @@ impl RevocationStore for RedisRevocations {
 
     fn revoke<'a>(&'a self, token: &'a TokenInfo) -> RevocationFuture<'a, ()> {
         Box::pin(async move {
-            let (name, expires) = key::jti_entry(&self.prefix, token, self.leeway)?;
+            let (name, expires) = key::identity_entry(&self.prefix, token, self.leeway)?;
             if expires <= SystemClock.now() {
                 return Ok(());
             }

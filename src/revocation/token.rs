@@ -1,10 +1,14 @@
-//! [`TokenInfo`]: the registered claims a revocation store reads.
+//! [`TokenInfo`]: the registered claims a revocation store reads, and the
+//! token's digest when it has no `jti`.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 /// What a revocation store knows of a verified token: its `jti`, `sub`, `iss`,
-/// `iat` and `exp`.
+/// `iat` and `exp`, and, for a token without `jti`, a digest of the whole
+/// token.
 ///
 /// The layer reads it from the token's claims after verification. An
 /// application that revokes a token (at logout, say) builds one from the
@@ -20,6 +24,43 @@ use serde_json::value::RawValue;
 /// assert_eq!(token.jti(), Some("5f0c6d1e"));
 /// assert_eq!(token.subject(), None);
 /// ```
+///
+/// # A token without `jti`
+///
+/// A store revokes one token by its *identity*: its `jti` (for its issuer)
+/// when it has one, else its [`token_digest`](Self::token_digest), the
+/// SHA-256 of the whole token as sent, base64url. The layer sets the digest
+/// for every accepted token without `jti` (and only for those), so any token
+/// it accepts can be logged out by itself, tokens from issuers that set no
+/// `jti` included; every server sharing the store computes the same digest for
+/// the same token. The store keys such an entry by the digest (under a tag of
+/// its own, so it can never meet a `jti`'s entry), never by the token: the
+/// token cannot be read back from the store.
+///
+/// Like a `jti` entry, a digest entry expires with the token's `exp` (plus the
+/// store's leeway); a token without `exp` cannot be revoked by itself at all
+/// (the entry would have to live forever): revoke its subject instead.
+///
+/// The digest needs a crypto backend feature (`aws-lc-rs` or `rust-crypto`);
+/// in a build without one (whose layers need a provider given with
+/// `crypto_provider`), tokens without `jti` get no digest and can be revoked
+/// only by subject, as before.
+///
+/// An application that holds a token's text can build its identity the same
+/// way, with [`with_digest_of`](Self::with_digest_of):
+///
+/// ```
+/// use tower_jwt_auth::TokenInfo;
+///
+/// let token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZGEiLCJleHAiOjE3MDAwMDM2MDB9.c2lnbmF0dXJl";
+/// let info = TokenInfo::new()
+///     .with_subject("ada")
+///     .with_expires_at(1_700_003_600)
+///     .with_digest_of(token);
+/// assert_eq!(info.jti(), None);
+/// # #[cfg(any(feature = "aws-lc-rs", feature = "rust-crypto"))]
+/// assert_eq!(info.token_digest().map(str::len), Some(43));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TokenInfo {
     jti: Option<String>,
@@ -27,6 +68,8 @@ pub struct TokenInfo {
     iss: Option<String>,
     iat: Option<u64>,
     exp: Option<u64>,
+    /// SHA-256 of the whole token, base64url without padding (43 characters).
+    digest: Option<String>,
 }
 
 /// The registered claims that identify a token, as JSON text; any other
@@ -78,6 +121,19 @@ impl TokenInfo {
             iss: identity.iss.and_then(string),
             iat: identity.iat.and_then(|raw| numeric_date(raw, f64::floor)),
             exp: identity.exp.and_then(|raw| numeric_date(raw, f64::ceil)),
+            digest: None,
+        })
+    }
+
+    /// The identity of a verified token: its registered claims (see
+    /// [`from_payload`](Self::from_payload), whose `None` this returns too)
+    /// and, when it has no `jti`, the digest of `text`, the token as sent.
+    pub(crate) fn from_verified(text: &str, payload: &str) -> Option<TokenInfo> {
+        let info = Self::from_payload(payload)?;
+        Some(if info.jti.is_none() {
+            info.with_digest_of(text)
+        } else {
+            info
         })
     }
 
@@ -104,6 +160,28 @@ impl TokenInfo {
     /// The `exp` (expiration time) claim, in Unix seconds, rounded up.
     pub fn expires_at(&self) -> Option<u64> {
         self.exp
+    }
+
+    /// The SHA-256 digest of the whole token, base64url without padding (43
+    /// characters): the token's identity for a store when it has no `jti` (see
+    /// [A token without `jti`](Self#a-token-without-jti)). The layer sets it
+    /// only for tokens without `jti`; `None` for the others, and in a build
+    /// without a crypto backend feature.
+    pub fn token_digest(&self) -> Option<&str> {
+        self.digest.as_deref()
+    }
+
+    /// Sets the [`token_digest`](Self::token_digest) to the digest of `token`,
+    /// the token as sent (its compact serialization, `header.payload.signature`),
+    /// as the layer does for a token without `jti`. A store uses it only when
+    /// there is no `jti`.
+    ///
+    /// In a build without a crypto backend feature there is no SHA-256, and
+    /// this sets nothing: [`revoke`](crate::RevocationStore::revoke) then says
+    /// that the token cannot be revoked by itself.
+    pub fn with_digest_of(mut self, token: &str) -> Self {
+        self.digest = crate::crypto::sha256(token.as_bytes()).map(|d| URL_SAFE_NO_PAD.encode(d));
+        self
     }
 
     /// Sets the `jti`.
@@ -258,6 +336,37 @@ mod tests {
         }
         // Other members may repeat: the verifier and the application decide.
         assert!(info(r#"{"x":1,"x":2,"jti":"a"}"#).is_some());
+    }
+
+    #[test]
+    #[cfg(any(feature = "aws-lc-rs", feature = "rust-crypto"))]
+    fn a_token_without_jti_is_identified_by_its_digest() {
+        // base64url(SHA-256("a.b.c")), as Python's hashlib computes it.
+        let t = TokenInfo::from_verified("a.b.c", r#"{"sub":"ada","exp":1}"#).unwrap();
+        assert_eq!(
+            t.token_digest(),
+            Some("hF4wRIgJ4ryJWOsCW_x5UjXROwd6U9DDq70jhRcNybg")
+        );
+        assert_eq!((t.jti(), t.subject()), (None, Some("ada")));
+        let other = TokenInfo::from_verified("a.b.d", r#"{"sub":"ada","exp":1}"#).unwrap();
+        assert_ne!(other.token_digest(), t.token_digest());
+        // A `jti` is the identity: no digest is computed.
+        let t = TokenInfo::from_verified("a.b.c", r#"{"jti":"x","exp":1}"#).unwrap();
+        assert_eq!((t.jti(), t.token_digest()), (Some("x"), None));
+        // A `null` jti counts as absent, as everywhere.
+        let t = TokenInfo::from_verified("a.b.c", r#"{"jti":null}"#).unwrap();
+        assert!(t.token_digest().is_some());
+        // Duplicates are still refused.
+        assert_eq!(
+            TokenInfo::from_verified("a.b.c", r#"{"jti":"a","jti":"b"}"#),
+            None
+        );
+        // The application's own builder gives the same identity.
+        let built = TokenInfo::new().with_digest_of("a.b.c");
+        assert_eq!(
+            built.token_digest(),
+            Some("hF4wRIgJ4ryJWOsCW_x5UjXROwd6U9DDq70jhRcNybg")
+        );
     }
 
     #[test]
