@@ -124,11 +124,10 @@ async fn a_rotated_key_is_accepted_after_one_refetch() {
     let server = app(builder(keys).build().unwrap()).await;
     assert_eq!(get_me(&server, &pyjwt_token("RS256")).await, ok());
 
-    // The provider rotates: ec256-1 is published; once the rate limit allows
-    // (the first fetch was a moment ago), the first token naming it waits for
-    // one refetch and passes.
+    // The provider rotates a moment after the first fetch: ec256-1 is
+    // published, and the first token naming it waits for one refetch and
+    // passes (the first fetch spent nothing of the unknown-kid budget).
     jwks.set_document(fixture_jwks(&["rsa-1", "ec256-1"]));
-    tokio::time::sleep(interval).await;
     assert_eq!(get_me(&server, &pyjwt_token("ES256")).await, ok());
     assert_eq!(jwks.fetches(), 2);
     assert_eq!(get_me(&server, &pyjwt_token("ES256")).await, ok());
@@ -136,20 +135,20 @@ async fn a_rotated_key_is_accepted_after_one_refetch() {
 }
 
 #[tokio::test]
-async fn a_storm_of_unknown_kids_causes_one_fetch_per_interval() {
+async fn a_storm_of_unknown_kids_causes_the_burst_then_one_fetch_per_interval() {
     let jwks = JwksServer::start().await;
-    jwks.set_document(fixture_jwks(&FIXTURE_KIDS));
+    jwks.set_document(fixture_jwks(&["rsa-1", "ec256-1", "ec384-1"]));
     let interval = Duration::from_secs(3);
+    let allowed_at_once = 2;
     let keys = RemoteKeySet::builder(jwks.url())
         .unknown_kid_interval(interval)
+        .unknown_kid_burst(allowed_at_once)
         .build()
         .await
         .unwrap();
     let server = app(builder(keys).build().unwrap()).await;
     let url = server.url("/me");
-    // Past the interval of the first fetch: the storm may cause one.
-    tokio::time::sleep(interval).await;
-    // Slow the endpoint so that the first burst meets the fetch in flight.
+    // Slow the endpoint so that each burst meets the fetch in flight.
     jwks.set_delay(Duration::from_millis(200));
     let start = std::time::Instant::now();
     for burst in 0..2 {
@@ -172,16 +171,34 @@ async fn a_storm_of_unknown_kids_causes_one_fetch_per_interval() {
             assert_eq!(status.unwrap(), StatusCode::UNAUTHORIZED);
         }
     }
-    // 400 forged kids: at most one fetch per interval begun (on a loaded
-    // machine the bursts may outlast one interval), and at least one.
-    let windows = 1 + (start.elapsed().as_millis() / interval.as_millis()) as usize;
+    // 400 forged kids: at most the burst, plus one fetch per interval begun
+    // (on a loaded machine the bursts may outlast one interval), and at least
+    // one.
+    let earned = (start.elapsed().as_millis() / interval.as_millis()) as usize;
     let refetches = jwks.fetches() - 1;
     assert!(
-        (1..=windows).contains(&refetches),
-        "{refetches} refetches in {windows} interval(s)"
+        (1..=allowed_at_once as usize + earned).contains(&refetches),
+        "{refetches} refetches, {earned} interval(s)"
     );
     // Valid tokens were never held up by the storm.
     jwks.set_delay(Duration::ZERO);
+    assert_eq!(get_me(&server, &pyjwt_token("ES384")).await, ok());
+
+    // The storm spent the budget: a key published now is refused until one
+    // fetch is earned back, within one interval, and then accepted.
+    for i in 0..allowed_at_once {
+        let forged = token_naming(&format!("forged-more-{i}"), json!({}));
+        let (status, _) = get_me(&server, &forged).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    jwks.set_document(fixture_jwks(&["rsa-1", "ec256-1", "ec384-1", "ed-1"]));
+    let spent = jwks.fetches();
+    assert_eq!(
+        get_me(&server, &pyjwt_token("EdDSA")).await,
+        (StatusCode::UNAUTHORIZED, "no key for this token".into())
+    );
+    assert_eq!(jwks.fetches(), spent, "no budget left: no fetch");
+    tokio::time::sleep(interval).await;
     assert_eq!(get_me(&server, &pyjwt_token("EdDSA")).await, ok());
 }
 

@@ -79,15 +79,30 @@ impl RemoteKeySetBuilder {
         self
     }
 
-    /// How often, at most, a token whose `kid` is not in the current set may
-    /// start a fetch. Default: 30 s.
+    /// How often tokens whose `kid` is not in the current set earn a fetch
+    /// back, once they have spent the [burst](Self::unknown_kid_burst).
+    /// Default: 30 s.
     ///
-    /// A fetch started for any reason less than this long ago (successful or
-    /// not) counts: a flood of tokens with made-up key ids causes at most one
-    /// fetch per interval, and concurrent ones always share the fetch in
-    /// flight. Zero removes the interval but not the sharing.
+    /// Such fetches have a budget of their own (a token bucket): the first
+    /// fetch, the background refresh and [`refresh`](RemoteKeySet::refresh)
+    /// never spend it. So a key published at any moment is fetched by the
+    /// first token that names it, unless unknown key ids already spent the
+    /// budget; then within one interval. Over any period `T`, a flood of
+    /// made-up key ids starts at most `burst + T / interval` fetches, and
+    /// concurrent ones always share the fetch in flight. Zero removes the
+    /// limit but not the sharing.
     pub fn unknown_kid_interval(mut self, interval: Duration) -> Self {
         self.config.unknown_kid_interval = interval;
+        self
+    }
+
+    /// How many fetches tokens with unknown key ids may start at once before
+    /// the [interval](Self::unknown_kid_interval) limits them. Default: 2, so
+    /// that a stray unknown key id cannot delay a genuine rotation.
+    ///
+    /// [`build`](Self::build) fails when it is zero.
+    pub fn unknown_kid_burst(mut self, fetches: u32) -> Self {
+        self.config.unknown_kid_burst = fetches;
         self
     }
 

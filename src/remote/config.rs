@@ -13,6 +13,7 @@ use super::url::Target;
 pub(super) struct Config {
     pub(super) cache: CachePolicy,
     pub(super) unknown_kid_interval: Duration,
+    pub(super) unknown_kid_burst: u32,
     pub(super) connect_timeout: Duration,
     pub(super) timeout: Duration,
     pub(super) max_document_size: usize,
@@ -39,6 +40,7 @@ impl Default for Config {
                 default: DEFAULT_DEFAULT_AGE,
             },
             unknown_kid_interval: Duration::from_secs(30),
+            unknown_kid_burst: 2,
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(10),
             max_document_size: 256 * 1024,
@@ -77,6 +79,9 @@ impl Config {
         }
         if self.max_keys == 0 {
             return invalid("max_keys must not be zero");
+        }
+        if self.unknown_kid_burst == 0 {
+            return invalid("unknown_kid_burst must not be zero");
         }
         Ok(())
     }
@@ -125,6 +130,10 @@ mod tests {
             },
             Config {
                 max_keys: 0,
+                ..Config::default()
+            },
+            Config {
+                unknown_kid_burst: 0,
                 ..Config::default()
             },
         ];

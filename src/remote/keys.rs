@@ -13,7 +13,7 @@ use crate::error::ConfigError;
 use crate::key::Key;
 use crate::verify::KeyEntry;
 use crate::verify::key_source::{DynamicKeys, KeyFeed, OpenFeed};
-use crate::verify::prepare::entries_of;
+use crate::verify::prepare::allowed_entries;
 
 /// The algorithms a remote key set may verify unless configured: every
 /// asymmetric one. HMAC never: a secret published at a URL is no secret.
@@ -86,7 +86,7 @@ fn usable_entries(
 ) -> Vec<KeyEntry> {
     keys.iter()
         .filter(|key| key.decoding.family() != AlgorithmFamily::Hmac)
-        .filter_map(|key| entries_of(provider, key, Some(allowed)).ok())
+        .filter_map(|key| allowed_entries(provider, key, Some(allowed)).ok().flatten())
         .flatten()
         .collect()
 }

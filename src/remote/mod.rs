@@ -15,6 +15,7 @@
 //! - `refresh`: the background task, its refresh times and backoff;
 //! - `error`: [`RemoteKeyError`].
 
+mod budget;
 mod builder;
 mod cache_policy;
 mod config;
@@ -56,10 +57,13 @@ pub use error::{RemoteKeyError, RemoteKeyErrorKind};
 /// - **Caching.** A document lives for its `Cache-Control: max-age`, bounded
 ///   by [`cache_bounds`](RemoteKeySetBuilder::cache_bounds), and is refreshed
 ///   in the background before it expires.
-/// - **Rotation.** A token whose `kid` is not in the set causes one fetch, at
-///   most once per
-///   [`unknown_kid_interval`](RemoteKeySetBuilder::unknown_kid_interval);
-///   concurrent requests share the fetch in flight.
+/// - **Rotation.** A token whose `kid` is not in the set causes one fetch, so
+///   a key published at any moment is accepted from its first token; fetches
+///   for unknown key ids have a budget of their own (a burst of
+///   [2](RemoteKeySetBuilder::unknown_kid_burst), then one per
+///   [30 s](RemoteKeySetBuilder::unknown_kid_interval)), so a flood of
+///   made-up key ids cannot hammer the provider; concurrent requests share
+///   the fetch in flight.
 /// - **Failures.** When a fetch fails (unreachable, timeout, a status other
 ///   than `200`, a document too large, not a JWK Set, too many keys, no
 ///   usable key), the last good set stays in use (stale-if-error), the fetch
@@ -150,9 +154,9 @@ impl RemoteKeySet {
     }
 
     /// For a token whose `kid` the snapshot lacks, or when there is no
-    /// snapshot: joins the fetch in flight, or starts one unless a fetch
-    /// started less than `unknown_kid_interval` ago. Ends with the fetch, or at
-    /// once; never later than the configured timeout after the fetch started.
+    /// snapshot: joins the fetch in flight, or starts one if the budget for
+    /// unknown key ids allows. Ends with the fetch, or at once; never later
+    /// than the configured timeout after the fetch started.
     pub(crate) fn refresh_for_unknown_key(&self) -> BoxFuture<'static, ()> {
         let state = Arc::clone(&self.state);
         Box::pin(async move {

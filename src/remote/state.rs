@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use crate::key::KeySet;
 
+use super::budget::Budget;
 use super::config::{Config, Source};
 use super::error::{RemoteKeyError, RemoteKeyErrorKind};
 use super::fetch::{ACCEPT_JSON, ACCEPT_JWK_SET, Fetcher};
@@ -65,19 +66,23 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 type FlightFuture = Shared<BoxFuture<'static, Result<(), RemoteKeyError>>>;
 
 /// The single-flight and rate-limit state.
-#[derive(Default)]
 struct Flight {
     /// The fetch in flight and its number.
     in_flight: Option<(u64, FlightFuture)>,
     /// The number of the next fetch.
     next_id: u64,
-    /// When the last fetch started, successful or not.
-    last_started: Option<Instant>,
+    /// The fetches tokens with unknown key ids may still start.
+    unknown_kids: Budget,
 }
 
 impl State {
     /// No keys yet, no fetch yet, and the background refresh due at once.
     pub(super) fn new(config: Config, source: Source, fetcher: Fetcher, runtime: Handle) -> Self {
+        let unknown_kids = Budget::new(
+            config.unknown_kid_burst,
+            config.unknown_kid_interval,
+            Instant::now(),
+        );
         Self {
             config,
             source,
@@ -85,7 +90,11 @@ impl State {
             runtime,
             discovered: OnceLock::new(),
             current: RwLock::new(Current::default()),
-            flight: Mutex::new(Flight::default()),
+            flight: Mutex::new(Flight {
+                in_flight: None,
+                next_id: 0,
+                unknown_kids,
+            }),
             next_refresh: Mutex::new(Instant::now()),
             background: Mutex::new(None),
         }
@@ -180,15 +189,14 @@ impl State {
         }
     }
 
-    /// The fetch in flight; else a new one unless a fetch started less than
-    /// `unknown_kid_interval` ago, in which case `None`.
+    /// For a token whose key id the set lacks: the fetch in flight; else a
+    /// new one if the budget for unknown key ids has one left, else `None`.
     pub(super) fn join_or_start_limited(self: &Arc<Self>) -> Option<FlightFuture> {
         let mut flight = lock(&self.flight);
         if let Some((_, running)) = &flight.in_flight {
             return Some(running.clone());
         }
-        let interval = self.config.unknown_kid_interval;
-        if flight.last_started.is_some_and(|t| t.elapsed() < interval) {
+        if !flight.unknown_kids.spend(Instant::now()) {
             return None;
         }
         Some(self.start(&mut flight))
@@ -198,7 +206,6 @@ impl State {
     fn start(self: &Arc<Self>, flight: &mut Flight) -> FlightFuture {
         let id = flight.next_id;
         flight.next_id += 1;
-        flight.last_started = Some(Instant::now());
         let state = Arc::clone(self);
         let task = self.runtime.spawn(async move {
             // Made inside the task, so that it also clears the flight if the

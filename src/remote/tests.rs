@@ -49,42 +49,52 @@ async fn snapshot_is_shared_and_cheap() {
 }
 
 #[tokio::test]
-async fn an_unknown_kid_refetches_once_the_interval_has_passed() {
+async fn an_unknown_kid_refetches_at_once_until_its_budget_is_spent() {
     let server = JwksServer::start().await;
     let set = RemoteKeySet::builder(server.url())
         .unknown_kid_interval(Duration::from_millis(500))
+        .unknown_kid_burst(2)
         .build()
         .await
         .unwrap();
+    // A key published right after the first fetch: the first fetch spent
+    // nothing of the budget, so the first token naming it fetches at once.
     server.set_kids(&["k1", "k2"]);
-
-    // Right after the first fetch: rate-limited, resolves at once.
-    tokio::time::timeout(Duration::from_millis(100), set.refresh_for_unknown_key())
-        .await
-        .expect("resolves at once");
-    assert_eq!(server.fetches(), 1);
-    assert_eq!(kids(&set), ["k1"]);
-
-    tokio::time::sleep(Duration::from_millis(550)).await;
     tokio::time::timeout(BOUND, set.refresh_for_unknown_key())
         .await
         .unwrap();
     assert_eq!(server.fetches(), 2);
     assert_eq!(kids(&set), ["k1", "k2"]);
     assert_eq!(set.snapshot().unwrap().generation, 2);
+
+    // The burst's second fetch, then the budget is spent: resolves at once.
+    set.refresh_for_unknown_key().await;
+    assert_eq!(server.fetches(), 3);
+    tokio::time::timeout(Duration::from_millis(100), set.refresh_for_unknown_key())
+        .await
+        .expect("resolves at once");
+    assert_eq!(server.fetches(), 3);
+
+    // One interval later, one fetch is earned back.
+    tokio::time::sleep(Duration::from_millis(550)).await;
+    server.set_kids(&["k2", "k3"]);
+    tokio::time::timeout(BOUND, set.refresh_for_unknown_key())
+        .await
+        .unwrap();
+    assert_eq!(server.fetches(), 4);
+    assert_eq!(kids(&set), ["k2", "k3"]);
 }
 
 #[tokio::test]
-async fn a_storm_of_unknown_kids_causes_one_fetch_then_none() {
+async fn a_storm_of_unknown_kids_shares_one_fetch_and_then_spends_nothing() {
     let server = JwksServer::start().await;
     let set = RemoteKeySet::builder(server.url())
-        .unknown_kid_interval(Duration::from_secs(1))
+        .unknown_kid_interval(Duration::from_secs(60))
+        .unknown_kid_burst(1)
         .build()
         .await
         .unwrap();
     assert_eq!(server.fetches(), 1);
-    // Wait the interval out: the storm may start a fetch.
-    tokio::time::sleep(Duration::from_millis(1050)).await;
     server.set_kids(&["k1", "k2"]);
     // Slow enough that every caller arrives while the fetch is in flight.
     server.set_delay(Duration::from_millis(100));
@@ -94,11 +104,14 @@ async fn a_storm_of_unknown_kids_causes_one_fetch_then_none() {
     assert_eq!(server.fetches(), 2, "exactly one fetch for 1000 callers");
     assert_eq!(kids(&set), ["k1", "k2"]);
 
-    // Inside the interval: no fetch at all, and no waiting.
+    // The budget is spent: no fetch at all, and no waiting.
     tokio::time::timeout(Duration::from_millis(100), storm())
         .await
         .expect("resolves at once");
     assert_eq!(server.fetches(), 2);
+    // The other fetches never spend it, nor are they refused by it.
+    set.refresh().await.unwrap();
+    assert_eq!(server.fetches(), 3);
 }
 
 #[test]
@@ -115,8 +128,6 @@ fn the_storm_is_one_fetch_on_a_multi_threaded_runtime_too() {
             .build()
             .await
             .unwrap();
-        // Wait the interval out: the storm may start a fetch.
-        tokio::time::sleep(Duration::from_millis(1050)).await;
         server.set_delay(Duration::from_millis(100));
         let tasks: Vec<_> = (0..1000)
             .map(|_| tokio::spawn(set.refresh_for_unknown_key()))
