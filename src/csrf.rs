@@ -32,6 +32,11 @@ pub const DEFAULT_CSRF_CLAIM: &str = "csrf";
 /// passes and another fails; a request with neither header is not from a
 /// browser, so no cross-site page can have sent it, and passes.
 ///
+/// An `Origin` must be a serialized origin (RFC 6454 §6.2): `scheme://host`
+/// with an optional `:port`, as browsers send it. One with userinfo
+/// (`http://evil@app.example`), a path, a query or a fragment, and `null`,
+/// fail; a lone trailing `/` is tolerated.
+///
 /// [`double_submit`](Self::double_submit) adds the flask-jwt-extended scheme: a
 /// header that must equal a claim inside the token
 /// ([`TokenIssuer::issue_with_csrf`](crate::TokenIssuer::issue_with_csrf) makes
@@ -129,32 +134,87 @@ impl CsrfPolicy {
     }
 
     fn same_origin_passes(&self, uri: &Uri, headers: &HeaderMap) -> bool {
+        let origin = headers.get(ORIGIN).filter(|v| !v.is_empty());
+        // An `Origin` that is not one serialized origin proves nothing, and
+        // is never compared: refused.
+        let parsed = origin.map(|o| o.to_str().ok().and_then(SerializedOrigin::parse));
         // The Fetch standard sends these in lowercase; an exact match is intended.
         match headers.get("sec-fetch-site").map(|v| v.as_bytes()) {
             Some(b"same-origin" | b"none") => return true,
             None | Some(b"") => {}
-            Some(_) => return self.origin_is_trusted(headers),
+            Some(_) => return parsed.flatten().is_some_and(|o| self.is_trusted(&o)),
         }
-        let Some(origin) = headers.get(ORIGIN).filter(|v| !v.is_empty()) else {
+        match parsed {
             // Neither header: not a browser, so not a forged cross-site request.
-            return true;
-        };
-        let Some(origin) = origin.to_str().ok().and_then(|o| o.parse::<Uri>().ok()) else {
-            return false;
-        };
-        self.origin_is_trusted(headers) || same_host(&origin, uri, headers)
+            None => true,
+            Some(None) => false,
+            Some(Some(origin)) => self.is_trusted(&origin) || origin.is_host_of(uri, headers),
+        }
     }
 
-    fn origin_is_trusted(&self, headers: &HeaderMap) -> bool {
-        headers
-            .get(ORIGIN)
-            .and_then(|o| o.to_str().ok())
-            .is_some_and(|o| {
-                let o = o.trim_end_matches('/');
-                self.trusted_origins
-                    .iter()
-                    .any(|t| t.eq_ignore_ascii_case(o))
-            })
+    fn is_trusted(&self, origin: &SerializedOrigin<'_>) -> bool {
+        self.trusted_origins
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(origin.text))
+    }
+}
+
+/// An `Origin` header value that is one serialized origin (RFC 6454 §6.2):
+/// `scheme "://" host [ ":" port ]`, nothing else. No userinfo
+/// (`http://evil@app.example` names `app.example` to a URL parser, but no
+/// browser sends it), no path, query or fragment; a lone trailing `/` is
+/// tolerated, as it always was here. `null` is not one.
+struct SerializedOrigin<'a> {
+    /// The value without its trailing `/`, compared with trusted origins.
+    text: &'a str,
+    scheme: &'a str,
+    authority: Authority,
+}
+
+impl<'a> SerializedOrigin<'a> {
+    fn parse(value: &'a str) -> Option<Self> {
+        let text = value.strip_suffix('/').unwrap_or(value);
+        let (scheme, host_and_port) = text.split_once("://")?;
+        let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+        let only_authority = !host_and_port.is_empty()
+            && !host_and_port
+                .bytes()
+                .any(|b| matches!(b, b'@' | b'/' | b'?' | b'#' | b'\\'));
+        if !scheme_ok || !only_authority {
+            return None;
+        }
+        let authority = host_and_port.parse::<Authority>().ok()?;
+        Some(Self {
+            text,
+            scheme,
+            authority,
+        })
+    }
+
+    /// Whether this origin names the host (and port) the request was sent
+    /// to: its `Host`, or the authority of its URI (HTTP/2).
+    fn is_host_of(&self, uri: &Uri, headers: &HeaderMap) -> bool {
+        let default_port = if self.scheme.eq_ignore_ascii_case("https") {
+            443
+        } else if self.scheme.eq_ignore_ascii_case("http") {
+            80
+        } else {
+            return false;
+        };
+        let host: Option<Authority> = headers
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.parse().ok());
+        let (host_name, host_port) = match &host {
+            Some(a) => (Some(a.host()), a.port_u16()),
+            None => (uri.host(), uri.port_u16()),
+        };
+        host_name.is_some_and(|h| h.eq_ignore_ascii_case(self.authority.host()))
+            && self.authority.port_u16().unwrap_or(default_port)
+                == host_port.unwrap_or(default_port)
     }
 }
 
@@ -167,28 +227,6 @@ fn is_safe(method: &Method) -> bool {
 
 fn refused(what: &'static str) -> AuthError {
     AuthError::new(AuthErrorKind::CrossSiteRequest, what)
-}
-
-/// Whether `origin` names the host (and port) the request was sent to.
-fn same_host(origin: &Uri, uri: &Uri, headers: &HeaderMap) -> bool {
-    let default_port = match origin.scheme_str() {
-        Some("https") => 443,
-        Some("http") => 80,
-        _ => return false,
-    };
-    let (Some(origin_host), origin_port) = (origin.host(), origin.port_u16()) else {
-        return false;
-    };
-    let host: Option<Authority> = headers
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.parse().ok());
-    let (host_name, host_port) = match &host {
-        Some(a) => (Some(a.host()), a.port_u16()),
-        None => (uri.host(), uri.port_u16()),
-    };
-    host_name.is_some_and(|h| h.eq_ignore_ascii_case(origin_host))
-        && origin_port.unwrap_or(default_port) == host_port.unwrap_or(default_port)
 }
 
 /// The string claim `name` of an already verified token's claims.
@@ -320,6 +358,70 @@ mod tests {
             &trusted,
             Method::PUT,
             &[host, ("origin", "https://admin.example")]
+        ));
+    }
+
+    #[test]
+    fn only_a_serialized_origin_is_an_origin() {
+        let parse = |value| {
+            SerializedOrigin::parse(value).map(|o| (o.scheme, o.authority.to_string(), o.text))
+        };
+        assert_eq!(
+            parse("https://app.example:8443"),
+            Some((
+                "https",
+                "app.example:8443".into(),
+                "https://app.example:8443"
+            ))
+        );
+        assert_eq!(
+            parse("http://[::1]:80/"),
+            Some(("http", "[::1]:80".into(), "http://[::1]:80"))
+        );
+        assert_eq!(
+            parse("chrome-extension://abcdef"),
+            Some((
+                "chrome-extension",
+                "abcdef".into(),
+                "chrome-extension://abcdef"
+            ))
+        );
+        for bad in [
+            "null",
+            "",
+            "https://",
+            "https:///",
+            "app.example",
+            "https://evil@app.example",
+            "https://:@app.example",
+            "https://app.example/x",
+            "https://app.example//",
+            "https://app.example?",
+            "https://app.example#",
+            "https://app.example\\",
+            "https://app example",
+            "1https://app.example",
+            "ht tp://app.example",
+        ] {
+            assert!(parse(bad).is_none(), "{bad:?}");
+        }
+        let host = ("host", "app.example");
+        let p = CsrfPolicy::default();
+        assert!(!check(
+            &p,
+            Method::POST,
+            &[host, ("origin", "https://evil@app.example")]
+        ));
+        assert!(!check(
+            &p,
+            Method::POST,
+            &[host, ("origin", "https://app.example/path")]
+        ));
+        // A scheme without a default port names no host.
+        assert!(!check(
+            &p,
+            Method::POST,
+            &[host, ("origin", "ftp://app.example")]
         ));
     }
 

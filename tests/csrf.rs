@@ -435,6 +435,69 @@ async fn other_origins_and_sites_are_refused() {
     }
 }
 
+/// RFC 6454 §6.2: an `Origin` is `scheme "://" host [":" port]`. A URL parser
+/// reads the host of `http://evil@<host>` as `<host>`, but no browser sends
+/// such a value: whatever is more than an origin is refused, however the
+/// host after it reads. A lone trailing `/` stays tolerated (the test above).
+#[tokio::test]
+async fn an_origin_with_more_than_scheme_host_and_port_is_refused() {
+    let token = token();
+    for mode in MODES {
+        let server = start(mode, None).await;
+        let origin = server.origin();
+        let authority = origin.trim_start_matches("http://");
+        let values = [
+            format!("http://evil@{authority}"),
+            format!("http://evil:secret@{authority}"),
+            format!("http://@{authority}"),
+            format!("{origin}/path"),
+            format!("{origin}/path/"),
+            format!("{origin}//"),
+            format!("{origin}?x=1"),
+            format!("{origin}/?x=1"),
+            format!("{origin}#top"),
+            format!("{origin}/#top"),
+            format!("http:/{authority}"),
+            format!("http://{authority}\\"),
+            "http://".to_owned(),
+        ];
+        for value in &values {
+            for method in &UNSAFE {
+                let headers = [("origin", value.as_str())];
+                let reply = server.send(method, Source::Cookie, &token, &headers).await;
+                assert_forbidden(&reply, &format!("{mode:?} {method} {value}"));
+            }
+            // Safe methods and other sources are not judged at all.
+            let headers = [("origin", value.as_str())];
+            let reply = server
+                .send(&Method::GET, Source::Cookie, &token, &headers)
+                .await;
+            assert_passed(&reply, &Method::GET, value);
+            let reply = server
+                .send(&Method::POST, Source::Header, &token, &headers)
+                .await;
+            assert_passed(&reply, &Method::POST, value);
+        }
+    }
+    // Nor does userinfo or a path make a trusted origin of one.
+    let policy = CsrfPolicy::same_origin().trust_origin("https://app.example");
+    let server = start(Mode::HeadOnly, Some(policy)).await;
+    for value in [
+        "https://evil@app.example",
+        "https://app.example/path",
+        "https://app.example?x",
+    ] {
+        for fetch_site in [None, Some("cross-site")] {
+            let mut headers = vec![("origin", value)];
+            headers.extend(fetch_site.map(|site| ("sec-fetch-site", site)));
+            let reply = server
+                .send(&Method::PUT, Source::Cookie, &token, &headers)
+                .await;
+            assert_forbidden(&reply, &format!("{headers:?}"));
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_trusted_origin_passes_and_only_that_one() {
     let policy = CsrfPolicy::same_origin().trust_origin("https://app.example");

@@ -122,9 +122,17 @@ impl Server {
 }
 
 async fn start(backend: Backend, order: Order) -> Server {
+    start_with(backend, layer(order)).await
+}
+
+/// A server of `backend` behind `layer`.
+async fn start_with(
+    backend: Backend,
+    layer: JwtAuthLayer<User, DefaultResponder, WithForm>,
+) -> Server {
     let calls = Arc::new(AtomicUsize::new(0));
     let running = match backend {
-        Backend::Axum => common::serve_axum(axum_app(order, calls.clone())).await,
+        Backend::Axum => common::serve_axum(axum_app(layer, calls.clone())).await,
         Backend::Hyper => {
             let calls = calls.clone();
             let service = ServiceBuilder::new()
@@ -132,7 +140,7 @@ async fn start(backend: Backend, order: Order) -> Server {
                     request.extensions_mut().insert(Marker);
                     request
                 })
-                .layer(layer(order))
+                .layer(layer)
                 .service(service_fn(
                     move |request: Request<RequestBody<Incoming>>| {
                         let calls = calls.clone();
@@ -147,7 +155,10 @@ async fn start(backend: Backend, order: Order) -> Server {
 
 /// `/echo` echoes; `/form` and `/multipart` parse the body again with axum's
 /// extractors.
-fn axum_app(order: Order, calls: Arc<AtomicUsize>) -> Router {
+fn axum_app(
+    layer: JwtAuthLayer<User, DefaultResponder, WithForm>,
+    calls: Arc<AtomicUsize>,
+) -> Router {
     async fn echo_route(
         State(calls): State<Arc<AtomicUsize>>,
         request: axum::extract::Request,
@@ -158,7 +169,7 @@ fn axum_app(order: Order, calls: Arc<AtomicUsize>) -> Router {
         .route("/echo", any(echo_route))
         .route("/form", any(form_fields))
         .route("/multipart", any(multipart_fields))
-        .layer(layer(order))
+        .layer(layer)
         .layer(Extension(Marker))
         .with_state(calls)
 }
@@ -500,7 +511,14 @@ fn assert_refused(reply: &Reply, kind: AuthErrorKind, description: &str) {
     assert_eq!(json["error"], code.unwrap_or("unauthorized"));
     assert_eq!(json["error_description"], description);
     let expected_challenge = match code {
-        _ if kind.status() == StatusCode::PAYLOAD_TOO_LARGE => String::new(),
+        // Not an authentication failure: no challenge (RFC 6750 §3).
+        _ if matches!(
+            kind.status(),
+            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
+        ) =>
+        {
+            String::new()
+        }
         None => "Bearer".to_owned(),
         Some(code) => {
             format!("Bearer error=\"{code}\", error_description=\"{description}\"")
@@ -829,6 +847,161 @@ async fn a_client_that_hangs_up_mid_body_never_reaches_the_handler() {
         assert_echoed(&reply, URLENCODED, &body, Sending::Chunked, "ada");
         assert_eq!(server.calls(), 1, "{backend:?}");
     }
+}
+
+/// The form read timeout of the slow-client tests: short, so that they take
+/// about a second each.
+#[cfg(feature = "form-timeout")]
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1000);
+
+#[cfg(feature = "form-timeout")]
+fn timed_layer() -> JwtAuthLayer<User, DefaultResponder, WithForm> {
+    JwtAuthLayer::<User>::builder()
+        .key(Key::hmac(SECRET))
+        .source(TokenSource::bearer())
+        .form_field("token")
+        .form_limit(LIMIT)
+        .form_read_timeout(READ_TIMEOUT)
+        .build()
+        .expect("layer")
+}
+
+/// Attacking the demo: 2 000 connections that send a form body a byte at a
+/// time held 2 000 descriptors until the clients stopped. The layer reads
+/// the body, so it bounds its time: past the read timeout the answer is
+/// `408`, the handler is never called, and the connection is let go while
+/// the client still dribbles.
+#[cfg(feature = "form-timeout")]
+#[tokio::test]
+async fn a_form_body_dribbled_past_the_read_timeout_is_408() {
+    use std::time::{Duration, Instant};
+
+    let form = format!("note=hi&token={}", token("ada"));
+    let pause = Duration::from_millis(50);
+    for backend in BACKENDS {
+        let server = start_with(backend, timed_layer()).await;
+        for chunked in [false, true] {
+            let framing = if chunked {
+                "Transfer-Encoding: chunked".to_owned()
+            } else {
+                format!("Content-Length: {}", form.len())
+            };
+            let head = format!(
+                "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Type: {URLENCODED}\r\n{framing}\r\n\r\n"
+            );
+            // Chunked: one chunk announced whole, its bytes dribbled.
+            let body = if chunked {
+                format!("{:x}\r\n{form}\r\n0\r\n\r\n", form.len()).into_bytes()
+            } else {
+                form.clone().into_bytes()
+            };
+            // 50 ms a byte: the whole body would take several seconds.
+            assert!(pause * body.len() as u32 > READ_TIMEOUT * 4);
+            let started = Instant::now();
+            let mut stream = connect(&server).await;
+            let (mut read, mut write) = stream.split();
+            write.write_all(head.as_bytes()).await.expect("write head");
+            let dribbling = async {
+                for &byte in &body {
+                    tokio::time::sleep(pause).await;
+                    if write.write_all(&[byte]).await.is_err() {
+                        break;
+                    }
+                }
+            };
+            let answer = async {
+                let mut buffer = Vec::new();
+                let mut chunk = [0; 4096];
+                // Until the server closes the connection (bounded by TIMEOUT).
+                loop {
+                    match read.read(&mut chunk).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                (buffer, started.elapsed())
+            };
+            let (buffer, elapsed) = tokio::select! {
+                answer = answer => answer,
+                () = dribbling => panic!("{backend:?}: the whole body was read"),
+            };
+            let context = format!("{backend:?} chunked={chunked}");
+            let text = String::from_utf8_lossy(&buffer);
+            assert!(text.starts_with("HTTP/1.1 408 "), "{context}: {text}");
+            assert!(
+                text.contains(r#""error_description":"the form body did not arrive in time""#),
+                "{context}: {text}"
+            );
+            assert!(!text.contains("www-authenticate"), "{context}: {text}");
+            // Not before the deadline; well before the body could end.
+            assert!(elapsed >= READ_TIMEOUT, "{context}: {elapsed:?}");
+            assert!(
+                elapsed < pause * body.len() as u32,
+                "{context}: {elapsed:?}"
+            );
+            drop(stream);
+        }
+        assert_eq!(server.calls(), 0, "{backend:?}");
+    }
+}
+
+/// A slow client that keeps sending is not a dribbling one: a body that
+/// arrives whole within the timeout is read and passed on.
+#[cfg(feature = "form-timeout")]
+#[tokio::test]
+async fn a_slow_but_steady_form_within_the_read_timeout_passes() {
+    use std::time::Duration;
+
+    let (_, body) = urlencoded_form(&token("ada"), At::Middle, None);
+    // About 300 ms in 10 frames, against a 1 s timeout.
+    let frame = body.len().div_ceil(10);
+    for backend in BACKENDS {
+        let server = start_with(backend, timed_layer()).await;
+        let (sender, client_body) = fed();
+        let request = Request::post(server.url("/echo"))
+            .header(CONTENT_TYPE, URLENCODED)
+            .header(CONTENT_LENGTH, body.len())
+            .header(CUSTOM.0, CUSTOM.1)
+            .body(client_body)
+            .expect("request");
+        let feeding = {
+            let body = body.clone();
+            async move {
+                for part in body.chunks(frame) {
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                    // A refused body is dropped: the reply tells why.
+                    if sender.send(Bytes::copy_from_slice(part)).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        };
+        let (reply, ()) = tokio::join!(send(request), feeding);
+        assert_echoed(&reply, URLENCODED, &body, Sending::Streamed, "ada");
+        assert_eq!(server.calls(), 1, "{backend:?}");
+    }
+}
+
+/// The timeout is the layer's setting: `None` waits, `0` is refused.
+#[cfg(feature = "form-timeout")]
+#[test]
+fn a_read_timeout_of_zero_is_a_configuration_error() {
+    let builder = || {
+        JwtAuthLayer::<User>::builder()
+            .key(Key::hmac(SECRET))
+            .form_field("token")
+    };
+    assert!(matches!(
+        builder()
+            .form_read_timeout(std::time::Duration::ZERO)
+            .build(),
+        Err(tower_jwt_auth::ConfigError::Empty {
+            setting: "form_read_timeout"
+        })
+    ));
+    assert!(builder().form_read_timeout(None).build().is_ok());
+    let default = format!("{:?}", builder().build().expect("layer"));
+    assert!(default.contains("timeout: Some(10s)"), "{default}");
 }
 
 #[tokio::test]
@@ -1290,6 +1463,75 @@ mod multipart {
             let reply = post_form(&server, &content_type, &body, Sending::Chunked, &[]).await;
             assert_echoed(&reply, &content_type, &body, Sending::Chunked, "ada");
             assert_eq!(server.calls(), 1, "{backend:?}");
+        }
+    }
+
+    /// RFC 2046 §5.1.1: a boundary has 1 to 70 characters. An empty one used
+    /// to be handed to the parser, which accepted the body; now such a form
+    /// is a 400 before a byte of it is read. (None at all is no form: see
+    /// `a_body_that_is_not_a_form_is_not_searched`.)
+    #[tokio::test]
+    async fn a_boundary_that_is_empty_or_over_70_characters_is_400() {
+        let token = token("ada");
+        let body_with = |boundary: &str| {
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"token\"\r\n\r\n\
+                 {token}\r\n--{boundary}--\r\n"
+            )
+            .into_bytes()
+        };
+        let seventy = "7".repeat(70);
+        let seventy_one = "7".repeat(71);
+        let refused = [
+            ("multipart/form-data; boundary=".to_owned(), body_with("")),
+            (
+                "multipart/form-data; boundary=\"\"".to_owned(),
+                body_with(""),
+            ),
+            (
+                format!("multipart/form-data; boundary={seventy_one}"),
+                body_with(&seventy_one),
+            ),
+        ];
+        let accepted = format!("multipart/form-data; boundary={seventy}");
+        for backend in BACKENDS {
+            let server = start(backend, Order::HeaderFirst).await;
+            for (content_type, body) in &refused {
+                for sending in SENDINGS {
+                    let reply = post_form(&server, content_type, body, sending, &[]).await;
+                    assert_refused(
+                        &reply,
+                        AuthErrorKind::MalformedForm,
+                        "the multipart boundary is empty or over 70 characters",
+                    );
+                }
+            }
+            // Before reading: a body that never comes is not waited for.
+            let mut stream = connect(&server).await;
+            let head = format!(
+                "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Type: {}\r\n\
+                 Content-Length: 1000\r\n\r\n",
+                refused[0].0
+            );
+            stream.write_all(head.as_bytes()).await.expect("write");
+            let reply = read_reply(&mut stream).await.expect("an answer");
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{backend:?}");
+            // A header token means the body is never read, nor judged.
+            let header = bearer(&token);
+            let reply = post_form(
+                &server,
+                &refused[0].0,
+                &refused[0].1,
+                Sending::Whole,
+                &[(AUTHORIZATION, &header)],
+            )
+            .await;
+            assert_echoed(&reply, &refused[0].0, &refused[0].1, Sending::Whole, "ada");
+            // 70 characters is a boundary.
+            let body = body_with(&seventy);
+            let reply = post_form(&server, &accepted, &body, Sending::Chunked, &[]).await;
+            assert_echoed(&reply, &accepted, &body, Sending::Chunked, "ada");
+            assert_eq!(server.calls(), 2, "{backend:?}");
         }
     }
 

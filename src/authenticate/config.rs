@@ -43,7 +43,11 @@ impl<C, R> Authenticator<C, R> {
     pub(super) fn new(settings: Settings, responder: R) -> Result<Self, ConfigError> {
         let provider = crypto::select(settings.provider)?;
         let verifier = Verifier::new(provider, settings.issuer, settings.trusted, settings.rules)?;
-        let sources = Sources::new(settings.sources, settings.form_limit.0)?;
+        let sources = Sources::new(
+            settings.sources,
+            settings.form_limit.0,
+            settings.form_read_timeout.0,
+        )?;
         // The order of `checks`' module docs.
         let csrf = sources
             .has_cookie()
@@ -57,6 +61,13 @@ impl<C, R> Authenticator<C, R> {
             responder,
             _claims: PhantomData,
         })
+    }
+}
+
+impl<C, R> Authenticator<C, R> {
+    /// See [`JwtAuthLayer::skipped_keys`](super::JwtAuthLayer::skipped_keys).
+    pub(super) fn skipped_keys(&self) -> usize {
+        self.verifier.skipped_keys()
     }
 }
 

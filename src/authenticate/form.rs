@@ -22,6 +22,7 @@ use tower_service::Service;
 
 use super::WithForm;
 use super::config::Authenticator;
+use super::deadline::Deadline;
 use super::future::{ResponseFuture, Verdict};
 use super::request_body::RequestBody;
 use super::service::JwtAuth;
@@ -77,6 +78,17 @@ where
                 verdict.start(&mut self.inner, request.map(RequestBody::untouched)),
             );
         };
+        // A form that cannot be parsed (a multipart boundary RFC 2046 does
+        // not allow) is refused before a byte is read.
+        let kind = match kind {
+            Ok(kind) => kind,
+            Err(error) => {
+                let refused = Verdict::<()>::Refuse(authenticator.refuse(error));
+                return FormResponseFuture::started(
+                    refused.start(&mut self.inner, request.map(RequestBody::untouched)),
+                );
+            }
+        };
         let declared = declared_length(request.headers());
         if declared.is_some_and(|length| length > form.limit as u64) {
             let refused = Verdict::<()>::Refuse(authenticator.refuse(too_large()));
@@ -86,6 +98,7 @@ where
         }
         let head_token = located.token.map(Cow::into_owned);
         let (field, limit) = (form.field.clone(), form.limit);
+        let deadline = Deadline::after(form.timeout);
         let (parts, body) = request.into_parts();
         let read = Read {
             parts,
@@ -100,7 +113,7 @@ where
             buffer: Buffer::new(declared.map_or(0, |length| length as usize)),
             trailers: None,
         };
-        FormResponseFuture::reading(body, read)
+        FormResponseFuture::reading(body, deadline, read)
     }
 }
 
@@ -113,12 +126,20 @@ fn too_large() -> AuthError {
     AuthError::new(AuthErrorKind::FormTooLarge, "form body too large")
 }
 
+fn timed_out() -> AuthError {
+    AuthError::new(
+        AuthErrorKind::FormReadTimeout,
+        "the form body did not arrive in time",
+    )
+}
+
 pin_project! {
     /// The response future of [`JwtAuth`](crate::JwtAuth) with a form source.
     ///
     /// A named state machine, no box of its own: for requests whose token may
-    /// be in the form, the reading of the body (bounded by the form limit);
-    /// then, as for every request, a [`ResponseFuture`].
+    /// be in the form, the reading of the body (bounded by the form limit and,
+    /// with the `form-timeout` feature, the form read timeout); then, as for
+    /// every request, a [`ResponseFuture`].
     pub struct FormResponseFuture<S, B>
     where
         S: Service<Request<RequestBody<B>>>,
@@ -137,6 +158,8 @@ pin_project! {
         Reading {
             #[pin]
             body: B,
+            #[pin]
+            deadline: Deadline,
             read: Option<Read<S>>,
         },
         Started { #[pin] future: ResponseFuture<S, RequestBody<B>> },
@@ -153,10 +176,11 @@ where
         }
     }
 
-    fn reading(body: B, read: Read<S>) -> Self {
+    fn reading(body: B, deadline: Deadline, read: Read<S>) -> Self {
         Self {
             state: State::Reading {
                 body,
+                deadline,
                 read: Some(read),
             },
         }
@@ -245,11 +269,23 @@ where
         loop {
             let future = match self.as_mut().project().state.project() {
                 StateProj::Started { future } => return future.poll(cx),
-                StateProj::Reading { mut body, read } => {
+                StateProj::Reading {
+                    mut body,
+                    deadline,
+                    read,
+                } => {
                     let state = read
                         .as_mut()
                         .expect("FormResponseFuture polled after completion");
-                    let outcome = ready!(poll_read(body.as_mut(), state, cx));
+                    // The body first: one that is complete wins over a
+                    // deadline that passed meanwhile.
+                    let outcome = match poll_read(body.as_mut(), state, cx) {
+                        Poll::Ready(outcome) => outcome,
+                        Poll::Pending if deadline.poll_passed(cx) => Err(timed_out()),
+                        Poll::Pending => return Poll::Pending,
+                    };
+                    // Starting the rest drops the body, and with it the
+                    // connection's unread remainder.
                     finish(read.take().expect("taken once"), outcome)
                 }
             };

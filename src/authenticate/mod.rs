@@ -6,7 +6,7 @@
 //!   the flow per request: locate, verify, the checks after verification
 //!   (`crate::checks`), refuse.
 //! - `service.rs` is the head mode's `Service` impl, `form.rs` the form mode's
-//!   (which first reads the body). Both end in one [`Verdict`](future::Verdict),
+//!   (which first reads the body, within `deadline.rs`'s time). Both end in one [`Verdict`](future::Verdict),
 //!   which `future.rs` turns into a [`ResponseFuture`]: the inner service's
 //!   future, a ready rejection, or a wait for a deferred check.
 //! - Why the inner service must be `Clone`, and which requests box a future,
@@ -14,6 +14,7 @@
 
 mod builder;
 mod config;
+mod deadline;
 mod form;
 mod future;
 mod layer;
@@ -22,6 +23,8 @@ mod service;
 mod settings;
 
 pub use builder::JwtAuthBuilder;
+#[cfg(feature = "form-timeout")]
+pub use deadline::DEFAULT_FORM_READ_TIMEOUT;
 pub use form::FormResponseFuture;
 pub use future::ResponseFuture;
 pub use layer::JwtAuthLayer;

@@ -2,6 +2,7 @@
 //! told, held once, checked by [`Authenticator::new`](super::config::Authenticator::new).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use jsonwebtoken::crypto::CryptoProvider;
 
@@ -26,6 +27,8 @@ pub(crate) struct Settings {
     /// Empty for the default, `Authorization: Bearer`.
     pub(super) sources: Vec<TokenSource>,
     pub(super) form_limit: FormLimit,
+    /// How long a form body may take to arrive; `None`: for ever.
+    pub(super) form_read_timeout: FormReadTimeout,
     pub(super) optional: bool,
     pub(super) csrf: CsrfPolicy,
     /// The revocation check (feature `revocation`), the last check after
@@ -42,5 +45,16 @@ pub(super) struct FormLimit(pub(super) usize);
 impl Default for FormLimit {
     fn default() -> Self {
         Self(DEFAULT_FORM_LIMIT)
+    }
+}
+
+/// The form read's deadline: 10 s with the `form-timeout` feature, none
+/// without it, unless set.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct FormReadTimeout(pub(super) Option<Duration>);
+
+impl Default for FormReadTimeout {
+    fn default() -> Self {
+        Self(super::deadline::DEFAULT)
     }
 }

@@ -21,19 +21,32 @@ pub(crate) enum FormKind {
     Multipart(String),
 }
 
+/// The longest multipart boundary (RFC 2046 §5.1.1: 1 to 70 characters).
+#[cfg(feature = "multipart")]
+const MAX_BOUNDARY: usize = 70;
+
 /// The form encoding of a request, from its `Content-Type`, when it is one the
-/// form source reads.
-pub(crate) fn form_kind(headers: &HeaderMap) -> Option<FormKind> {
+/// form source reads; `Some(Err)` for a `multipart/form-data` whose boundary
+/// is empty or longer than 70 characters (RFC 2046 §5.1.1), or whose
+/// parameters do not parse, which is refused before a byte of the body is
+/// read. Without any boundary it is not a form this source can read, as
+/// before.
+pub(crate) fn form_kind(headers: &HeaderMap) -> Option<Result<FormKind, AuthError>> {
     let content_type = headers.get(CONTENT_TYPE)?.to_str().ok()?;
     let essence = content_type.split(';').next()?.trim();
     if essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-        return Some(FormKind::UrlEncoded);
+        return Some(Ok(FormKind::UrlEncoded));
     }
     #[cfg(feature = "multipart")]
     if essence.eq_ignore_ascii_case("multipart/form-data") {
-        return multer::parse_boundary(content_type)
-            .ok()
-            .map(FormKind::Multipart);
+        let bad = || malformed("the multipart boundary is empty or over 70 characters");
+        return match multer::parse_boundary(content_type) {
+            Ok(boundary) if (1..=MAX_BOUNDARY).contains(&boundary.len()) => {
+                Some(Ok(FormKind::Multipart(boundary)))
+            }
+            Err(multer::Error::NoBoundary) => None,
+            Ok(_) | Err(_) => Some(Err(bad())),
+        };
     }
     None
 }
@@ -195,13 +208,15 @@ mod tests {
         assert_eq!(field("other=%FF&x=%zz&token=a"), Ok(Some("a".into())));
     }
 
+    fn kind_of(content_type: &str) -> Option<Result<FormKind, AuthError>> {
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_TYPE, content_type.parse().unwrap());
+        form_kind(&h)
+    }
+
     #[test]
     fn form_kinds_come_from_the_content_type() {
-        let kind = |ct: &str| {
-            let mut h = HeaderMap::new();
-            h.insert(CONTENT_TYPE, ct.parse().unwrap());
-            form_kind(&h).map(|k| matches!(k, FormKind::UrlEncoded))
-        };
+        let kind = |ct: &str| kind_of(ct).map(|k| matches!(k, Ok(FormKind::UrlEncoded)));
         assert_eq!(kind("application/x-www-form-urlencoded"), Some(true));
         assert_eq!(
             kind("Application/X-WWW-Form-Urlencoded; charset=UTF-8"),
@@ -209,5 +224,47 @@ mod tests {
         );
         assert_eq!(kind("application/json"), None);
         assert_eq!(kind("text/plain"), None);
+    }
+
+    #[cfg(feature = "multipart")]
+    #[test]
+    fn a_multipart_boundary_has_1_to_70_characters() {
+        let boundary = |ct: &str| match kind_of(ct) {
+            Some(Ok(FormKind::Multipart(boundary))) => Ok(boundary),
+            Some(Err(e)) => Err(e.kind()),
+            _ => panic!("{ct}: not a multipart form"),
+        };
+        let seventy = "b".repeat(70);
+        for (content_type, expected) in [
+            (
+                "multipart/form-data; boundary=XyZ".to_owned(),
+                Ok("XyZ".to_owned()),
+            ),
+            (
+                "Multipart/Form-Data; boundary=\"a b\"".to_owned(),
+                Ok("a b".to_owned()),
+            ),
+            (
+                format!("multipart/form-data; boundary={seventy}"),
+                Ok(seventy.clone()),
+            ),
+            (
+                format!("multipart/form-data; boundary={seventy}b"),
+                Err(AuthErrorKind::MalformedForm),
+            ),
+            (
+                "multipart/form-data; boundary=".to_owned(),
+                Err(AuthErrorKind::MalformedForm),
+            ),
+            (
+                "multipart/form-data; boundary=\"\"".to_owned(),
+                Err(AuthErrorKind::MalformedForm),
+            ),
+        ] {
+            assert_eq!(boundary(&content_type), expected, "{content_type}");
+        }
+        // No boundary at all: not a form this source reads.
+        assert!(kind_of("multipart/form-data").is_none());
+        assert!(kind_of("multipart/form-data; charset=utf-8").is_none());
     }
 }

@@ -14,6 +14,7 @@ mod query;
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::header::{AUTHORIZATION, HeaderName};
 use http::request::Request;
@@ -153,21 +154,35 @@ pub(crate) struct FormSource {
     pub(crate) field: Arc<str>,
     /// The largest body read.
     pub(crate) limit: usize,
+    /// How long the body may take to arrive whole; `None`: for ever.
+    pub(crate) timeout: Option<Duration>,
 }
 
 impl Sources {
     /// The sources given, or the default (`Authorization: Bearer`) when none
-    /// is; a form source reads bodies up to `form_limit` bytes.
+    /// is; a form source reads bodies up to `form_limit` bytes, within
+    /// `form_timeout`.
     ///
     /// # Errors
     ///
-    /// An empty or invalid name ([`ConfigError::InvalidSourceName`]).
-    pub(crate) fn new(mut list: Vec<TokenSource>, form_limit: usize) -> Result<Self, ConfigError> {
+    /// An empty or invalid name ([`ConfigError::InvalidSourceName`]); a form
+    /// timeout of 0, which no body could meet
+    /// ([`ConfigError::Empty`] `{ setting: "form_read_timeout" }`).
+    pub(crate) fn new(
+        mut list: Vec<TokenSource>,
+        form_limit: usize,
+        form_timeout: Option<Duration>,
+    ) -> Result<Self, ConfigError> {
         if list.is_empty() {
             list.push(TokenSource::bearer());
         }
         for source in &list {
             source.validate()?;
+        }
+        if form_timeout == Some(Duration::ZERO) {
+            return Err(ConfigError::Empty {
+                setting: "form_read_timeout",
+            });
         }
         let form = list
             .iter()
@@ -177,6 +192,7 @@ impl Sources {
                     position,
                     field: field.as_str().into(),
                     limit: form_limit,
+                    timeout: form_timeout,
                 }),
                 _ => None,
             });
