@@ -11,13 +11,20 @@
 //! The form handler of `POST /api/me` parses the same body again for its own
 //! `note` field: the layer hands it over intact.
 //!
-//! Every token carries a `jti`, and the layer checks each one against a
-//! [`Revocation`] store after verification. `POST /logout` revokes the
-//! presented token (the handler reads its [`TokenInfo`] from the request's
-//! extensions); from then on it is refused with `401` and
-//! `error_description="token revoked"` on every route. `POST
+//! The demo accepts any token signed with its secret that carries `sub` and
+//! `exp`, the claims the seed application's PyJWT tokens carry; its own login
+//! adds `iat` and a `jti`. After verification the layer checks each token
+//! against a [`Revocation`] store. `POST /logout` revokes the presented token
+//! (the handler reads its [`TokenInfo`] from the request's extensions): by its
+//! `jti`, or, for a token without one, by the SHA-256 digest of the whole token
+//! (the store keeps the digest, never the token). From then on it is refused
+//! with `401` and `error_description="token revoked"` on every route. `POST
 //! /logout?everywhere=1` revokes every token of the user issued until now
-//! (including any issued later in that same second: `iat` counts whole seconds).
+//! (including any issued later in that same second: `iat` counts whole
+//! seconds). A token without `iat` cannot say when it was issued, so a logout
+//! everywhere refuses *every* token of the user without `iat` while it lasts
+//! (15 minutes, or until the presented token's `exp` if later), even one made
+//! after it; tokens with `iat` issued afterwards are accepted.
 //!
 //! Run it with no setup:
 //!
@@ -51,10 +58,35 @@
 //!
 //! # Or revoke every token of the user issued until now (any one of them will do).
 //! curl -i -X POST 'localhost:3000/logout?everywhere=1' -H "authorization: Bearer $TOKEN"
+//!
+//! # A token made the seed's way (PyJWT, only `sub` and `exp`) works as well.
+//! export JWT_SECRET=a-secret-of-at-least-32-bytes-for-hs256  # before starting the demo
+//! SEED=$(python3 -c 'import jwt, time; print(jwt.encode({"sub": "ada",
+//!   "exp": int(time.time()) + 600}, "'"$JWT_SECRET"'", algorithm="HS256"))')
+//! curl -i localhost:3000/api/me -H "authorization: Bearer $SEED"
 //! ```
 //!
-//! `POST /api/me` and `POST /logout` answer JSON (or `204`), or a small HTML
-//! page to a client that asks for HTML (a browser submitting the page's forms).
+//! # In a browser
+//!
+//! Answers depend on `Accept`: a client that names `text/html` above
+//! `application/json` (a browser navigating: it sends
+//! `text/html,application/xhtml+xml,...,*/*;q=0.8`) gets small HTML pages, any
+//! other (`*/*` from curl and `fetch`, `application/json`) the JSON above,
+//! byte for byte. So a refused form post shows a page that says in words what
+//! happened, with the status and `WWW-Authenticate` of the JSON answer and a
+//! link back; so does a failed login. The pages escape everything they show
+//! and load nothing from elsewhere.
+//!
+//! The page keeps the token in the tab's `sessionStorage` (gone when the tab
+//! closes), so it survives the links between the demo's pages: after a logout,
+//! "Back to the demo" shows the token as revoked, and posting the form again
+//! shows it refused. The page says who is logged in (from `GET /api/me`),
+//! whether the token is revoked, and when it was issued and expires, with its
+//! remaining lifetime.
+//!
+//! The server drops a connection that has not sent a whole request head within
+//! 10 seconds (hyper's `header_read_timeout`; `axum::serve` sets none), so
+//! slow or idle clients cannot hold connections open.
 //!
 //! # Several instances
 //!
@@ -82,25 +114,37 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::io::Read;
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use axum::body::Body;
 use axum::extract::{FromRequest, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Json, Router};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio::net::TcpListener;
 use tower_jwt_auth::{
-    Claims, JwtAuthLayer, Key, MemoryRevocations, Revocation, RevocationStore, TokenInfo,
-    TokenIssuer, TokenSource,
+    AuthError, AuthErrorKind, Claims, JwtAuthLayer, Key, MemoryRevocations, Revocation,
+    RevocationStore, TokenInfo, TokenIssuer, TokenSource,
 };
 use tracing_subscriber::EnvFilter;
 
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 const TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
+/// How long a client may take to send a request head (from the moment the
+/// server waits for one, so also how long a kept-alive connection may idle).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long open connections may take to finish after Ctrl-C.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// How long the startup waits for a first connection to Redis.
 #[cfg(feature = "redis")]
 const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -141,14 +185,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::process::exit(1);
         }
     };
-    // A `jti` in every token, so that one token can be revoked by itself.
+    // The demo's own tokens carry `iat` and a `jti` (one token revoked by its
+    // `jti`); tokens from elsewhere need only `sub` and `exp`.
     let issuer = TokenIssuer::hmac(&secret)
         .ttl(TOKEN_TTL)
         .jti(true)
         .build()?;
     let auth = JwtAuthLayer::<Value>::builder()
         .key(Key::hmac(&secret))
-        .required_claims(["sub", "exp", "iat", "jti"])
+        .required_claims(["sub", "exp"])
         // The header for scripts, the form field for plain HTML forms. The
         // body is read only for a form post that carries no header token.
         .source(TokenSource::bearer())
@@ -161,10 +206,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route("/api/me", get(me).post(me_form))
         .route("/logout", post(logout))
-        // Only the routes above are protected; the page and the login stay open.
+        // Only the routes above are protected; the pages and the login stay open.
         .route_layer(auth)
         .route("/", get(page))
         .route("/login", post(login))
+        .route("/favicon.ico", get(favicon))
+        .layer(middleware::from_fn(pages_for_browsers))
         .layer(middleware::from_fn(log_request))
         .with_state(AppState {
             issuer,
@@ -174,31 +221,79 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr: SocketAddr = std::env::var("DEMO_ADDR")
         .unwrap_or_else(|_| DEFAULT_ADDR.to_owned())
         .parse()?;
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let listener = TcpListener::bind(addr).await?;
     println!("demo listening on http://{}", listener.local_addr()?);
     for user in &USERS {
         println!("demo user: {} / {}", user.username, user.password);
     }
-
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            // An error means no signal handler could be installed: then run
-            // until killed rather than stop at once.
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-            println!("shutting down");
-        })
-        .await?;
+    serve(listener, app).await;
     Ok(())
+}
+
+/// Serves `app` on `listener` over HTTP/1.1 until Ctrl-C, then lets the open
+/// connections finish for up to [`SHUTDOWN_GRACE`].
+///
+/// hyper's own connection builder rather than `axum::serve`, for the
+/// [`HEADER_READ_TIMEOUT`]: a client that opens connections and sends its
+/// request head slowly, or never (Slowloris), is cut off instead of holding
+/// them open for good.
+async fn serve(listener: TcpListener, app: Router) {
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let connections = GracefulShutdown::new();
+    let mut ctrl_c = pin!(ctrl_c());
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors, say: wait a little rather
+                    // than spin, and carry on.
+                    tracing::warn!(%error, "could not accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut ctrl_c => break,
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let connection = connections.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            // A client that hangs up or times out is not the server's failure.
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended");
+            }
+        });
+    }
+    println!("shutting down");
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, connections.shutdown())
+        .await
+        .is_err()
+    {
+        println!("connections still open after {SHUTDOWN_GRACE:?}: closing them");
+    }
+}
+
+/// Ctrl-C. An error means no signal handler could be installed: then run until
+/// killed rather than stop at once.
+async fn ctrl_c() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// The HMAC secret: the raw bytes of `JWT_SECRET`, or 32 random bytes.
 fn secret_from_env_or_random() -> Vec<u8> {
     if let Some(secret) = std::env::var_os("JWT_SECRET").filter(|s| !s.is_empty()) {
         if secret.len() < 32 {
-            // RFC 7518 §3.2: an HS256 key should be at least as long as the hash.
-            println!("warning: JWT_SECRET is shorter than 32 bytes");
+            // RFC 7518 §3.2: an HS256 key must be at least as long as the hash.
+            eprintln!(
+                "JWT_SECRET is shorter than 32 bytes, too short for HS256 (RFC 7518 §3.2): \
+                 make one with `openssl rand -hex 32`"
+            );
+            std::process::exit(1);
         }
         return secret.into_encoded_bytes();
     }
@@ -301,6 +396,7 @@ impl<S: Send + Sync> FromRequest<S> for Credentials {
     type Rejection = Response;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
+        let html = wants_html(request.headers());
         let is_form = request
             .headers()
             .get(header::CONTENT_TYPE)
@@ -318,34 +414,59 @@ impl<S: Send + Sync> FromRequest<S> for Credentials {
                 .map_err(|e| (e.status(), e.body_text()))
         };
         parsed.map_err(|(status, text)| {
+            if html {
+                let page = message_page(
+                    "login failed",
+                    "The login form could not be read",
+                    &format!("{}: {text}", status.as_u16()),
+                );
+                return (status, Html(page)).into_response();
+            }
             let body = json!({ "error": "invalid_request", "error_description": text });
             (status, Json(body)).into_response()
         })
     }
 }
 
-/// `POST /login`: a token for a known user, 401 for anyone else.
-async fn login(State(state): State<AppState>, credentials: Credentials) -> Response {
+/// `POST /login`: a token for a known user, 401 for anyone else. JSON, or a
+/// page for a browser posting the form without the page's script.
+async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    credentials: Credentials,
+) -> Response {
+    let html = wants_html(&headers);
     let Some(user) = authenticate(&credentials) else {
+        if html {
+            let page = message_page(
+                "login failed",
+                "Wrong username or password",
+                "Try again: the demo's users are listed on its page.",
+            );
+            return (StatusCode::UNAUTHORIZED, Html(page)).into_response();
+        }
         let body = json!({ "error": "invalid_credentials" });
         return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
     };
     let claims = json!({ "sub": user.username, "name": user.name });
-    match state.issuer.issue(&claims) {
-        Ok(token) => {
-            let body = json!({
-                "token": token,
-                "token_type": "Bearer",
-                "expires_in": TOKEN_TTL.as_secs(),
-            });
-            // RFC 6749 §5.1: responses carrying tokens must not be cached.
-            ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
-        }
+    let token = match state.issuer.issue(&claims) {
+        Ok(token) => token,
         Err(error) => {
             tracing::error!(%error, "could not issue a token");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
+    };
+    // RFC 6749 §5.1: responses carrying tokens must not be cached.
+    let no_store = [(header::CACHE_CONTROL, "no-store")];
+    if html {
+        return (no_store, Html(logged_in_page(user, &token))).into_response();
     }
+    let body = json!({
+        "token": token,
+        "token_type": "Bearer",
+        "expires_in": TOKEN_TTL.as_secs(),
+    });
+    (no_store, Json(body)).into_response()
 }
 
 fn authenticate(credentials: &Credentials) -> Option<&'static User> {
@@ -381,7 +502,7 @@ async fn me_form(
     Form(form): Form<NoteForm>,
 ) -> Response {
     if wants_html(&headers) {
-        Html(data_page(&claims, &form.note)).into_response()
+        Html(data_page(&claims, &form.note, unix_now())).into_response()
     } else {
         Json(json!({ "claims": claims, "note": form.note })).into_response()
     }
@@ -398,7 +519,8 @@ struct LogoutParams {
 /// for a browser; from then on the layer refuses the token on every route.
 ///
 /// The layer has verified the token and found it not revoked; its
-/// `TokenInfo` (`jti`, `sub`, `iat`, `exp`) is what the store needs.
+/// `TokenInfo` (`jti` or the token's digest, `sub`, `iat`, `exp`) is what the
+/// store needs.
 async fn logout(
     State(state): State<AppState>,
     Extension(token): Extension<TokenInfo>,
@@ -415,27 +537,41 @@ async fn logout(
         let Some(subject) = token.subject() else {
             return invalid_request("the token has no `sub`");
         };
-        // `iat` counts whole seconds: `now + 1` includes the presented token,
-        // and the entry lasts as long as the last token it covers.
+        // `iat` counts whole seconds: `now + 1` includes the presented token.
+        // The entry lasts as long as the last token it covers: the demo's
+        // own live 15 minutes; a token from elsewhere may live longer, and
+        // without `iat` it is covered until the entry is gone, so keep the
+        // entry at least until the presented token's `exp`.
         let now = unix_now();
+        let until = (now + TOKEN_TTL.as_secs()).max(token.expires_at().unwrap_or(0));
         state
             .revocations
-            .revoke_subject(token.issuer(), subject, now + 1, now + TOKEN_TTL.as_secs())
+            .revoke_subject(token.issuer(), subject, now + 1, until)
             .await
     } else {
+        // By its `jti`, or by its digest when it has none.
         state.revocations.revoke(&token).await
     };
     if let Err(error) = revoked {
         // The store's error, never the token or its claims.
         tracing::warn!(%error, "could not revoke a token");
+        let status = StatusCode::SERVICE_UNAVAILABLE;
+        if wants_html(&headers) {
+            let page = message_page(
+                "logout failed",
+                "The token could not be revoked",
+                "The revocation store did not answer: try again in a moment.",
+            );
+            return (status, Html(page)).into_response();
+        }
         let body = json!({
             "error": "temporarily_unavailable",
             "error_description": "could not revoke the token; try again",
         });
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+        return (status, Json(body)).into_response();
     }
     if wants_html(&headers) {
-        Html(logged_out_page(everywhere)).into_response()
+        Html(logged_out_page(&token, everywhere)).into_response()
     } else {
         StatusCode::NO_CONTENT.into_response()
     }
@@ -446,6 +582,17 @@ fn invalid_request(description: &str) -> Response {
     (StatusCode::BAD_REQUEST, Json(body)).into_response()
 }
 
+/// `GET /favicon.ico`: a key, so that browsers find an icon instead of a 404.
+async fn favicon() -> Response {
+    let headers = [
+        (header::CONTENT_TYPE, "image/svg+xml"),
+        (header::CACHE_CONTROL, "public, max-age=86400"),
+    ];
+    (headers, FAVICON).into_response()
+}
+
+const FAVICON: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="5" cy="8" r="3.2" fill="none" stroke="#1f6f43" stroke-width="2"/><path d="M8 8h7M13 8v3M10.5 8v2" fill="none" stroke="#1f6f43" stroke-width="2"/></svg>"##;
+
 /// Now, in Unix seconds.
 fn unix_now() -> u64 {
     // A clock before 1970 is not worth a panic in a demo: count it as 1970.
@@ -454,26 +601,232 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Whether the client asked for HTML, as browsers do when they navigate.
+/// Whether the client prefers HTML to JSON, as a browser does when it
+/// navigates (`text/html,application/xhtml+xml,...,*/*;q=0.8`).
+///
+/// Only a media range that names HTML counts, and it must rank above
+/// `application/json`: `*/*` (curl, `fetch`, most HTTP libraries) and no
+/// `Accept` at all keep the JSON that API clients are written against; a
+/// client that lists both at the same rank gets JSON too.
 fn wants_html(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/html"))
+    let (mut html, mut json) = (0.0_f32, 0.0_f32);
+    let values = headers.get_all(header::ACCEPT).iter();
+    for range in values
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+    {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or_default().trim();
+        // RFC 9110 §12.4.2: a weight from 0 to 1, 1 when absent.
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if media.eq_ignore_ascii_case("text/html")
+            || media.eq_ignore_ascii_case("application/xhtml+xml")
+        {
+            html = html.max(q);
+        } else if media.eq_ignore_ascii_case("application/json") {
+            json = json.max(q);
+        }
+    }
+    html > 0.0 && html > json
 }
 
-/// The answer page of the protected form: one row per claim, then the note.
-fn data_page(claims: &Value, note: &str) -> String {
+/// A refusal of the layer as a page, for a browser; every other response, and
+/// every response to an API client, passes unchanged.
+///
+/// The layer's responder writes JSON and cannot see the request, but it puts
+/// the [`AuthError`] into the response's extensions: here it becomes a page
+/// that says in words what happened. Status, `WWW-Authenticate` and
+/// `Cache-Control` stay as they are. Both kinds of answer say `Vary: Accept`.
+async fn pages_for_browsers(request: Request, next: Next) -> Response {
+    let html = wants_html(request.headers());
+    let mut response = next.run(request).await;
+    let Some(error) = response.extensions().get::<AuthError>().cloned() else {
+        return response;
+    };
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("accept"));
+    if !html {
+        return response;
+    }
+    let (mut parts, _json) = response.into_parts();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    // Nothing to load from anywhere, no script: only the inline style.
+    parts.headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src 'self'"),
+    );
+    Response::from_parts(parts, Body::from(refusal_page(&error)))
+}
+
+/// The refusal in words: a headline and what to do about it.
+fn in_words(kind: AuthErrorKind) -> (&'static str, &'static str) {
+    match kind {
+        AuthErrorKind::MissingToken => (
+            "No token was sent",
+            "Log in first: the form had no token to send.",
+        ),
+        AuthErrorKind::Revoked => (
+            "This token is revoked",
+            "It was logged out, by itself or with every token of its user. \
+             Log in again for a new one.",
+        ),
+        AuthErrorKind::Expired => ("This token has expired", "Log in again for a new one."),
+        AuthErrorKind::NotYetValid => (
+            "This token is not valid yet",
+            "Its `nbf` lies in the future; check the clocks of the issuer and the server.",
+        ),
+        AuthErrorKind::InvalidSignature | AuthErrorKind::UnknownKey => (
+            "The token's signature does not match",
+            "It was changed after it was signed, or signed with another secret.",
+        ),
+        AuthErrorKind::MalformedToken | AuthErrorKind::TokenTooLong => (
+            "This is not a token the demo can read",
+            "A token has three dot-separated parts; log in for a good one.",
+        ),
+        AuthErrorKind::MissingClaim | AuthErrorKind::InvalidClaimType => (
+            "The token lacks a claim the demo needs",
+            "The demo accepts tokens with `sub` and `exp`.",
+        ),
+        AuthErrorKind::RevocationUnavailable | AuthErrorKind::KeysUnavailable => (
+            "The server cannot check tokens right now",
+            "Nothing is wrong with your token as far as is known: try again in a moment.",
+        ),
+        AuthErrorKind::FormTooLarge
+        | AuthErrorKind::UnreadableBody
+        | AuthErrorKind::MalformedForm
+        | AuthErrorKind::MultipleTokens
+        | AuthErrorKind::MalformedRequest => (
+            "The request could not be read",
+            "Post the demo's own form, with one token.",
+        ),
+        _ => ("The token was refused", "Log in again for a new one."),
+    }
+}
+
+/// The page of a refused request: what happened in words, the layer's own
+/// reason and status, and the way back.
+fn refusal_page(error: &AuthError) -> String {
+    let (headline, advice) = in_words(error.kind());
+    let status = error.status();
+    let detail = format!(
+        "{} {}: {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("refused"),
+        error.description()
+    );
+    message_page("refused", headline, &format!("{advice}\n{detail}"))
+}
+
+/// A small page: a title, a headline, lines of text, and the way back.
+fn message_page(title: &str, headline: &str, text: &str) -> String {
+    let mut lines = String::new();
+    for line in text.lines() {
+        lines += &format!("<p>{}</p>\n", escape_html(line));
+    }
+    let (title, headline) = (escape_html(title), escape_html(headline));
+    format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>tower-jwt-auth demo: {title}</title>
+{STYLE}
+</head>
+<body>
+<h1 id="headline">{headline}</h1>
+<section id="message">
+{lines}</section>
+<p><a id="back" href="/">Back to the demo</a></p>
+</body>
+</html>
+"#
+    )
+}
+
+/// The answer to a login by a plain form post (the page's script logs in
+/// with `fetch` instead): the token, to paste into the protected form.
+fn logged_in_page(user: &User, token: &str) -> String {
+    let expires = unix_now() + TOKEN_TTL.as_secs();
+    message_page(
+        "logged in",
+        &format!("Logged in as {}", user.name),
+        &format!(
+            "Your token, valid until {} ({}):\n{token}",
+            utc(expires),
+            lifetime(expires, unix_now())
+        ),
+    )
+}
+
+/// Unix seconds as `2026-12-02 17:39:00 UTC`, the same as the page's script
+/// writes them (times past the year 9999 as their number).
+fn utc(unix: u64) -> String {
+    if unix > 253_402_300_799 {
+        return format!("{unix} (after the year 9999)");
+    }
+    let (days, secs) = ((unix / 86_400) as i64, unix % 86_400);
+    // Howard Hinnant's `civil_from_days`: the proleptic Gregorian calendar.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    format!("{year:04}-{month:02}-{day:02} {h:02}:{m:02}:{s:02} UTC")
+}
+
+/// How far `time` is from `now`: `in 14 min 58 s`, `now`, `3 min 2 s ago`.
+fn lifetime(time: u64, now: u64) -> String {
+    let span = |s: u64| match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min {} s", s / 60, s % 60),
+        3600..86_400 => format!("{} h {} min", s / 3600, s / 60 % 60),
+        _ => format!("{} d {} h", s / 86_400, s / 3600 % 24),
+    };
+    if time == now {
+        "now".to_owned()
+    } else if time > now {
+        format!("in {}", span(time - now))
+    } else {
+        format!("{} ago", span(now - time))
+    }
+}
+
+/// The answer page of the protected form: who, one row per claim (times
+/// readable), then the note.
+fn data_page(claims: &Value, note: &str, now: u64) -> String {
     let mut rows = String::new();
     for (name, value) in claims.as_object().into_iter().flatten() {
-        let value = match value {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
+        let shown = match (name.as_str(), value) {
+            ("exp" | "iat" | "nbf", Value::Number(n)) if n.as_u64().is_some() => {
+                let t = n.as_u64().unwrap_or_default();
+                format!("{} ({t}, {})", utc(t), lifetime(t, now))
+            }
+            (_, Value::String(s)) => s.clone(),
+            (_, other) => other.to_string(),
         };
-        let (name, value) = (escape_html(name), escape_html(&value));
-        rows += &format!("    <tr><th>{name}</th><td>{value}</td></tr>\n");
+        let (name, shown) = (escape_html(name), escape_html(&shown));
+        rows += &format!("    <tr><th>{name}</th><td id=\"claim-{name}\">{shown}</td></tr>\n");
     }
-    let note = escape_html(note);
+    let who = match (claims["name"].as_str(), claims["sub"].as_str()) {
+        (Some(name), Some(sub)) => format!("{name} ({sub})"),
+        (None, Some(sub)) => sub.to_owned(),
+        _ => "someone without a `sub`".to_owned(),
+    };
+    let (who, note) = (escape_html(&who), escape_html(note));
     format!(
         r#"<!doctype html>
 <html lang="en">
@@ -485,6 +838,7 @@ fn data_page(claims: &Value, note: &str) -> String {
 </head>
 <body>
 <h1>Protected data</h1>
+<p id="who">Logged in as {who}.</p>
 <section id="data">
   <h2>The token's verified claims</h2>
   <table id="claims">
@@ -492,8 +846,8 @@ fn data_page(claims: &Value, note: &str) -> String {
   <h2>Your note</h2>
   <pre id="note">{note}</pre>
 </section>
-<p><a href="/">Back to the demo</a> (the page forgets the token, but it stays
-  valid until it expires: log out to revoke it)</p>
+<p><a id="back" href="/">Back to the demo</a> (the demo keeps the token in this
+  tab until you close it; log out to revoke it)</p>
 </body>
 </html>
 "#
@@ -501,11 +855,28 @@ fn data_page(claims: &Value, note: &str) -> String {
 }
 
 /// The answer page of the logout form.
-fn logged_out_page(everywhere: bool) -> String {
+fn logged_out_page(token: &TokenInfo, everywhere: bool) -> String {
     let what = if everywhere {
         "Every token of yours issued until now is revoked"
     } else {
         "Your token is revoked"
+    };
+    let how = match (everywhere, token.jti(), token.issued_at()) {
+        (false, Some(_), _) => "The store keeps its <code>jti</code>.",
+        (false, None, _) => {
+            "It has no <code>jti</code>: the store keeps the SHA-256 digest of the \
+             whole token, never the token."
+        }
+        (true, _, Some(_)) => {
+            "Tokens issued after now (a new login) are accepted: their <code>iat</code> \
+             says so."
+        }
+        (true, _, None) => {
+            "Your token has no <code>iat</code>: every token of yours without one is \
+             refused while the revocation lasts, even one made after now, since nothing \
+             tells when it was issued. The demo's own login issues tokens with \
+             <code>iat</code>, which are accepted."
+        }
     };
     format!(
         r#"<!doctype html>
@@ -521,17 +892,18 @@ fn logged_out_page(everywhere: bool) -> String {
 <p id="logged-out">{what}: every route now answers it with
   <code>401</code>, <code>token revoked</code>, on every demo instance that shares
   this one's revocation store.</p>
-<p>Go back and post the protected form again, or call
+<p id="how">{how}</p>
+<p>Go back to the demo and post the protected form again, or call
   <code>GET /api/me</code> from the script, to see it refused.</p>
-<p><a href="/">Back to the demo</a></p>
+<p><a id="back" href="/">Back to the demo</a></p>
 </body>
 </html>
 "#
     )
 }
 
-/// The claims and the note are data, never markup: a note of `<script>` must
-/// show as text.
+/// Everything a page shows from a request or a token is data, never markup:
+/// a note of `<script>` must show as text.
 fn escape_html(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
@@ -569,23 +941,28 @@ async fn page() -> Html<String> {
     Html(PAGE.replace("{style}", STYLE))
 }
 
-/// The shared look of both pages.
-const STYLE: &str = "<style>
+/// The shared look of the pages, and their icon.
+const STYLE: &str = r#"<link rel="icon" href="/favicon.ico" type="image/svg+xml">
+<style>
   body { font-family: system-ui, sans-serif; max-width: 42rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
   form, section { border: 1px solid #ccc; border-radius: 6px; padding: 1rem; margin: 1rem 0; }
   h2 { margin-top: 0; font-size: 1.2rem; }
   label { display: block; margin: .4rem 0; }
   input[type=text], input[type=password] { width: 14rem; }
+  textarea { width: 100%; box-sizing: border-box; font-family: monospace; font-size: .8rem; }
   pre { background: #f4f4f4; padding: .6rem; white-space: pre-wrap; word-break: break-all; min-height: 1.2rem; }
+  p { overflow-wrap: anywhere; }
   table { border-collapse: collapse; margin: .5rem 0; }
   th, td { text-align: left; padding: .25rem .8rem .25rem 0; border-bottom: 1px solid #eee; }
   .hint { color: #666; font-size: .9rem; }
-</style>";
+  [data-state=valid] #status { color: #1f6f43; }
+  [data-state=revoked] #status, [data-state=refused] #status { color: #a33; }
+</style>"#;
 
-/// `GET /`: log in with a script, then post the protected form natively (the
-/// token in a hidden field, as the seed application reads
-/// `request.form['token']`), or call the route from a script with the header;
-/// log out with another native form, and see the token refused.
+/// `GET /`: who is logged in; log in with a script, then post the protected
+/// form natively (the token in its `token` field, as the seed application
+/// reads `request.form['token']`), or call the route from a script with the
+/// header; log out with another native form, and see the token refused.
 const PAGE: &str = r#"<!doctype html>
 <html lang="en">
 <head>
@@ -598,20 +975,30 @@ const PAGE: &str = r#"<!doctype html>
 <h1>tower-jwt-auth demo</h1>
 <p class="hint">Users: ada / lovelace, alan / turing.</p>
 
+<section id="session" data-state="none">
+  <h2>Your token</h2>
+  <p id="status">Not logged in: log in below.</p>
+  <table id="times" hidden>
+    <tr><th>Issued</th><td id="issued"></td></tr>
+    <tr><th>Expires</th><td id="expires"></td></tr>
+  </table>
+  <button type="button" id="forget" hidden>Forget the token</button>
+</section>
+
 <form id="login" method="post" action="/login">
   <h2>1. Log in</h2>
   <label>Username <input type="text" name="username" value="ada" autocomplete="username"></label>
   <label>Password <input type="password" name="password" autocomplete="current-password"></label>
   <button type="submit">Log in</button>
-  <p>Token:</p>
-  <pre id="token-out"></pre>
+  <p id="login-out" role="status"></p>
 </form>
 
 <form id="protected" method="post" action="/api/me">
   <h2>2. Post the protected form</h2>
   <p class="hint">A plain form submission: the browser posts the token in the
-    hidden <code>token</code> field, filled in at login.</p>
-  <input type="hidden" name="token">
+    <code>token</code> field, filled in at login. Change a character of it to
+    see the server refuse it.</p>
+  <label>Token <textarea name="token" rows="4" spellcheck="false" autocomplete="off"></textarea></label>
   <label>Note <input type="text" name="note" value="hello from the form"></label>
   <button type="submit">POST /api/me</button>
 </form>
@@ -628,48 +1015,134 @@ const PAGE: &str = r#"<!doctype html>
   <h2>4. Log out</h2>
   <p class="hint">Revokes the token (posted in the hidden <code>token</code>
     field): from then on every route refuses it with <code>401</code>, on every
-    demo instance sharing this one's revocation store. Then go back and try 2 or 3.</p>
+    demo instance sharing this one's revocation store. Then come back and try 2 or 3.</p>
   <input type="hidden" name="token">
   <button type="submit" id="log-out">Log out</button>
   <button type="submit" id="log-out-everywhere" formaction="/logout?everywhere=1">Log out everywhere</button>
 </form>
 
 <script>
-  // The token lives in the hidden fields only (not in localStorage).
+  // The token lives in this tab's sessionStorage (not in localStorage, and
+  // gone with the tab), so that it survives the links between the pages.
   const $ = (id) => document.getElementById(id);
-  const tokenField = $("protected").elements.token;
+  const KEY = "tower-jwt-auth-demo-token";
+  const stored = () => sessionStorage.getItem(KEY) || "";
+
   const setToken = (token) => {
-    tokenField.value = token;
+    if (token) sessionStorage.setItem(KEY, token);
+    else sessionStorage.removeItem(KEY);
+    $("protected").elements.token.value = token;
     $("logout").elements.token.value = token;
+  };
+
+  // The claims of a token, read without verifying it (for display only).
+  const unverifiedClaims = (token) => {
+    try {
+      const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      const bytes = Uint8Array.from(atob(part), (c) => c.charCodeAt(0));
+      return JSON.parse(new TextDecoder().decode(bytes));
+    } catch {
+      return {};
+    }
+  };
+
+  // The same formats as the server's pages: "2026-12-02 17:39:00 UTC",
+  // "in 14 min 58 s", "now", "3 min 2 s ago".
+  const utc = (unix) => new Date(unix * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  const span = (s) =>
+    s < 60 ? `${s} s`
+    : s < 3600 ? `${Math.floor(s / 60)} min ${s % 60} s`
+    : s < 86400 ? `${Math.floor(s / 3600)} h ${Math.floor(s / 60) % 60} min`
+    : `${Math.floor(s / 86400)} d ${Math.floor(s / 3600) % 24} h`;
+  const lifetime = (unix) => {
+    const now = Math.floor(Date.now() / 1000);
+    if (unix === now) return "now";
+    return unix > now ? `in ${span(unix - now)}` : `${span(now - unix)} ago`;
+  };
+  // Up to the year 9999, as the server's pages; anything else as it is.
+  const when = (unix) =>
+    unix === undefined ? "not in the token"
+    : Number.isInteger(unix) && unix >= 0 && unix <= 253402300799 ? `${utc(unix)} (${lifetime(unix)})`
+    : String(unix);
+
+  let shown = {}; // the claims whose times the table shows
+  const showTimes = () => {
+    $("issued").textContent = when(shown.iat);
+    $("expires").textContent = when(shown.exp);
+  };
+  setInterval(showTimes, 1000);
+
+  // Asks the server about the stored token and says what it answered.
+  const showStatus = async () => {
+    const token = stored();
+    $("forget").hidden = !token;
+    if (!token) {
+      $("session").dataset.state = "none";
+      $("status").textContent = "Not logged in: log in below.";
+      $("times").hidden = true;
+      return;
+    }
+    const response = await fetch("/api/me", { headers: { Authorization: "Bearer " + token } });
+    const body = await response.json().catch(() => ({}));
+    if (response.ok) {
+      shown = body;
+      const who = body.name ? `${body.name} (${body.sub})` : body.sub;
+      $("session").dataset.state = "valid";
+      $("status").textContent = `Logged in as ${who}: the token is valid.`;
+    } else {
+      shown = unverifiedClaims(token);
+      const whose = shown.sub ? `token of ${shown.sub}` : "token";
+      if (body.error_description === "token revoked") {
+        $("session").dataset.state = "revoked";
+        $("status").textContent = `Logged out: the ${whose} is revoked. Post the form or call GET /api/me to see it refused, or log in again.`;
+      } else {
+        $("session").dataset.state = "refused";
+        const reason = body.error_description || response.statusText;
+        $("status").textContent = `The ${whose} is refused: ${reason}. Log in again.`;
+      }
+    }
+    $("times").hidden = false;
+    showTimes();
   };
 
   $("login").addEventListener("submit", async (event) => {
     event.preventDefault();
+    $("login-out").textContent = "Logging in...";
     const response = await fetch("/login", {
       method: "POST",
       body: new URLSearchParams(new FormData(event.target)),
     });
     const body = await response.json().catch(() => ({}));
-    if (response.ok) {
+    if (response.ok && body.token) {
       setToken(body.token);
-      $("token-out").textContent = body.token;
+      $("login-out").textContent = "Logged in: the token is in the forms below.";
+    } else if (body.error === "invalid_credentials") {
+      $("login-out").textContent = "Login failed: wrong username or password.";
     } else {
-      setToken("");
-      $("token-out").textContent = response.status + " " + JSON.stringify(body);
+      const reason = body.error_description || response.statusText || "no answer";
+      $("login-out").textContent = `Login failed: ${reason}.`;
     }
+    await showStatus();
   });
 
-  // Back from an answer page, the browser may restore the hidden fields: show
-  // the token the protected form holds, and give the same to the logout form.
+  $("forget").addEventListener("click", async () => {
+    setToken("");
+    $("login-out").textContent = "";
+    await showStatus();
+  });
+
+  // On every visit (a link back from an answer page included): the stored
+  // token in both forms, and what the server says of it.
   window.addEventListener("pageshow", () => {
-    setToken(tokenField.value);
-    $("token-out").textContent = tokenField.value;
+    setToken(stored());
+    showStatus();
   });
 
   $("fetch-me").addEventListener("click", async () => {
+    const token = $("protected").elements.token.value;
     const headers = {};
-    if (tokenField.value && $("send-token").checked) {
-      headers["Authorization"] = "Bearer " + tokenField.value;
+    if (token && $("send-token").checked) {
+      headers["Authorization"] = "Bearer " + token;
     }
     const response = await fetch("/api/me", { headers });
     const text = await response.text();

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Smoke test of the examples, as a user would try them: builds the examples,
 # starts `demo` and `custom_error` on free ports, and checks their answers with
-# curl. Then, when `redis-server` is installed, starts a throwaway Redis and two
-# `demo` instances (feature `redis`) sharing it, and checks that a token logged
-# out on one is refused by the other. Prints `demo smoke: N passed, M failed`;
-# exits non-zero on any failure.
+# curl: JSON for API clients, HTML pages for a browser's `Accept`, tokens made
+# by PyJWT the seed application's way (only `sub` and `exp`) accepted and
+# logged out, the header-read timeout. Then, when `redis-server` is installed,
+# starts a throwaway Redis and two `demo` instances (feature `redis`) sharing
+# it, and checks that a token logged out on one is refused by the other. Prints
+# `demo smoke: N passed, M failed`; exits non-zero on any failure.
 #
 #   scripts/demo_smoke.sh
 #
-# Needs cargo, curl and python3 (free ports, JSON, Redis PING); redis-server for
-# the shared-store checks, which are skipped without it, unless CI is set: then
-# a missing redis-server is a failure.
+# Needs cargo, curl and python3 (free ports, JSON, Redis, the slow client);
+# Debian's PyJWT (`python3-jwt`, for /usr/bin/python3), which it installs with
+# apt-get when missing and run as root; redis-server for the shared-store
+# checks. Without PyJWT or redis-server their checks are skipped, unless CI is
+# set: then either missing is a failure.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -18,6 +22,10 @@ cd "$(dirname "$0")/.."
 readonly STARTUP_TIMEOUT=120 # seconds for an example to answer
 readonly STOP_TIMEOUT=10     # seconds for an example to exit after Ctrl-C
 readonly REDIS_TIMEOUT=10    # seconds for redis-server to answer PING
+readonly INSTALL_TIMEOUT=600 # seconds for apt-get
+readonly HEADER_READ_TIMEOUT=10 # the demo's, in seconds
+# Debian's python3, which sees Debian's python3-jwt.
+readonly PYJWT_PYTHON=/usr/bin/python3
 
 for tool in cargo curl python3; do
     if ! command -v "$tool" >/dev/null; then
@@ -150,6 +158,7 @@ nonempty() { [[ -n $1 ]]; }
 contains() { [[ $1 == *"$2"* ]]; }
 is_jwt() { [[ $1 =~ ^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$ ]]; }
 absent_from_file() { ! grep -qF -- "$1" "$2"; }
+not() { ! "$@"; }
 # revoked: the last answer is the layer's refusal of a revoked token.
 revoked() {
     is "$status" 401 && is "$(json error_description)" "token revoked" &&
@@ -171,13 +180,84 @@ login() {
     json token
 }
 
+# The Accept header of a browser that navigates (Chromium's).
+readonly BROWSER_ACCEPT='text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8'
+
+# is_html: the last answer is one of the demo's HTML pages, with nothing it
+# loads from elsewhere and no script.
+is_html() {
+    contains "$headers" $'\ncontent-type: text/html; charset=utf-8\n' &&
+        [[ $body == '<!doctype html>'* ]] && contains "$body" '<a id="back" href="/">' &&
+        ! contains "$body" '<script' && ! contains "$body" 'http://' && ! contains "$body" 'https://'
+}
+
+# have_pyjwt: whether Debian's python3 has PyJWT; installs python3-jwt with
+# apt-get when it has not and this runs as root.
+have_pyjwt() {
+    "$PYJWT_PYTHON" -c 'import jwt' 2>/dev/null && return 0
+    [[ -x $PYJWT_PYTHON && $(id -u) -eq 0 ]] || return 1
+    echo "# installing python3-jwt"
+    DEBIAN_FRONTEND=noninteractive timeout "$INSTALL_TIMEOUT" apt-get update -qq &&
+        DEBIAN_FRONTEND=noninteractive timeout "$INSTALL_TIMEOUT" \
+            apt-get install -y -qq --no-install-recommends python3-jwt >/dev/null &&
+        "$PYJWT_PYTHON" -c 'import jwt' 2>/dev/null
+}
+
+# seed_token SECRET SUB TTL: a token made as the seed application makes them
+# (PyJWT, headers typ jwt and alg HS256), with only `sub` and `exp`.
+seed_token() {
+    "$PYJWT_PYTHON" -c '
+import datetime, sys, jwt
+secret, sub, ttl = sys.argv[1], sys.argv[2], int(sys.argv[3])
+exp = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=ttl)
+print(jwt.encode({"sub": sub, "exp": exp}, secret, algorithm="HS256",
+                 headers={"typ": "jwt", "alg": "HS256"}))' "$@"
+}
+
+# digest TOKEN: base64url(SHA-256(TOKEN)), by Python's hashlib.
+digest() {
+    python3 -c '
+import base64, hashlib, sys
+print(base64.urlsafe_b64encode(hashlib.sha256(sys.argv[1].encode()).digest()).rstrip(b"=").decode())' "$1"
+}
+
+# payload_has TOKEN CLAIM: whether the token's payload has that claim.
+payload_has() {
+    python3 -c '
+import base64, json, sys
+part = sys.argv[1].split(".")[1]
+claims = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+sys.exit(0 if sys.argv[2] in claims else 1)' "$1" "$2"
+}
+
+# slow_client PORT: opens a connection, sends half a request head and waits;
+# prints how many whole seconds passed until the server closed it (or
+# `open` after 3 header-read timeouts).
+slow_client() {
+    python3 -c '
+import socket, sys, time
+limit = 3 * int(sys.argv[2])
+with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=limit) as s:
+    s.sendall(b"GET / HTTP/1.1\r\nHost: demo\r\n")
+    start = time.monotonic()
+    try:
+        while s.recv(4096):
+            pass
+        print(int(time.monotonic() - start))
+    except socket.timeout:
+        print("open")' "$1" "$HEADER_READ_TIMEOUT"
+}
+
 # --- the demo ----------------------------------------------------------------
 
 cargo build -q --examples
 
-start demo DEMO_ADDR
+# A known secret, so that PyJWT can sign tokens the demo accepts.
+demo_secret=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+start demo DEMO_ADDR "JWT_SECRET=$demo_secret"
 demo_pid=$pid
 demo_log=$log
+demo_port=${base##*:}
 
 # The first printed user, `demo user: NAME / PASSWORD`.
 user_line=$(grep -m1 '^demo user: ' "$demo_log" || true)
@@ -193,12 +273,21 @@ check "GET / holds the login form" contains "$body" '<form id="login"'
 check "GET / holds the protected form with a token field" contains "$body" 'name="token"'
 check "... posted natively to /api/me" contains "$body" 'method="post" action="/api/me"'
 check "GET / holds the logout form" contains "$body" '<form id="logout" method="post" action="/logout">'
+check "GET / keeps the token for the tab (sessionStorage)" contains "$body" 'sessionStorage'
+check "GET / shows the session's state" contains "$body" '<section id="session"'
+
+request GET "$base/favicon.ico"
+check "GET /favicon.ico answers 200, not 404" is "$status" 200
+check "... with an SVG icon" contains "$headers" $'\ncontent-type: image/svg+xml\n'
+check "... that loads nothing" not contains "$body" 'href='
 
 request POST "$base/login" -H 'content-type: application/json' \
     -d "{\"username\":\"$username\",\"password\":\"$password\"}"
 token=$(json token)
 check "POST /login (JSON) answers 200" is "$status" 200
 check "POST /login (JSON) returns a token" is_jwt "$token"
+check "... with iat and jti (the demo's own tokens)" payload_has "$token" iat
+check "... jti" payload_has "$token" jti
 check "POST /login says token_type Bearer" is "$(json token_type)" Bearer
 check "POST /login says expires_in 900" is "$(json expires_in)" 900
 
@@ -229,15 +318,40 @@ check "POST /api/me with the token in the form answers 200" is "$status" 200
 check "... the claims, with sub" is "$(json claims.sub)" "$username"
 check "... and the form's note, parsed again by the handler" is "$(json note)" 'hi & bye'
 
-request POST "$base/api/me" -H 'accept: text/html' --data-urlencode "token=$token" \
+request POST "$base/api/me" -H "accept: $BROWSER_ACCEPT" --data-urlencode "token=$token" \
     --data-urlencode 'note=<script>'
 check "POST /api/me from a browser answers a page with the sub" \
-    contains "$body" "<td>$username</td>"
+    contains "$body" "<td id=\"claim-sub\">$username</td>"
+check "... saying who is logged in" contains "$body" '<p id="who">Logged in as '
 check "... with the note escaped" contains "$body" '&lt;script&gt;'
+check "... exp as a readable time with the remaining lifetime" \
+    grep -Eq '<td id="claim-exp">[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} UTC \([0-9]+, in 1[45] min [0-9]+ s\)</td>' <<<"$body"
+check "... iat too" grep -Eq '<td id="claim-iat">[0-9-]{10} [0-9:]{8} UTC \([0-9]+, (now|[0-9]+ s ago)\)</td>' <<<"$body"
 
 request POST "$base/api/me" --data-urlencode "token=$(tamper "$token")"
 check "POST /api/me with a tampered form token answers 401" is "$status" 401
 check "... error invalid_token" is "$(json error)" invalid_token
+json_refusal=$body
+json_challenge=$(grep '^www-authenticate: ' <<<"$headers" || true)
+
+# The same refusal for a browser: a page in words, with the same status and
+# challenge; API clients keep the JSON, byte for byte.
+request POST "$base/api/me" -H "accept: $BROWSER_ACCEPT" --data-urlencode "token=$(tamper "$token")"
+check "... and for a browser 401 too" is "$status" 401
+check "... as an HTML page with a link back" is_html
+check "... saying what happened in words" contains "$body" "The token&#39;s signature does not match"
+check "... and the layer's reason" contains "$body" '401 Unauthorized: invalid signature'
+check "... with the same WWW-Authenticate" \
+    is "$(grep '^www-authenticate: ' <<<"$headers" || true)" "$json_challenge"
+check "... and Cache-Control: no-store" contains "$headers" $'\ncache-control: no-store\n'
+check "... never the token" not contains "$body" "${token%%.*}"
+for accept in '*/*' 'application/json' 'application/json, text/html' 'text/html;q=0' \
+    'text/html;q=0.5, application/json'; do
+    request POST "$base/api/me" -H "accept: $accept" --data-urlencode "token=$(tamper "$token")"
+    check "... Accept: $accept keeps the JSON, byte for byte" is "$body" "$json_refusal"
+done
+request POST "$base/api/me" -H 'accept:' --data-urlencode "token=$(tamper "$token")"
+check "... and so does no Accept at all" is "$body" "$json_refusal"
 
 request POST "$base/api/me" -d 'note=no+token'
 check "POST /api/me with no token in the form answers 401" is "$status" 401
@@ -247,6 +361,23 @@ request POST "$base/login" -H 'content-type: application/json' \
     -d "{\"username\":\"$username\",\"password\":\"wrong-$password\"}"
 check "POST /login with a wrong password answers 401" is "$status" 401
 check "... error invalid_credentials" is "$(json error)" invalid_credentials
+request POST "$base/login" -H "accept: $BROWSER_ACCEPT" --data-urlencode "username=$username" \
+    --data-urlencode "password=wrong-$password"
+check "... and for a browser's form 401 too" is "$status" 401
+check "... as a page that says so in words" contains "$body" '<h1 id="headline">Wrong username or password</h1>'
+check "... with a link back" is_html
+
+# A client that never finishes its request head is cut off.
+# cut_off_in_time SECONDS: closed (not `open`) within a second or three of the timeout.
+cut_off_in_time() {
+    [[ $1 =~ ^[0-9]+$ ]] && (($1 >= HEADER_READ_TIMEOUT - 1 && $1 <= HEADER_READ_TIMEOUT + 3))
+}
+slow=$(slow_client "$demo_port")
+status=$slow body=""
+check "a client that sends half a request head is cut off after ${HEADER_READ_TIMEOUT} s" \
+    cut_off_in_time "$slow"
+request GET "$base/"
+check "... and the demo still answers" is "$status" 200
 
 # --- logout, with the in-memory revocation store -----------------------------
 
@@ -278,8 +409,58 @@ form_bye=$(login "$base")
 request POST "$base/logout" -H 'accept: text/html' --data-urlencode "token=$form_bye"
 check "POST /logout from a browser form answers 200" is "$status" 200
 check "... with a page saying so" contains "$body" 'id="logged-out"'
+check "... and how (by jti)" contains "$body" 'The store keeps its <code>jti</code>.'
+request POST "$base/api/me" -H "accept: $BROWSER_ACCEPT" --data-urlencode "token=$form_bye"
+check "... and posting the form again shows a page: token revoked" \
+    contains "$body" '<h1 id="headline">This token is revoked</h1>'
+check "... with status 401" is "$status" 401
 request GET "$base/api/me" -H "authorization: Bearer $form_bye"
 check "... and the form's token is revoked" revoked
+
+# Tokens made by PyJWT the seed's way: only `sub` and `exp`, no `jti`, no `iat`.
+seed_checks() {
+    local seed other
+    seed=$(seed_token "$demo_secret" grace 600)
+    other=$(seed_token "$demo_secret" grace 601)
+    check "PyJWT makes a token without jti" not payload_has "$seed" jti
+    check "... and without iat" not payload_has "$seed" iat
+    request GET "$base/api/me" -H "authorization: Bearer $seed"
+    check "GET /api/me with a PyJWT token (sub, exp) answers 200" is "$status" 200
+    check "... with its sub" is "$(json sub)" grace
+    request POST "$base/logout" -H "authorization: Bearer $seed"
+    check "POST /logout with it answers 204" is "$status" 204
+    request GET "$base/api/me" -H "authorization: Bearer $seed"
+    check "... then GET /api/me answers 401 token revoked" revoked
+    request POST "$base/api/me" --data-urlencode "token=$seed"
+    check "... in the form too" revoked
+    request GET "$base/api/me" -H "authorization: Bearer $other"
+    check "... and another PyJWT token of the user still answers 200" is "$status" 200
+
+    # Logged out everywhere: without iat, every such token of the user is
+    # refused while the revocation lasts, one made afterwards too (the docs).
+    request POST "$base/logout?everywhere=1" -H "accept: $BROWSER_ACCEPT" \
+        --data-urlencode "token=$other"
+    check "POST /logout?everywhere=1 from a browser with a PyJWT token answers 200" is "$status" 200
+    check "... saying that its tokens without iat are all refused" contains "$body" 'has no <code>iat</code>'
+    request GET "$base/api/me" -H "authorization: Bearer $other"
+    check "... that token answers 401 token revoked" revoked
+    request GET "$base/api/me" -H "authorization: Bearer $(seed_token "$demo_secret" grace 900)"
+    check "... and so does one made after it" revoked
+    request GET "$base/api/me" -H "authorization: Bearer $(seed_token "$demo_secret" mary 600)"
+    check "... but not another user's" is "$status" 200
+    check "the demo never logs a PyJWT token" absent_from_file "$seed" "$demo_log"
+}
+
+pyjwt=false
+if have_pyjwt; then
+    pyjwt=true
+    seed_checks
+elif [[ -n ${CI:-} ]]; then
+    failed=$((failed + 1))
+    echo "FAIL - PyJWT (python3-jwt) is missing and could not be installed, and CI is set" >&2
+else
+    echo "# skipped: tokens made by PyJWT (python3-jwt is not installed; run as root to install it)"
+fi
 
 request POST "$base/logout?everywhere=maybe" -H "authorization: Bearer $token"
 check "POST /logout?everywhere=maybe answers 400" is "$status" 400
@@ -322,6 +503,19 @@ try:
         sys.exit(0 if s.recv(16).startswith(b"+PONG") else 1)
 except OSError:
     sys.exit(1)' "$1"
+}
+
+# redis_keys PORT: every key of the Redis on 127.0.0.1:PORT, one a line.
+redis_keys() {
+    python3 -c '
+import socket, sys
+with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5) as s:
+    s.sendall(b"*2\r\n$4\r\nKEYS\r\n$1\r\n*\r\n")
+    reply = s.makefile("rb")
+    count = int(reply.readline()[1:])
+    for _ in range(count):
+        length = int(reply.readline()[1:])
+        print(reply.read(length + 2)[:-2].decode())' "$1"
 }
 
 shared_redis_checks() {
@@ -370,6 +564,23 @@ shared_redis_checks() {
     check "GET /api/me on B with the token logged out on A answers 401 token revoked" revoked
     request GET "$base_a/api/me" -H "authorization: Bearer $shared"
     check "... and on A" revoked
+
+    if $pyjwt; then
+        # A PyJWT token (no jti): logged out on A by its digest, refused on B.
+        local seed keys
+        seed=$(seed_token "$secret" grace 600)
+        request GET "$base_b/api/me" -H "authorization: Bearer $seed"
+        check "GET /api/me on B with a PyJWT token (sub, exp) answers 200" is "$status" 200
+        request POST "$base_a/logout" -H "authorization: Bearer $seed"
+        check "POST /logout on A with it answers 204" is "$status" 204
+        request GET "$base_b/api/me" -H "authorization: Bearer $seed"
+        check "... and B refuses it: 401 token revoked" revoked
+        keys=$(redis_keys "$redis_port")
+        check "Redis holds the PyJWT token's digest (Python's hashlib)" \
+            grep -qxF "tower-jwt-auth:sha256:$(digest "$seed")" <<<"$keys"
+        check "... and no key holds the token" not contains "$keys" "${seed##*.}"
+        check "... nor its claims" not contains "$keys" "$(cut -d. -f2 <<<"$seed")"
+    fi
 
     local first second
     first=$(login "$base_a")
