@@ -47,10 +47,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .layer(auth)
         .service(service_fn(handle));
 
-    let addr: SocketAddr = std::env::var("ADDR")
-        .unwrap_or_else(|_| DEFAULT_ADDR.to_owned())
-        .parse()?;
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = std::env::var("ADDR").unwrap_or_else(|_| DEFAULT_ADDR.to_owned());
+    let addr: SocketAddr = addr
+        .parse()
+        .map_err(|e| format!("ADDR={addr:?} is not an address such as {DEFAULT_ADDR}: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let addr = listener.local_addr()?;
     let token = TokenIssuer::hmac(secret)
         .build()?

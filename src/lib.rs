@@ -111,7 +111,12 @@
 //! - **Set `iss` and `aud`** whenever tokens come from a shared identity
 //!   provider: without them, a token minted for another application by the same
 //!   provider verifies here too.
-//! - **Bounded input.** Tokens longer than 8 KiB are refused before decoding.
+//! - **HMAC secrets as long as their hash** (RFC 7518 §3.2): 32 bytes for
+//!   `HS256`, 48 for `HS384`, 64 for `HS512`; a shorter secret is refused when
+//!   the layer is built (see [`Key::hmac`]).
+//! - **Bounded input.** Tokens longer than 8 KiB are refused before decoding;
+//!   a form body is read up to its limit, and (feature `form-timeout`, on by
+//!   default) within its read timeout.
 //! - **No token in logs.** Errors and the `tracing` events carry a fixed
 //!   description and the error kind, never the token or a claim value. Mark the
 //!   `Authorization` header as sensitive for other layers, for example with
@@ -137,14 +142,42 @@
 //! | `rust-crypto` | no | jsonwebtoken's pure-Rust RustCrypto backend |
 //! | `axum` | no | [`Claims<C>`] and `Option<Claims<C>>` as axum extractors; `AuthError: IntoResponse` |
 //! | `multipart` | no | the [form-field source](JwtAuthBuilder::form_field) also reads `multipart/form-data` |
+//! | `form-timeout` | yes | a deadline for reading a form body (10 s by default, [`JwtAuthBuilder::form_read_timeout`]), on tokio's timer; without it, a form read waits as long as the server lets it |
 //! | `tracing` | no | one `debug` event per refused request, target `tower_jwt_auth` |
 //! | `remote-jwks` | no | [`RemoteKeySet`]: a JWK Set fetched over HTTPS (or by OpenID Connect discovery), cached and refreshed on tokio |
 //! | `revocation` | yes | token revocation ([`JwtAuthBuilder::revocation`]): the `RevocationStore` trait, `MemoryRevocations`, and `Revocation` (the check's timeout and failure policy); nothing per request unless configured |
 //! | `redis` | no | `revocation`, and `RedisRevocations`, a store shared by many servers |
 //! | `token-cache` | no | [`JwtAuthBuilder::token_cache`]: a bounded cache of verified tokens |
 //!
+//!
+//! # Examples
+//!
+//! The repository's `examples/` run as they are, each on an address of its
+//! own, which it prints at start:
+//!
+//! | example | what it shows | run it |
+//! |---|---|---|
+//! | `demo.rs` | an axum app with a login page, tokens in a header, a cookie or a form, logout by revocation (127.0.0.1:3000) | `cargo run --example demo` |
+//! | `hyper_server.rs` | the layer on a bare hyper server, no framework (127.0.0.1:3001) | `cargo run --example hyper_server` |
+//! | `custom_error.rs` | a custom [`ErrorResponder`], and the form source: the Flask + PyJWT application this crate grew from, answer for answer (127.0.0.1:3002) | `JWT_SECRET=... cargo run --example custom_error --features multipart` |
+//! | `oidc.rs` | keys from an OpenID Connect provider, [`RemoteKeySet`] (127.0.0.1:3003) | `cargo run --example oidc --features remote-jwks` |
+//!
 //! [Tower]: https://docs.rs/tower
-
+// Items of optional features: linked in the crate when it has them, else on
+// docs.rs, which documents every feature.
+#![cfg_attr(feature = "remote-jwks", doc = "[`RemoteKeySet`]: crate::RemoteKeySet")]
+#![cfg_attr(
+    not(feature = "remote-jwks"),
+    doc = "[`RemoteKeySet`]: https://docs.rs/tower-jwt-auth/latest/tower_jwt_auth/struct.RemoteKeySet.html"
+)]
+#![cfg_attr(
+    feature = "token-cache",
+    doc = "[`JwtAuthBuilder::token_cache`]: crate::JwtAuthBuilder::token_cache"
+)]
+#![cfg_attr(
+    not(feature = "token-cache"),
+    doc = "[`JwtAuthBuilder::token_cache`]: https://docs.rs/tower-jwt-auth/latest/tower_jwt_auth/struct.JwtAuthBuilder.html#method.token_cache"
+)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
@@ -173,6 +206,8 @@ mod source;
 mod test_helpers;
 mod verify;
 
+#[cfg(feature = "form-timeout")]
+pub use authenticate::DEFAULT_FORM_READ_TIMEOUT;
 pub use authenticate::{
     DEFAULT_FORM_LIMIT, FormResponseFuture, HeadOnly, JwtAuth, JwtAuthBuilder, JwtAuthLayer,
     RequestBody, ResponseFuture, WithForm,
