@@ -90,8 +90,9 @@ pub enum AuthErrorKind {
     /// route: a scope, a role, a claim value or a predicate (`403`,
     /// `insufficient_scope`, RFC 6750 §3.1).
     InsufficientScope,
-    /// The token was revoked (by its `jti`, or all tokens of its subject issued
-    /// before a given time).
+    /// The token was revoked: by its `jti` (by the digest of the whole token
+    /// when it has none), or as one of the tokens of its subject issued before
+    /// a given time.
     Revoked,
     /// The revocation store could not answer in time and the policy is to fail
     /// closed (`503`).
