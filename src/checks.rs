@@ -5,10 +5,14 @@
 //! `csrf.rs`, `Revocation` in `revocation/`), and the layer holds the
 //! configured ones in a [`Checks`] list, in a fixed order:
 //!
+//! 0. the token's binding (its `cnf` claim, [`Confirmation`]): a token bound
+//!    to a DPoP key or a client certificate is refused unless a configured
+//!    check proves that binding; most tokens have none, found by one search;
 //! 1. the CSRF policy, for a token taken from a cookie (only in a layer with a
 //!    cookie source), because it needs nothing but the request;
-//! 2. the revocation check, last, because it asks shared state over the network
-//!    and is the only one that waits.
+//! 2. the certificate binding (RFC 8705), which needs only the request;
+//! 3. the DPoP proof (RFC 9449), which may ask a shared replay store;
+//! 4. the revocation check, last, because it asks shared state over the network.
 //!
 //! A check answers at once ([`Step::Pass`], [`Step::Refuse`]) or asks to wait
 //! ([`Step::Wait`]); the checks after a waiting one run once it is done. The
@@ -24,7 +28,8 @@ use futures_util::future::BoxFuture;
 use http::request::Parts;
 use http::{Extensions, HeaderMap, Method, Request, Uri};
 
-use crate::error::AuthError;
+use crate::confirmation::Confirmation;
+use crate::error::{AuthError, AuthErrorKind};
 
 /// A check of a verified token against its request.
 pub(crate) trait TokenCheck: fmt::Debug + Send + Sync + 'static {
@@ -40,7 +45,6 @@ pub(crate) enum Step {
     Refuse(AuthError),
     /// The check needs I/O first; the future resolves to the extensions an
     /// accepted request gains from it (the revocation check's `TokenInfo`).
-    #[allow(dead_code, reason = "only checks behind a feature (revocation) wait")]
     Wait(Waiting),
 }
 
@@ -54,8 +58,24 @@ pub(crate) struct VerifiedToken<'a> {
     pub(crate) text: &'a str,
     /// Its claims, as verified JSON text.
     pub(crate) payload: &'a str,
-    /// Whether it came from a cookie (the CSRF policy's concern).
-    pub(crate) from_cookie: bool,
+    /// How the request carried it.
+    pub(crate) carrier: Carrier,
+    /// What it is bound to (its `cnf` claim), when it is bound: set by
+    /// [`Checks::run`], `None` before.
+    pub(crate) confirmation: Option<&'a Confirmation>,
+}
+
+/// How a request carried its token: what the CSRF policy (cookies) and the
+/// DPoP check (the `DPoP` scheme, RFC 9449 §7.1) need to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Carrier {
+    /// `Authorization: DPoP <token>`.
+    Dpop,
+    /// A cookie.
+    Cookie,
+    /// Anything else: `Authorization: Bearer`, another header, the query, a
+    /// form field. All of them are bearer tokens to the DPoP check.
+    Bearer,
 }
 
 /// What the checks read of a request.
@@ -64,6 +84,9 @@ pub(crate) struct Head<'a> {
     pub(crate) method: &'a Method,
     pub(crate) uri: &'a Uri,
     pub(crate) headers: &'a HeaderMap,
+    /// What the server put there: the peer's address, a TLS client
+    /// certificate.
+    pub(crate) extensions: &'a Extensions,
 }
 
 impl<'a, B> From<&'a Request<B>> for Head<'a> {
@@ -72,6 +95,7 @@ impl<'a, B> From<&'a Request<B>> for Head<'a> {
             method: request.method(),
             uri: request.uri(),
             headers: request.headers(),
+            extensions: request.extensions(),
         }
     }
 }
@@ -82,6 +106,7 @@ impl<'a> From<&'a Parts> for Head<'a> {
             method: &parts.method,
             uri: &parts.uri,
             headers: &parts.headers,
+            extensions: &parts.extensions,
         }
     }
 }
@@ -91,6 +116,7 @@ pub(crate) struct OwnedHead {
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    extensions: Extensions,
 }
 
 impl From<Head<'_>> for OwnedHead {
@@ -99,6 +125,7 @@ impl From<Head<'_>> for OwnedHead {
             method: head.method.clone(),
             uri: head.uri.clone(),
             headers: head.headers.clone(),
+            extensions: head.extensions.clone(),
         }
     }
 }
@@ -109,6 +136,7 @@ impl OwnedHead {
             method: &self.method,
             uri: &self.uri,
             headers: &self.headers,
+            extensions: &self.extensions,
         }
     }
 }
@@ -118,7 +146,8 @@ impl OwnedHead {
 struct Owned {
     text: String,
     payload: String,
-    from_cookie: bool,
+    carrier: Carrier,
+    confirmation: Option<Confirmation>,
     head: OwnedHead,
 }
 
@@ -127,7 +156,8 @@ impl Owned {
         Self {
             text: token.text.to_owned(),
             payload: token.payload.to_owned(),
-            from_cookie: token.from_cookie,
+            carrier: token.carrier,
+            confirmation: token.confirmation.cloned(),
             head: head.into(),
         }
     }
@@ -136,15 +166,27 @@ impl Owned {
         VerifiedToken {
             text: &self.text,
             payload: &self.payload,
-            from_cookie: self.from_cookie,
+            carrier: self.carrier,
+            confirmation: self.confirmation.as_ref(),
         }
     }
+}
+
+/// Which confirmation methods (`cnf` members) the configured checks prove.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Proves {
+    /// `cnf.jkt`: a DPoP check.
+    pub(crate) jkt: bool,
+    /// `cnf["x5t#S256"]`: a certificate-binding check.
+    pub(crate) x5t_s256: bool,
 }
 
 /// The configured checks, in the order of the module docs.
 #[derive(Debug, Default)]
 pub(crate) struct Checks {
     list: Vec<Arc<dyn TokenCheck>>,
+    /// The bindings some check proves; a token bound otherwise is refused.
+    proves: Proves,
 }
 
 /// What the checks decided together.
@@ -155,16 +197,40 @@ pub(crate) enum Outcome {
 }
 
 impl Checks {
-    /// The checks given, in order, leaving out those not configured.
-    pub(crate) fn new(in_order: impl IntoIterator<Item = Option<Arc<dyn TokenCheck>>>) -> Self {
+    /// The checks given, in order, leaving out those not configured; among
+    /// them, those that prove a binding say so in `proves`.
+    pub(crate) fn new(
+        in_order: impl IntoIterator<Item = Option<Arc<dyn TokenCheck>>>,
+        proves: Proves,
+    ) -> Self {
         Self {
             list: in_order.into_iter().flatten().collect(),
+            proves,
         }
     }
 
-    /// Runs the checks in order until one refuses or waits; the ones after a
+    /// Reads the token's binding, refuses a binding no check proves, then
+    /// runs the checks in order until one refuses or waits; the ones after a
     /// waiting check run once it is done, on a copy of the token and head.
     pub(crate) fn run(&self, token: &VerifiedToken<'_>, head: Head<'_>) -> Outcome {
+        let confirmation = match Confirmation::of(token.payload) {
+            Ok(confirmation) => confirmation,
+            Err(error) => return Outcome::Refuse(error),
+        };
+        if let Some(binding) = &confirmation {
+            if binding.jkt.is_some() && !self.proves.jkt {
+                return Outcome::Refuse(unproven("token is DPoP-bound; this server takes no DPoP"));
+            }
+            if binding.x5t_s256.is_some() && !self.proves.x5t_s256 {
+                return Outcome::Refuse(unproven(
+                    "token is certificate-bound; this server checks no client certificate",
+                ));
+            }
+        }
+        let token = &VerifiedToken {
+            confirmation: confirmation.as_ref(),
+            ..*token
+        };
         for (position, check) in self.list.iter().enumerate() {
             match check.check(token, head) {
                 Step::Pass => {}
@@ -180,6 +246,12 @@ impl Checks {
         }
         Outcome::Pass
     }
+}
+
+/// A bound token whose binding no configured check proves (RFC 9449 §7.2,
+/// RFC 8705 §3: a resource server that cannot check it must not accept it).
+fn unproven(description: &'static str) -> AuthError {
+    AuthError::new(AuthErrorKind::TokenBindingMismatch, description)
 }
 
 /// `waiting`, then the checks of `rest` in order, on `owned`.
@@ -240,7 +312,7 @@ mod tests {
                 seen: seen.clone(),
             }) as Arc<dyn TokenCheck>)
         });
-        (Checks::new(list.chain([None])), seen)
+        (Checks::new(list.chain([None]), Proves::default()), seen)
     }
 
     async fn run(checks: &Checks) -> Result<Option<Extensions>, AuthErrorKind> {
@@ -248,7 +320,8 @@ mod tests {
         let token = VerifiedToken {
             text: "a.b.c",
             payload: "{}",
-            from_cookie: false,
+            carrier: Carrier::Bearer,
+            confirmation: None,
         };
         match checks.run(&token, Head::from(&request)) {
             Outcome::Pass => Ok(None),

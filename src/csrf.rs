@@ -14,7 +14,7 @@ use http::header::{HOST, HeaderName, ORIGIN};
 use http::uri::Authority;
 use http::{HeaderMap, Method, Uri};
 
-use crate::checks::{Head, Step, TokenCheck, VerifiedToken};
+use crate::checks::{Carrier, Head, Step, TokenCheck, VerifiedToken};
 use crate::error::{AuthError, AuthErrorKind};
 
 /// The default header of the double-submit value: `X-CSRF-Token`.
@@ -115,6 +115,7 @@ impl CsrfPolicy {
             method,
             uri,
             headers,
+            ..
         } = head;
         if !self.enabled || is_safe(method) {
             return Ok(());
@@ -242,7 +243,7 @@ fn string_claim(payload: &str, name: &str) -> Option<String> {
 /// [module docs](self).
 impl TokenCheck for CsrfPolicy {
     fn check(&self, token: &VerifiedToken<'_>, request: Head<'_>) -> Step {
-        if !token.from_cookie {
+        if token.carrier != Carrier::Cookie {
             return Step::Pass;
         }
         match self.check_request(token.payload, request) {
@@ -287,19 +288,25 @@ mod tests {
             );
         }
         let uri: Uri = "/transfer".parse().unwrap();
+        let extensions = http::Extensions::new();
         let head = Head {
             method: &method,
             uri: &uri,
             headers: &map,
+            extensions: &extensions,
         };
-        let token = |from_cookie| VerifiedToken {
+        let token = |carrier| VerifiedToken {
             text: "a.b.c",
             payload: r#"{"csrf":"s3cret"}"#,
-            from_cookie,
+            carrier,
+            confirmation: None,
         };
         // Tokens from other sources are never affected.
-        assert!(matches!(policy.check(&token(false), head), Step::Pass));
-        matches!(policy.check(&token(true), head), Step::Pass)
+        assert!(matches!(
+            policy.check(&token(Carrier::Bearer), head),
+            Step::Pass
+        ));
+        matches!(policy.check(&token(Carrier::Cookie), head), Step::Pass)
     }
 
     #[test]

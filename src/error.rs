@@ -24,6 +24,34 @@ pub struct AuthError {
     source: Option<Arc<dyn StdError + Send + Sync>>,
     /// The scopes a route requires, when a scope requirement failed.
     required_scope: Option<Arc<str>>,
+    /// What the challenge of the answer offers (schemes, DPoP algorithms, a
+    /// nonce); `None`: a plain `Bearer` challenge.
+    challenge: Option<Arc<Challenge>>,
+}
+
+/// The authentication scheme a refusal is reported under (RFC 9449 §7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuthScheme {
+    /// `Bearer` (RFC 6750).
+    Bearer,
+    /// `DPoP` (RFC 9449).
+    Dpop,
+}
+
+/// What a refusal's challenge offers beyond `Bearer`; set on the errors of a
+/// layer that accepts DPoP, and by the DPoP check on its own errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Challenge {
+    /// The scheme that carries the error code.
+    pub(crate) scheme: AuthScheme,
+    /// Whether the layer accepts bearer tokens (a `Bearer` challenge).
+    pub(crate) bearer: bool,
+    /// The DPoP proof algorithms the layer accepts, space-separated, when it
+    /// accepts DPoP (a `DPoP` challenge with `algs`).
+    pub(crate) dpop_algorithms: Option<Arc<str>>,
+    /// A nonce for the client's next DPoP proof (the `DPoP-Nonce` header).
+    pub(crate) dpop_nonce: Option<Arc<str>>,
 }
 
 /// The cause of an [`AuthError`], one variant per cause.
@@ -100,6 +128,32 @@ pub enum AuthErrorKind {
     /// No key set is available yet: the remote JWK Set has not been fetched
     /// (`503`).
     KeysUnavailable,
+    /// The DPoP proof (RFC 9449 §4.3) is missing or does not hold: its `typ`,
+    /// algorithm, key, signature, `htm`, `htu`, `iat`, `ath` or `nonce`
+    /// (`401`, `invalid_dpop_proof`). A proof that is not a JWT at all, or
+    /// two `DPoP` headers, are a [`MalformedRequest`](Self::MalformedRequest).
+    InvalidDpopProof,
+    /// The DPoP proof's `jti` was seen before within the proof window: a
+    /// replayed proof (`401`, `invalid_dpop_proof`).
+    DpopProofReplayed,
+    /// The resource server requires a nonce it issued in the DPoP proof, and
+    /// the proof has none or an old one (`401`, `use_dpop_nonce`, with a
+    /// fresh nonce in the `DPoP-Nonce` header: RFC 9449 §9).
+    UseDpopNonce,
+    /// A bearer token where DPoP is required (`401`, `invalid_token`, with a
+    /// `DPoP` challenge only).
+    DpopRequired,
+    /// The token is bound to a key or a certificate (its `cnf` claim, RFC 7800)
+    /// that the request does not prove: a DPoP-bound token sent as `Bearer`
+    /// (RFC 9449 §7.2), a DPoP proof signed by another key than `cnf.jkt`,
+    /// a `DPoP` token without `cnf.jkt`, a certificate-bound token (RFC 8705
+    /// §3) without the client certificate whose SHA-256 is `cnf["x5t#S256"]`,
+    /// or a bound token where the layer checks no such binding (`401`,
+    /// `invalid_token`).
+    TokenBindingMismatch,
+    /// The DPoP replay store could not answer in time and the policy is to
+    /// fail closed (`503`).
+    ReplayCheckUnavailable,
 }
 
 impl AuthErrorKind {
@@ -113,7 +167,9 @@ impl AuthErrorKind {
             Self::FormTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::FormReadTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::CrossSiteRequest | Self::InsufficientScope => StatusCode::FORBIDDEN,
-            Self::RevocationUnavailable | Self::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RevocationUnavailable | Self::KeysUnavailable | Self::ReplayCheckUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -132,8 +188,12 @@ impl AuthErrorKind {
             | Self::FormReadTimeout
             | Self::CrossSiteRequest => Some("invalid_request"),
             Self::InsufficientScope => Some("insufficient_scope"),
+            Self::InvalidDpopProof | Self::DpopProofReplayed => Some("invalid_dpop_proof"),
+            Self::UseDpopNonce => Some("use_dpop_nonce"),
             // The server could not decide: nothing is wrong with the request.
-            Self::RevocationUnavailable | Self::KeysUnavailable => None,
+            Self::RevocationUnavailable | Self::KeysUnavailable | Self::ReplayCheckUnavailable => {
+                None
+            }
             _ => Some("invalid_token"),
         }
     }
@@ -156,6 +216,7 @@ impl AuthError {
             description,
             source: None,
             required_scope: None,
+            challenge: None,
         }
     }
 
@@ -169,6 +230,7 @@ impl AuthError {
             description,
             source: Some(Arc::new(source)),
             required_scope: None,
+            challenge: None,
         }
     }
 
@@ -182,6 +244,7 @@ impl AuthError {
             description,
             source: Some(Arc::from(source)),
             required_scope: None,
+            challenge: None,
         }
     }
 
@@ -199,6 +262,18 @@ impl AuthError {
             required_scope,
             ..Self::new(AuthErrorKind::InsufficientScope, description)
         }
+    }
+
+    /// This error, answered under `challenge` (the DPoP check's errors, and
+    /// every refusal of a layer that accepts DPoP).
+    pub(crate) fn with_challenge(mut self, challenge: Arc<Challenge>) -> Self {
+        self.challenge = Some(challenge);
+        self
+    }
+
+    /// The challenge this error is answered under, if not plain `Bearer`.
+    pub(crate) fn challenge(&self) -> Option<&Arc<Challenge>> {
+        self.challenge.as_ref()
     }
 
     /// The cause.
@@ -225,6 +300,36 @@ impl AuthError {
     pub fn required_scope(&self) -> Option<&str> {
         self.required_scope.as_deref()
     }
+
+    /// The scheme whose challenge carries this error's code: [`AuthScheme::Dpop`]
+    /// for the errors of a DPoP proof, and for any refusal of a token sent
+    /// with the `DPoP` scheme; [`AuthScheme::Bearer`] otherwise.
+    pub fn scheme(&self) -> AuthScheme {
+        self.challenge
+            .as_ref()
+            .map_or(AuthScheme::Bearer, |c| c.scheme)
+    }
+
+    /// Whether the layer that refused accepts bearer tokens, and so answers
+    /// with a `Bearer` challenge: `false` only where DPoP is required.
+    pub fn bearer_accepted(&self) -> bool {
+        self.challenge.as_ref().is_none_or(|c| c.bearer)
+    }
+
+    /// The DPoP proof algorithms the layer accepts, space-separated
+    /// (`"ES256 EdDSA"`), when it accepts DPoP: the default responder sends a
+    /// `DPoP` challenge with them as `algs` (RFC 9449 §7.1).
+    pub fn dpop_algorithms(&self) -> Option<&str> {
+        self.challenge.as_ref()?.dpop_algorithms.as_deref()
+    }
+
+    /// A nonce the client must put in its next DPoP proof, for the
+    /// `DPoP-Nonce` response header (RFC 9449 §9); set on
+    /// [`UseDpopNonce`](AuthErrorKind::UseDpopNonce) errors and on other
+    /// refusals of a layer that requires nonces.
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        self.challenge.as_ref()?.dpop_nonce.as_deref()
+    }
 }
 
 impl fmt::Debug for AuthError {
@@ -234,6 +339,7 @@ impl fmt::Debug for AuthError {
             .field("description", &self.description)
             .field("source", &self.source.as_ref().map(|s| s.to_string()))
             .field("required_scope", &self.required_scope)
+            .field("challenge", &self.challenge)
             .finish()
     }
 }

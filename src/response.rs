@@ -7,7 +7,10 @@ use bytes::Bytes;
 use http::Response;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
 
-use crate::error::AuthError;
+use crate::error::{AuthError, AuthScheme};
+
+/// The header that carries a server's DPoP nonce (RFC 9449 §8.1).
+const DPOP_NONCE: http::HeaderName = http::HeaderName::from_static("dpop-nonce");
 
 /// Builds the response for a refused request.
 ///
@@ -71,7 +74,14 @@ pub(crate) fn refuse<R: ErrorResponder>(responder: &R, error: AuthError) -> Resp
 /// | a form body over the limit | 413 | none |
 /// | a form body that did not arrive within the read timeout | 408 | none |
 /// | a valid token short of a route's requirement | 403 | `Bearer realm="…", error="insufficient_scope", error_description="…"`, and `scope="…"` when scopes were missing |
-/// | keys or revocation store unavailable | 503 | none (`"error":"temporarily_unavailable"`) |
+/// | keys, revocation or DPoP replay store unavailable | 503 | none (`"error":"temporarily_unavailable"`) |
+/// | a DPoP proof missing or invalid, or replayed | 401 | `DPoP error="invalid_dpop_proof", error_description="…", algs="…"` |
+/// | a DPoP proof without the server's current nonce | 401 | `DPoP error="use_dpop_nonce", …`, and the nonce in `DPoP-Nonce` |
+///
+/// A layer that accepts DPoP ([`JwtAuthBuilder::dpop`](crate::JwtAuthBuilder::dpop))
+/// answers with two challenges, `Bearer …` and `DPoP algs="…"` (only the
+/// second where DPoP is required); the error code goes with the scheme the
+/// token came under (RFC 9449 §7.1).
 ///
 /// The body is small JSON, `{"error":"invalid_token","error_description":"token expired"}`
 /// (`"error":"unauthorized"` when no token was sent; with `"scope"` when the
@@ -101,26 +111,40 @@ impl DefaultResponder {
         self
     }
 
-    fn challenge(&self, code: Option<&str>, description: &str, scope: Option<&str>) -> HeaderValue {
-        let mut value = String::from("Bearer");
+    /// One challenge of `scheme`: the realm, then the error (when `error`
+    /// is this challenge's), then `algs` for DPoP.
+    fn challenge(
+        &self,
+        scheme: &'static str,
+        error: Option<&AuthError>,
+        algorithms: Option<&str>,
+    ) -> HeaderValue {
+        let mut value = String::from(scheme);
         let mut sep = " ";
+        let mut param = |value: &mut String, name: &str, content: &str| {
+            value.push_str(&format!("{sep}{name}=\"{content}\""));
+            sep = ", ";
+        };
         if let Some(realm) = &self.realm {
             // Checked visible ASCII without quotes at construction.
-            let realm = realm.to_str().unwrap_or_default();
-            value.push_str(&format!("{sep}realm=\"{realm}\""));
-            sep = ", ";
+            param(&mut value, "realm", realm.to_str().unwrap_or_default());
         }
-        if let Some(code) = code {
-            value.push_str(&format!(
-                "{sep}error=\"{code}\", error_description=\"{description}\""
-            ));
+        if let Some(error) = error
+            && let Some(code) = error.kind().error_code()
+        {
+            param(&mut value, "error", code);
+            param(&mut value, "error_description", error.description());
             // Scope tokens are checked at build time: no space, quote or
             // backslash inside one (RFC 6749 §3.3).
-            if let Some(scope) = scope {
-                value.push_str(&format!(", scope=\"{scope}\""));
+            if let Some(scope) = error.required_scope() {
+                param(&mut value, "scope", scope);
             }
         }
-        HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
+        // Algorithm names are fixed ASCII (`ES256`, ...).
+        if let Some(algorithms) = algorithms {
+            param(&mut value, "algs", algorithms);
+        }
+        HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static(scheme))
     }
 }
 
@@ -161,12 +185,26 @@ impl ErrorResponder for DefaultResponder {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         // A challenge answers an authentication failure (RFC 6750 §3), not a
-        // body that could not be read.
+        // body that could not be read. A layer that accepts DPoP offers both
+        // schemes (only DPoP where it is required), and the error code goes
+        // with the scheme the token was refused under (RFC 9449 §7.1).
         if matches!(kind.status().as_u16(), 400 | 401 | 403) {
-            headers.insert(
-                WWW_AUTHENTICATE,
-                self.challenge(code, error.description(), error.required_scope()),
-            );
+            let dpop = error.dpop_algorithms();
+            let error_on_dpop = dpop.is_some() && error.scheme() == AuthScheme::Dpop;
+            if error.bearer_accepted() || dpop.is_none() {
+                let own = (!error_on_dpop).then_some(error);
+                headers.append(WWW_AUTHENTICATE, self.challenge("Bearer", own, None));
+            }
+            if dpop.is_some() {
+                let own = error_on_dpop.then_some(error);
+                headers.append(WWW_AUTHENTICATE, self.challenge("DPoP", own, dpop));
+            }
+        }
+        if let Some(nonce) = error
+            .dpop_nonce()
+            .and_then(|n| HeaderValue::from_str(n).ok())
+        {
+            headers.insert(DPOP_NONCE, nonce);
         }
         response
     }

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 use super::future::{Pending, Verdict};
 use super::settings::Settings;
-use crate::checks::{Checks, Head, Outcome, TokenCheck, VerifiedToken};
+use crate::checks::{Carrier, Checks, Head, Outcome, Proves, TokenCheck, VerifiedToken};
 use crate::claims::Claims;
 use crate::crypto;
 use crate::error::{AuthError, ConfigError};
@@ -52,7 +52,7 @@ impl<C, R> Authenticator<C, R> {
         let csrf = sources
             .has_cookie()
             .then(|| Arc::new(settings.csrf) as Arc<dyn TokenCheck>);
-        let checks = Checks::new([csrf, settings.revocation]);
+        let checks = Checks::new([csrf, settings.revocation], Proves::default());
         Ok(Self {
             verifier,
             sources,
@@ -83,8 +83,8 @@ where
     ) -> Verdict<Option<Claims<C>>> {
         match self.sources.locate(request) {
             Ok(located) => {
-                let from_cookie = self.sources.is_cookie(located.position);
-                self.claims(located.token.as_deref(), from_cookie, request.into())
+                let carrier = self.sources.carrier(located.position);
+                self.claims(located.token.as_deref(), carrier, request.into())
             }
             Err(error) => Verdict::Refuse(self.refuse(error)),
         }
@@ -95,7 +95,7 @@ where
     pub(super) fn claims(
         self: &Arc<Self>,
         token: Option<&str>,
-        from_cookie: bool,
+        carrier: Carrier,
         head: Head<'_>,
     ) -> Verdict<Option<Claims<C>>> {
         let Some(token) = token else {
@@ -106,11 +106,11 @@ where
             };
         };
         match self.verifier.verify::<C>(token) {
-            Ok(verified) => self.after_verify(verified, token, from_cookie, head),
+            Ok(verified) => self.after_verify(verified, token, carrier, head),
             Err(VerifyError {
                 retry: Some(refresh),
                 ..
-            }) => self.after_refresh(refresh, token, from_cookie, head),
+            }) => self.after_refresh(refresh, token, carrier, head),
             Err(rejected) => Verdict::Refuse(self.refuse(rejected.error)),
         }
     }
@@ -120,14 +120,15 @@ where
         self: &Arc<Self>,
         verified: Verified<C>,
         token: &str,
-        from_cookie: bool,
+        carrier: Carrier,
         head: Head<'_>,
     ) -> Verdict<Option<Claims<C>>> {
         let claims = Claims(verified.claims);
         let token = VerifiedToken {
             text: token,
             payload: verified.payload.as_str(),
-            from_cookie,
+            carrier,
+            confirmation: None,
         };
         match self.checks.run(&token, head) {
             Outcome::Pass => Verdict::Pass(Some(claims)),
@@ -147,7 +148,7 @@ where
         self: &Arc<Self>,
         refresh: BoxFuture<'static, ()>,
         token: &str,
-        from_cookie: bool,
+        carrier: Carrier,
         head: Head<'_>,
     ) -> Verdict<Option<Claims<C>>> {
         let this = Arc::clone(self);
@@ -159,7 +160,7 @@ where
                 Ok(verified) => verified,
                 Err(rejected) => return Err(this.refuse(rejected.error)),
             };
-            match this.after_verify(verified, &token, from_cookie, head.as_head()) {
+            match this.after_verify(verified, &token, carrier, head.as_head()) {
                 Verdict::Pass(claims) => Ok(extensions_with(claims)),
                 Verdict::Refuse(response) => Err(response),
                 Verdict::Wait(check) => check.await,

@@ -28,6 +28,7 @@ use super::request_body::RequestBody;
 use super::service::JwtAuth;
 use crate::answer::take_ready;
 use crate::body::ResponseBody;
+use crate::checks::Carrier;
 use crate::error::{AuthError, AuthErrorKind, BoxError};
 use crate::response::ErrorResponder;
 use crate::source::form::{FormKind, form_field, form_kind};
@@ -67,13 +68,10 @@ where
                 .flatten()
                 .map(|kind| (form, kind))
         });
-        let head_from_cookie = authenticator.sources.is_cookie(located.position);
+        let head_carrier = authenticator.sources.carrier(located.position);
         let Some((form, kind)) = read_form else {
-            let verdict = authenticator.claims(
-                located.token.as_deref(),
-                head_from_cookie,
-                (&request).into(),
-            );
+            let verdict =
+                authenticator.claims(located.token.as_deref(), head_carrier, (&request).into());
             return FormResponseFuture::started(
                 verdict.start(&mut self.inner, request.map(RequestBody::untouched)),
             );
@@ -109,7 +107,7 @@ where
             field,
             limit,
             head_token,
-            head_from_cookie,
+            head_carrier,
             buffer: Buffer::new(declared.map_or(0, |length| length as usize)),
             trailers: None,
         };
@@ -209,8 +207,8 @@ struct Read<S> {
     limit: usize,
     /// A token found in the head by a source after the form source.
     head_token: Option<String>,
-    /// Whether that token came from a cookie (and so needs the CSRF check).
-    head_from_cookie: bool,
+    /// How the head carried that token (a cookie's needs the CSRF check).
+    head_carrier: Carrier,
     buffer: Buffer,
     trailers: Option<HeaderMap>,
 }
@@ -222,7 +220,7 @@ trait AfterRead: Send + Sync + 'static {
     fn verdict(
         self: Arc<Self>,
         token: Option<&str>,
-        from_cookie: bool,
+        carrier: Carrier,
         parts: &mut Parts,
     ) -> Verdict<()>;
 
@@ -237,10 +235,10 @@ where
     fn verdict(
         self: Arc<Self>,
         token: Option<&str>,
-        from_cookie: bool,
+        carrier: Carrier,
         parts: &mut Parts,
     ) -> Verdict<()> {
-        match self.claims(token, from_cookie, (&*parts).into()) {
+        match self.claims(token, carrier, (&*parts).into()) {
             Verdict::Pass(claims) => {
                 if let Some(claims) = claims {
                     parts.extensions.insert(claims);
@@ -347,7 +345,7 @@ where
         kind,
         field,
         head_token,
-        head_from_cookie,
+        head_carrier,
         buffer,
         trailers,
         ..
@@ -358,13 +356,11 @@ where
             AuthErrorKind::MultipleTokens,
             "more than one token in the request",
         )),
-        (Some(form), _) => Ok((Some(form), false)),
-        (None, head) => Ok((head, head_from_cookie)),
+        (Some(form), _) => Ok((Some(form), Carrier::Bearer)),
+        (None, head) => Ok((head, head_carrier)),
     });
     let verdict = match token {
-        Ok((token, from_cookie)) => {
-            authenticator.verdict(token.as_deref(), from_cookie, &mut parts)
-        }
+        Ok((token, carrier)) => authenticator.verdict(token.as_deref(), carrier, &mut parts),
         Err(error) => Verdict::Refuse(authenticator.refuse(error)),
     };
     // The clone `start` leaves behind for a waiting request is dropped here:

@@ -19,6 +19,7 @@ use std::time::Duration;
 use http::header::{AUTHORIZATION, HeaderName};
 use http::request::Request;
 
+use crate::checks::Carrier;
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 
 /// One place a token may be found.
@@ -89,9 +90,28 @@ impl TokenSource {
         Self(Kind::Form(name))
     }
 
+    /// `Authorization: DPoP <token>` (RFC 9449 §7.1): added by
+    /// [`JwtAuthBuilder::dpop`](crate::JwtAuthBuilder::dpop), never alone.
+    pub(crate) fn dpop() -> Self {
+        Self::header_with_scheme(AUTHORIZATION, "DPoP")
+    }
+
     /// Whether the token is taken from a cookie (and so needs the CSRF policy).
     pub(crate) fn is_cookie(&self) -> bool {
         matches!(self.0, Kind::Cookie(_))
+    }
+
+    /// How this source carries its token, as the checks after verification
+    /// need to know it.
+    pub(crate) fn carrier(&self) -> Carrier {
+        match &self.0 {
+            Kind::Cookie(_) => Carrier::Cookie,
+            Kind::Header {
+                name,
+                scheme: Some(scheme),
+            } if name == AUTHORIZATION && scheme.eq_ignore_ascii_case("DPoP") => Carrier::Dpop,
+            _ => Carrier::Bearer,
+        }
     }
 
     /// Checks the names once, when the layer is built.
@@ -204,9 +224,11 @@ impl Sources {
         locate(&self.list, request)
     }
 
-    /// Whether the source at `position` is a cookie.
-    pub(crate) fn is_cookie(&self, position: usize) -> bool {
-        self.list.get(position).is_some_and(TokenSource::is_cookie)
+    /// How the source at `position` carries its token.
+    pub(crate) fn carrier(&self, position: usize) -> Carrier {
+        self.list
+            .get(position)
+            .map_or(Carrier::Bearer, TokenSource::carrier)
     }
 
     /// Whether any source is a cookie.
