@@ -13,8 +13,9 @@
 # starts the server.
 #
 # Needs Node.js >= 20.18 with npm (oidc-provider's DPoP check calls URL.parse,
-# new in 20.18), and flock and sha256sum (util-linux, coreutils). Exits 2 with
-# a message on stderr when one is missing, 1 when the install fails.
+# new in 20.18), and flock and sha256sum (util-linux, coreutils). NODE names
+# the node binary (default: node on the PATH; the tests honour it too). Exits 2
+# with a message on stderr when one is missing, 1 when the install fails.
 set -euo pipefail
 
 cd "$(dirname "$0")/../tests/oauth"
@@ -28,12 +29,14 @@ fail() {
     exit "${2:-1}"
 }
 
-for tool in node npm flock sha256sum timeout; do
+readonly NODE=${NODE:-node}
+
+for tool in "$NODE" npm flock sha256sum timeout; do
     command -v "$tool" >/dev/null ||
         fail "$tool is required but not installed (Node.js >= 20.18 with npm: Debian's nodejs and npm packages)" 2
 done
-version=$(node -p 'process.versions.node')
-if ! node -e '
+version=$("$NODE" -p 'process.versions.node')
+if ! "$NODE" -e '
 const [major, minor] = process.versions.node.split(".").map(Number);
 process.exit(major > 20 || (major === 20 && minor >= 18) ? 0 : 1);'; then
     fail "Node.js >= 20.18 is required, found $version" 2
@@ -58,5 +61,5 @@ if ! installed; then
 fi
 
 if [[ ${1:-} == serve ]]; then
-    exec node server.mjs
+    exec "$NODE" server.mjs
 fi
