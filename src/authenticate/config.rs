@@ -65,6 +65,12 @@ impl<C, R> Authenticator<C, R> {
 }
 
 impl<C, R> Authenticator<C, R> {
+    /// Removes the headers `request`'s peer may not send (a forwarded client
+    /// certificate from a peer that is not a trusted proxy), first thing.
+    pub(super) fn scrub<B>(&self, request: &mut Request<B>) {
+        self.checks.scrub(request);
+    }
+
     /// See [`JwtAuthLayer::skipped_keys`](super::JwtAuthLayer::skipped_keys).
     pub(super) fn skipped_keys(&self) -> usize {
         self.verifier.skipped_keys()

@@ -95,7 +95,8 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        self.authenticator.scrub(&mut request);
         self.authenticator
             .authenticate(&request)
             .start(&mut self.inner, request)
