@@ -90,6 +90,12 @@ pub(crate) fn sha256(data: &[u8]) -> Option<[u8; 32]> {
     }
 }
 
+/// Compares without an early exit, so the time does not tell how much
+/// matched (the CSRF double-submit value, a certificate's thumbprint).
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     /// FIPS 180-2 test vectors (appendix B.1 and B.2), and the empty input.
