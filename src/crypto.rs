@@ -66,11 +66,8 @@ pub(crate) fn is_aws_lc_default(provider: &CryptoProvider) -> bool {
 /// [`ConfigError::NoCryptoProvider`] unless the user gives one), and this
 /// crate does not carry a SHA-256 of its own for it: the callers treat `None`
 /// as "no digest" (the revocation identity of a token without `jti`, see
-/// `revocation::TokenInfo`) and never panic.
-#[cfg_attr(
-    not(feature = "revocation"),
-    allow(dead_code, reason = "only the revocation check digests tokens so far")
-)]
+/// `revocation::TokenInfo`) or refuse to build (a certificate binding,
+/// `ConfigError::NeedsBackendFeature`), and never panic.
 pub(crate) fn sha256(data: &[u8]) -> Option<[u8; 32]> {
     #[cfg(feature = "aws-lc-rs")]
     {

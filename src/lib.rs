@@ -61,10 +61,13 @@
 //!    `typ` and the required claims are checked, against an injectable
 //!    [`Clock`].
 //! 3. **Checks after verification**, in this order: a token from a cookie on
-//!    an unsafe method must pass the [`CsrfPolicy`]; a configured revocation
-//!    store is asked last.
+//!    an unsafe method must pass the [`CsrfPolicy`]; a certificate-bound
+//!    token must come with its client certificate ([`CertificateBinding`],
+//!    RFC 8705); a configured revocation store is asked last.
 //! 4. **On success**: [`Claims<C>`] goes into the request extensions and the
-//!    inner service is called with the request as it came.
+//!    inner service is called with the request as it came (less a forwarded
+//!    certificate header from a peer that is not a [trusted
+//!    proxy](TrustedProxies)).
 //! 5. **On failure**: an [`AuthError`] goes to the [`ErrorResponder`] (by default
 //!    [`DefaultResponder`], RFC 6750), and into the response extensions.
 //!
@@ -197,6 +200,8 @@ mod error;
 mod issue;
 mod issuer;
 mod key;
+mod mtls;
+mod peer;
 #[cfg(feature = "remote-jwks")]
 mod remote;
 mod response;
@@ -224,6 +229,8 @@ pub use error::{AuthError, AuthErrorKind, AuthScheme, ConfigError};
 pub use issue::{DEFAULT_TTL, IssueError, IssuedToken, TokenIssuer, TokenIssuerBuilder};
 pub use issuer::TrustedIssuer;
 pub use key::{Key, KeySet};
+pub use mtls::{CertificateBinding, ClientCertificate, ProxyHeader};
+pub use peer::{PeerAddr, TrustedProxies};
 #[cfg(feature = "remote-jwks")]
 pub use remote::{RemoteKeyError, RemoteKeyErrorKind, RemoteKeySet, RemoteKeySetBuilder};
 pub use response::{DefaultResponder, ErrorResponder};
