@@ -164,6 +164,7 @@
 //! | `hyper_server.rs` | the layer on a bare hyper server, no framework (127.0.0.1:3001) | `cargo run --example hyper_server` |
 //! | `custom_error.rs` | a custom [`ErrorResponder`], and the form source: the Flask + PyJWT application this crate grew from, answer for answer (127.0.0.1:3002) | `JWT_SECRET=... cargo run --example custom_error --features multipart` |
 //! | `oidc.rs` | keys from an OpenID Connect provider, [`RemoteKeySet`] (127.0.0.1:3003) | `cargo run --example oidc --features remote-jwks` |
+//! | `mtls.rs` | certificate-bound tokens over mutual TLS with tokio-rustls, [`CertificateBinding`] (127.0.0.1:3443) | `cargo run --example mtls` |
 //!
 //! [Tower]: https://docs.rs/tower
 // Items of optional features: linked in the crate when it has them, else on
