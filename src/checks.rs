@@ -2,8 +2,9 @@
 //! verified token *against its request* plugs in.
 //!
 //! A check implements [`TokenCheck`] in its own module ([`CsrfPolicy`] in
-//! `csrf.rs`, `Revocation` in `revocation/`), and the layer holds the
-//! configured ones in a [`Checks`] list, in a fixed order:
+//! `csrf.rs`, [`CertificateBinding`] in `mtls/`, `Revocation` in
+//! `revocation/`), and the layer holds the configured ones in a [`Checks`]
+//! list, in a fixed order:
 //!
 //! 0. the token's binding (its `cnf` claim, [`Confirmation`]): a token bound
 //!    to a DPoP key or a client certificate is refused unless a configured
@@ -19,12 +20,19 @@
 //! first refusal decides. A layer without checks (a header source and no
 //! revocation store) runs none, and pays nothing for this seam.
 //!
+//! A check that believes a header from trusted proxies only names it in
+//! [`TokenCheck::untrusted_headers`]; the service removes it from a request
+//! of any other peer before the request is read ([`Checks::scrub`]), so the
+//! inner service never sees a forged one either.
+//!
 //! [`CsrfPolicy`]: crate::CsrfPolicy
+//! [`CertificateBinding`]: crate::CertificateBinding
 
 use std::fmt;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
+use http::header::HeaderName;
 use http::request::Parts;
 use http::{Extensions, HeaderMap, Method, Request, Uri};
 
@@ -35,6 +43,16 @@ use crate::error::{AuthError, AuthErrorKind};
 pub(crate) trait TokenCheck: fmt::Debug + Send + Sync + 'static {
     /// Judges `token`, which has verified, as sent with `request`.
     fn check(&self, token: &VerifiedToken<'_>, request: Head<'_>) -> Step;
+
+    /// The headers the inner service must not see on a request with
+    /// `extensions`: those a check believes from trusted proxies only (a
+    /// forwarded client certificate), when the peer is not one. Removed from
+    /// every request before anything else reads it, token or not, accepted
+    /// or not ([`Checks::scrub`]). Most checks have none.
+    fn untrusted_headers(&self, extensions: &Extensions) -> &[HeaderName] {
+        let _ = extensions;
+        &[]
+    }
 }
 
 /// What a check decided.
@@ -206,6 +224,18 @@ impl Checks {
         Self {
             list: in_order.into_iter().flatten().collect(),
             proves,
+        }
+    }
+
+    /// Removes from `request` the headers a check says its peer may not
+    /// send (see [`TokenCheck::untrusted_headers`]), before the request is
+    /// read: the one change the layer makes to a request's head. A layer
+    /// without checks runs an empty loop.
+    pub(crate) fn scrub<B>(&self, request: &mut Request<B>) {
+        for check in &self.list {
+            for name in check.untrusted_headers(request.extensions()) {
+                request.headers_mut().remove(name);
+            }
         }
     }
 

@@ -66,11 +66,8 @@ pub(crate) fn is_aws_lc_default(provider: &CryptoProvider) -> bool {
 /// [`ConfigError::NoCryptoProvider`] unless the user gives one), and this
 /// crate does not carry a SHA-256 of its own for it: the callers treat `None`
 /// as "no digest" (the revocation identity of a token without `jti`, see
-/// `revocation::TokenInfo`) and never panic.
-#[cfg_attr(
-    not(feature = "revocation"),
-    allow(dead_code, reason = "only the revocation check digests tokens so far")
-)]
+/// `revocation::TokenInfo`) or refuse to build (a certificate binding,
+/// `ConfigError::NeedsBackendFeature`), and never panic.
 pub(crate) fn sha256(data: &[u8]) -> Option<[u8; 32]> {
     #[cfg(feature = "aws-lc-rs")]
     {
@@ -88,6 +85,12 @@ pub(crate) fn sha256(data: &[u8]) -> Option<[u8; 32]> {
         let _ = data;
         None
     }
+}
+
+/// Compares without an early exit, so the time does not tell how much
+/// matched (the CSRF double-submit value, a certificate's thumbprint).
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

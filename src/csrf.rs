@@ -15,6 +15,7 @@ use http::uri::Authority;
 use http::{HeaderMap, Method, Uri};
 
 use crate::checks::{Carrier, Head, Step, TokenCheck, VerifiedToken};
+use crate::crypto::constant_time_eq;
 use crate::error::{AuthError, AuthErrorKind};
 
 /// The default header of the double-submit value: `X-CSRF-Token`.
@@ -251,11 +252,6 @@ impl TokenCheck for CsrfPolicy {
             Err(error) => Step::Refuse(error),
         }
     }
-}
-
-/// Compares without an early exit, so the time does not tell how much matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 impl fmt::Debug for CsrfPolicy {

@@ -430,12 +430,30 @@ pub enum ConfigError {
     NoCryptoProvider,
     /// A value that cannot be empty is: an issuer, an audience, the `typ`, a
     /// trusted issuer's name, the allowed algorithms of static keys, a role,
-    /// the roles of `any_role`, or a token cache of 0 entries.
+    /// the roles of `any_role`, a token cache of 0 entries, or a list of
+    /// trusted proxies.
     Empty {
         /// What is empty, as the builder method that set it names it
         /// (`"issuer"`, `"audience"`, `"typ"`, `"trusted_issuer"`,
         /// `"algorithms"`, `"role"`, `"any_role"`, `"token_cache"`,
-        /// `"form_read_timeout"`).
+        /// `"form_read_timeout"`, `"trusted_proxies"`).
+        setting: &'static str,
+    },
+    /// An entry of [`TrustedProxies`](crate::TrustedProxies) is not an IP
+    /// address or a CIDR block, or its prefix is too long, or its address
+    /// has bits set beyond the prefix (`10.1.2.3/8`).
+    InvalidTrustedProxy {
+        /// The entry as given.
+        entry: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A setting needs SHA-256 from this crate's crypto backend features
+    /// (`aws-lc-rs` or `rust-crypto`), and this build has neither; a
+    /// provider given with `JwtAuthBuilder::crypto_provider` does not bring
+    /// one.
+    NeedsBackendFeature {
+        /// The builder method that set it (`"certificate_binding"`).
         setting: &'static str,
     },
     /// A layer with [trusted issuers](crate::TrustedIssuer) takes its keys,
@@ -519,6 +537,14 @@ impl fmt::Display for ConfigError {
                  feature of tower-jwt-auth, or set one with `crypto_provider`",
             ),
             Self::Empty { setting } => write!(f, "`{setting}` is empty"),
+            Self::InvalidTrustedProxy { entry, reason } => {
+                write!(f, "trusted proxy {entry:?}: {reason}")
+            }
+            Self::NeedsBackendFeature { setting } => write!(
+                f,
+                "`{setting}` needs SHA-256 from the `aws-lc-rs` or `rust-crypto` feature of \
+                 tower-jwt-auth"
+            ),
             Self::NotOnTrustedIssuer { setting } => write!(
                 f,
                 "with trusted issuers, `{setting}` is set on each `TrustedIssuer`, not on the builder"

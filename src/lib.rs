@@ -61,10 +61,13 @@
 //!    `typ` and the required claims are checked, against an injectable
 //!    [`Clock`].
 //! 3. **Checks after verification**, in this order: a token from a cookie on
-//!    an unsafe method must pass the [`CsrfPolicy`]; a configured revocation
-//!    store is asked last.
+//!    an unsafe method must pass the [`CsrfPolicy`]; a certificate-bound
+//!    token must come with its client certificate ([`CertificateBinding`],
+//!    RFC 8705); a configured revocation store is asked last.
 //! 4. **On success**: [`Claims<C>`] goes into the request extensions and the
-//!    inner service is called with the request as it came.
+//!    inner service is called with the request as it came (less a forwarded
+//!    certificate header from a peer that is not a [trusted
+//!    proxy](TrustedProxies)).
 //! 5. **On failure**: an [`AuthError`] goes to the [`ErrorResponder`] (by default
 //!    [`DefaultResponder`], RFC 6750), and into the response extensions.
 //!
@@ -161,6 +164,7 @@
 //! | `hyper_server.rs` | the layer on a bare hyper server, no framework (127.0.0.1:3001) | `cargo run --example hyper_server` |
 //! | `custom_error.rs` | a custom [`ErrorResponder`], and the form source: the Flask + PyJWT application this crate grew from, answer for answer (127.0.0.1:3002) | `JWT_SECRET=... cargo run --example custom_error --features multipart` |
 //! | `oidc.rs` | keys from an OpenID Connect provider, [`RemoteKeySet`] (127.0.0.1:3003) | `cargo run --example oidc --features remote-jwks` |
+//! | `mtls.rs` | certificate-bound tokens over mutual TLS with tokio-rustls, [`CertificateBinding`] (127.0.0.1:3443) | `cargo run --example mtls` |
 //!
 //! [Tower]: https://docs.rs/tower
 // Items of optional features: linked in the crate when it has them, else on
@@ -197,6 +201,8 @@ mod error;
 mod issue;
 mod issuer;
 mod key;
+mod mtls;
+mod peer;
 #[cfg(feature = "remote-jwks")]
 mod remote;
 mod response;
@@ -224,6 +230,8 @@ pub use error::{AuthError, AuthErrorKind, AuthScheme, ConfigError};
 pub use issue::{DEFAULT_TTL, IssueError, IssuedToken, TokenIssuer, TokenIssuerBuilder};
 pub use issuer::TrustedIssuer;
 pub use key::{Key, KeySet};
+pub use mtls::{CertificateBinding, ClientCertificate, ProxyHeader};
+pub use peer::{PeerAddr, TrustedProxies};
 #[cfg(feature = "remote-jwks")]
 pub use remote::{RemoteKeyError, RemoteKeyErrorKind, RemoteKeySet, RemoteKeySetBuilder};
 pub use response::{DefaultResponder, ErrorResponder};

@@ -579,6 +579,20 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
         self
     }
 
+    /// Accepts a certificate-bound token (RFC 8705 §3, `cnf["x5t#S256"]`) only
+    /// with the client certificate it is bound to, read from the TLS
+    /// connection or from a trusted proxy's header as `binding` says; see
+    /// [`CertificateBinding`](crate::CertificateBinding), whose docs show
+    /// both. Without it, every certificate-bound token is refused.
+    ///
+    /// [`build`](Self::build) fails with
+    /// [`ConfigError::NeedsBackendFeature`] in a build without the
+    /// `aws-lc-rs` and `rust-crypto` features (no SHA-256).
+    pub fn certificate_binding(mut self, binding: crate::CertificateBinding) -> Self {
+        self.settings.certificate_binding = Some(binding);
+        self
+    }
+
     /// Keeps up to `capacity` verified tokens, so that a token sent again is
     /// not verified again: a hit costs a hash of the token and a clone of its
     /// claims instead of a signature check (tens of microseconds for RS256 and

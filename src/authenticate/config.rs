@@ -17,6 +17,7 @@ use crate::checks::{Carrier, Checks, Head, Outcome, Proves, TokenCheck, Verified
 use crate::claims::Claims;
 use crate::crypto;
 use crate::error::{AuthError, ConfigError};
+use crate::mtls::CertificateBinding;
 use crate::response::{ErrorResponder, refuse};
 use crate::source::Sources;
 use crate::verify::{Verified, Verifier, VerifyError};
@@ -39,7 +40,7 @@ impl<C, R> Authenticator<C, R> {
     /// # Errors
     ///
     /// No crypto provider; the verifier's errors ([`Verifier::new`]); an
-    /// invalid source name.
+    /// invalid source name; a certificate binding without SHA-256.
     pub(super) fn new(settings: Settings, responder: R) -> Result<Self, ConfigError> {
         let provider = crypto::select(settings.provider)?;
         let verifier = Verifier::new(provider, settings.issuer, settings.trusted, settings.rules)?;
@@ -52,7 +53,15 @@ impl<C, R> Authenticator<C, R> {
         let csrf = sources
             .has_cookie()
             .then(|| Arc::new(settings.csrf) as Arc<dyn TokenCheck>);
-        let checks = Checks::new([csrf, settings.revocation], Proves::default());
+        let binding = settings
+            .certificate_binding
+            .map(CertificateBinding::into_check)
+            .transpose()?;
+        let proves = Proves {
+            x5t_s256: binding.is_some(),
+            ..Proves::default()
+        };
+        let checks = Checks::new([csrf, binding, settings.revocation], proves);
         Ok(Self {
             verifier,
             sources,
@@ -65,6 +74,12 @@ impl<C, R> Authenticator<C, R> {
 }
 
 impl<C, R> Authenticator<C, R> {
+    /// Removes the headers `request`'s peer may not send (a forwarded client
+    /// certificate from a peer that is not a trusted proxy), first thing.
+    pub(super) fn scrub<B>(&self, request: &mut Request<B>) {
+        self.checks.scrub(request);
+    }
+
     /// See [`JwtAuthLayer::skipped_keys`](super::JwtAuthLayer::skipped_keys).
     pub(super) fn skipped_keys(&self) -> usize {
         self.verifier.skipped_keys()

@@ -49,7 +49,8 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        self.authenticator.scrub(&mut request);
         let authenticator = &self.authenticator;
         let located = match authenticator.sources.locate(&request) {
             Ok(located) => located,

@@ -22,7 +22,10 @@ use crate::response::{DefaultResponder, ErrorResponder};
 /// Made by [`JwtAuthLayer`]; see the [crate documentation](crate) for the flow.
 /// On success the request reaches the inner service untouched but for one added
 /// extension, [`Claims<C>`](crate::Claims); on failure the
-/// [`ErrorResponder`] answers and the inner service is not called.
+/// [`ErrorResponder`] answers and the inner service is not called. (With a
+/// [certificate binding from a proxy header](crate::CertificateBinding::from_proxy_header),
+/// that header is removed from every request whose peer is not a trusted
+/// proxy.)
 ///
 /// With head sources only (`M` = [`HeadOnly`], the default) the inner service
 /// receives the request's own body type; with a form source
@@ -95,7 +98,8 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        self.authenticator.scrub(&mut request);
         self.authenticator
             .authenticate(&request)
             .start(&mut self.inner, request)

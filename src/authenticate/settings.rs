@@ -8,6 +8,7 @@ use jsonwebtoken::crypto::CryptoProvider;
 
 use crate::checks::TokenCheck;
 use crate::csrf::CsrfPolicy;
+use crate::mtls::CertificateBinding;
 use crate::source::TokenSource;
 use crate::verify::{IssuerConfig, Rules};
 
@@ -31,6 +32,8 @@ pub(crate) struct Settings {
     pub(super) form_read_timeout: FormReadTimeout,
     pub(super) optional: bool,
     pub(super) csrf: CsrfPolicy,
+    /// The certificate binding (RFC 8705), after CSRF, before revocation.
+    pub(super) certificate_binding: Option<CertificateBinding>,
     /// The revocation check (feature `revocation`), the last check after
     /// verification.
     pub(super) revocation: Option<Arc<dyn TokenCheck>>,
