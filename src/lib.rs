@@ -197,6 +197,8 @@ mod error;
 mod issue;
 mod issuer;
 mod key;
+#[cfg(feature = "revocation")]
+mod outage;
 #[cfg(feature = "remote-jwks")]
 mod remote;
 mod response;

@@ -15,7 +15,6 @@
 
 mod after_verify;
 mod check;
-mod health;
 mod key;
 mod memory;
 #[cfg(feature = "redis")]
