@@ -2,8 +2,12 @@
 //! declares the submodules and re-exports, nothing else.
 
 mod replay;
+#[cfg(feature = "redis")]
+mod replay_redis;
 
 pub use self::replay::{
     DEFAULT_REPLAY_CAPACITY, DEFAULT_REPLAY_TIMEOUT, MemoryReplays, ReplayAnswer, ReplayCheck,
     ReplayError, ReplayFuture, ReplayStore,
 };
+#[cfg(feature = "redis")]
+pub use self::replay_redis::RedisReplays;
