@@ -22,9 +22,10 @@ const TAG: &str = "dpop:";
 /// replay); two servers racing with the same proof get one `OK`. Every key
 /// expires at the proof's `expires_at`, on Redis's clock, so Redis holds the
 /// ids of live proofs only, and its memory is bounded by the proofs a window
-/// sees (`maxmemory` with a `volatile-*` eviction policy would make Redis
-/// forget live ids: leave eviction off, `noeviction`, and a full Redis fails
-/// the check instead, which the policy answers).
+/// sees. Keep Redis's `maxmemory-policy` at `noeviction`: any other policy
+/// lets a full Redis evict live ids, and so lets their proofs be replayed;
+/// with `noeviction` a full Redis fails the `SET`, and the check's policy
+/// answers.
 ///
 /// The key holds the id and nothing else: the 43-character base64url SHA-256
 /// digest that the DPoP check derives (for example

@@ -59,9 +59,9 @@ const MAX_SHARDS: usize = 16;
 /// A store of at least 8 192 ids is split into up to 16 shards, each behind
 /// its own lock and holding an equal part of the capacity; an id's shard is
 /// picked by a hash keyed at random per store, so no client can aim its ids
-/// at one shard. Ids spread evenly, so a shard fills when the store is about
-/// 98 % full. A smaller store is one shard, and full at exactly its
-/// capacity.
+/// at one shard. Ids spread evenly: the first shard of a default store
+/// fills when the store is 96 to 98 % full. A smaller store is one shard,
+/// full at exactly its capacity.
 ///
 /// ```
 /// use tower_jwt_auth::{MemoryReplays, ReplayCheck, ReplayError};
