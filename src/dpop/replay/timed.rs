@@ -1,32 +1,44 @@
-//! What the replay check needs tokio and `tracing` for, and the only file
-//! that names the `replay-store` feature besides `lib.rs` and `Cargo.toml`:
+//! What the replay check needs tokio and `tracing` for (feature
+//! `replay-store`, on by default):
 //!
-//! - a store other than memory ([`Timed`], and the constructors
-//!   `ReplayCheck::new` and `ReplayCheck::from_arc` that take one), asked in
-//!   a future under a timeout on tokio's timer;
-//! - the record of the store's health ([`Health`], `crate::outage`), which
+//! - [`Timed`]: a store other than memory, asked in a future under a timeout
+//!   on tokio's timer;
+//! - [`Health`]: the record of the store's health (`crate::outage`), which
 //!   logs with `tracing`.
 //!
-//! Without the feature, `Timed` has no value and `Health` logs nothing: the
-//! check has only its memory store, which answers at once, and its one
-//! failure (a full store) is answered by the policy without a log.
+//! Besides `lib.rs` and `Cargo.toml`, the feature is named only here and on
+//! the check's constructors that take such a store. Without it, `Timed` has
+//! no value and `Health` logs nothing: the check has only its memory store,
+//! which answers at once, and its one failure (a full store) is answered by
+//! the policy without a log.
 
 #[cfg(not(feature = "replay-store"))]
 pub(super) use off::{Health, Timed, health};
 #[cfg(feature = "replay-store")]
 pub(super) use on::{Health, Timed, health};
 
+use crate::error::BoxError;
+
+/// Why a store asked in a future gave no answer.
+#[cfg_attr(
+    not(feature = "replay-store"),
+    allow(dead_code, reason = "no store is asked in a future")
+)]
+pub(super) enum Failure {
+    /// The store's own error.
+    Store(BoxError),
+    /// No answer within the timeout (tokio's `Elapsed`).
+    TimedOut(BoxError),
+}
+
 #[cfg(feature = "replay-store")]
 mod on {
-    use std::any::Any;
     use std::future::Future;
     use std::sync::Arc;
     use std::time::Duration;
 
-    use super::super::{
-        DEFAULT_REPLAY_TIMEOUT, MemoryReplays, ReplayCheck, ReplayStore, Store, UNAVAILABLE,
-    };
-    use crate::error::{AuthError, AuthErrorKind};
+    use super::Failure;
+    use crate::dpop::replay::ReplayStore;
     pub(crate) use crate::outage::Health;
     use crate::outage::Words;
 
@@ -46,8 +58,11 @@ mod on {
     pub(crate) struct Timed(Arc<dyn ReplayStore>);
 
     impl Timed {
-        /// The store's answer for `id` within `timeout`; its failure or the
-        /// timeout as the check's error ([`AuthErrorKind::ReplayCheckUnavailable`]).
+        pub(crate) fn new(store: Arc<dyn ReplayStore>) -> Self {
+            Self(store)
+        }
+
+        /// The store's answer for `id`, within `timeout`.
         ///
         /// Outside a tokio runtime there is no timer to wait on, and the
         /// store is awaited without a timeout. In a runtime without its time
@@ -57,73 +72,20 @@ mod on {
             id: String,
             expires_at: u64,
             timeout: Duration,
-        ) -> impl Future<Output = Result<bool, AuthError>> + Send + 'static {
+        ) -> impl Future<Output = Result<bool, Failure>> + Send + 'static {
             let store = Arc::clone(&self.0);
             async move {
                 let answer = store.first_use(&id, expires_at);
                 let answer = if tokio::runtime::Handle::try_current().is_ok() {
                     match tokio::time::timeout(timeout, answer).await {
                         Ok(answer) => answer,
-                        Err(elapsed) => {
-                            return Err(AuthError::with_source(
-                                AuthErrorKind::ReplayCheckUnavailable,
-                                "DPoP replay check timed out",
-                                elapsed,
-                            ));
-                        }
+                        Err(elapsed) => return Err(Failure::TimedOut(Box::new(elapsed))),
                     }
                 } else {
                     answer.await
                 };
-                answer.map_err(|error| {
-                    AuthError::with_boxed_source(
-                        AuthErrorKind::ReplayCheckUnavailable,
-                        UNAVAILABLE,
-                        error,
-                    )
-                })
+                answer.map_err(Failure::Store)
             }
-        }
-    }
-
-    impl ReplayCheck {
-        /// Checks with `store`, within [`DEFAULT_REPLAY_TIMEOUT`], failing
-        /// closed. A [`MemoryReplays`] is asked in place, as with
-        /// [`memory`](Self::memory); any other store in a future, under the
-        /// [`timeout`](Self::timeout).
-        ///
-        /// Feature `replay-store` (on by default).
-        ///
-        /// ```
-        /// use tower_jwt_auth::{MemoryReplays, ReplayCheck};
-        ///
-        /// let check = ReplayCheck::new(MemoryReplays::new());
-        /// # let _ = check;
-        /// ```
-        pub fn new(store: impl ReplayStore) -> Self {
-            match (&store as &dyn Any).downcast_ref::<MemoryReplays>() {
-                // A clone of the handle: the same entries.
-                Some(memory) => Self::memory(memory.clone()),
-                None => Self::from_arc(Arc::new(store)),
-            }
-        }
-
-        /// Checks with a store that is already shared, in a future (even a
-        /// [`MemoryReplays`]: give that one to [`memory`](Self::memory)
-        /// instead).
-        ///
-        /// Feature `replay-store` (on by default).
-        ///
-        /// ```
-        /// use std::sync::Arc;
-        /// use tower_jwt_auth::{MemoryReplays, ReplayCheck, ReplayStore};
-        ///
-        /// let store: Arc<dyn ReplayStore> = Arc::new(MemoryReplays::new());
-        /// let check = ReplayCheck::from_arc(store);
-        /// # let _ = check;
-        /// ```
-        pub fn from_arc(store: Arc<dyn ReplayStore>) -> Self {
-            Self::with(Store::Timed(Timed(store)), DEFAULT_REPLAY_TIMEOUT, false)
         }
     }
 }
@@ -133,6 +95,7 @@ mod off {
     use std::future::Ready;
     use std::time::Duration;
 
+    use super::Failure;
     use crate::error::AuthError;
 
     /// Without the feature, no store but memory: no value of this type.
@@ -145,7 +108,7 @@ mod off {
             _: String,
             _: u64,
             _: Duration,
-        ) -> Ready<Result<bool, AuthError>> {
+        ) -> Ready<Result<bool, Failure>> {
             match *self {}
         }
     }
