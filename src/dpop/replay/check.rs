@@ -22,7 +22,7 @@ use crate::error::{AuthError, AuthErrorKind};
 /// at once.
 pub const DEFAULT_REPLAY_TIMEOUT: Duration = Duration::from_millis(100);
 
-/// How the layer checks DPoP proof replay: a [`ReplayStore`], a timeout on
+/// How the layer checks DPoP proof replay: a [`ReplayStore`](super::ReplayStore), a timeout on
 /// a store that answers over the network, and what to do when the store
 /// cannot answer.
 ///
@@ -38,7 +38,7 @@ pub const DEFAULT_REPLAY_TIMEOUT: Duration = Duration::from_millis(100);
 ///   unrecorded: it could then be replayed until it expires.
 ///
 /// With a [`MemoryReplays`] ([`ReplayCheck::memory`], or the
-/// [`Default`]: one of [`DEFAULT_REPLAY_CAPACITY`] ids) the check is
+/// [`Default`]: one of [`DEFAULT_REPLAY_CAPACITY`](super::DEFAULT_REPLAY_CAPACITY) ids) the check is
 /// synchronous. Any other store (`ReplayCheck::new` and
 /// `ReplayCheck::from_arc`, feature `replay-store`, on by default) is asked
 /// in a future, under the timeout, which needs a Tokio runtime with its time
@@ -302,7 +302,7 @@ impl Shared {
 }
 
 impl Default for ReplayCheck {
-    /// A [`MemoryReplays`] of [`DEFAULT_REPLAY_CAPACITY`] ids, failing
+    /// A [`MemoryReplays`] of [`DEFAULT_REPLAY_CAPACITY`](super::DEFAULT_REPLAY_CAPACITY) ids, failing
     /// closed.
     fn default() -> Self {
         Self::memory(MemoryReplays::new())
