@@ -149,7 +149,8 @@
 //! | `tracing` | no | one `debug` event per refused request, target `tower_jwt_auth` |
 //! | `remote-jwks` | no | [`RemoteKeySet`]: a JWK Set fetched over HTTPS (or by OpenID Connect discovery), cached and refreshed on tokio |
 //! | `revocation` | yes | token revocation ([`JwtAuthBuilder::revocation`]): the `RevocationStore` trait, `MemoryRevocations`, and `Revocation` (the check's timeout and failure policy); nothing per request unless configured |
-//! | `redis` | no | `revocation`, and `RedisRevocations`, a store shared by many servers |
+//! | `replay-store` | yes | DPoP replay stores other than [`MemoryReplays`] (`ReplayCheck::new`, over any [`ReplayStore`]), asked under a timeout on tokio's timer; the replay check's failures logged once per outage; nothing per request unless configured |
+//! | `redis` | no | `revocation`, `replay-store`, and `RedisRevocations` and `RedisReplays`, stores shared by many servers |
 //! | `token-cache` | no | [`JwtAuthBuilder::token_cache`]: a bounded cache of verified tokens |
 //!
 //!
@@ -197,12 +198,15 @@ mod clock;
 mod confirmation;
 mod crypto;
 mod csrf;
+mod dpop;
 mod error;
 mod issue;
 mod issuer;
 mod key;
 mod mtls;
 mod peer;
+#[cfg(any(feature = "revocation", feature = "replay-store"))]
+mod outage;
 #[cfg(feature = "remote-jwks")]
 mod remote;
 mod response;
@@ -226,6 +230,12 @@ pub use body::ResponseBody;
 pub use claims::Claims;
 pub use clock::{Clock, DEFAULT_LEEWAY, SystemClock};
 pub use csrf::{CsrfPolicy, DEFAULT_CSRF_CLAIM, DEFAULT_CSRF_HEADER};
+#[cfg(feature = "redis")]
+pub use dpop::RedisReplays;
+pub use dpop::{
+    DEFAULT_REPLAY_CAPACITY, DEFAULT_REPLAY_TIMEOUT, MemoryReplays, ReplayAnswer, ReplayCheck,
+    ReplayError, ReplayFuture, ReplayStore,
+};
 pub use error::{AuthError, AuthErrorKind, AuthScheme, ConfigError};
 pub use issue::{DEFAULT_TTL, IssueError, IssuedToken, TokenIssuer, TokenIssuerBuilder};
 pub use issuer::TrustedIssuer;

@@ -1,14 +1,21 @@
 //! [`Revocation`]: the store, the timeout and the failure policy of the check,
-//! which tells `health` of every answer and failure of the store.
+//! which tells its record of the store's health (`crate::outage`) of every
+//! answer and failure of the store.
 
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::health::Health;
 use super::{RevocationStore, TokenInfo};
 use crate::error::{AuthError, AuthErrorKind};
+use crate::outage::{Health, Words};
+
+/// How the outage events name this check.
+const WORDS: Words = Words {
+    check: "revocation",
+    item: "token",
+};
 
 /// The default time a revocation check may take: 100 ms.
 ///
@@ -111,7 +118,7 @@ impl Revocation {
                 store,
                 timeout,
                 fail_open,
-                health: Health::default(),
+                health: Health::new(WORDS),
             }),
         }
     }
@@ -309,6 +316,45 @@ mod tests {
         let revocation = Revocation::new(store).timeout(Duration::ZERO);
         let error = revocation.check(token()).await.unwrap_err();
         assert_eq!(error.kind(), AuthErrorKind::Revoked);
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_store_that_answers_again_is_logged_once() {
+        let (logs, _guard) = Logs::capture();
+        let store = Switch::down();
+        let revocation = Revocation::from_arc(store.clone());
+        for _ in 0..3 {
+            revocation.check(token()).await.unwrap_err();
+        }
+        store.set_down(false);
+        revocation.check(token()).await.unwrap();
+        revocation.check(token()).await.unwrap();
+        let logged = logs.take();
+        let again: Vec<_> = logged
+            .lines()
+            .filter(|line| line.contains("revocation store answers again"))
+            .collect();
+        assert_eq!(again.len(), 1, "{logged}");
+        assert!(again[0].contains("failed_checks=3"), "{logged}");
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn clones_share_the_outage_and_a_new_policy_has_its_own() {
+        let (logs, _guard) = Logs::capture();
+        let closed = Revocation::from_arc(Switch::down());
+        let twin = closed.clone();
+        let open = closed.clone().fail_open(true);
+        closed.check(token()).await.unwrap_err();
+        twin.check(token()).await.unwrap_err();
+        let logged = logs.take();
+        assert_eq!(logged.matches("WARN").count(), 1, "{logged}");
+        assert!(logged.contains("revocation check failed"), "{logged}");
+        assert!(logged.contains("fail closed"), "{logged}");
+
+        open.check(token()).await.unwrap();
+        let logged = logs.take();
+        assert_eq!(logged.matches("WARN").count(), 1, "{logged}");
+        assert!(logged.contains("token let through (fail open)"), "{logged}");
     }
 
     #[test]

@@ -15,7 +15,6 @@
 
 mod after_verify;
 mod check;
-mod health;
 mod key;
 mod memory;
 #[cfg(feature = "redis")]
@@ -33,7 +32,11 @@ pub use self::key::MAX_ID_LENGTH;
 pub use self::memory::MemoryRevocations;
 #[cfg(feature = "redis")]
 pub use self::redis::{DEFAULT_KEY_PREFIX, RedisRevocations};
+// For the other Redis store (DPoP replay): the same connection settings, and
+// the same latest expiry.
 pub use self::token::TokenInfo;
+#[cfg(feature = "redis")]
+pub(crate) use self::{key::MAX_EXPIRY, redis::connect_manager};
 
 /// The future a [`RevocationStore`] returns: boxed, so that the trait is
 /// object-safe and [`Revocation`] can hold any store behind one `Arc`.

@@ -102,13 +102,7 @@ impl RedisRevocations {
     /// An invalid URL, or no connection after the manager's retries (a few
     /// seconds).
     pub async fn connect(url: impl IntoConnectionInfo) -> RedisResult<Self> {
-        let client = Client::open(url)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(Duration::from_secs(1)))
-            .set_max_delay(Duration::from_secs(1));
-        let manager = ConnectionManager::new_with_config(client, config).await?;
-        Ok(Self::new(manager))
+        Ok(Self::new(connect_manager(url).await?))
     }
 
     /// Uses an existing connection manager (of this crate's
@@ -187,6 +181,21 @@ impl RedisRevocations {
             None => Ok(Err(Refused("malformed subject revocation entry in Redis"))),
         }
     }
+}
+
+/// A connection manager for the Redis at `url`, once connected: at most 1 s
+/// per connection attempt and per answer, and at most 1 s between
+/// reconnection attempts, so that a Redis that came back is found within
+/// about a second. The settings of every store's `connect`.
+pub(crate) async fn connect_manager(
+    url: impl IntoConnectionInfo,
+) -> RedisResult<ConnectionManager> {
+    let client = Client::open(url)?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(1)))
+        .set_response_timeout(Some(Duration::from_secs(1)))
+        .set_max_delay(Duration::from_secs(1));
+    ConnectionManager::new_with_config(client, config).await
 }
 
 /// The `before` of a subject entry's value `before:expiry`.

@@ -10,35 +10,28 @@ use super::{RevocationFuture, RevocationStore, TokenInfo};
 
 /// A store that is up (nothing is revoked), down (every check fails with
 /// "connection refused") or hanging (no check ever answers), as the test
-/// switches it; with a gate, a failing check first waits until that many
-/// checks are failing at once. It counts the checks it was asked.
+/// switches it. It counts the checks it was asked.
 pub(super) struct Switch {
     down: AtomicBool,
     hang: bool,
-    gate: Option<tokio::sync::Barrier>,
     pub(super) calls: AtomicUsize,
 }
 
 impl Switch {
-    fn new(hang: bool, gate: Option<tokio::sync::Barrier>) -> Arc<Self> {
+    fn new(hang: bool) -> Arc<Self> {
         Arc::new(Self {
             down: AtomicBool::new(true),
             hang,
-            gate,
             calls: AtomicUsize::new(0),
         })
     }
 
     pub(super) fn down() -> Arc<Self> {
-        Self::new(false, None)
+        Self::new(false)
     }
 
     pub(super) fn hanging() -> Arc<Self> {
-        Self::new(true, None)
-    }
-
-    pub(super) fn down_together(checks: usize) -> Arc<Self> {
-        Self::new(false, Some(tokio::sync::Barrier::new(checks)))
+        Self::new(true)
     }
 
     pub(super) fn set_down(&self, down: bool) {
@@ -55,9 +48,6 @@ impl RevocationStore for Switch {
             }
             if self.hang {
                 pending::<()>().await;
-            }
-            if let Some(gate) = &self.gate {
-                gate.wait().await;
             }
             Err("connection refused".into())
         })

@@ -1,6 +1,9 @@
-//! The record of the revocation store's health ([`Health`]), which keeps an
-//! outage to a few log lines: its start, a summary every 10 s, and its end.
+//! The record of a shared store's health ([`Health`]), which keeps an outage
+//! to a few log lines: its start, a summary every 10 s, and its end. The
+//! revocation check and the DPoP replay check each keep one per policy; the
+//! [`Words`] they give name the check in the events.
 
+use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -11,6 +14,18 @@ use crate::error::AuthError;
 
 /// How often, at most, a store that keeps failing is reported again.
 const REPORT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// How the events name a check and what failing open lets through:
+/// `"{check} check failed; {item} let through (fail open)"`,
+/// `"{check} store still failing; ..."`, `"{check} store answers again"`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Words {
+    /// The check, as the events' messages start: `"revocation"`.
+    pub(crate) check: &'static str,
+    /// What a failed check lets through when it fails open: `"token"`
+    /// (`"tokens"` in a summary).
+    pub(crate) item: &'static str,
+}
 
 /// What the checks have seen of the store: healthy, or failing since when.
 ///
@@ -24,8 +39,8 @@ const REPORT_INTERVAL: Duration = Duration::from_secs(10);
 /// again" per flap. A failure within the interval of the last event starts a
 /// quiet outage; if the store answers before the interval is over, its failed
 /// checks are carried into the next event's count.
-#[derive(Default)]
-pub(super) struct Health {
+pub(crate) struct Health {
+    words: Words,
     /// Whether an outage is under way (`record.outage` is `Some`). Written
     /// only under the lock, so there it always agrees with `record`; read
     /// without it only by answered checks, to know whether to take the lock.
@@ -73,9 +88,18 @@ impl Record {
 }
 
 impl Health {
+    /// A healthy record, whose events use `words`.
+    pub(crate) fn new(words: Words) -> Self {
+        Self {
+            words,
+            failing: AtomicBool::new(false),
+            record: Mutex::default(),
+        }
+    }
+
     /// Counts a failed check, and logs it when it starts an outage or closes a
     /// reporting interval.
-    pub(super) fn failed(&self, error: &AuthError, timeout: Duration, fail_open: bool) {
+    pub(crate) fn failed(&self, error: &AuthError, timeout: Duration, fail_open: bool) {
         let report = {
             let mut record = self.lock();
             let now = Instant::now();
@@ -123,8 +147,9 @@ impl Health {
                 error = cause.as_deref().unwrap_or(""),
                 timeout_ms,
                 fail_open,
-                "revocation check failed; {}",
-                if fail_open { "token let through (fail open)" } else { "request refused (fail closed)" },
+                "{} check failed; {}",
+                self.words.check,
+                Policy { words: self.words, fail_open, many: false },
             ),
             Report::StillFailing { failed, lasted } => tracing::warn!(
                 target: "tower_jwt_auth",
@@ -134,8 +159,9 @@ impl Health {
                 error = cause.as_deref().unwrap_or(""),
                 timeout_ms,
                 fail_open,
-                "revocation store still failing; {}",
-                if fail_open { "tokens let through (fail open)" } else { "requests refused (fail closed)" },
+                "{} store still failing; {}",
+                self.words.check,
+                Policy { words: self.words, fail_open, many: true },
             ),
             Report::Quiet => {}
         }
@@ -143,7 +169,7 @@ impl Health {
 
     /// Notes that the store answered a check, and logs the end of an outage
     /// that was told of.
-    pub(super) fn answered(&self, fail_open: bool) {
+    pub(crate) fn answered(&self, fail_open: bool) {
         // The whole cost of an answered check while the store is healthy.
         if !self.failing.load(Ordering::Acquire) {
             return;
@@ -173,7 +199,8 @@ impl Health {
                 failed_checks = outage.failed,
                 outage_ms = millis(outage.started.elapsed()),
                 fail_open,
-                "revocation store answers again",
+                "{} store answers again",
+                self.words.check,
             );
         }
     }
@@ -184,6 +211,26 @@ impl Health {
     }
 }
 
+/// What the policy did with the failed checks, for an event's message:
+/// "request refused (fail closed)", "token let through (fail open)", or the
+/// plural of either for a summary.
+struct Policy {
+    words: Words,
+    fail_open: bool,
+    many: bool,
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = if self.many { "s" } else { "" };
+        if self.fail_open {
+            write!(f, "{}{s} let through (fail open)", self.words.item)
+        } else {
+            write!(f, "request{s} refused (fail closed)")
+        }
+    }
+}
+
 /// `duration` in whole milliseconds, for a log field.
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
@@ -191,95 +238,112 @@ fn millis(duration: Duration) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use tracing::instrument::WithSubscriber;
+    use std::sync::{Arc, Barrier};
 
     use super::*;
     use crate::error::AuthErrorKind;
-    use crate::revocation::Revocation;
-    use crate::revocation::test_support::{Switch, token};
     use crate::test_helpers::Logs;
+
+    const WORDS: Words = Words {
+        check: "sample",
+        item: "thing",
+    };
+    const FIRST: &str = "sample check failed";
+    const STILL: &str = "sample store still failing";
+    const AGAIN: &str = "sample store answers again";
+    const TIMEOUT: Duration = Duration::from_millis(100);
 
     /// The lines of `logs` that contain `what`.
     fn lines<'a>(logs: &'a str, what: &str) -> Vec<&'a str> {
         logs.lines().filter(|line| line.contains(what)).collect()
     }
 
-    /// The first failure of an outage warns as every failure used to.
-    const FIRST: &str = "revocation check failed";
-    const STILL: &str = "revocation store still failing";
-    const AGAIN: &str = "revocation store answers again";
+    /// A failed check's error, as a check builds it: its store's error as
+    /// the source.
+    fn error() -> AuthError {
+        let refused = std::io::Error::other("connection refused");
+        AuthError::with_source(AuthErrorKind::RevocationUnavailable, "unavailable", refused)
+    }
+
+    fn fail(health: &Health, times: usize, fail_open: bool) {
+        for _ in 0..times {
+            health.failed(&error(), TIMEOUT, fail_open);
+        }
+    }
 
     #[tokio::test(flavor = "current_thread", start_paused = true)]
     async fn fifty_failures_warn_once_within_the_interval() {
         let (logs, _guard) = Logs::capture();
-        let revocation = Revocation::from_arc(Switch::down());
-        for _ in 0..50 {
-            revocation.check(token()).await.unwrap_err();
-        }
+        let health = Health::new(WORDS);
+        fail(&health, 50, false);
         let logged = logs.take();
         assert_eq!(lines(&logged, "WARN").len(), 1, "{logged}");
         assert_eq!(lines(&logged, FIRST).len(), 1, "{logged}");
-        assert!(logged.contains("fail closed"), "{logged}");
+        assert!(logged.contains("request refused (fail closed)"), "{logged}");
         assert!(logged.contains("connection refused"), "{logged}");
+        assert!(logged.contains("reason=\"unavailable\""), "{logged}");
         assert!(logged.contains("timeout_ms=100"), "{logged}");
+        assert!(logged.contains("failed_checks=1 "), "{logged}");
 
         // Just short of the interval: still quiet.
         tokio::time::advance(REPORT_INTERVAL - Duration::from_millis(1)).await;
-        for _ in 0..10 {
-            revocation.check(token()).await.unwrap_err();
-        }
+        fail(&health, 10, false);
         assert_eq!(logs.take(), "");
     }
 
     #[tokio::test(flavor = "current_thread", start_paused = true)]
     async fn a_long_outage_is_summed_up_once_per_interval() {
         let (logs, _guard) = Logs::capture();
-        let revocation = Revocation::from_arc(Switch::down()).fail_open(true);
-        for _ in 0..50 {
-            revocation.check(token()).await.unwrap();
-        }
-        assert_eq!(lines(&logs.take(), FIRST).len(), 1);
+        let health = Health::new(WORDS);
+        fail(&health, 50, true);
+        let logged = logs.take();
+        assert_eq!(lines(&logged, FIRST).len(), 1, "{logged}");
+        assert!(logged.contains("thing let through (fail open)"), "{logged}");
 
         // The first failure past the interval reports the 49 after the first
         // warning, and itself; the next ones wait for the next interval.
         tokio::time::advance(REPORT_INTERVAL).await;
-        for _ in 0..5 {
-            revocation.check(token()).await.unwrap();
-        }
+        fail(&health, 5, true);
         let logged = logs.take();
         let summary = lines(&logged, STILL);
         assert_eq!(summary.len(), 1, "{logged}");
         assert_eq!(lines(&logged, "WARN").len(), 1, "{logged}");
         assert!(summary[0].contains("failed_checks=50"), "{logged}");
         assert!(summary[0].contains("outage_ms=10000"), "{logged}");
-        assert!(summary[0].contains("fail open"), "{logged}");
+        assert!(
+            summary[0].contains("things let through (fail open)"),
+            "{logged}"
+        );
         assert!(summary[0].contains("connection refused"), "{logged}");
 
         tokio::time::advance(REPORT_INTERVAL).await;
-        revocation.check(token()).await.unwrap();
+        fail(&health, 1, true);
         let logged = logs.take();
         let summary = lines(&logged, STILL);
         assert_eq!(summary.len(), 1, "{logged}");
         assert!(summary[0].contains("failed_checks=5"), "{logged}");
         assert!(summary[0].contains("outage_ms=20000"), "{logged}");
+
+        // Closed, the summary speaks of requests.
+        let closed = Health::new(WORDS);
+        fail(&closed, 1, false);
+        tokio::time::advance(REPORT_INTERVAL).await;
+        fail(&closed, 1, false);
+        let logged = logs.take();
         assert!(
-            !logged.contains("secret"),
-            "no claim value in logs: {logged}"
+            lines(&logged, STILL)[0].contains("requests refused (fail closed)"),
+            "{logged}"
         );
     }
 
     #[tokio::test(flavor = "current_thread", start_paused = true)]
     async fn recovery_is_logged_once_and_the_next_outage_warns_again() {
         let (logs, _guard) = Logs::capture();
-        let store = Switch::down();
-        let revocation = Revocation::from_arc(store.clone());
-        for _ in 0..7 {
-            revocation.check(token()).await.unwrap_err();
-        }
+        let health = Health::new(WORDS);
+        fail(&health, 7, false);
         tokio::time::advance(Duration::from_millis(2500)).await;
-        store.set_down(false);
         for _ in 0..3 {
-            revocation.check(token()).await.unwrap();
+            health.answered(false);
         }
         let logged = logs.take();
         let again = lines(&logged, AGAIN);
@@ -292,14 +356,11 @@ mod tests {
         // A new outage, once the interval since the last event is over, is
         // news again.
         tokio::time::advance(REPORT_INTERVAL).await;
-        store.set_down(true);
-        revocation.check(token()).await.unwrap_err();
-        revocation.check(token()).await.unwrap_err();
+        fail(&health, 2, false);
         let logged = logs.take();
         assert_eq!(lines(&logged, FIRST).len(), 1, "{logged}");
         assert_eq!(lines(&logged, "WARN").len(), 1, "{logged}");
-        store.set_down(false);
-        revocation.check(token()).await.unwrap();
+        health.answered(false);
         let logged = logs.take();
         assert!(
             lines(&logged, AGAIN)[0].contains("failed_checks=2"),
@@ -310,14 +371,11 @@ mod tests {
     #[tokio::test(flavor = "current_thread", start_paused = true)]
     async fn a_flapping_store_logs_at_most_one_outage_per_interval() {
         let (logs, _guard) = Logs::capture();
-        let store = Switch::down();
-        let revocation = Revocation::from_arc(store.clone());
+        let health = Health::new(WORDS);
         // 100 flaps, 10 ms apart: one failure, then one answer, each time.
         for _ in 0..100 {
-            store.set_down(true);
-            revocation.check(token()).await.unwrap_err();
-            store.set_down(false);
-            revocation.check(token()).await.unwrap();
+            fail(&health, 1, false);
+            health.answered(false);
             tokio::time::advance(Duration::from_millis(10)).await;
         }
         let logged = logs.take();
@@ -327,69 +385,50 @@ mod tests {
 
         // Past the interval, the next failure tells of the 99 quiet ones too.
         tokio::time::advance(REPORT_INTERVAL).await;
-        store.set_down(true);
-        revocation.check(token()).await.unwrap_err();
+        fail(&health, 1, false);
         let logged = logs.take();
         let first = lines(&logged, FIRST);
         assert_eq!(first.len(), 1, "{logged}");
         assert!(first[0].contains("failed_checks=100"), "{logged}");
-        store.set_down(false);
-        revocation.check(token()).await.unwrap();
+        health.answered(false);
         assert!(
             lines(&logs.take(), AGAIN)[0].contains("failed_checks=1"),
             "the closing line counts its own outage"
         );
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn concurrent_failures_warn_once() {
+    #[test]
+    fn concurrent_failures_warn_once() {
         const CHECKS: usize = 50;
         let (logs, dispatch, _guard) = Logs::capture_with_dispatch();
-        let store = Switch::down_together(CHECKS);
-        // Long enough for every check to reach the gate on a loaded machine.
-        let revocation = Revocation::from_arc(store.clone()).timeout(Duration::from_secs(30));
-        let checks: Vec<_> = (0..CHECKS)
-            .map(|_| {
-                let check = revocation.check(token()).with_subscriber(dispatch.clone());
-                tokio::spawn(check)
-            })
-            .collect();
-        for check in checks {
-            let error = check.await.unwrap().unwrap_err();
-            assert_eq!(error.kind(), AuthErrorKind::RevocationUnavailable);
-        }
+        let health = Health::new(WORDS);
+        let gate = Arc::new(Barrier::new(CHECKS));
+        let together = |answered: bool| {
+            std::thread::scope(|scope| {
+                for _ in 0..CHECKS {
+                    let (health, gate, dispatch) = (&health, gate.clone(), dispatch.clone());
+                    scope.spawn(move || {
+                        tracing::dispatcher::with_default(&dispatch, || {
+                            gate.wait();
+                            if answered {
+                                health.answered(false);
+                            } else {
+                                health.failed(&error(), TIMEOUT, false);
+                            }
+                        });
+                    });
+                }
+            });
+        };
+        together(false);
         let logged = logs.take();
         assert_eq!(lines(&logged, "WARN").len(), 1, "{logged}");
         assert_eq!(lines(&logged, FIRST).len(), 1, "{logged}");
 
-        store.set_down(false);
-        let checks: Vec<_> = (0..CHECKS)
-            .map(|_| tokio::spawn(revocation.check(token()).with_subscriber(dispatch.clone())))
-            .collect();
-        for check in checks {
-            check.await.unwrap().unwrap();
-        }
+        together(true);
         let logged = logs.take();
         let again = lines(&logged, AGAIN);
         assert_eq!(again.len(), 1, "{logged}");
         assert!(again[0].contains("failed_checks=50"), "{logged}");
-    }
-
-    #[tokio::test(flavor = "current_thread", start_paused = true)]
-    async fn clones_share_the_outage_and_a_new_policy_has_its_own() {
-        let (logs, _guard) = Logs::capture();
-        let closed = Revocation::from_arc(Switch::down());
-        let twin = closed.clone();
-        let open = closed.clone().fail_open(true);
-        closed.check(token()).await.unwrap_err();
-        twin.check(token()).await.unwrap_err();
-        let logged = logs.take();
-        assert_eq!(lines(&logged, "WARN").len(), 1, "{logged}");
-        assert!(logged.contains("fail closed"), "{logged}");
-
-        open.check(token()).await.unwrap();
-        let logged = logs.take();
-        assert_eq!(lines(&logged, "WARN").len(), 1, "{logged}");
-        assert!(logged.contains("fail open"), "{logged}");
     }
 }
