@@ -472,6 +472,13 @@ pub enum ConfigError {
         /// The most segments a path may have.
         max_segments: usize,
     },
+    /// A public URL of the service (the base of the target URIs DPoP proofs
+    /// name) is not an absolute `http` or `https` URL with a host, or has
+    /// userinfo, a query or a fragment.
+    InvalidPublicUrl {
+        /// The URL as given.
+        url: String,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -535,6 +542,11 @@ impl fmt::Display for ConfigError {
                 f,
                 "claim path {path:?} is empty, has an empty segment or more than \
                  {max_segments} segments"
+            ),
+            Self::InvalidPublicUrl { url } => write!(
+                f,
+                "public URL {url:?} is not an absolute http(s) URL with a host and no \
+                 userinfo, query or fragment"
             ),
         }
     }

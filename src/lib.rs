@@ -193,6 +193,7 @@ mod clock;
 mod confirmation;
 mod crypto;
 mod csrf;
+mod dpop;
 mod error;
 mod issue;
 mod issuer;
