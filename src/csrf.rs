@@ -254,7 +254,7 @@ impl TokenCheck for CsrfPolicy {
 }
 
 /// Compares without an early exit, so the time does not tell how much matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

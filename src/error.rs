@@ -479,6 +479,17 @@ pub enum ConfigError {
         /// The URL as given.
         url: String,
     },
+    /// The secret of `DpopNonces::new` is shorter than the 32 bytes of its
+    /// HMAC-SHA256 output (RFC 2104 §3).
+    ShortNonceSecret {
+        /// The secret's length in bytes.
+        length: usize,
+        /// The shortest length allowed.
+        minimum: usize,
+    },
+    /// The operating system's random generator failed, so no random secret
+    /// could be made (`DpopNonces::random`).
+    RandomUnavailable,
 }
 
 impl fmt::Display for ConfigError {
@@ -548,6 +559,13 @@ impl fmt::Display for ConfigError {
                 "public URL {url:?} is not an absolute http(s) URL with a host and no \
                  userinfo, query or fragment"
             ),
+            Self::ShortNonceSecret { length, minimum } => write!(
+                f,
+                "a DPoP nonce secret of {length} bytes is too short: it needs {minimum} or more"
+            ),
+            Self::RandomUnavailable => {
+                f.write_str("the operating system's random generator failed")
+            }
         }
     }
 }
