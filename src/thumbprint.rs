@@ -78,7 +78,6 @@ impl<'a> PublicJwk<'a> {
 /// `None` when its `kty` is not `EC`, `RSA` or `OKP`, a member its `kty`
 /// requires is missing, or the build has no SHA-256 (no crypto backend:
 /// see [`crate::crypto::sha256`]).
-#[cfg_attr(not(test), allow(dead_code, reason = "the DPoP check calls it"))]
 pub(crate) fn jwk_thumbprint(jwk: &PublicJwk<'_>) -> Option<String> {
     let members: &[(&str, Option<&str>)] = match jwk.kty {
         "EC" => &[

@@ -2,4 +2,5 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub(crate) mod nonce;
+pub(crate) mod proof;
 pub(crate) mod target;
