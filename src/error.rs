@@ -492,6 +492,24 @@ pub enum ConfigError {
         /// The most segments a path may have.
         max_segments: usize,
     },
+    /// A public URL of the service (the base of the target URIs DPoP proofs
+    /// name) is not an absolute `http` or `https` URL with a host, or has
+    /// userinfo, a query or a fragment.
+    InvalidPublicUrl {
+        /// The URL as given.
+        url: String,
+    },
+    /// The secret of `DpopNonces::new` is shorter than the 32 bytes of its
+    /// HMAC-SHA256 output (RFC 2104 §3).
+    ShortNonceSecret {
+        /// The secret's length in bytes.
+        length: usize,
+        /// The shortest length allowed.
+        minimum: usize,
+    },
+    /// The operating system's random generator failed, so no random secret
+    /// could be made (`DpopNonces::random`).
+    RandomUnavailable,
 }
 
 impl fmt::Display for ConfigError {
@@ -564,6 +582,18 @@ impl fmt::Display for ConfigError {
                 "claim path {path:?} is empty, has an empty segment or more than \
                  {max_segments} segments"
             ),
+            Self::InvalidPublicUrl { url } => write!(
+                f,
+                "public URL {url:?} is not an absolute http(s) URL with a host and no \
+                 userinfo, query or fragment"
+            ),
+            Self::ShortNonceSecret { length, minimum } => write!(
+                f,
+                "a DPoP nonce secret of {length} bytes is too short: it needs {minimum} or more"
+            ),
+            Self::RandomUnavailable => {
+                f.write_str("the operating system's random generator failed")
+            }
         }
     }
 }

@@ -215,6 +215,7 @@ mod revocation;
 mod source;
 #[cfg(test)]
 mod test_helpers;
+mod thumbprint;
 mod verify;
 
 #[cfg(feature = "form-timeout")]

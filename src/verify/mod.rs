@@ -56,11 +56,11 @@ use crate::clock::{DEFAULT_LEEWAY, SharedClock};
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use cache::{Lookup, Provenance, TokenCache};
 use claims::{ClaimRules, Registered, TimeChecks, read_registered, string_claim};
-use header::{JoseHeader, same_media_type};
-use signature::SignatureKey;
+use header::JoseHeader;
 use trust::Trust;
 
-pub(crate) use signature::check_signature;
+pub(crate) use header::same_media_type;
+pub(crate) use signature::{SignatureKey, check_signature};
 pub(crate) use trust::IssuerConfig;
 
 /// The default maximum token length: 8 KiB.
