@@ -266,14 +266,12 @@ impl AuthError {
 
     /// This error, answered under `challenge` (the DPoP check's errors, and
     /// every refusal of a layer that accepts DPoP).
-    #[expect(dead_code, reason = "the DPoP check (issue 12) calls it")]
     pub(crate) fn with_challenge(mut self, challenge: Arc<Challenge>) -> Self {
         self.challenge = Some(challenge);
         self
     }
 
     /// The challenge this error is answered under, if not plain `Bearer`.
-    #[expect(dead_code, reason = "the DPoP check (issue 12) calls it")]
     pub(crate) fn challenge(&self) -> Option<&Arc<Challenge>> {
         self.challenge.as_ref()
     }
@@ -499,7 +497,7 @@ pub enum ConfigError {
         /// The URL as given.
         url: String,
     },
-    /// The secret of `DpopNonces::new` is shorter than the 32 bytes of its
+    /// The secret of [`DpopNonces::new`](crate::DpopNonces::new) is shorter than the 32 bytes of its
     /// HMAC-SHA256 output (RFC 2104 §3).
     ShortNonceSecret {
         /// The secret's length in bytes.
@@ -508,8 +506,25 @@ pub enum ConfigError {
         minimum: usize,
     },
     /// The operating system's random generator failed, so no random secret
-    /// could be made (`DpopNonces::random`).
+    /// could be made ([`DpopNonces::random`](crate::DpopNonces::random)).
     RandomUnavailable,
+    /// A DPoP proof algorithm is symmetric (`HS256`, ...): a proof must be
+    /// signed by a public key the token is bound to (RFC 9449 §4.3).
+    SymmetricDpopAlgorithm {
+        /// The algorithm given.
+        algorithm: jsonwebtoken::Algorithm,
+    },
+    /// A setting of a trusted issuer needs a setting of the layer that is
+    /// missing ([`TrustedIssuer::dpop`](crate::TrustedIssuer::dpop) without
+    /// [`JwtAuthBuilder::dpop`](crate::JwtAuthBuilder::dpop)).
+    NeedsSetting {
+        /// The setting given.
+        setting: &'static str,
+        /// The setting it needs.
+        needs: &'static str,
+        /// The trusted issuer it was given for.
+        issuer: String,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -594,6 +609,15 @@ impl fmt::Display for ConfigError {
             Self::RandomUnavailable => {
                 f.write_str("the operating system's random generator failed")
             }
+            Self::SymmetricDpopAlgorithm { algorithm } => write!(
+                f,
+                "{algorithm:?} cannot sign DPoP proofs: they are signed with a public key"
+            ),
+            Self::NeedsSetting {
+                setting,
+                needs,
+                issuer,
+            } => write!(f, "{setting} (for issuer {issuer:?}) needs {needs}"),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use jsonwebtoken::Algorithm;
 
+use crate::dpop::DpopMode;
 use crate::key::{Key, KeySet};
 use crate::verify::IssuerConfig;
 
@@ -39,6 +40,8 @@ use crate::verify::IssuerConfig;
 #[must_use]
 pub struct TrustedIssuer {
     pub(crate) config: IssuerConfig,
+    /// This issuer's DPoP mode, when it differs from the layer's.
+    pub(crate) dpop: Option<DpopMode>,
 }
 
 impl TrustedIssuer {
@@ -49,7 +52,19 @@ impl TrustedIssuer {
                 issuers: vec![issuer.into()],
                 ..IssuerConfig::default()
             },
+            dpop: None,
         }
+    }
+
+    /// Whether this issuer's tokens are taken with DPoP, when it differs
+    /// from the layer's [`Dpop`](crate::Dpop) mode: an issuer that binds all
+    /// its tokens can require DPoP while another's bearer tokens stay
+    /// accepted. Needs [`JwtAuthBuilder::dpop`](crate::JwtAuthBuilder::dpop)
+    /// on the layer (the proof rules are the layer's), else the build fails
+    /// with [`ConfigError::NeedsSetting`](crate::ConfigError::NeedsSetting).
+    pub fn dpop(mut self, mode: DpopMode) -> Self {
+        self.dpop = Some(mode);
+        self
     }
 
     /// Adds a verification key of this issuer.

@@ -204,9 +204,9 @@ mod issue;
 mod issuer;
 mod key;
 mod mtls;
-mod peer;
 #[cfg(any(feature = "revocation", feature = "replay-store"))]
 mod outage;
+mod peer;
 #[cfg(feature = "remote-jwks")]
 mod remote;
 mod response;
@@ -234,8 +234,9 @@ pub use csrf::{CsrfPolicy, DEFAULT_CSRF_CLAIM, DEFAULT_CSRF_HEADER};
 #[cfg(feature = "redis")]
 pub use dpop::RedisReplays;
 pub use dpop::{
-    DEFAULT_REPLAY_CAPACITY, DEFAULT_REPLAY_TIMEOUT, MemoryReplays, ReplayAnswer, ReplayCheck,
-    ReplayError, ReplayFuture, ReplayStore,
+    DEFAULT_MAX_PROOF_LENGTH, DEFAULT_NONCE_ROTATION, DEFAULT_PROOF_CLOCK_SKEW,
+    DEFAULT_PROOF_MAX_AGE, DEFAULT_REPLAY_CAPACITY, DEFAULT_REPLAY_TIMEOUT, Dpop, DpopMode,
+    DpopNonces, MemoryReplays, ReplayAnswer, ReplayCheck, ReplayError, ReplayFuture, ReplayStore,
 };
 pub use error::{AuthError, AuthErrorKind, AuthScheme, ConfigError};
 pub use issue::{DEFAULT_TTL, IssueError, IssuedToken, TokenIssuer, TokenIssuerBuilder};

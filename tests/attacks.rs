@@ -1675,6 +1675,217 @@ mod cross_jwt {
     }
 }
 
+/// Hostile DPoP proofs (RFC 9449 §4.3, §11): a layer that requires DPoP, a
+/// token bound (`cnf.jkt`) to the attacker's own P-256 key, and proofs that
+/// each break one rule. The control case proves that the key and token are
+/// otherwise good.
+mod dpop_proofs {
+    use super::*;
+    use sha2::{Digest, Sha256};
+    use tower_jwt_auth::Dpop;
+
+    const URL: &str = "https://api.example/";
+
+    /// RFC 7638: the required members, in order, without white space.
+    fn thumbprint() -> String {
+        let canonical =
+            format!(r#"{{"crv":"P-256","kty":"EC","x":"{ATTACKER_X}","y":"{ATTACKER_Y}"}}"#);
+        b64(Sha256::digest(canonical.as_bytes()))
+    }
+
+    fn bound_token() -> String {
+        hs256_plus(json!({ "cnf": { "jkt": thumbprint() } }))
+    }
+
+    fn layer() -> JwtAuthBuilder<Value> {
+        hmac().dpop(Dpop::required().public_url("https://api.example"))
+    }
+
+    fn header(alg: &str, jwk: Value) -> Value {
+        json!({ "typ": "dpop+jwt", "alg": alg, "jwk": jwk })
+    }
+
+    fn claims(token: &str) -> Value {
+        json!({
+            "jti": "e1j3V_bKic8-LAEB",
+            "htm": "GET",
+            "htu": URL,
+            "iat": NOW,
+            "ath": b64(Sha256::digest(token.as_bytes())),
+        })
+    }
+
+    /// A proof of `header` and `claims` text, signed with the attacker's key.
+    fn es256(header: impl AsRef<[u8]>, claims: impl AsRef<[u8]>) -> String {
+        jws(header, claims, &attacker_ec_key(), Algorithm::ES256)
+    }
+
+    /// The bound token with these proofs.
+    fn sent(token: String, proofs: &[String]) -> Attempt {
+        let mut request = Request::get("/").header(AUTHORIZATION, format!("DPoP {token}"));
+        for proof in proofs {
+            request = request.header("dpop", proof.as_str());
+        }
+        raw(layer(), request.body(Body::default()).unwrap(), token)
+    }
+
+    fn with_proof(make: fn(&str) -> String) -> Attempt {
+        let token = bound_token();
+        let proof = make(&token);
+        sent(token, &[proof])
+    }
+
+    fn good(token: &str) -> String {
+        es256(
+            header("ES256", attacker_jwk()).to_string(),
+            claims(token).to_string(),
+        )
+    }
+
+    fn private_jwk(token: &str) -> String {
+        let mut jwk = attacker_jwk();
+        jwk["d"] = json!("tJqtn40-BDSH6jWPXTOZ5-L1RSMBf6jFMnybBmR8HbY");
+        es256(header("ES256", jwk).to_string(), claims(token).to_string())
+    }
+
+    fn alg_none(token: &str) -> String {
+        let unsigned = format!(
+            "{}.{}.",
+            b64(header("none", attacker_jwk()).to_string()),
+            b64(claims(token).to_string())
+        );
+        unsigned
+    }
+
+    /// An HMAC proof whose `jwk` is the secret it is signed with.
+    fn hmac_with_oct_jwk(token: &str) -> String {
+        let jwk = json!({ "kty": "oct", "k": b64(ATTACKER_SECRET) });
+        jws(
+            header("HS256", jwk).to_string(),
+            claims(token).to_string(),
+            &EncodingKey::from_secret(ATTACKER_SECRET),
+            Algorithm::HS256,
+        )
+    }
+
+    /// Key confusion: HS256 keyed with the public key's JSON.
+    fn hmac_keyed_with_the_public_key(token: &str) -> String {
+        let jwk = attacker_jwk();
+        jws(
+            header("HS256", jwk.clone()).to_string(),
+            claims(token).to_string(),
+            &EncodingKey::from_secret(jwk.to_string().as_bytes()),
+            Algorithm::HS256,
+        )
+    }
+
+    fn over_8_kib(token: &str) -> String {
+        let mut claims = claims(token);
+        claims["pad"] = json!("x".repeat(9 * 1024));
+        es256(
+            header("ES256", attacker_jwk()).to_string(),
+            claims.to_string(),
+        )
+    }
+
+    fn nested(token: &str) -> String {
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let claims = claims(token).to_string();
+        let claims = format!(r#"{{"deep":{deep},{}"#, &claims[1..]);
+        es256(header("ES256", attacker_jwk()).to_string(), claims)
+    }
+
+    fn duplicate_htu(token: &str) -> String {
+        let claims = claims(token).to_string();
+        let claims = format!(r#"{{"htu":"https://evil.example/",{}"#, &claims[1..]);
+        es256(header("ES256", attacker_jwk()).to_string(), claims)
+    }
+
+    fn duplicate_jwk(token: &str) -> String {
+        let other = json!({ "kty": "EC", "crv": "P-256", "x": ATTACKER_Y, "y": ATTACKER_X });
+        let header = format!(
+            r#"{{"jwk":{other},{}"#,
+            &header("ES256", attacker_jwk()).to_string()[1..]
+        );
+        es256(header, claims(token).to_string())
+    }
+
+    fn typ_jwt(token: &str) -> String {
+        let header = json!({ "typ": "JWT", "alg": "ES256", "jwk": attacker_jwk() });
+        es256(header.to_string(), claims(token).to_string())
+    }
+
+    fn embedded_jku(token: &str) -> String {
+        // A `jku` is never followed; the `jwk` alone decides (and here is
+        // missing).
+        let header =
+            json!({ "typ": "dpop+jwt", "alg": "ES256", "jku": "https://attacker.example/jwks" });
+        es256(header.to_string(), claims(token).to_string())
+    }
+
+    /// The proof is good, but the token is bound to another key.
+    fn bound_elsewhere() -> Attempt {
+        let token = hs256_plus(json!({ "cnf": { "jkt": b64(Sha256::digest(b"another key")) } }));
+        let proof = good(&token);
+        sent(token, &[proof])
+    }
+
+    fn two_proofs() -> Attempt {
+        let token = bound_token();
+        let proof = good(&token);
+        sent(token, &[proof.clone(), proof])
+    }
+
+    catalogue! {
+        /// Control: the attacker's own key, token and a correct proof pass.
+        control_a_correct_proof: with_proof(good) => Accepted(sub_is_user_1);
+        /// A `jwk` that carries the private key (RFC 9449 §4.3 check 7).
+        proof_jwk_with_a_private_member:
+            with_proof(private_jwk)
+            => RefusedAs(401, K::InvalidDpopProof, "DPoP proof `jwk` holds a private key");
+        /// `alg: none`, no signature.
+        proof_alg_none: with_proof(alg_none) => RefusedAs(401, K::InvalidDpopProof, "DPoP proof algorithm not allowed");
+        /// An HMAC proof whose `jwk` is its own secret.
+        proof_hmac_with_an_oct_jwk:
+            with_proof(hmac_with_oct_jwk)
+            => RefusedAs(401, K::InvalidDpopProof, "DPoP proof algorithm not allowed");
+        /// An HMAC proof keyed with the public key's JSON (key confusion).
+        proof_hmac_keyed_with_the_public_key:
+            with_proof(hmac_keyed_with_the_public_key)
+            => RefusedAs(401, K::InvalidDpopProof, "DPoP proof algorithm not allowed");
+        /// A proof over 8 KiB, refused unread.
+        proof_over_8_kib: with_proof(over_8_kib) => RefusedAs(401, K::InvalidDpopProof, "DPoP proof too long");
+        /// 200 levels of nested arrays in a claim the proof check does not
+        /// read: skipped without recursion (no stack to exhaust), and
+        /// harmless in a proof its key holder signed, so accepted.
+        proof_nested_200_deep: with_proof(nested) => Accepted(sub_is_user_1);
+        /// Two `htu` members: a reader that kept the first would see evil.example.
+        proof_duplicate_htu:
+            with_proof(duplicate_htu)
+            => RefusedAs(401, K::InvalidDpopProof, "DPoP proof claim `htu` given twice");
+        /// Two `jwk` members.
+        proof_duplicate_jwk:
+            with_proof(duplicate_jwk)
+            => RefusedAs(401, K::InvalidDpopProof, "DPoP proof header `jwk` given twice");
+        /// `typ: JWT`: an access token or an ID token is not a proof.
+        proof_typ_jwt:
+            with_proof(typ_jwt)
+            => RefusedAs(401, K::InvalidDpopProof, "DPoP proof `typ` is not dpop+jwt");
+        /// A `jku` instead of a `jwk`.
+        proof_with_a_jku_and_no_jwk:
+            with_proof(embedded_jku)
+            => RefusedAs(401, K::InvalidDpopProof, "DPoP proof has no `jwk`");
+        /// A correct proof of a key the token is not bound to.
+        proof_of_another_key:
+            bound_elsewhere()
+            => RefusedAs(401, K::TokenBindingMismatch, "DPoP proof key is not the token's");
+        /// Two `DPoP` headers.
+        two_proof_headers:
+            two_proofs()
+            => RefusedAs(400, K::MalformedRequest, "more than one DPoP proof");
+    }
+}
+
 /// Every module's cases.
 #[cfg(feature = "tracing")]
 const ALL: &[&[Case]] = &[
@@ -1691,6 +1902,7 @@ const ALL: &[&[Case]] = &[
     oversized::CASES,
     sources::CASES,
     cross_jwt::CASES,
+    dpop_proofs::CASES,
 ];
 
 // ---------------------------------------------------------------------------

@@ -162,6 +162,9 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
     /// builder too is a [`ConfigError::NotOnTrustedIssuer`]. Everything else (sources,
     /// required claims, leeway, `typ`, subject, clock) applies to all.
     pub fn trusted_issuer(mut self, issuer: TrustedIssuer) -> Self {
+        if let (Some(mode), Some(name)) = (issuer.dpop, issuer.config.issuers.first()) {
+            self.settings.dpop_by_issuer.push((name.clone(), mode));
+        }
         self.settings.trusted.push(issuer.config);
         self
     }
@@ -590,6 +593,69 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
     /// `aws-lc-rs` and `rust-crypto` features (no SHA-256).
     pub fn certificate_binding(mut self, binding: crate::CertificateBinding) -> Self {
         self.settings.certificate_binding = Some(binding);
+        self
+    }
+
+    /// Takes DPoP-bound tokens (RFC 9449): `Authorization: DPoP <token>` with
+    /// a `DPoP` proof header, checked as [`Dpop`](crate::Dpop) says, beside
+    /// bearer tokens ([`Dpop::allowed`](crate::Dpop::allowed)) or instead of
+    /// them ([`Dpop::required`](crate::Dpop::required)).
+    ///
+    /// The proof is checked after the token has verified: `typ`, algorithm,
+    /// public key and signature, `htm` and `htu` against this request,
+    /// `iat` within the window, `ath` against the token, the token's
+    /// `cnf.jkt` against the proof's key, the server's nonce when
+    /// [nonces](crate::Dpop::nonces) are on, and last the proof's `jti`,
+    /// which is accepted once ([replay store](crate::Dpop::replay)). A
+    /// DPoP-bound token sent as a bearer token is refused in every mode
+    /// (RFC 9449 §7.2), as it is by a layer without DPoP. Refusals carry a
+    /// `DPoP` challenge with the accepted algorithms (see
+    /// [`DefaultResponder`](crate::DefaultResponder)).
+    ///
+    /// A proof names the URL the client called: behind a proxy or a TLS
+    /// terminator, set [`public_url`](crate::Dpop::public_url).
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use bytes::Bytes;
+    /// # use http::{Request, Response, StatusCode};
+    /// # use http_body_util::Full;
+    /// # use tower::{Layer, ServiceExt, service_fn};
+    /// # async fn answer(
+    /// #     layer: &tower_jwt_auth::JwtAuthLayer<serde_json::Value>,
+    /// #     request: http::request::Builder,
+    /// # ) -> Response<tower_jwt_auth::ResponseBody<Full<Bytes>>> {
+    /// #     let inner = service_fn(|_: Request<Full<Bytes>>| async {
+    /// #         Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+    /// #     });
+    /// #     let request = request.body(Full::default()).unwrap();
+    /// #     layer.layer(inner).oneshot(request).await.unwrap()
+    /// # }
+    /// use serde_json::json;
+    /// use tower_jwt_auth::{Dpop, JwtAuthLayer, Key, TokenIssuer};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// let secret = b"a secret of at least 32 bytes....";
+    /// let layer = JwtAuthLayer::<serde_json::Value>::builder()
+    ///     .key(Key::hmac(secret))
+    ///     .dpop(Dpop::required().public_url("https://api.example.com"))
+    ///     .build()?;
+    /// // A bearer token, where DPoP is required: refused, with a DPoP challenge.
+    /// let token = TokenIssuer::hmac(secret).build()?.issue(&json!({ "sub": "ada" }))?;
+    /// let bearer = Request::get("/").header("authorization", format!("Bearer {token}"));
+    /// let response = answer(&layer, bearer).await;
+    /// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    /// assert_eq!(
+    ///     response.headers()["www-authenticate"],
+    ///     "DPoP error=\"invalid_token\", error_description=\"DPoP required\", \
+    ///      algs=\"ES256 ES384 EdDSA Ed25519 PS256 PS384 PS512 RS256 RS384 RS512\""
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn dpop(mut self, dpop: crate::Dpop) -> Self {
+        self.settings.dpop = Some(dpop);
         self
     }
 

@@ -16,10 +16,11 @@ use super::settings::Settings;
 use crate::checks::{Carrier, Checks, Head, Outcome, Proves, TokenCheck, VerifiedToken};
 use crate::claims::Claims;
 use crate::crypto;
-use crate::error::{AuthError, ConfigError};
+use crate::dpop::DpopCheck;
+use crate::error::{AuthError, AuthScheme, Challenge, ConfigError};
 use crate::mtls::CertificateBinding;
 use crate::response::{ErrorResponder, refuse};
-use crate::source::Sources;
+use crate::source::{Sources, TokenSource};
 use crate::verify::{Verified, Verifier, VerifyError};
 
 /// Everything a layer decides with, checked once. `C` is the claims type.
@@ -29,6 +30,9 @@ pub(crate) struct Authenticator<C, R> {
     optional: bool,
     /// The checks after verification, in order.
     checks: Checks,
+    /// What the challenges of a layer that takes DPoP offer; `None`: plain
+    /// `Bearer`.
+    challenge: Option<Challenges>,
     responder: R,
     _claims: PhantomData<fn() -> C>,
 }
@@ -43,12 +47,46 @@ impl<C, R> Authenticator<C, R> {
     /// invalid source name; a certificate binding without SHA-256.
     pub(super) fn new(settings: Settings, responder: R) -> Result<Self, ConfigError> {
         let provider = crypto::select(settings.provider)?;
+        let clock = settings.rules.clock.clone();
         let verifier = Verifier::new(provider, settings.issuer, settings.trusted, settings.rules)?;
-        let sources = Sources::new(
-            settings.sources,
-            settings.form_limit.0,
-            settings.form_read_timeout.0,
-        )?;
+        let mut sources = settings.sources;
+        let (dpop, challenge) = match settings.dpop {
+            Some(dpop) => {
+                let challenge = dpop.challenge(&settings.dpop_by_issuer);
+                if challenge.dpop_algorithms.is_some() {
+                    // The default bearer source stays, beside the DPoP scheme:
+                    // a bearer token where DPoP is required gets its own answer.
+                    if sources.is_empty() {
+                        sources.push(TokenSource::bearer());
+                    }
+                    sources.push(TokenSource::dpop());
+                }
+                let check =
+                    DpopCheck::new(dpop, settings.dpop_by_issuer, provider, clock, &challenge)?;
+                let challenges = Challenges {
+                    dpop: Arc::new(Challenge {
+                        scheme: AuthScheme::Dpop,
+                        ..challenge.clone()
+                    }),
+                    bearer: Arc::new(challenge),
+                };
+                (
+                    Some(Arc::new(check) as Arc<dyn TokenCheck>),
+                    Some(challenges),
+                )
+            }
+            None => match settings.dpop_by_issuer.first() {
+                Some((issuer, _)) => {
+                    return Err(ConfigError::NeedsSetting {
+                        setting: "TrustedIssuer::dpop",
+                        needs: "JwtAuthBuilder::dpop",
+                        issuer: issuer.clone(),
+                    });
+                }
+                None => (None, None),
+            },
+        };
+        let sources = Sources::new(sources, settings.form_limit.0, settings.form_read_timeout.0)?;
         // The order of `checks`' module docs.
         let csrf = sources
             .has_cookie()
@@ -58,15 +96,16 @@ impl<C, R> Authenticator<C, R> {
             .map(CertificateBinding::into_check)
             .transpose()?;
         let proves = Proves {
+            jkt: dpop.is_some(),
             x5t_s256: binding.is_some(),
-            ..Proves::default()
         };
-        let checks = Checks::new([csrf, binding, settings.revocation], proves);
+        let checks = Checks::new([csrf, binding, dpop, settings.revocation], proves);
         Ok(Self {
             verifier,
             sources,
             optional: settings.optional,
             checks,
+            challenge,
             responder,
             _claims: PhantomData,
         })
@@ -126,7 +165,7 @@ where
                 retry: Some(refresh),
                 ..
             }) => self.after_refresh(refresh, token, carrier, head),
-            Err(rejected) => Verdict::Refuse(self.refuse(rejected.error)),
+            Err(rejected) => Verdict::Refuse(self.refuse_as(rejected.error, carrier)),
         }
     }
 
@@ -147,8 +186,8 @@ where
         };
         match self.checks.run(&token, head) {
             Outcome::Pass => Verdict::Pass(Some(claims)),
-            Outcome::Refuse(error) => Verdict::Refuse(self.refuse(error)),
-            Outcome::Wait(check) => Verdict::Wait(self.defer(async move {
+            Outcome::Refuse(error) => Verdict::Refuse(self.refuse_as(error, carrier)),
+            Outcome::Wait(check) => Verdict::Wait(self.defer(carrier, async move {
                 let mut extensions = check.await?;
                 extensions.insert(claims);
                 Ok(extensions)
@@ -173,7 +212,7 @@ where
             refresh.await;
             let verified = match this.verifier.verify::<C>(&token) {
                 Ok(verified) => verified,
-                Err(rejected) => return Err(this.refuse(rejected.error)),
+                Err(rejected) => return Err(this.refuse_as(rejected.error, carrier)),
             };
             match this.after_verify(verified, &token, carrier, head.as_head()) {
                 Verdict::Pass(claims) => Ok(extensions_with(claims)),
@@ -186,18 +225,45 @@ where
     /// `work`, whose refusal this layer's responder answers.
     fn defer(
         self: &Arc<Self>,
+        carrier: Carrier,
         work: impl Future<Output = Result<Extensions, AuthError>> + Send + 'static,
     ) -> Pending {
         let this = Arc::clone(self);
-        Box::pin(async move { work.await.map_err(|error| this.refuse(error)) })
+        Box::pin(async move { work.await.map_err(|error| this.refuse_as(error, carrier)) })
     }
 }
 
 impl<C, R: ErrorResponder> Authenticator<C, R> {
     /// The response for a refused request, with the error in its extensions.
     pub(super) fn refuse(&self, error: AuthError) -> Response<Bytes> {
+        self.refuse_as(error, Carrier::Bearer)
+    }
+
+    /// The response for a refused request whose token came by `carrier`: in
+    /// a layer that takes DPoP, the challenge offers it, and the error goes
+    /// under the `DPoP` scheme when the token came with it (RFC 9449 §7.1),
+    /// unless the check that refused chose the challenge itself.
+    fn refuse_as(&self, error: AuthError, carrier: Carrier) -> Response<Bytes> {
+        let error = match &self.challenge {
+            Some(challenges) if error.challenge().is_none() => {
+                let challenge = match carrier {
+                    Carrier::Dpop => &challenges.dpop,
+                    Carrier::Bearer | Carrier::Cookie => &challenges.bearer,
+                };
+                error.with_challenge(Arc::clone(challenge))
+            }
+            _ => error,
+        };
         refuse(&self.responder, error)
     }
+}
+
+/// The challenges of a layer that takes DPoP: for a token that came as a
+/// bearer token (or none), and for one that came with the `DPoP` scheme.
+#[derive(Debug)]
+struct Challenges {
+    bearer: Arc<Challenge>,
+    dpop: Arc<Challenge>,
 }
 
 /// Extensions holding `claims`, if any.
@@ -217,6 +283,7 @@ impl<C, R> fmt::Debug for Authenticator<C, R> {
             .field("verifier", &self.verifier)
             .field("optional", &self.optional)
             .field("checks", &self.checks)
+            .field("challenge", &self.challenge)
             .finish_non_exhaustive()
     }
 }

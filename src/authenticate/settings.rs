@@ -8,6 +8,7 @@ use jsonwebtoken::crypto::CryptoProvider;
 
 use crate::checks::TokenCheck;
 use crate::csrf::CsrfPolicy;
+use crate::dpop::{Dpop, DpopMode};
 use crate::mtls::CertificateBinding;
 use crate::source::TokenSource;
 use crate::verify::{IssuerConfig, Rules};
@@ -37,6 +38,10 @@ pub(crate) struct Settings {
     /// The revocation check (feature `revocation`), the last check after
     /// verification.
     pub(super) revocation: Option<Arc<dyn TokenCheck>>,
+    /// DPoP, when the layer takes it (its default mode and proof rules).
+    pub(super) dpop: Option<Dpop>,
+    /// Trusted issuers whose DPoP mode is their own, by name.
+    pub(super) dpop_by_issuer: Vec<(String, DpopMode)>,
     /// `None`: the one of this crate's features.
     pub(super) provider: Option<&'static CryptoProvider>,
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::csrf::constant_time_eq;
+use crate::crypto::constant_time_eq;
 use crate::error::ConfigError;
 
 /// How long a nonce window lasts unless told otherwise: 5 minutes.

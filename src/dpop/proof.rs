@@ -35,7 +35,7 @@ use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::target;
-use crate::csrf::constant_time_eq;
+use crate::crypto::constant_time_eq;
 use crate::error::{AuthError, AuthErrorKind};
 use crate::thumbprint::{PublicJwk, jwk_thumbprint};
 use crate::verify::{SignatureKey, same_media_type};
@@ -164,7 +164,7 @@ pub(crate) fn verify(
     }
     let alg = alg.ok_or_else(|| invalid("DPoP proof has no `alg`"))?;
     let algorithm = string(alg)
-        .and_then(|alg| alg.parse::<Algorithm>().ok())
+        .and_then(|alg| algorithm_named(&alg))
         .filter(|alg| alg.family() != AlgorithmFamily::Hmac && rules.algorithms.contains(alg))
         .ok_or_else(|| invalid("DPoP proof algorithm not allowed"))?;
     if crit.is_some() {
@@ -288,6 +288,17 @@ fn access_token_hash_is(access_token: &str, ath: &str) -> Result<bool, AuthError
     Ok(URL_SAFE_NO_PAD
         .encode_slice(digest, &mut encoded)
         .is_ok_and(|len| len == encoded.len() && constant_time_eq(&encoded, ath.as_bytes())))
+}
+
+/// The algorithm a proof's `alg` names: jsonwebtoken's names, and
+/// `Ed25519`, the fully specified name of RFC 9864 that DPoP clients (the
+/// `dpop` library among them) now write for what RFC 8037 called `EdDSA`
+/// with an Ed25519 key; the key is checked to be Ed25519 either way.
+fn algorithm_named(alg: &str) -> Option<Algorithm> {
+    match alg {
+        "Ed25519" => Some(Algorithm::EdDSA),
+        _ => alg.parse().ok(),
+    }
 }
 
 /// The proof's `jwk`, read and checked against the algorithm.

@@ -92,7 +92,6 @@ impl TokenSource {
 
     /// `Authorization: DPoP <token>` (RFC 9449 §7.1): added by
     /// [`JwtAuthBuilder::dpop`](crate::JwtAuthBuilder::dpop), never alone.
-    #[expect(dead_code, reason = "the DPoP check (issue 12) calls it")]
     pub(crate) fn dpop() -> Self {
         Self::header_with_scheme(AUTHORIZATION, "DPoP")
     }
