@@ -492,3 +492,51 @@ async fn the_peer_can_come_from_axum_connect_info() {
     let reply = get_plain(server.addr, &bound, &[(XFCC, &element)]).await;
     assert_ok(&reply, &format!("ada {element}"));
 }
+
+// ---------------------------------------------------------------------------
+// With a real authorization server's tokens.
+// ---------------------------------------------------------------------------
+
+/// oidc-provider (the Node harness, `common::oauth_provider`) binds a token
+/// to the fixture client certificate (`cnf["x5t#S256"]`, by the certificate it
+/// was shown); the resource server takes the provider's keys and checks the
+/// certificate of the TLS connection against it.
+#[tokio::test]
+async fn a_certificate_bound_token_of_oidc_provider_over_tls() {
+    use common::oauth_provider::{AUDIENCE, OauthProvider};
+    use tower_jwt_auth::KeySet;
+
+    let provider = OauthProvider::shared().await;
+    let jwks = send(
+        Request::get(provider.jwks_uri())
+            .body(Empty::<Bytes>::new())
+            .unwrap(),
+    )
+    .await;
+    let layer = JwtAuthLayer::<Value>::builder()
+        .key_set(KeySet::from_json(&jwks.body).expect("the provider's JWK Set"))
+        .issuer(provider.issuer())
+        .audience(AUDIENCE)
+        .certificate_binding(CertificateBinding::from_connection())
+        .build()
+        .expect("a valid layer");
+    let app = Router::new()
+        .route(
+            "/",
+            get(|request: Request<Body>| async move {
+                let claims = request.extensions().get::<Claims<Value>>().cloned();
+                claims.map_or_else(String::new, |c| c.0["client_id"].to_string())
+            }),
+        )
+        .layer(layer);
+    let server = serve_tls(app).await;
+
+    let token = provider.mtls_token(CLIENT).await;
+    assert_eq!(token.x5t_s256, thumbprint(CLIENT), "the harness's binding");
+    let right = get_tls(&server, Some((CLIENT, CLIENT_KEY)), &token.access_token).await;
+    assert_ok(&right, "\"harness-mtls\"");
+    let other = get_tls(&server, Some((OTHER, OTHER_KEY)), &token.access_token).await;
+    assert_refused(&other, MISMATCH);
+    let none = get_tls(&server, None, &token.access_token).await;
+    assert_refused(&none, NO_CERTIFICATE);
+}
