@@ -60,10 +60,14 @@
 //!    the token names); the signature, then `exp`, `nbf`, `iss`, `aud`, `sub`,
 //!    `typ` and the required claims are checked, against an injectable
 //!    [`Clock`].
-//! 3. **Checks after verification**, in this order: a token from a cookie on
-//!    an unsafe method must pass the [`CsrfPolicy`]; a certificate-bound
-//!    token must come with its client certificate ([`CertificateBinding`],
-//!    RFC 8705); a configured revocation store is asked last.
+//! 3. **Checks after verification**, in this order: a token bound to a key or
+//!    a certificate (its `cnf` claim) is refused unless a configured check
+//!    proves that binding; a token from a cookie on an unsafe method must pass
+//!    the [`CsrfPolicy`]; a certificate-bound token must come with its client
+//!    certificate ([`CertificateBinding`], RFC 8705); a token sent as
+//!    `Authorization: DPoP` must come with a valid proof of its key
+//!    ([`Dpop`], RFC 9449), each proof accepted once; a configured revocation
+//!    store is asked last.
 //! 4. **On success**: [`Claims<C>`] goes into the request extensions and the
 //!    inner service is called with the request as it came (less a forwarded
 //!    certificate header from a peer that is not a [trusted
@@ -87,7 +91,8 @@
 //! A request that needs I/O before it can be decided waits in the response
 //! future instead: a form body to read ([`JwtAuthBuilder::form_field`]), a
 //! remote key set to fetch again for a `kid` it lacks, a revocation store to
-//! ask, an [asynchronous predicate](RequireBuilder::async_predicate) of a
+//! ask, a shared DPoP replay store to ask (the in-memory one answers in
+//! `call`), an [asynchronous predicate](RequireBuilder::async_predicate) of a
 //! [`RequireLayer`]. That future must own a *ready* inner service, so the
 //! middleware moves the service it polled ready into the future and keeps a
 //! clone for the next request (tower-service's "be careful when cloning inner
@@ -114,6 +119,13 @@
 //! - **Set `iss` and `aud`** whenever tokens come from a shared identity
 //!   provider: without them, a token minted for another application by the same
 //!   provider verifies here too.
+//! - **Sender-constrained tokens.** A token whose `cnf` claim binds it to a
+//!   DPoP key (`jkt`) or a client certificate (`x5t#S256`) is accepted only
+//!   when the request proves the binding ([`JwtAuthBuilder::dpop`],
+//!   [`JwtAuthBuilder::certificate_binding`]); a layer that checks neither
+//!   refuses such tokens rather than take them as bearer tokens (RFC 9449
+//!   §7.2, RFC 8705 §3). Behind a proxy, tell DPoP the public URL
+//!   ([`Dpop::public_url`]).
 //! - **HMAC secrets as long as their hash** (RFC 7518 §3.2): 32 bytes for
 //!   `HS256`, 48 for `HS384`, 64 for `HS512`; a shorter secret is refused when
 //!   the layer is built (see [`Key::hmac`]).

@@ -71,8 +71,16 @@ pub enum DpopMode {
     Required,
 }
 
-/// How a layer checks DPoP proofs: see the [module docs](self) and
+/// How a layer checks DPoP proofs (RFC 9449), for
 /// [`JwtAuthBuilder::dpop`](crate::JwtAuthBuilder::dpop).
+///
+/// A DPoP-bound access token carries the thumbprint of the client's public
+/// key in `cnf.jkt`. The client sends it as `Authorization: DPoP <token>`,
+/// with a `DPoP` header holding a *proof*: a short-lived JWT signed by that
+/// key, naming the request's method (`htm`) and URL (`htu`), the time
+/// (`iat`), a unique id (`jti`) and the hash of the access token (`ath`). A
+/// token copied from a log or a proxy is useless without the private key; a
+/// proof copied with it is refused the second time.
 ///
 /// ```
 /// use std::time::Duration;
