@@ -821,6 +821,81 @@ mod tests {
 
     const DEFAULT_NONCE_ROTATION_SECS: u64 = crate::dpop::DEFAULT_NONCE_ROTATION.as_secs();
 
+    /// A store across the network: it answers later, here "seen before"
+    /// for every id, or fails.
+    #[cfg(feature = "replay-store")]
+    struct Remote {
+        fails: bool,
+    }
+
+    #[cfg(feature = "replay-store")]
+    impl crate::ReplayStore for Remote {
+        fn first_use<'a>(&'a self, _: &'a str, _: u64) -> crate::ReplayFuture<'a> {
+            Box::pin(async move {
+                tokio::task::yield_now().await;
+                match self.fails {
+                    true => Err("the store is down".into()),
+                    false => Ok(false),
+                }
+            })
+        }
+    }
+
+    /// A refusal by a store that answers later carries a nonce too, as one
+    /// by the memory store does.
+    #[cfg(feature = "replay-store")]
+    #[tokio::test]
+    async fn refusals_of_a_waiting_replay_store_carry_a_fresh_nonce() {
+        let nonces = DpopNonces::new(NONCE_SECRET).unwrap();
+        let client = client();
+        let token = client.bound_token("", SECRET);
+        let fresh = nonces.issue(NOW);
+        let proof = client.proof(
+            "GET",
+            "https://api.example/orders",
+            &token,
+            json!({ "nonce": fresh }),
+        );
+        for (replay, kind) in [
+            (ReplayCheck::default(), AuthErrorKind::DpopProofReplayed),
+            (
+                ReplayCheck::new(Remote { fails: false }),
+                AuthErrorKind::DpopProofReplayed,
+            ),
+            (
+                ReplayCheck::new(Remote { fails: true }),
+                AuthErrorKind::ReplayCheckUnavailable,
+            ),
+        ] {
+            let layer = builder()
+                .dpop(
+                    Dpop::required()
+                        .public_url("https://api.example")
+                        .nonces(nonces.clone())
+                        .replay(replay),
+                )
+                .build()
+                .unwrap();
+            let mut response = send(
+                &layer,
+                with_dpop(&token, &proof).body(Full::default()).unwrap(),
+            )
+            .await;
+            if response.status() == StatusCode::OK {
+                // The memory store: the second use is the replay.
+                response = send(
+                    &layer,
+                    with_dpop(&token, &proof).body(Full::default()).unwrap(),
+                )
+                .await;
+            }
+            let error = response.extensions().get::<AuthError>().unwrap();
+            assert_eq!(error.kind(), kind);
+            assert_eq!(error.dpop_nonce(), Some(fresh.as_str()), "{kind:?}");
+            assert_eq!(response.headers()["dpop-nonce"], fresh.as_str(), "{kind:?}");
+        }
+    }
+
     // --- Debug ----------------------------------------------------------------
 
     #[test]
