@@ -141,14 +141,20 @@ impl DpopCheck {
     }
 
     fn error(&self, error: AuthError) -> AuthError {
-        let challenge = match &self.nonces {
+        error.with_challenge(self.challenge_now())
+    }
+
+    /// The challenge of a refusal now: with a fresh nonce when nonces are
+    /// on. Taken before a replay store is asked, so that its refusals carry
+    /// one as the others do.
+    fn challenge_now(&self) -> Arc<Challenge> {
+        match &self.nonces {
             Some(nonces) => Arc::new(Challenge {
                 dpop_nonce: Some(nonces.issue(self.clock.now()).into()),
                 ..Challenge::clone(&self.challenge)
             }),
             None => Arc::clone(&self.challenge),
-        };
-        error.with_challenge(challenge)
+        }
     }
 
     /// The URL a proof of this request must name, normalized.
@@ -225,7 +231,7 @@ impl DpopCheck {
             ReplayAnswer::Ready(Ok(())) => Step::Pass,
             ReplayAnswer::Ready(Err(error)) => Step::Refuse(self.error(error)),
             ReplayAnswer::Waiting(answer) => {
-                let challenge = Arc::clone(&self.challenge);
+                let challenge = self.challenge_now();
                 Step::Wait(Box::pin(async move {
                     answer
                         .await
