@@ -99,6 +99,16 @@ fn dpop_seeds_reach_their_verdicts() {
         ("raw-two-proofs", &[StatusCode::BAD_REQUEST]),
         ("raw-nonce-forwarded", &[OK, OK]),
         ("garbage", &[UNAUTHORIZED; 3]),
+        ("signed-alg-none", &[UNAUTHORIZED]),
+        ("signed-ath-padded", &[UNAUTHORIZED]),
+        ("signed-escaped", &[OK]),
+        ("signed-htm-lowercase-no-es256", &[UNAUTHORIZED]),
+        ("signed-iat-future", &[UNAUTHORIZED]),
+        ("signed-iat-oldest-accepted", &[OK]),
+        ("signed-iat-too-old", &[UNAUTHORIZED]),
+        ("signed-nonce-given", &[OK]),
+        ("signed-nonce-missing", &[UNAUTHORIZED]),
+        ("signed-private-jwk", &[UNAUTHORIZED]),
     ] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("fuzz/corpus/dpop")

@@ -1123,7 +1123,7 @@ pub fn request(
 
 /// `text` with `{bound}`, `{bound-b}`, `{unbound}`, `{expired}`, `{ath}`
 /// (of the token bound to A), `{nonce}`, `{now}`, `{jwk}` and `{jwk-b}` (the
-/// public keys A and B) replaced.
+/// public keys A and B), `{x}` and `{y}` (A's coordinates) replaced.
 pub fn expand(text: &str) -> String {
     text.replace("{bound}", token(TokenName::BoundA))
         .replace("{bound-b}", token(TokenName::BoundB))
@@ -1134,6 +1134,8 @@ pub fn expand(text: &str) -> String {
         .replace("{now}", &NOW.to_string())
         .replace("{jwk}", &signer(KeyName::A).jwk.to_string())
         .replace("{jwk-b}", &signer(KeyName::B).jwk.to_string())
+        .replace("{x}", signer(KeyName::A).coordinates().0)
+        .replace("{y}", signer(KeyName::A).coordinates().1)
 }
 
 /// A configuration from words: `allowed`, `nonces`, `forwarded`,
@@ -1187,9 +1189,11 @@ fn request_of(text: &str) -> Option<Request<()>> {
 
 /// Runs a `text:` input (a configuration line, then requests in text
 /// separated by blank lines, with the placeholders of [`expand`]) or a
-/// `signed:` one (`<header>\n<claims>`, JSON text with the placeholders,
-/// signed with key A and sent as the proof of `GET /orders` with the token
-/// bound to A, to the default configuration); `false` for any other.
+/// `signed:` one (`<header>\n<claims>[\n<configuration line>]`, JSON text
+/// with the placeholders, signed with key A and sent as the proof of
+/// `GET /orders` on `Host: api.example` with the token bound to A, to the
+/// default configuration unless the line changes it); `false` for any
+/// other.
 pub fn replay(data: &[u8]) -> bool {
     statuses(data).is_some()
 }
@@ -1211,7 +1215,9 @@ pub fn statuses(data: &[u8]) -> Option<Vec<StatusCode>> {
         return Some(Vec::new());
     };
     let rest = expand(rest);
-    let (header, claims) = rest.split_once('\n').unwrap_or((&rest, ""));
+    let mut lines = rest.splitn(3, '\n');
+    let (header, claims) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
+    let config = config_of(lines.next().unwrap_or(""));
     let proof = signer(KeyName::A).sign(header.as_bytes(), claims.as_bytes());
     let authorization = format!("DPoP {}", token(TokenName::BoundA));
     let headers = [
@@ -1220,5 +1226,5 @@ pub fn statuses(data: &[u8]) -> Option<Vec<StatusCode>> {
         (HeaderName::from_static("dpop"), proof.into_bytes()),
     ];
     let request = request(Method::GET, b"/orders", Peer::Unknown, headers)?;
-    Some(run(&Config::default(), vec![request]))
+    Some(run(&config, vec![request]))
 }
