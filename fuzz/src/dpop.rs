@@ -989,24 +989,30 @@ pub fn run(config: &Config, requests: Vec<Request<()>>) -> Vec<StatusCode> {
     statuses
 }
 
-/// The texts that must never be in an answer: the token and each proof
-/// long enough not to occur in an answer by chance.
+/// The texts that must never be in an answer: the token and each proof,
+/// when they have a JWT's shape (two dots: no text of an answer has them)
+/// and are long enough not to be in an answer by chance. Without the dots a
+/// fuzzed "token" can be a piece of the challenge itself (`algs="ES256
+/// ES384 ...`), as fuzz/regressions/dpop/token-is-challenge-text found.
 fn secrets(request: &Request<()>) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    if let Some(token) = request
+    let jwt_like =
+        |text: &[u8]| text.len() >= 64 && text.iter().filter(|&&b| b == b'.').count() >= 2;
+    let token = request
         .headers()
-        .get(AUTHORIZATION)
-        .and_then(|a| a.as_bytes().splitn(2, |&b| b == b' ').nth(1))
-        && token.len() >= 64
-    {
-        out.push(token.to_vec());
-    }
-    for proof in request.headers().get_all("dpop") {
-        if proof.len() >= 256 {
-            out.push(proof.as_bytes().to_vec());
-        }
-    }
-    out
+        .get_all(AUTHORIZATION)
+        .iter()
+        .filter_map(|a| a.as_bytes().splitn(2, |&b| b == b' ').nth(1));
+    let proofs = request
+        .headers()
+        .get_all("dpop")
+        .iter()
+        .map(HeaderValue::as_bytes);
+    token
+        .chain(proofs)
+        .map(<[u8]>::trim_ascii)
+        .filter(|text| jwt_like(text))
+        .map(<[u8]>::to_vec)
+        .collect()
 }
 
 fn check_refusal<B>(config: &Config, response: &Response<B>) {
