@@ -7,10 +7,12 @@
 #
 # Targets (fuzz/fuzz_targets/): locate (token sources over arbitrary request
 # heads), form (form bodies in arbitrary frames), verify (arbitrary tokens
-# against the PyJWT fixture keys). Seeds are in fuzz/corpus/<target>/ (never
-# written to); the corpus a run grows goes to fuzz/corpus-work/<target>/ and is
-# reused by the next run. Inputs that once crashed, kept in
-# fuzz/regressions/<target>/, are replayed first.
+# against the PyJWT fixture keys), dpop (DPoP-bound tokens and arbitrary
+# proofs through layers with JwtAuthBuilder::dpop); every [[bin]] of
+# fuzz/Cargo.toml, as `cargo fuzz list` names them. Seeds are in
+# fuzz/corpus/<target>/ (never written to); the corpus a run grows goes to
+# fuzz/corpus-work/<target>/ and is reused by the next run. Inputs that once
+# crashed, kept in fuzz/regressions/<target>/, are replayed first.
 #
 # cargo-fuzz is installed if missing. It needs nightly-only rustc flags; the
 # machine has the stable toolchain only, so RUSTC_BOOTSTRAP=1 lets stable accept

@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 #[path = "../fuzz/src/common.rs"]
 mod common;
 #[allow(dead_code)]
+#[path = "../fuzz/src/dpop.rs"]
+mod dpop;
+#[allow(dead_code)]
 #[path = "../fuzz/src/form.rs"]
 mod form;
 #[allow(dead_code)]
@@ -73,4 +76,44 @@ fn form_inputs_keep_their_properties() {
 #[test]
 fn verify_inputs_keep_their_properties() {
     replay_all("verify", verify::replay);
+}
+
+#[test]
+fn dpop_inputs_keep_their_properties() {
+    replay_all("dpop", dpop::replay);
+}
+
+/// The seeds do what their names say: the valid proofs pass, a proof played
+/// twice passes once, and the rest is refused.
+#[test]
+fn dpop_seeds_reach_their_verdicts() {
+    use http::StatusCode;
+    const OK: StatusCode = StatusCode::OK;
+    const UNAUTHORIZED: StatusCode = StatusCode::UNAUTHORIZED;
+    for (seed, expected) in [
+        ("signed-valid", &[OK][..]),
+        ("signed-deep-and-normalized", &[OK]),
+        ("signed-duplicate-htu", &[UNAUTHORIZED]),
+        ("raw-valid", &[OK]),
+        ("raw-replayed", &[OK, UNAUTHORIZED]),
+        ("raw-two-proofs", &[StatusCode::BAD_REQUEST]),
+        ("raw-nonce-forwarded", &[OK, OK]),
+        ("garbage", &[UNAUTHORIZED; 3]),
+        ("signed-alg-none", &[UNAUTHORIZED]),
+        ("signed-ath-padded", &[UNAUTHORIZED]),
+        ("signed-escaped", &[OK]),
+        ("signed-htm-lowercase-no-es256", &[UNAUTHORIZED]),
+        ("signed-iat-future", &[UNAUTHORIZED]),
+        ("signed-iat-oldest-accepted", &[OK]),
+        ("signed-iat-too-old", &[UNAUTHORIZED]),
+        ("signed-nonce-given", &[OK]),
+        ("signed-nonce-missing", &[UNAUTHORIZED]),
+        ("signed-private-jwk", &[UNAUTHORIZED]),
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/corpus/dpop")
+            .join(seed);
+        let data = std::fs::read(&path).unwrap();
+        assert_eq!(dpop::statuses(&data).unwrap(), expected, "{seed}");
+    }
 }

@@ -6,6 +6,7 @@
 //! `fuzz_targets/`.
 
 pub mod common;
+pub mod dpop;
 pub mod form;
 pub mod locate;
 pub mod verify;
