@@ -81,6 +81,9 @@ pub(crate) struct VerifiedToken<'a> {
     /// What it is bound to (its `cnf` claim), when it is bound: set by
     /// [`Checks::run`], `None` before.
     pub(crate) confirmation: Option<&'a Confirmation>,
+    /// `false` when the verifier found no top-level `cnf` claim: then
+    /// [`Checks::run`] knows the token is not bound without a search.
+    pub(crate) may_be_bound: bool,
 }
 
 /// How a request carried its token: what the CSRF policy (cookies) and the
@@ -166,6 +169,7 @@ struct Owned {
     payload: String,
     carrier: Carrier,
     confirmation: Option<Confirmation>,
+    may_be_bound: bool,
     head: OwnedHead,
 }
 
@@ -176,6 +180,7 @@ impl Owned {
             payload: token.payload.to_owned(),
             carrier: token.carrier,
             confirmation: token.confirmation.cloned(),
+            may_be_bound: token.may_be_bound,
             head: head.into(),
         }
     }
@@ -186,6 +191,7 @@ impl Owned {
             payload: &self.payload,
             carrier: self.carrier,
             confirmation: self.confirmation.as_ref(),
+            may_be_bound: self.may_be_bound,
         }
     }
 }
@@ -243,9 +249,12 @@ impl Checks {
     /// runs the checks in order until one refuses or waits; the ones after a
     /// waiting check run once it is done, on a copy of the token and head.
     pub(crate) fn run(&self, token: &VerifiedToken<'_>, head: Head<'_>) -> Outcome {
-        let confirmation = match Confirmation::of(token.payload) {
-            Ok(confirmation) => confirmation,
-            Err(error) => return Outcome::Refuse(error),
+        let confirmation = match token.may_be_bound {
+            false => None,
+            true => match Confirmation::of(token.payload) {
+                Ok(confirmation) => confirmation,
+                Err(error) => return Outcome::Refuse(error),
+            },
         };
         if let Some(binding) = &confirmation {
             if binding.jkt.is_some() && !self.proves.jkt {
@@ -352,6 +361,7 @@ mod tests {
             payload: "{}",
             carrier: Carrier::Bearer,
             confirmation: None,
+            may_be_bound: true,
         };
         match checks.run(&token, Head::from(&request)) {
             Outcome::Pass => Ok(None),

@@ -296,6 +296,7 @@ mod tests {
             payload: r#"{"csrf":"s3cret"}"#,
             carrier,
             confirmation: None,
+            may_be_bound: false,
         };
         // Tokens from other sources are never affected.
         assert!(matches!(

@@ -183,6 +183,7 @@ where
             payload: verified.payload.as_str(),
             carrier,
             confirmation: None,
+            may_be_bound: verified.may_be_bound,
         };
         match self.checks.run(&token, head) {
             Outcome::Pass => Verdict::Pass(Some(claims)),

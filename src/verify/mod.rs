@@ -138,6 +138,10 @@ pub(crate) struct Verified<C> {
     pub(crate) claims: C,
     /// The claims as JSON text, for the checks after verification.
     pub(crate) payload: Payload,
+    /// `false` when the verifier read every top-level claim name and none
+    /// is `cnf`: the token is bound to nothing. `true` when one is, or
+    /// the verifier did not read them (a token cache hit).
+    pub(crate) may_be_bound: bool,
 }
 
 /// The verified claims' JSON text: decoded for this request, or shared with
@@ -325,6 +329,7 @@ impl Verifier {
             } => Some(Ok(Verified {
                 claims,
                 payload: Payload::Cached(payload),
+                may_be_bound: true,
             })),
             Lookup::Refused(error) => Some(Err(error.into())),
             Lookup::Miss => None,
@@ -411,11 +416,12 @@ impl Verifier {
             Some(payload) => payload,
             None => decode_payload(payload_b64)?,
         };
-        let (claims, times) = self.read_claims(trust, &payload)?;
+        let (claims, times, cnf) = self.read_claims(trust, &payload)?;
         let provenance = Provenance::new(times, key, position);
         let verified = Verified {
             claims,
             payload: Payload::Decoded(payload),
+            may_be_bound: cnf,
         };
         Ok((verified, provenance))
     }
@@ -423,23 +429,26 @@ impl Verifier {
     /// Steps 5 and 6: the registered claims, checked against `trust`, and the
     /// claims type. The quick scan's verdict stands only once serde_json has
     /// accepted the whole text as `C`; otherwise the full reader decides, in
-    /// the order of the module docs.
+    /// the order of the module docs. Also tells whether a top-level claim is
+    /// named `cnf` (either reader sees every name, escapes resolved).
     fn read_claims<C: DeserializeOwned>(
         &self,
         trust: &Trust,
         payload: &str,
-    ) -> Result<(C, claims::Times), AuthError> {
-        let check = |registered| {
+    ) -> Result<(C, claims::Times, bool), AuthError> {
+        let check = |registered: Registered<'_>| {
+            let cnf = registered.cnf;
             self.claims
                 .check(&trust.issuers, &trust.audiences, registered)
+                .map(|times| (times, cnf))
         };
         if let Some(registered) = claims::scan(payload, &self.claims.required.extra)
-            && let Ok(times) = check(registered)
+            && let Ok((times, cnf)) = check(registered)
             && let Ok(claims) = serde_json::from_str(payload)
         {
-            return Ok((claims, times));
+            return Ok((claims, times, cnf));
         }
-        let times = check(self.read_registered_claims(payload)?)?;
+        let (times, cnf) = check(self.read_registered_claims(payload)?)?;
         let claims = serde_json::from_str(payload).map_err(|e| {
             AuthError::with_source(
                 AuthErrorKind::InvalidClaims,
@@ -447,7 +456,7 @@ impl Verifier {
                 e,
             )
         })?;
-        Ok((claims, times))
+        Ok((claims, times, cnf))
     }
 
     /// Drops the cached tokens of keys that left a key set.

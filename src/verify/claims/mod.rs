@@ -237,6 +237,10 @@ pub(super) struct Registered<'a> {
     pub(crate) aud: Option<&'a str>,
     pub(crate) sub: Option<&'a str>,
     pub(crate) extra_present: u64,
+    /// Whether a top-level member is named `cnf`: when none is, the token is
+    /// bound to nothing, and the binding check needs no search of its own
+    /// (`crate::checks`).
+    pub(crate) cnf: bool,
 }
 
 impl<'a> Registered<'a> {
@@ -257,6 +261,7 @@ impl<'a> Registered<'a> {
             b"aud" => (&mut self.aud, "claim `aud` given twice"),
             b"sub" => (&mut self.sub, "claim `sub` given twice"),
             _ => {
+                self.cnf |= name == b"cnf";
                 if let Some(i) = extra.iter().position(|n| n.as_bytes() == name)
                     && value != "null"
                 {
@@ -332,6 +337,7 @@ impl<'de> Visitor<'de> for RegisteredSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = Registered::default();
         while let Some(CowStr(name)) = map.next_key::<CowStr<'de>>()? {
+            out.cnf |= name == "cnf";
             let wanted = matches!(&*name, "exp" | "nbf" | "iat" | "iss" | "aud" | "sub")
                 || self.extra.iter().any(|n| *n == name);
             if !wanted {
@@ -466,6 +472,31 @@ mod tests {
             read(r#"{"exp":1} x"#, &[]),
             Err("claims are not a JSON object")
         );
+    }
+
+    /// What spares the binding check its search: a top-level `cnf`, however
+    /// spelt, and only a top-level one.
+    #[test]
+    fn a_top_level_cnf_is_noticed_by_both_readers() {
+        let extra = ["cnf".to_owned()];
+        for (json, cnf) in [
+            (r#"{"sub":"a","cnf":{"jkt":"J"}}"#, true),
+            (r#"{"c\u006ef":{"jkt":"J"}}"#, true),
+            (r#"{"cnf":null,"cnf":1}"#, true),
+            (
+                r#"{"sub":"a","x":{"cnf":{"jkt":"J"}},"y":"\"cnf\""}"#,
+                false,
+            ),
+            (r#"{"cnfx":1,"Cnf":2}"#, false),
+        ] {
+            for extra in [&[][..], &extra[..]] {
+                let full = read_registered(json, extra).unwrap();
+                assert_eq!(full.cnf, cnf, "{json}");
+                if let Some(scanned) = scan::scan(json, extra) {
+                    assert_eq!(scanned.cnf, cnf, "{json}");
+                }
+            }
+        }
     }
 
     #[test]
