@@ -73,7 +73,9 @@ impl DpopCheck {
                 algorithm: symmetric,
             });
         }
-        if dpop.max_age.is_zero() {
+        // `iat` is whole seconds: a window under one second would take only
+        // proofs made in the server's current second.
+        if dpop.max_age.as_secs() == 0 {
             return Err(ConfigError::Empty {
                 setting: "dpop proof_max_age",
             });
@@ -581,6 +583,11 @@ mod tests {
             (Dpop::required().algorithms([]), "dpop algorithms"),
             (
                 Dpop::allowed().proof_max_age(Duration::ZERO),
+                "dpop proof_max_age",
+            ),
+            // `iat` counts whole seconds: a shorter window is none.
+            (
+                Dpop::allowed().proof_max_age(Duration::from_millis(500)),
                 "dpop proof_max_age",
             ),
             (

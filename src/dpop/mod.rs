@@ -148,7 +148,8 @@ impl Dpop {
     }
 
     /// How old a proof may be: its `iat` no earlier than this before now.
-    /// Default [`DEFAULT_PROOF_MAX_AGE`], 60 s. Every proof id is remembered
+    /// Default [`DEFAULT_PROOF_MAX_AGE`], 60 s; whole seconds, at least one
+    /// (less fails the build). Every proof id is remembered
     /// this long (plus the skew) by the replay store, so a longer window costs
     /// memory in proportion.
     pub fn proof_max_age(mut self, max_age: Duration) -> Self {
