@@ -16,7 +16,7 @@ use http::header::WWW_AUTHENTICATE;
 use http::{Request, StatusCode};
 use http_body_util::Empty;
 use serde_json::Value;
-use tower_jwt_auth::{Claims, Dpop, DpopNonces, JwtAuthBuilder, JwtAuthLayer, KeySet};
+use tower_jwt_auth::{Claims, Dpop, DpopNonces, JwtAuthBuilder, JwtAuthLayer};
 
 use common::oauth_provider::{AUDIENCE, DpopAlg, DpopToken, OauthProvider, ProofRequest};
 use common::{Reply, Server, send, serve_axum};
@@ -27,19 +27,9 @@ const PUBLIC_URL: &str = "https://api.test";
 /// The resource the proofs name.
 const RESOURCE: &str = "https://api.test/orders";
 
-/// The provider's JWK Set, fetched over HTTP.
-async fn provider_keys(provider: &OauthProvider) -> KeySet {
-    let request = Request::get(provider.jwks_uri())
-        .body(Empty::<Bytes>::new())
-        .unwrap();
-    let reply = send(request).await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    KeySet::from_json(&reply.body).expect("the provider's JWK Set")
-}
-
 async fn builder(provider: &OauthProvider) -> JwtAuthBuilder<Value> {
     JwtAuthLayer::builder()
-        .key_set(provider_keys(provider).await)
+        .key_set(provider.key_set().await)
         .issuer(provider.issuer())
         .audience(AUDIENCE)
 }

@@ -41,27 +41,6 @@ fn key(id: &str) -> String {
     format!("{DEFAULT_KEY_PREFIX}dpop:{id}")
 }
 
-/// Every key of the server, with a connection of the redis crate.
-async fn keys(server: &RedisServer) -> Vec<String> {
-    let client = tower_jwt_auth::redis::Client::open(server.url()).unwrap();
-    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-    tower_jwt_auth::redis::cmd("KEYS")
-        .arg("*")
-        .query_async(&mut connection)
-        .await
-        .unwrap()
-}
-
-/// The seconds to live of `key`: -2 when it does not exist, -1 when it never expires.
-async fn ttl(server: &RedisServer, key: &str) -> i64 {
-    server
-        .command(&["TTL", key])
-        .await
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 /// The check's answer, within [`BOUND`]; it must wait (Redis is asked in a future).
 async fn ask(check: &ReplayCheck, id: &str, expires_at: u64) -> Result<(), AuthError> {
     let ReplayAnswer::Waiting(waiting) = check.check(id, expires_at, now()) else {
@@ -131,7 +110,7 @@ async fn servers_racing_with_one_proof_get_one_first_use() {
         }
         assert_eq!(firsts, 1, "{id}");
     }
-    assert_eq!(keys(&redis).await.len(), ids.len());
+    assert_eq!(redis.keys().await.len(), ids.len());
 }
 
 #[tokio::test]
@@ -141,9 +120,9 @@ async fn keys_hold_the_digest_only_and_expire_with_the_proof() {
     assert!(store.first_use(ID, now() + 3).await.unwrap());
 
     // The key is the prefix, the tag and the digest; its value a bare `1`.
-    assert_eq!(keys(&redis).await, [key(ID)]);
+    assert_eq!(redis.keys().await, [key(ID)]);
     assert_eq!(redis.command(&["GET", &key(ID)]).await.unwrap(), "1");
-    let ttl = self::ttl(&redis, &key(ID)).await;
+    let ttl = redis.ttl(&key(ID)).await;
     assert!((1..=3).contains(&ttl), "TTL {ttl}");
 
     // At its expiry Redis drops it, and the id is new again.
@@ -152,7 +131,7 @@ async fn keys_hold_the_digest_only_and_expire_with_the_proof() {
     })
     .await;
     assert!(store.first_use(ID, now() + 600).await.unwrap());
-    let ttl = self::ttl(&redis, &key(ID)).await;
+    let ttl = redis.ttl(&key(ID)).await;
     assert!((595..=600).contains(&ttl), "TTL {ttl}");
 
     // Anything but a digest is refused before it reaches a key.
@@ -162,11 +141,11 @@ async fn keys_hold_the_digest_only_and_expire_with_the_proof() {
     }
     // An expiry already past records nothing.
     assert!(store.first_use(OTHER, now() - 10).await.unwrap());
-    assert_eq!(keys(&redis).await, [key(ID)]);
+    assert_eq!(redis.keys().await, [key(ID)]);
     // Nor does an absurd one break the command.
     assert!(store.first_use(OTHER, u64::MAX).await.unwrap());
     assert!(!store.first_use(OTHER, u64::MAX).await.unwrap());
-    assert!(self::ttl(&redis, &key(OTHER)).await > 0);
+    assert!(redis.ttl(&key(OTHER)).await > 0);
 }
 
 #[tokio::test]
@@ -177,7 +156,7 @@ async fn prefixes_keep_applications_apart() {
     assert!(a.first_use(ID, now() + 60).await.unwrap());
     assert!(b.first_use(ID, now() + 60).await.unwrap());
     assert!(!a.first_use(ID, now() + 60).await.unwrap());
-    let mut keys = keys(&redis).await;
+    let mut keys = redis.keys().await;
     keys.sort();
     assert_eq!(
         keys,

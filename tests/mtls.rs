@@ -504,17 +504,10 @@ async fn the_peer_can_come_from_axum_connect_info() {
 #[tokio::test]
 async fn a_certificate_bound_token_of_oidc_provider_over_tls() {
     use common::oauth_provider::{AUDIENCE, OauthProvider};
-    use tower_jwt_auth::KeySet;
 
     let provider = OauthProvider::shared().await;
-    let jwks = send(
-        Request::get(provider.jwks_uri())
-            .body(Empty::<Bytes>::new())
-            .unwrap(),
-    )
-    .await;
     let layer = JwtAuthLayer::<Value>::builder()
-        .key_set(KeySet::from_json(&jwks.body).expect("the provider's JWK Set"))
+        .key_set(provider.key_set().await)
         .issuer(provider.issuer())
         .audience(AUDIENCE)
         .certificate_binding(CertificateBinding::from_connection())

@@ -19,10 +19,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use http::header::WWW_AUTHENTICATE;
 use http::{Method, Request, StatusCode};
-use http_body_util::Empty;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tower_jwt_auth::{Claims, JwtAuthBuilder, JwtAuthLayer, Key, KeySet};
+use tower_jwt_auth::{Claims, JwtAuthBuilder, JwtAuthLayer, Key};
 
 use common::oauth_provider::{AUDIENCE, DpopAlg, OPAQUE_AUDIENCE, OauthProvider, ProofRequest};
 use common::{Reply, Server, send, send_bearer, serve_axum};
@@ -72,16 +71,6 @@ fn unix_now() -> i64 {
 // ---------------------------------------------------------------------------
 // A resource server: the crate's layer before an axum handler.
 // ---------------------------------------------------------------------------
-
-/// The provider's JWK Set, fetched over HTTP.
-async fn provider_keys(provider: &OauthProvider) -> KeySet {
-    let request = Request::get(provider.jwks_uri())
-        .body(Empty::<Bytes>::new())
-        .unwrap();
-    let reply = send(request).await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    KeySet::from_json(&reply.body).expect("the provider's JWK Set")
-}
 
 fn layer(provider: &OauthProvider) -> JwtAuthBuilder<Value> {
     JwtAuthLayer::builder()
@@ -292,7 +281,7 @@ async fn proof_signatures_verify_with_the_crate() {
 #[tokio::test]
 async fn the_layer_verifies_provider_tokens_and_refuses_bound_ones_as_bearer_tokens() {
     let provider = OauthProvider::shared().await;
-    let keys = provider_keys(provider).await;
+    let keys = provider.key_set().await;
     assert!(!keys.keys().is_empty() && keys.skipped() == 0, "{keys:?}");
     let server = resource_server(layer(provider).key_set(keys).build().unwrap()).await;
     let url = server.url("/orders");

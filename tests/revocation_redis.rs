@@ -46,33 +46,12 @@ fn jti_key(issuer: Option<&str>, jti: &str) -> String {
     format!("{DEFAULT_KEY_PREFIX}jti:{issuer}{}:{jti}", jti.len())
 }
 
-/// Every key of the server, with a connection of the redis crate.
-async fn keys(server: &RedisServer) -> Vec<String> {
-    let client = tower_jwt_auth::redis::Client::open(server.url()).unwrap();
-    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-    tower_jwt_auth::redis::cmd("KEYS")
-        .arg("*")
-        .query_async(&mut connection)
-        .await
-        .unwrap()
-}
-
-/// The seconds to live of `key`: -2 when it does not exist, -1 when it never expires.
-async fn ttl(server: &RedisServer, key: &str) -> i64 {
-    server
-        .command(&["TTL", key])
-        .await
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 /// Asserts that every key written has a time to live.
 async fn assert_every_key_expires(server: &RedisServer) {
-    let keys = keys(server).await;
+    let keys = server.keys().await;
     assert!(!keys.is_empty());
     for key in keys {
-        let ttl = ttl(server, &key).await;
+        let ttl = server.ttl(&key).await;
         assert!(ttl > 0, "{key} has TTL {ttl}");
     }
 }
@@ -114,7 +93,7 @@ async fn a_token_revoked_through_one_instance_is_refused_by_another() {
     assert!(!two.is_revoked(&elsewhere).await.unwrap());
 
     let key = jti_key(Some("https://id.example.com"), "5f0c6d1e");
-    assert_eq!(keys(&redis).await, [key]);
+    assert_eq!(redis.keys().await, [key]);
     assert_every_key_expires(&redis).await;
 }
 
@@ -151,7 +130,7 @@ async fn a_token_without_jti_revoked_through_one_instance_by_digest_is_refused_b
     // A `jti` that spells the digest reaches another key.
     assert!(!two.is_revoked(&self::token(&digest)).await.unwrap());
 
-    let keys = keys(&redis).await;
+    let keys = redis.keys().await;
     assert_eq!(keys, [format!("{DEFAULT_KEY_PREFIX}sha256:{digest}")]);
     for part in text.split('.') {
         assert!(!keys[0].contains(part), "the key holds {part}");
@@ -170,7 +149,7 @@ async fn entries_expire_with_the_token() {
     assert!(store.is_revoked(&short).await.unwrap());
 
     let key = jti_key(None, "short-lived");
-    let ttl = ttl(&redis, &key).await;
+    let ttl = redis.ttl(&key).await;
     assert!((1..=3).contains(&ttl), "TTL {ttl}");
     let (store_ref, short_ref) = (&store, &short);
     eventually("the entry expires", move || async move {
@@ -185,7 +164,7 @@ async fn entries_expire_with_the_token() {
         .with_jti("with-leeway")
         .with_expires_at(now() + 10);
     store.revoke(&token).await.unwrap();
-    let ttl = self::ttl(&redis, &jti_key(None, "with-leeway")).await;
+    let ttl = redis.ttl(&jti_key(None, "with-leeway")).await;
     assert!((65..=70).contains(&ttl), "TTL {ttl}");
 }
 
@@ -242,7 +221,7 @@ async fn a_subject_revocation_refuses_the_tokens_issued_before() {
     let key = format!("{DEFAULT_KEY_PREFIX}sub:22:https://id.example.com3:ada");
     let value = redis.command(&["GET", &key]).await.unwrap();
     assert_eq!(value, format!("{t}:{}", t + 3600 + 60));
-    assert!(ttl(&redis, &key).await > 3600);
+    assert!(redis.ttl(&key).await > 3600);
 
     // A later one moves `before` forward.
     one.revoke_subject(issuer, "ada", t + 2, t + 3600)
@@ -282,7 +261,7 @@ async fn no_claim_value_reaches_another_key() {
     let no_jti = TokenInfo::new().with_expires_at(now() + 600);
     let error = store.revoke(&no_jti).await.unwrap_err();
     assert!(error.to_string().contains("without `jti`"), "{error}");
-    assert_eq!(keys(&redis).await.len(), 1);
+    assert_eq!(redis.keys().await.len(), 1);
 }
 
 #[tokio::test]
@@ -294,7 +273,7 @@ async fn prefixes_keep_applications_apart() {
     a.revoke(&token).await.unwrap();
     assert!(a.is_revoked(&token).await.unwrap());
     assert!(!b.is_revoked(&token).await.unwrap());
-    let keys = keys(&redis).await;
+    let keys = redis.keys().await;
     assert_eq!(keys.len(), 1);
     assert!(keys[0].starts_with("app-a:jti:"), "{keys:?}");
 }

@@ -320,6 +320,17 @@ impl OauthProvider {
         &self.jwks_uri
     }
 
+    /// The provider's JWK Set, fetched over HTTP, as a resource server
+    /// configures it.
+    pub async fn key_set(&self) -> tower_jwt_auth::KeySet {
+        let request = Request::get(self.jwks_uri())
+            .body(http_body_util::Empty::<Bytes>::new())
+            .unwrap();
+        let reply = super::send(request).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        tower_jwt_auth::KeySet::from_json(&reply.body).expect("the provider's JWK Set")
+    }
+
     /// The control API's base URL.
     pub fn control_url(&self) -> &str {
         &self.control

@@ -136,6 +136,24 @@ impl RedisServer {
         *self = started;
     }
 
+    /// Every key of the server, with a connection of the redis crate.
+    #[cfg(feature = "redis")]
+    pub async fn keys(&self) -> Vec<String> {
+        let client = tower_jwt_auth::redis::Client::open(self.url()).unwrap();
+        let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+        tower_jwt_auth::redis::cmd("KEYS")
+            .arg("*")
+            .query_async(&mut connection)
+            .await
+            .unwrap()
+    }
+
+    /// The seconds to live of `key`: -2 when it does not exist, -1 when it
+    /// never expires.
+    pub async fn ttl(&self, key: &str) -> i64 {
+        self.command(&["TTL", key]).await.unwrap().parse().unwrap()
+    }
+
     /// Sends one command on a fresh connection and reads the reply: the text
     /// of a simple string, an integer or a bulk string, `(nil)` for a null
     /// bulk string, `-ERR ...` for an error. Arrays are not read.
