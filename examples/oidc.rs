@@ -1,7 +1,9 @@
 //! Protecting an API with the keys of an OpenID Connect provider.
 //!
-//! The layer finds the provider's JWK Set through discovery
-//! (`{issuer}/.well-known/openid-configuration` → `jwks_uri`), verifies tokens
+//! The layer finds the provider's JWK Set through discovery (its metadata's
+//! `jwks_uri`: RFC 8414's `/.well-known/oauth-authorization-server` first,
+//! then `{issuer}/.well-known/openid-configuration`, which the local provider
+//! serves), verifies tokens
 //! with it, refetches it (rate-limited) when a token names a key it does not
 //! know yet, and keeps serving the last good keys while the provider is down.
 //!

@@ -461,7 +461,10 @@ async fn discovery_applies_the_url_rules_to_the_jwks_uri() {
         .unwrap_err();
     assert_eq!(error.kind(), RemoteKeyErrorKind::InvalidUrl, "{error}");
 
-    server.set_discovery(Some(r#"{"issuer":"x"}"#.into()));
+    // The right issuer, but no jwks_uri.
+    server.set_discovery(Some(
+        serde_json::json!({ "issuer": server.issuer() }).to_string(),
+    ));
     let error = RemoteKeySet::discover(server.issuer())
         .build()
         .await
@@ -688,6 +691,55 @@ mod tls {
         let target = front.authority();
         assert_eq!(proxy.targets(), [target.clone(), target]);
         assert_eq!(server.fetches(), 2);
+    }
+
+    /// Discovery over https through the proxy, with the fixture CA: the
+    /// metadata (RFC 8414, path inserted) and then the JWK Set, one tunnel
+    /// each; on its own, the metadata takes the same roots and proxy.
+    #[tokio::test]
+    async fn discovery_over_https_takes_the_roots_and_the_proxy() {
+        use common::jwks_server::Served;
+        use tower_jwt_auth::AuthorizationServerMetadata;
+
+        let server = JwksServer::start().await;
+        let front = tls_front(server.addr()).await;
+        let issuer = format!("https://{}/tenant1", front.authority());
+        server.serve_at(
+            "/.well-known/oauth-authorization-server/tenant1",
+            Served::json(
+                serde_json::json!({ "issuer": issuer, "jwks_uri": front.url() }).to_string(),
+            ),
+        );
+        let proxy = ConnectProxy::start().await;
+        let set = RemoteKeySet::discover(&issuer)
+            .add_root_certificate(CA)
+            .proxy(proxy.url())
+            .build()
+            .await
+            .unwrap();
+        assert_eq!(kids(&set).unwrap(), ["k1"]);
+        let target = front.authority();
+        assert_eq!(proxy.targets(), [target.clone(), target.clone()]);
+
+        let metadata = AuthorizationServerMetadata::discover(&issuer)
+            .add_root_certificate(CA)
+            .proxy(proxy.url())
+            .fetch()
+            .await
+            .unwrap();
+        assert_eq!(metadata.jwks_uri(), Some(front.url().as_str()));
+        assert_eq!(proxy.targets().len(), 3);
+
+        // Without the root, TLS fails: an error, not a reason to look
+        // elsewhere.
+        let error = AuthorizationServerMetadata::discover(&issuer)
+            .no_proxy()
+            .fetch()
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), RemoteKeyErrorKind::Network, "{error}");
+        let asked = server.requests();
+        assert_eq!(asked.len(), 3, "{asked:?}");
     }
 
     #[tokio::test]

@@ -9,19 +9,20 @@ use super::config::{Config, Source};
 use super::egress::ProxySetting;
 use super::error::{RemoteKeyError, RemoteKeyErrorKind};
 use super::fetch::Fetcher;
-use super::url::{Target, discovery_url};
+use super::url::{Target, metadata_urls};
 
 /// Where the JWK Set comes from.
 #[derive(Debug, Clone)]
 pub(super) enum Origin {
     /// The JWK Set's own URL.
     Jwks(String),
-    /// The issuer, whose discovery document names the JWK Set.
+    /// The issuer, whose metadata names the JWK Set.
     Discovery(String),
 }
 
 /// Configures and builds a [`RemoteKeySet`]; made by [`RemoteKeySet::builder`]
-/// (a JWK Set URL) or [`RemoteKeySet::discover`] (an OpenID Connect issuer).
+/// (a JWK Set URL) or [`RemoteKeySet::discover`] (an issuer, through its
+/// authorization server metadata or OpenID Connect discovery).
 ///
 /// Every setting has a secure default; [`build`](Self::build) checks them all
 /// once and, by default, fetches the first document.
@@ -115,8 +116,8 @@ impl RemoteKeySetBuilder {
     }
 
     /// How long one fetch may take in all: connection, TLS, request, and the
-    /// whole body (and, with [`discover`](RemoteKeySet::discover), the
-    /// discovery document the first time). Default: 10 s.
+    /// whole body (and, with [`discover`](RemoteKeySet::discover), the search
+    /// for the metadata document the first time: every URL tried). Default: 10 s.
     ///
     /// A request that waits for keys never waits longer than this.
     /// [`build`](Self::build) fails when it is zero.
@@ -166,7 +167,7 @@ impl RemoteKeySetBuilder {
     /// Keys fetched over plain HTTP can be replaced by anyone on the path, who
     /// can then sign any token. `http://` to `127.0.0.0/8`, `[::1]` and
     /// `localhost` is always accepted (a sidecar, a test). The rule also
-    /// applies to the `jwks_uri` of a discovery document.
+    /// applies to the `jwks_uri` of a metadata document.
     pub fn allow_http(mut self, allow: bool) -> Self {
         self.config.allow_http = allow;
         self
@@ -223,7 +224,7 @@ impl RemoteKeySetBuilder {
 
     /// Checks the settings and the URL, makes the HTTP client and, unless
     /// [`fail_fast(false)`](Self::fail_fast), fetches the first document (after
-    /// the discovery document, with [`discover`](RemoteKeySet::discover)).
+    /// the metadata document, with [`discover`](RemoteKeySet::discover)).
     ///
     /// Must be called inside a tokio runtime (with I/O and time enabled): the
     /// background refresh and every fetch run on that runtime.
@@ -232,7 +233,8 @@ impl RemoteKeySetBuilder {
     ///
     /// - [`InvalidUrl`](RemoteKeyErrorKind::InvalidUrl): the URL is not an
     ///   absolute `https://` URL, or `http://` to a host that is not loopback
-    ///   without [`allow_http`](Self::allow_http);
+    ///   without [`allow_http`](Self::allow_http); an issuer with a query or a
+    ///   fragment (RFC 8414 §2);
     /// - [`InvalidConfig`](RemoteKeyErrorKind::InvalidConfig): a setting out of
     ///   range, no tokio runtime, no rustls crypto provider, an unreadable root
     ///   certificate, a proxy that is not `http://`;
@@ -243,8 +245,8 @@ impl RemoteKeySetBuilder {
         let origin = match self.origin {
             Origin::Jwks(url) => Source::Jwks(Target::parse(&url, config.allow_http)?),
             Origin::Discovery(issuer) => {
-                let document = discovery_url(&issuer, config.allow_http)?;
-                Source::Discovery { issuer, document }
+                let urls = metadata_urls(&issuer, config.allow_http)?;
+                Source::Discovery { issuer, urls }
             }
         };
         let runtime = tokio::runtime::Handle::try_current().map_err(|e| {

@@ -10,18 +10,18 @@ use super::url::Target;
 
 /// Every setting, checked.
 #[derive(Debug, Clone)]
-pub(super) struct Config {
+pub(crate) struct Config {
     pub(super) cache: CachePolicy,
     pub(super) unknown_kid_interval: Duration,
     pub(super) unknown_kid_burst: u32,
-    pub(super) connect_timeout: Duration,
-    pub(super) timeout: Duration,
-    pub(super) max_document_size: usize,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) timeout: Duration,
+    pub(crate) max_document_size: usize,
     pub(super) max_keys: usize,
     pub(super) fail_fast: bool,
-    pub(super) allow_http: bool,
-    pub(super) root_certificates: Vec<Vec<u8>>,
-    pub(super) proxy: ProxySetting,
+    pub(crate) allow_http: bool,
+    pub(crate) root_certificates: Vec<Vec<u8>>,
+    pub(crate) proxy: ProxySetting,
 }
 
 /// The default lower bound of a document's lifetime: 60 s.
@@ -55,7 +55,7 @@ impl Default for Config {
 
 impl Config {
     /// Refuses a setting out of range, with the setter's name.
-    pub(super) fn check(&self) -> Result<(), RemoteKeyError> {
+    pub(crate) fn check(&self) -> Result<(), RemoteKeyError> {
         let invalid = |detail: &'static str| {
             Err(RemoteKeyError::new(
                 RemoteKeyErrorKind::InvalidConfig,
@@ -91,7 +91,11 @@ impl Config {
 #[derive(Debug)]
 pub(super) enum Source {
     Jwks(Target),
-    Discovery { issuer: String, document: Target },
+    /// The issuer, and the URLs where its metadata may be, in order.
+    Discovery {
+        issuer: String,
+        urls: Vec<Target>,
+    },
 }
 
 #[cfg(test)]

@@ -1,47 +1,75 @@
-//! OpenID Connect discovery: the JWK Set's URL from the issuer's
-//! configuration document (OpenID Connect Discovery 1.0 §4).
-
-use serde::Deserialize;
+//! Finding an issuer's metadata: its well-known URLs (`url::metadata_urls`:
+//! RFC 8414, then OpenID Connect inserted, then OpenID Connect appended)
+//! tried in order, until one has a document; and the JWK Set's URL from it.
 
 use super::error::{RemoteKeyError, RemoteKeyErrorKind};
+use super::fetch::{ACCEPT_JSON, Fetcher, Lookup};
+use super::metadata::AuthorizationServerMetadata;
 use super::url::Target;
 
-/// The two members read; the others are not this crate's business.
-#[derive(Deserialize)]
-struct Configuration {
-    issuer: String,
-    jwks_uri: String,
+/// The metadata of `issuer`, from the first of `urls` that has a document.
+///
+/// A URL that answers "not here" (a `4xx` other than `408` and `429`, or a
+/// `200 OK` that is not JSON; see `fetch::is_absent`) sends the search to the
+/// next. Anything else ends it: a transport error, a `5xx`, a redirect, an
+/// oversized or malformed document are errors (the caller retries later), not
+/// a reason to look elsewhere, so that a provider's bad minute never makes
+/// the set settle on another document than the one it serves when well.
+/// The caller bounds the time of the whole search.
+pub(super) async fn find_metadata(
+    fetcher: &Fetcher,
+    issuer: &str,
+    urls: &[Target],
+) -> Result<AuthorizationServerMetadata, RemoteKeyError> {
+    let mut absent = Vec::with_capacity(urls.len());
+    for url in urls {
+        match fetcher.look_up(url, ACCEPT_JSON).await? {
+            // The first document found decides, even when it speaks for
+            // another issuer (`read` refuses it then): RFC 8414 §3.3 says its
+            // data MUST NOT be used, and the fallback is for a document that
+            // is absent, not for one that is wrong. Looking further would
+            // let the answers of the later URLs (on a shared host, a path
+            // someone else may control) pick the keys, and would hide a
+            // misconfigured or hijacked provider instead of saying so.
+            Lookup::Found(answer) => {
+                return AuthorizationServerMetadata::read(&answer.body, issuer, url);
+            }
+            Lookup::Absent(why) => absent.push(why),
+        }
+    }
+    Err(nowhere(&absent))
 }
 
-/// The `jwks_uri` of the discovery document `body`, fetched from `document`
-/// for `issuer`: refused unless the document's `issuer` is exactly `issuer`
-/// (§4.3: otherwise a document could speak for another issuer), and checked
-/// like any configured URL.
+/// The error when no URL had a document: each URL and its answer. Its kind
+/// is the last answer's (`Status`, or `InvalidDocument` for one that was not
+/// JSON).
+fn nowhere(absent: &[RemoteKeyError]) -> RemoteKeyError {
+    let kind = absent
+        .last()
+        .map_or(RemoteKeyErrorKind::Status, RemoteKeyError::kind);
+    let answers: Vec<String> = absent.iter().map(ToString::to_string).collect();
+    RemoteKeyError::new(
+        kind,
+        format!(
+            "no authorization server metadata at any well-known URL of the issuer: {}",
+            answers.join("; ")
+        ),
+    )
+}
+
+/// The `jwks_uri` of `metadata`, checked like any configured URL.
 pub(super) fn jwks_target(
-    body: &[u8],
-    issuer: &str,
-    document: &Target,
+    metadata: &AuthorizationServerMetadata,
     allow_http: bool,
 ) -> Result<Target, RemoteKeyError> {
-    let configuration: Configuration = serde_json::from_slice(body).map_err(|e| {
-        RemoteKeyError::new(
-            RemoteKeyErrorKind::InvalidDocument,
-            "not an OpenID Connect discovery document with `issuer` and `jwks_uri`",
-        )
-        .with_url(&document.text)
-        .with_source(e)
-    })?;
-    if configuration.issuer != issuer {
+    let Some(jwks_uri) = metadata.jwks_uri() else {
         return Err(RemoteKeyError::new(
-            RemoteKeyErrorKind::IssuerMismatch,
-            format!(
-                "the discovery document's issuer {:?} is not {issuer:?}",
-                configuration.issuer
-            ),
+            RemoteKeyErrorKind::InvalidDocument,
+            "the authorization server metadata has no `jwks_uri`",
         )
-        .with_url(&document.text));
-    }
-    Target::parse(&configuration.jwks_uri, allow_http)
+        .with_url(&metadata.url().into()));
+    };
+    Target::parse(jwks_uri, allow_http)
 }
 
 #[cfg(test)]
@@ -54,7 +82,9 @@ mod tests {
             false,
         )
         .unwrap();
-        jwks_target(body.as_bytes(), "https://idp.example", &document, false)
+        let metadata =
+            AuthorizationServerMetadata::read(body.as_bytes(), "https://idp.example", &document)?;
+        jwks_target(&metadata, false)
     }
 
     #[test]
@@ -83,9 +113,43 @@ mod tests {
             RemoteKeyErrorKind::InvalidUrl
         );
         assert_eq!(
+            kind(r#"{"issuer":"https://idp.example","jwks_uri":"/jwks"}"#),
+            RemoteKeyErrorKind::InvalidUrl
+        );
+        assert_eq!(
             kind(r#"{"issuer":"https://idp.example"}"#),
             RemoteKeyErrorKind::InvalidDocument
         );
         assert_eq!(kind("<html>"), RemoteKeyErrorKind::InvalidDocument);
+    }
+
+    #[test]
+    fn nowhere_names_every_url_and_its_answer() {
+        let url = |text: &str| Target::parse(text, false).unwrap().text;
+        let absent = [
+            RemoteKeyError::new(
+                RemoteKeyErrorKind::Status,
+                "answered 404 Not Found, not 200 OK",
+            )
+            .with_url(&url(
+                "https://as.example/.well-known/oauth-authorization-server",
+            )),
+            RemoteKeyError::new(
+                RemoteKeyErrorKind::InvalidDocument,
+                "Content-Type \"text/html\" is not JSON",
+            )
+            .with_url(&url("https://as.example/.well-known/openid-configuration")),
+        ];
+        let error = nowhere(&absent);
+        assert_eq!(error.kind(), RemoteKeyErrorKind::InvalidDocument);
+        let shown = error.to_string();
+        assert!(
+            shown.contains("oauth-authorization-server: answered 404"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("openid-configuration: Content-Type"),
+            "{shown}"
+        );
     }
 }

@@ -31,7 +31,7 @@ type Connection = <HttpConnector as Service<Uri>>::Response;
 
 /// Which proxy, if any, carries `https://` fetches.
 #[derive(Clone, Default)]
-pub(super) enum ProxySetting {
+pub(crate) enum ProxySetting {
     /// As the environment says: `HTTPS_PROXY` (or `https_proxy`), else
     /// `ALL_PROXY` (or `all_proxy`), except for the hosts in `NO_PROXY`
     /// (or `no_proxy`). Not in a CGI program (`REQUEST_METHOD` set).

@@ -19,6 +19,8 @@ pub struct RemoteKeyError {
     url: Option<Arc<str>>,
     detail: Cow<'static, str>,
     source: Option<Arc<dyn StdError + Send + Sync>>,
+    /// The status of a [`Status`](RemoteKeyErrorKind::Status) error.
+    status: Option<http::StatusCode>,
 }
 
 /// The cause of a [`RemoteKeyError`].
@@ -29,7 +31,8 @@ pub struct RemoteKeyError {
 pub enum RemoteKeyErrorKind {
     /// The URL is not an absolute `https://` URL (or `http://` to a loopback
     /// host, or with [`allow_http`](crate::RemoteKeySetBuilder::allow_http)).
-    /// Found at build time, or in a discovery document's `jwks_uri`.
+    /// Found at build time (an issuer with a query or a fragment too), or in
+    /// a metadata document's `jwks_uri`.
     InvalidUrl,
     /// A setting is out of range, or TLS cannot be set up (no rustls crypto
     /// provider, an unusable root certificate). Found at build time.
@@ -41,23 +44,26 @@ pub enum RemoteKeyErrorKind {
     /// [`timeout`](crate::RemoteKeySetBuilder::timeout).
     Timeout,
     /// The server answered with a status other than `200 OK` (redirects are
-    /// not followed).
+    /// not followed); or, when looking for an issuer's metadata, no
+    /// well-known URL had it (the message names each URL and its answer).
     Status,
     /// The document is larger than the configured
     /// [`max_document_size`](crate::RemoteKeySetBuilder::max_document_size),
     /// by its `Content-Length` or while it was read.
     TooLarge,
     /// The answer is not a JSON document of the expected shape: not JSON, not
-    /// a JWK Set (`{"keys": [...]}`), not an OpenID Connect discovery document,
-    /// or a `Content-Type` that is not JSON.
+    /// a JWK Set (`{"keys": [...]}`), not authorization server metadata (an
+    /// object with a string `issuer`, its other known members of the right
+    /// type, and a `jwks_uri` for a key set), or a `Content-Type` that is not
+    /// JSON.
     InvalidDocument,
     /// The JWK Set holds more keys than the configured
     /// [`max_keys`](crate::RemoteKeySetBuilder::max_keys); it is refused as a whole.
     TooManyKeys,
     /// The JWK Set holds no key that can verify signatures here.
     NoUsableKeys,
-    /// The discovery document's `issuer` is not exactly the configured issuer
-    /// (OpenID Connect Discovery 1.0 §4.3).
+    /// The metadata document's `issuer` is not exactly the configured issuer
+    /// (RFC 8414 §3.3, OpenID Connect Discovery 1.0 §4.3).
     IssuerMismatch,
     /// The fetch was cancelled before it ended (the runtime is shutting down).
     Cancelled,
@@ -70,7 +76,20 @@ impl RemoteKeyError {
             url: None,
             detail: detail.into(),
             source: None,
+            status: None,
         }
+    }
+
+    pub(crate) fn with_status(mut self, status: http::StatusCode) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// The status the server answered with, for a
+    /// [`Status`](RemoteKeyErrorKind::Status) error.
+    #[cfg_attr(not(feature = "introspection"), allow(dead_code))]
+    pub(crate) fn status(&self) -> Option<http::StatusCode> {
+        self.status
     }
 
     pub(crate) fn with_url(mut self, url: &Arc<str>) -> Self {
@@ -97,7 +116,7 @@ impl RemoteKeyError {
         self.kind
     }
 
-    /// The URL that was fetched (the JWK Set or the discovery document), when
+    /// The URL that was fetched (the JWK Set or a metadata document), when
     /// the error concerns one.
     pub fn url(&self) -> Option<&str> {
         self.url.as_deref()

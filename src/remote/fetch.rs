@@ -1,4 +1,5 @@
-//! The HTTP client: one `GET` of a JSON document, bounded in time and size.
+//! The HTTP client: one `GET` of a JSON document (or, for token
+//! introspection, one form `POST`), bounded in time and size.
 //!
 //! hyper 1 through hyper-util's client, HTTP/1.1 only (a document fetched every
 //! few minutes gains nothing from HTTP/2), TLS by rustls with Mozilla's roots.
@@ -10,9 +11,9 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
-use http::{HeaderMap, Request, StatusCode};
-use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
+use http::{HeaderMap, HeaderValue, Request, StatusCode};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -36,14 +37,24 @@ pub(super) const ACCEPT_JSON: &str = "application/json";
 
 /// A `200 OK` answer with a JSON body of bounded size.
 #[derive(Debug)]
-pub(super) struct Answer {
+pub(crate) struct Answer {
     pub(super) headers: HeaderMap,
-    pub(super) body: Bytes,
+    pub(crate) body: Bytes,
+}
+
+/// What [`Fetcher::look_up`] found: the document, or why there is none here.
+#[derive(Debug)]
+pub(super) enum Lookup {
+    Found(Answer),
+    /// Not here: the status (see [`is_absent`]), or a `200 OK` whose
+    /// `Content-Type` is not JSON (a catch-all route's HTML page). The error
+    /// says which, for the message when no URL had the document.
+    Absent(RemoteKeyError),
 }
 
 /// The HTTP client and its limits.
-pub(super) struct Fetcher {
-    client: Client<HttpsConnector<Egress>, Empty<Bytes>>,
+pub(crate) struct Fetcher {
+    client: Client<HttpsConnector<Egress>, Full<Bytes>>,
     proxies: Proxies,
     max_document_size: usize,
 }
@@ -52,7 +63,7 @@ impl Fetcher {
     /// Makes the client: TCP with the connect timeout (to the proxy, if one
     /// is set), TLS with the provider (see [`provider`]) and the roots, no
     /// pooled connections.
-    pub(super) fn new(config: &Config) -> Result<Self, RemoteKeyError> {
+    pub(crate) fn new(config: &Config) -> Result<Self, RemoteKeyError> {
         let invalid = |detail| RemoteKeyError::new(RemoteKeyErrorKind::InvalidConfig, detail);
         let provider = provider().ok_or_else(|| {
             invalid(
@@ -106,18 +117,61 @@ impl Fetcher {
         url: &Target,
         accept: &'static str,
     ) -> Result<Answer, RemoteKeyError> {
-        let error = |kind, detail: String| RemoteKeyError::new(kind, detail).with_url(&url.text);
+        found(self.look_up(url, accept).await?)
+    }
+
+    /// `GET url` with `accept`, for a document that may not be there: as
+    /// [`get`](Self::get), but an answer that says "not here" (see
+    /// [`is_absent`]), or a `200 OK` that is not JSON, is
+    /// [`Lookup::Absent`] rather than an error.
+    pub(super) async fn look_up(
+        &self,
+        url: &Target,
+        accept: &'static str,
+    ) -> Result<Lookup, RemoteKeyError> {
         let request = Request::get(url.uri.clone())
             .header(ACCEPT, accept)
             .header(USER_AGENT, USER_AGENT_VALUE)
-            .body(Empty::new())
-            .map_err(|e| {
-                error(
-                    RemoteKeyErrorKind::InvalidUrl,
-                    "cannot make a request".into(),
-                )
-                .with_source(e)
-            })?;
+            .body(Full::default());
+        self.send(url, request).await
+    }
+
+    /// `POST url` with an `application/x-www-form-urlencoded` `form` and an
+    /// `Authorization` header (token introspection, RFC 7662 §2.1), accepting
+    /// JSON: the answer as [`get`](Self::get) takes it. The caller bounds the
+    /// time.
+    #[cfg_attr(not(feature = "introspection"), allow(dead_code))]
+    pub(crate) async fn post_form(
+        &self,
+        url: &Target,
+        authorization: &HeaderValue,
+        form: String,
+    ) -> Result<Answer, RemoteKeyError> {
+        let request = Request::post(url.uri.clone())
+            .header(ACCEPT, ACCEPT_JSON)
+            .header(USER_AGENT, USER_AGENT_VALUE)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(AUTHORIZATION, authorization.clone())
+            .body(Full::new(Bytes::from(form)));
+        found(self.send(url, request).await?)
+    }
+
+    /// Sends `request` to `url`; the answer if it is `200 OK`, JSON (when it
+    /// says), and within the size limit; [`Lookup::Absent`] for a status
+    /// that says "not here" or a `200 OK` that is not JSON.
+    async fn send(
+        &self,
+        url: &Target,
+        request: http::Result<Request<Full<Bytes>>>,
+    ) -> Result<Lookup, RemoteKeyError> {
+        let error = |kind, detail: String| RemoteKeyError::new(kind, detail).with_url(&url.text);
+        let request = request.map_err(|e| {
+            error(
+                RemoteKeyErrorKind::InvalidUrl,
+                "cannot make a request".into(),
+            )
+            .with_source(e)
+        })?;
         let response = self.client.request(request).await.map_err(|e| {
             let detail = match (e.is_connect(), self.proxies.describe(url)) {
                 (true, Some(via)) => format!("cannot connect {via}"),
@@ -134,16 +188,21 @@ impl Fetcher {
             } else {
                 format!("answered {}, not 200 OK", parts.status)
             };
-            return Err(error(RemoteKeyErrorKind::Status, detail));
+            let refused = error(RemoteKeyErrorKind::Status, detail).with_status(parts.status);
+            return if is_absent(parts.status) {
+                Ok(Lookup::Absent(refused))
+            } else {
+                Err(refused)
+            };
         }
         if let Some(value) = parts.headers.get(CONTENT_TYPE)
             && !is_json(value.as_bytes())
         {
             let shown = String::from_utf8_lossy(value.as_bytes());
-            return Err(error(
+            return Ok(Lookup::Absent(error(
                 RemoteKeyErrorKind::InvalidDocument,
                 format!("Content-Type {shown:?} is not JSON"),
-            ));
+            )));
         }
         let declared = parts
             .headers
@@ -171,11 +230,33 @@ impl Fetcher {
                 .with_boxed_source(e)
             }
         })?;
-        Ok(Answer {
+        Ok(Lookup::Found(Answer {
             headers: parts.headers,
             body: body.to_bytes(),
-        })
+        }))
     }
+}
+
+/// The answer of a request that expects its document at this URL: "not
+/// here" is an error like any other.
+fn found(lookup: Lookup) -> Result<Answer, RemoteKeyError> {
+    match lookup {
+        Lookup::Found(answer) => Ok(answer),
+        Lookup::Absent(why) => Err(why),
+    }
+}
+
+/// Whether a status says that the document is not at this URL, so that a
+/// client looking in several places should try the next: any `4xx` (as the
+/// MCP SDKs decide: a missing route is `404` on most servers, `403` on a
+/// static bucket or an API gateway, `400` or `405` on some frameworks), but
+/// not `408 Request Timeout` and `429 Too Many Requests`, which say "not
+/// now", not "not here": those are errors, retried like any other. `5xx`,
+/// redirects and other statuses are errors too.
+pub(super) fn is_absent(status: StatusCode) -> bool {
+    status.is_client_error()
+        && status != StatusCode::REQUEST_TIMEOUT
+        && status != StatusCode::TOO_MANY_REQUESTS
 }
 
 /// The TLS provider: the process default if the application installed one
@@ -234,5 +315,17 @@ mod tests {
     #[test]
     fn the_user_agent_names_the_crate() {
         assert!(USER_AGENT_VALUE.starts_with("tower-jwt-auth/"));
+    }
+
+    #[test]
+    fn not_here_is_a_4xx_that_does_not_mean_not_now() {
+        for absent in [400, 401, 403, 404, 405, 406, 410, 451] {
+            let status = StatusCode::from_u16(absent).unwrap();
+            assert!(is_absent(status), "{status}");
+        }
+        for error in [200, 204, 301, 302, 307, 308, 408, 429, 500, 502, 503, 504] {
+            let status = StatusCode::from_u16(error).unwrap();
+            assert!(!is_absent(status), "{status}");
+        }
     }
 }

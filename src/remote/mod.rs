@@ -1,14 +1,18 @@
 //! Remote JWK Sets: keys fetched from an identity provider's JWKS endpoint
-//! (or found through OpenID Connect discovery), cached per `Cache-Control`,
+//! (or found through its authorization server metadata: RFC 8414 or OpenID
+//! Connect discovery), cached per `Cache-Control`,
 //! refreshed in the background, and refetched, at a bounded rate, when a
 //! token names a key the set lacks.
 //!
 //! - `builder`: the setters, and `build`;
 //! - `config`: the settings, their defaults and range checks;
-//! - `url`: which URLs keys may come from, and an issuer's discovery URL;
+//! - `url`: which URLs keys may come from, and where an issuer's metadata may be;
 //! - `fetch`: the HTTP client, one bounded `GET`;
 //! - `egress`: direct, or through an HTTP proxy's `CONNECT` tunnel;
-//! - `discovery`: the JWK Set's URL from the issuer's configuration;
+//! - `metadata`: [`AuthorizationServerMetadata`], read and checked;
+//! - `discovery`: the metadata's well-known URLs tried in order, and the JWK
+//!   Set's URL from the metadata;
+//! - `metadata_discovery`: [`MetadataDiscovery`], the metadata on its own;
 //! - `document`: the fetched document read into keys;
 //! - `cache_policy`: `Cache-Control` to a lifetime and a refresh time;
 //! - `state`: what clones share: the keys, one fetch at a time, the rate limit;
@@ -25,6 +29,8 @@ mod egress;
 mod error;
 mod fetch;
 mod keys;
+mod metadata;
+mod metadata_discovery;
 mod refresh;
 mod state;
 #[cfg(test)]
@@ -40,17 +46,22 @@ use tokio::runtime::Handle;
 use crate::key::KeySet;
 use builder::Origin;
 use config::{Config, Source};
-use fetch::Fetcher;
+pub(crate) use fetch::Fetcher;
 use state::{Snapshot, State};
 
 pub use builder::RemoteKeySetBuilder;
 pub use error::{RemoteKeyError, RemoteKeyErrorKind};
+pub use metadata::AuthorizationServerMetadata;
+pub use metadata_discovery::MetadataDiscovery;
+// The HTTP client, for token introspection.
+#[cfg(feature = "introspection")]
+pub(crate) use {config::Config as ClientConfig, egress::ProxySetting, url::Target};
 
 /// A JWK Set fetched from a URL and kept fresh: the keys of an identity
 /// provider (Auth0, Okta, Keycloak, Entra ID, Google, ...).
 ///
 /// Built once with [`RemoteKeySet::builder`] (the JWK Set's URL) or
-/// [`RemoteKeySet::discover`] (the issuer, through OpenID Connect discovery),
+/// [`RemoteKeySet::discover`] (the issuer, through its metadata),
 /// then cloned freely: clones share the keys, the HTTP client and one
 /// background task, which ends when the last clone is dropped.
 ///
@@ -87,7 +98,7 @@ pub use error::{RemoteKeyError, RemoteKeyErrorKind};
 ///     .build()
 ///     .await?;
 ///
-/// // ...or the issuer's, through OpenID Connect discovery.
+/// // ...or the issuer's, through its metadata (RFC 8414 or OpenID Connect).
 /// let keys = RemoteKeySet::discover("https://idp.example/realms/main")
 ///     .unknown_kid_interval(Duration::from_secs(60))
 ///     .build()
@@ -111,13 +122,50 @@ impl RemoteKeySet {
         RemoteKeySetBuilder::new(Origin::Jwks(jwks_url.into()))
     }
 
-    /// A builder for the JWK Set of `issuer`, found through OpenID Connect
-    /// discovery: `GET {issuer}/.well-known/openid-configuration`, whose
-    /// `issuer` must be exactly the given one, and whose `jwks_uri` is then
-    /// checked and fetched like a configured URL.
+    /// A builder for the JWK Set of `issuer`, found through its
+    /// authorization server metadata: the `jwks_uri` of the first metadata
+    /// document found, checked and fetched like a configured URL.
     ///
-    /// The discovery document is fetched once (with the first fetch); its
-    /// `jwks_uri` is kept for the life of the set.
+    /// The metadata is looked for where clients look (RFC 8414 §3.1 and §5,
+    /// in the order of the MCP authorization specification), for the issuer
+    /// `https://as.example/tenant1`:
+    ///
+    /// 1. `https://as.example/.well-known/oauth-authorization-server/tenant1`
+    ///    (RFC 8414: the well-known name inserted before the path);
+    /// 2. `https://as.example/.well-known/openid-configuration/tenant1`
+    ///    (OpenID Connect, inserted the same way);
+    /// 3. `https://as.example/tenant1/.well-known/openid-configuration`
+    ///    (OpenID Connect Discovery 1.0 §4, appended).
+    ///
+    /// For an issuer without a path (`https://as.example`, or with a
+    /// trailing `/`): `/.well-known/oauth-authorization-server`, then
+    /// `/.well-known/openid-configuration`. So an OpenID Connect provider
+    /// that serves only `{issuer}/.well-known/openid-configuration`, as
+    /// before RFC 8414, is still found: with 2 requests for an issuer without
+    /// a path, 3 for one with a path, before the JWK Set.
+    ///
+    /// - **Not here, next.** A URL that answers a `4xx` other than `408` and
+    ///   `429` (`404`, `410`, but also the `403` of a static bucket, or the
+    ///   `400`/`405` of some frameworks), or a `200 OK` whose `Content-Type`
+    ///   is not JSON (a catch-all HTML page), has no document: the next URL
+    ///   is tried.
+    /// - **Anything else is an error**, retried like a failed JWK Set fetch
+    ///   (with backoff, the last good keys kept): a transport error, the
+    ///   [`timeout`](RemoteKeySetBuilder::timeout) (which bounds the whole
+    ///   search and the JWK Set fetch together), a `5xx`, `408`, `429`, a
+    ///   redirect (never followed), an oversized or malformed document.
+    /// - **The issuer.** The first document found must have an `issuer`
+    ///   exactly equal to `issuer` (RFC 8414 §3.3; not even a trailing `/`
+    ///   may differ), or the fetch fails with
+    ///   [`IssuerMismatch`](RemoteKeyErrorKind::IssuerMismatch) without
+    ///   looking further. Its `jwks_uri` is required here, and held to the
+    ///   same rules as a configured URL.
+    ///
+    /// The search runs with the first fetch, and again with each next one
+    /// until it has found a document with a usable `jwks_uri`; that document
+    /// and its `jwks_uri` are then kept for the life of the set, and later
+    /// fetches ask for the JWK Set alone. Read it with
+    /// [`metadata`](Self::metadata).
     pub fn discover(issuer: impl Into<String>) -> RemoteKeySetBuilder {
         RemoteKeySetBuilder::new(Origin::Discovery(issuer.into()))
     }
@@ -139,6 +187,17 @@ impl RemoteKeySet {
     /// without copying them.
     pub fn keys(&self) -> Option<KeySet> {
         self.snapshot().map(|s| s.keys.clone())
+    }
+
+    /// The authorization server metadata the set was found through, once
+    /// found: with [`discover`](Self::discover), after the first fetch that
+    /// succeeded; never with [`builder`](Self::builder). A copy.
+    ///
+    /// The same document [`AuthorizationServerMetadata::discover`] would
+    /// fetch, without fetching it again: for its `introspection_endpoint`,
+    /// say.
+    pub fn metadata(&self) -> Option<AuthorizationServerMetadata> {
+        self.state.metadata().cloned()
     }
 
     /// The generation of the current keys: 1 for the first document, +1 for

@@ -17,7 +17,8 @@ use crate::key::KeySet;
 use super::budget::Budget;
 use super::config::{Config, Source};
 use super::error::{RemoteKeyError, RemoteKeyErrorKind};
-use super::fetch::{ACCEPT_JSON, ACCEPT_JWK_SET, Fetcher};
+use super::fetch::{ACCEPT_JWK_SET, Fetcher};
+use super::metadata::AuthorizationServerMetadata;
 use super::url::Target;
 use super::{cache_policy, discovery, document};
 
@@ -39,13 +40,19 @@ pub(super) struct State {
     /// The runtime the set was built on: fetches and the background task run
     /// there, whoever asks for them.
     pub(super) runtime: Handle,
-    /// The discovery document's `jwks_uri`, once read.
-    discovered: OnceLock<Target>,
+    /// The metadata found by discovery and its `jwks_uri`, once read.
+    discovered: OnceLock<Discovered>,
     current: RwLock<Current>,
     flight: Mutex<Flight>,
     /// When the background task should fetch next.
     pub(super) next_refresh: Mutex<Instant>,
     pub(super) background: Mutex<Option<AbortHandle>>,
+}
+
+/// What discovery found, kept for the life of the set.
+struct Discovered {
+    jwks: Target,
+    metadata: AuthorizationServerMetadata,
 }
 
 /// The current keys and the document they came from.
@@ -108,18 +115,24 @@ impl State {
             .clone()
     }
 
-    /// The JWK Set's URL when known, else the discovery document's.
+    /// The JWK Set's URL when known, else the first URL of the metadata.
     pub(super) fn shown_url(&self) -> Arc<str> {
         match (&self.source, self.discovered.get()) {
-            (Source::Jwks(target), _) | (Source::Discovery { .. }, Some(target)) => {
-                Arc::clone(&target.text)
-            }
-            (Source::Discovery { document, .. }, None) => Arc::clone(&document.text),
+            (Source::Jwks(target), _) => Arc::clone(&target.text),
+            (Source::Discovery { .. }, Some(found)) => Arc::clone(&found.jwks.text),
+            (Source::Discovery { issuer, urls }, None) => urls
+                .first()
+                .map_or_else(|| Arc::from(issuer.as_str()), |url| Arc::clone(&url.text)),
         }
     }
 
-    /// One fetch, within the timeout: the discovery document if its
-    /// `jwks_uri` is not known yet, then the JWK Set, stored if good.
+    /// The metadata found by discovery, once found.
+    pub(super) fn metadata(&self) -> Option<&AuthorizationServerMetadata> {
+        self.discovered.get().map(|found| &found.metadata)
+    }
+
+    /// One fetch, within the timeout: the metadata if its `jwks_uri` is not
+    /// known yet, then the JWK Set, stored if good.
     async fn fetch(&self) -> Result<(), RemoteKeyError> {
         let timeout = self.config.timeout;
         let fetch = async {
@@ -143,16 +156,19 @@ impl State {
     }
 
     async fn jwks_target(&self) -> Result<Target, RemoteKeyError> {
-        let (issuer, document) = match &self.source {
+        let (issuer, urls) = match &self.source {
             Source::Jwks(target) => return Ok(target.clone()),
-            Source::Discovery { issuer, document } => (issuer, document),
+            Source::Discovery { issuer, urls } => (issuer, urls),
         };
         if let Some(found) = self.discovered.get() {
-            return Ok(found.clone());
+            return Ok(found.jwks.clone());
         }
-        let answer = self.fetcher.get(document, ACCEPT_JSON).await?;
-        let found = discovery::jwks_target(&answer.body, issuer, document, self.config.allow_http)?;
-        Ok(self.discovered.get_or_init(|| found).clone())
+        let metadata = discovery::find_metadata(&self.fetcher, issuer, urls).await?;
+        let jwks = discovery::jwks_target(&metadata, self.config.allow_http)?;
+        let found = self
+            .discovered
+            .get_or_init(|| Discovered { jwks, metadata });
+        Ok(found.jwks.clone())
     }
 
     /// Stores a good document and plans the next background refresh. An

@@ -34,6 +34,8 @@ fn the_types_cross_threads() {
     send_sync::<RemoteKeySet>();
     send_sync::<super::RemoteKeySetBuilder>();
     send_sync::<super::RemoteKeyError>();
+    send_sync::<super::AuthorizationServerMetadata>();
+    send_sync::<super::MetadataDiscovery>();
     send_sync::<super::state::Snapshot>();
 }
 

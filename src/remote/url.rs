@@ -1,5 +1,6 @@
 //! Which URLs keys may be fetched from ([`Target`]: `https://`, or `http://`
-//! to loopback, to any host with `allow_http`), and an issuer's discovery URL.
+//! to loopback, to any host with `allow_http`), and where an issuer's
+//! metadata may be, in the order clients look.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -10,15 +11,15 @@ use super::error::{RemoteKeyError, RemoteKeyErrorKind};
 
 /// A checked URL, and its text for errors and logs.
 #[derive(Debug, Clone)]
-pub(super) struct Target {
+pub(crate) struct Target {
     pub(super) uri: Uri,
-    pub(super) text: Arc<str>,
+    pub(crate) text: Arc<str>,
 }
 
 impl Target {
     /// Checks that `url` is absolute, `https://`, or `http://` to a loopback
     /// host (or any host with `allow_http`), without user information.
-    pub(super) fn parse(url: &str, allow_http: bool) -> Result<Self, RemoteKeyError> {
+    pub(crate) fn parse(url: &str, allow_http: bool) -> Result<Self, RemoteKeyError> {
         let text: Arc<str> = Arc::from(url);
         let refuse = |detail: &'static str| {
             RemoteKeyError::new(RemoteKeyErrorKind::InvalidUrl, detail).with_url(&text)
@@ -68,22 +69,54 @@ fn is_loopback(host: &str) -> bool {
     }
 }
 
-/// The discovery document's URL (OpenID Connect Discovery 1.0 §4): the issuer,
-/// without a trailing `/`, followed by `/.well-known/openid-configuration`.
-pub(super) fn discovery_url(issuer: &str, allow_http: bool) -> Result<Target, RemoteKeyError> {
+/// The well-known name of an RFC 8414 authorization server metadata document.
+const OAUTH_AUTHORIZATION_SERVER: &str = "oauth-authorization-server";
+/// The well-known name of an OpenID Connect discovery document.
+const OPENID_CONFIGURATION: &str = "openid-configuration";
+
+/// The URLs where `issuer`'s metadata may be, in the order clients try them
+/// (RFC 8414 §3.1 and §5, as the MCP authorization specification orders them):
+///
+/// 1. RFC 8414, the well-known name inserted between the host and the path:
+///    `https://as.example/.well-known/oauth-authorization-server/tenant1`;
+/// 2. OpenID Connect, inserted the same way:
+///    `https://as.example/.well-known/openid-configuration/tenant1`;
+/// 3. OpenID Connect, appended to the path (OpenID Connect Discovery 1.0 §4):
+///    `https://as.example/tenant1/.well-known/openid-configuration`.
+///
+/// A terminating `/` of the path is removed first (RFC 8414 §3.1). An issuer
+/// without a path has two: steps 2 and 3 are then the same URL. An issuer is
+/// an `https://` URL (or `http://` to loopback, or with `allow_http`) without
+/// query or fragment (RFC 8414 §2).
+pub(super) fn metadata_urls(issuer: &str, allow_http: bool) -> Result<Vec<Target>, RemoteKeyError> {
     let checked = Target::parse(issuer, allow_http)?;
     if checked.uri.query().is_some() || issuer.contains('#') {
         return Err(RemoteKeyError::new(
             RemoteKeyErrorKind::InvalidUrl,
-            "an issuer has no query or fragment",
+            "an issuer has no query or fragment (RFC 8414 §2)",
         )
         .with_url(&checked.text));
     }
-    let url = format!(
-        "{}/.well-known/openid-configuration",
-        issuer.trim_end_matches('/')
-    );
-    Target::parse(&url, allow_http)
+    let (Some(scheme), Some(authority)) = (checked.uri.scheme_str(), checked.uri.authority())
+    else {
+        // `Target::parse` refuses a URL without them.
+        return Err(
+            RemoteKeyError::new(RemoteKeyErrorKind::InvalidUrl, "not an absolute URL")
+                .with_url(&checked.text),
+        );
+    };
+    let origin = format!("{scheme}://{authority}");
+    let path = checked.uri.path().trim_end_matches('/');
+    let mut urls = vec![
+        format!("{origin}/.well-known/{OAUTH_AUTHORIZATION_SERVER}{path}"),
+        format!("{origin}/.well-known/{OPENID_CONFIGURATION}{path}"),
+    ];
+    if !path.is_empty() {
+        urls.push(format!("{origin}{path}/.well-known/{OPENID_CONFIGURATION}"));
+    }
+    urls.iter()
+        .map(|url| Target::parse(url, allow_http))
+        .collect()
 }
 
 #[cfg(test)]
@@ -143,18 +176,86 @@ mod tests {
         }
     }
 
+    fn urls(issuer: &str) -> Result<Vec<String>, RemoteKeyErrorKind> {
+        metadata_urls(issuer, false)
+            .map(|found| found.iter().map(|t| t.text.to_string()).collect())
+            .map_err(|e| e.kind())
+    }
+
     #[test]
-    fn the_discovery_url_follows_the_issuer() {
-        let url = |issuer: &str| discovery_url(issuer, false).map(|t| t.text.to_string());
+    fn rfc_8414_inserts_the_well_known_name_before_the_path() {
+        // RFC 8414 §3.1's own example, then the two OpenID Connect forms.
         assert_eq!(
-            url("https://idp.example").unwrap(),
-            "https://idp.example/.well-known/openid-configuration"
+            urls("https://example.com/issuer1").unwrap(),
+            [
+                "https://example.com/.well-known/oauth-authorization-server/issuer1",
+                "https://example.com/.well-known/openid-configuration/issuer1",
+                "https://example.com/issuer1/.well-known/openid-configuration",
+            ]
+        );
+        // A terminating slash is removed before the insertion; a deeper path
+        // moves as a whole.
+        for issuer in [
+            "https://as.example/realms/main/",
+            "https://as.example/realms/main",
+        ] {
+            assert_eq!(
+                urls(issuer).unwrap(),
+                [
+                    "https://as.example/.well-known/oauth-authorization-server/realms/main",
+                    "https://as.example/.well-known/openid-configuration/realms/main",
+                    "https://as.example/realms/main/.well-known/openid-configuration",
+                ],
+                "{issuer}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_issuer_without_a_path_has_two_urls() {
+        for issuer in ["https://as.example", "https://as.example/"] {
+            assert_eq!(
+                urls(issuer).unwrap(),
+                [
+                    "https://as.example/.well-known/oauth-authorization-server",
+                    "https://as.example/.well-known/openid-configuration",
+                ],
+                "{issuer}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_port_stays_with_the_host() {
+        assert_eq!(
+            urls("https://as.example:8443/tenant1").unwrap(),
+            [
+                "https://as.example:8443/.well-known/oauth-authorization-server/tenant1",
+                "https://as.example:8443/.well-known/openid-configuration/tenant1",
+                "https://as.example:8443/tenant1/.well-known/openid-configuration",
+            ]
         );
         assert_eq!(
-            url("https://idp.example/realms/main/").unwrap(),
-            "https://idp.example/realms/main/.well-known/openid-configuration"
+            urls("http://127.0.0.1:9000").unwrap(),
+            [
+                "http://127.0.0.1:9000/.well-known/oauth-authorization-server",
+                "http://127.0.0.1:9000/.well-known/openid-configuration",
+            ]
         );
-        assert!(url("https://idp.example/?tenant=1").is_err());
-        assert!(url("http://idp.example").is_err());
+    }
+
+    #[test]
+    fn an_issuer_with_a_query_or_fragment_or_plain_http_is_refused() {
+        for bad in [
+            "https://as.example/?tenant=1",
+            "https://as.example/tenant1?x",
+            "https://as.example/tenant1#frag",
+            "https://as.example#",
+            "http://as.example",
+            "as.example/tenant1",
+            "",
+        ] {
+            assert_eq!(urls(bad), Err(RemoteKeyErrorKind::InvalidUrl), "{bad:?}");
+        }
     }
 }

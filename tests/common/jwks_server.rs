@@ -1,7 +1,9 @@
 //! A JWK Set endpoint on 127.0.0.1 that the test controls: the document, the
 //! status, the `Cache-Control` and `Content-Type` headers, delays before the
 //! head and before the body, a chunked body, the OpenID Connect discovery
-//! document; and what it saw: fetch counters and the last request's headers.
+//! document, any answer at any other path ([`Served`], for metadata at the
+//! well-known URLs of an issuer with a path); and what it saw: fetch
+//! counters, every request's path in order, and the last request's headers.
 //!
 //! Self-contained (no `super::`), so that the crate's unit tests can include
 //! it with `#[path]` as well. It can be down (the port reserved, nothing
@@ -10,6 +12,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -19,7 +22,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 use axum::routing::get;
 use bytes::Bytes;
@@ -56,6 +59,54 @@ pub fn jwk_set(kids: &[&str]) -> String {
     serde_json::json!({ "keys": keys }).to_string()
 }
 
+/// An answer at a path of the test's choosing ([`JwksServer::serve_at`]).
+#[derive(Clone, Debug)]
+pub struct Served {
+    status: StatusCode,
+    body: Bytes,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    delay: Duration,
+}
+
+impl Served {
+    /// `200 OK`, `Content-Type: application/json`, this body.
+    pub fn json(body: impl Into<String>) -> Self {
+        Self::status(StatusCode::OK)
+            .body(body.into())
+            .header("content-type", "application/json")
+    }
+
+    /// This status, an empty body, no headers.
+    pub fn status(status: StatusCode) -> Self {
+        Self {
+            status,
+            body: Bytes::new(),
+            headers: Vec::new(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// Adds a header (or replaces one added before).
+    pub fn header(mut self, name: &'static str, value: &str) -> Self {
+        let name = HeaderName::from_static(name);
+        self.headers.retain(|(n, _)| *n != name);
+        let value = HeaderValue::from_str(value).expect("header value");
+        self.headers.push((name, value));
+        self
+    }
+
+    /// Waits this long before answering.
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+}
+
 /// What the server answers, and what it saw.
 struct Control {
     document: Mutex<Bytes>,
@@ -69,6 +120,8 @@ struct Control {
     fetches: AtomicUsize,
     discovery_fetches: AtomicUsize,
     last_headers: Mutex<Option<HeaderMap>>,
+    served: Mutex<HashMap<String, Served>>,
+    requests: Mutex<Vec<String>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -113,6 +166,8 @@ impl JwksServer {
             fetches: AtomicUsize::new(0),
             discovery_fetches: AtomicUsize::new(0),
             last_headers: Mutex::new(None),
+            served: Mutex::new(HashMap::new()),
+            requests: Mutex::new(Vec::new()),
         };
         Self {
             addr,
@@ -138,6 +193,7 @@ impl JwksServer {
         let app = Router::new()
             .route(JWKS_PATH, get(jwks))
             .route(DISCOVERY_PATH, get(discovery))
+            .fallback(served)
             .with_state((Arc::clone(&self.control), self.addr));
         let task = tokio::spawn(async move {
             // Owns the connections: aborting the loop ends them too.
@@ -218,6 +274,24 @@ impl JwksServer {
         *lock(&self.control.discovery) = document;
     }
 
+    /// Answers `served` at `path` from now on (a path without an answer is
+    /// `404`). The JWK Set's and the discovery document's own paths keep
+    /// their answers.
+    pub fn serve_at(&self, path: &str, served: Served) {
+        lock(&self.control.served).insert(path.to_owned(), served);
+    }
+
+    /// A metadata document for `issuer` whose `jwks_uri` is this server's
+    /// JWK Set.
+    pub fn metadata_for(&self, issuer: &str) -> String {
+        serde_json::json!({ "issuer": issuer, "jwks_uri": self.url() }).to_string()
+    }
+
+    /// The path of every request so far, in order.
+    pub fn requests(&self) -> Vec<String> {
+        lock(&self.control.requests).clone()
+    }
+
     /// How many times the JWK Set was requested.
     pub fn fetches(&self) -> usize {
         self.control.fetches.load(Ordering::SeqCst)
@@ -243,6 +317,7 @@ impl Drop for JwksServer {
 type Shared = (Arc<Control>, SocketAddr);
 
 async fn jwks(State((control, _)): State<Shared>, headers: HeaderMap) -> Response {
+    lock(&control.requests).push(JWKS_PATH.to_owned());
     control.fetches.fetch_add(1, Ordering::SeqCst);
     *lock(&control.last_headers) = Some(headers);
     let delay = *lock(&control.delay);
@@ -279,6 +354,7 @@ async fn jwks(State((control, _)): State<Shared>, headers: HeaderMap) -> Respons
 }
 
 async fn discovery(State((control, addr)): State<Shared>) -> Response {
+    lock(&control.requests).push(DISCOVERY_PATH.to_owned());
     control.discovery_fetches.fetch_add(1, Ordering::SeqCst);
     let document = lock(&control.discovery).clone().unwrap_or_else(|| {
         serde_json::json!({
@@ -293,5 +369,24 @@ async fn discovery(State((control, addr)): State<Shared>) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    response
+}
+
+async fn served(State((control, _)): State<Shared>, uri: Uri) -> Response {
+    let path = uri.path().to_owned();
+    lock(&control.requests).push(path.clone());
+    let Some(served) = lock(&control.served).get(&path).cloned() else {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::NOT_FOUND;
+        return response;
+    };
+    if !served.delay.is_zero() {
+        tokio::time::sleep(served.delay).await;
+    }
+    let mut response = Response::new(Body::from(served.body));
+    *response.status_mut() = served.status;
+    for (name, value) in served.headers {
+        response.headers_mut().insert(name, value);
+    }
     response
 }
