@@ -92,6 +92,21 @@ impl TrustedIssuer {
         self
     }
 
+    /// Introspects this issuer's opaque tokens (RFC 7662); see
+    /// [`JwtAuthBuilder::introspection`](crate::JwtAuthBuilder::introspection).
+    /// With it, the issuer needs no keys (it then accepts no JWT).
+    ///
+    /// An opaque token names no issuer, so at most one trusted issuer may
+    /// introspect: every token that is not a JWS compact serialization goes
+    /// to it, and [`build`](crate::JwtAuthBuilder::build) fails with
+    /// [`ConfigError::TooMany`](crate::ConfigError::TooMany) when two do. An
+    /// `iss` in its introspection responses must be this issuer's name.
+    #[cfg(feature = "introspection")]
+    pub fn introspection(mut self, introspection: crate::Introspection) -> Self {
+        self.config.introspection = Some(std::sync::Arc::new(introspection));
+        self
+    }
+
     /// Accepts this issuer's tokens for this audience; call again for several.
     /// Once set, `aud` must be present and name one of them.
     pub fn audience(mut self, audience: impl Into<String>) -> Self {

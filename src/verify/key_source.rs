@@ -88,6 +88,7 @@ impl KeySource {
         let retry = |error| VerifyError {
             error,
             retry: Some(keys.refresh()),
+            introspection: None,
         };
         let Some(prepared) = keys.sync(forget).0 else {
             return Err(retry(AuthError::new(

@@ -2,8 +2,11 @@
 //!
 //! The order is fixed and every step fails closed:
 //!
-//! 1. the length, before anything is decoded; then, with a verified-token
-//!    cache, the cache ([`cache`]: a hit skips to the end);
+//! 1. the length, before anything is decoded; then, with introspection
+//!    configured, a token that is not a JWS compact serialization goes to the
+//!    authorization server ([`introspect`]) and its answer to step 5; then,
+//!    with a verified-token cache, the cache ([`cache`]: a hit skips to the
+//!    end);
 //! 2. exactly three base64url segments (no padding, no other characters);
 //! 3. the header: `alg` in the allow-list (`none` can never be), no `crit`, the
 //!    configured `typ`; `jku`, `x5u`, `jwk` and `x5c` are never read. With
@@ -35,6 +38,7 @@
 mod cache;
 mod claims;
 mod header;
+pub(crate) mod introspect;
 pub(crate) mod key_source;
 pub(crate) mod prepare;
 mod signature;
@@ -57,6 +61,7 @@ use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use cache::{Lookup, Provenance, TokenCache};
 use claims::{ClaimRules, Registered, TimeChecks, read_registered, string_claim};
 use header::JoseHeader;
+use introspect::{Introspected, Introspecting, PendingIntrospection, is_compact_jws};
 use trust::Trust;
 
 pub(crate) use header::same_media_type;
@@ -130,6 +135,8 @@ pub(crate) struct Verifier {
     typ: Option<String>,
     max_token_length: usize,
     cache: Option<TokenCache>,
+    /// Where opaque tokens go: at most one issuer introspects.
+    introspection: Option<Introspecting>,
 }
 
 /// A verified token.
@@ -162,15 +169,21 @@ impl Payload {
 }
 
 /// Why a token was not verified, and, when a feed may know its key after a
-/// refresh, that refresh.
+/// refresh, that refresh; or, for an opaque token, the introspection to wait
+/// for.
 pub(crate) struct VerifyError {
     pub(crate) error: AuthError,
     pub(crate) retry: Option<BoxFuture<'static, ()>>,
+    pub(crate) introspection: Option<PendingIntrospection>,
 }
 
 impl From<AuthError> for VerifyError {
     fn from(error: AuthError) -> Self {
-        Self { error, retry: None }
+        Self {
+            error,
+            retry: None,
+            introspection: None,
+        }
     }
 }
 
@@ -179,6 +192,7 @@ impl fmt::Debug for VerifyError {
         f.debug_struct("VerifyError")
             .field("error", &self.error)
             .field("retry", &self.retry.is_some())
+            .field("introspection", &self.introspection.is_some())
             .finish()
     }
 }
@@ -228,6 +242,7 @@ impl Verifier {
         rules: Rules,
     ) -> Result<Self, ConfigError> {
         let by_issuer = !trusted.is_empty();
+        let introspection = introspection_of(&single, &trusted)?;
         let trusts = if by_issuer {
             if let Some(setting) = single.first_setting() {
                 return Err(ConfigError::NotOnTrustedIssuer { setting });
@@ -272,6 +287,7 @@ impl Verifier {
             typ: rules.typ,
             max_token_length: rules.max_token_length,
             cache: TokenCache::new(rules.token_cache)?,
+            introspection,
         })
     }
 
@@ -289,6 +305,11 @@ impl Verifier {
         if token.len() > self.max_token_length {
             return Err(AuthError::new(AuthErrorKind::TokenTooLong, "token too long").into());
         }
+        if let Some(introspecting) = &self.introspection
+            && !is_compact_jws(token)
+        {
+            return self.introspect(introspecting, token);
+        }
         let Some(cache) = &self.cache else {
             return self.verify_fully::<C>(token).map(|(verified, ..)| verified);
         };
@@ -303,6 +324,69 @@ impl Verifier {
             &provenance,
         );
         Ok(verified)
+    }
+
+    /// Step 1 for an opaque token: the authorization server's answer from
+    /// the cache, checked at once, or the introspection to wait for (then
+    /// [`introspected`](Self::introspected)).
+    #[cold]
+    fn introspect<C>(
+        &self,
+        introspecting: &Introspecting,
+        token: &str,
+    ) -> Result<Verified<C>, VerifyError>
+    where
+        C: DeserializeOwned,
+    {
+        let trust = introspecting.trust;
+        match introspecting
+            .introspection
+            .introspect(token, self.claims.now())
+        {
+            Introspected::Ready(answer) => Ok(self.introspected(trust, answer?)?),
+            Introspected::Wait(answer) => Err(VerifyError {
+                error: AuthError::new(
+                    AuthErrorKind::IntrospectionUnavailable,
+                    "token introspection did not answer",
+                ),
+                retry: None,
+                introspection: Some(PendingIntrospection { trust, answer }),
+            }),
+        }
+    }
+
+    /// Steps 5 and 6 for the claims of an active opaque token, as the
+    /// authorization server gave them, by the rules of the issuer at `trust`.
+    /// RFC 7662 §2.2 makes `iss` optional: a response without it is taken as
+    /// the introspecting issuer's; one with it must name an accepted issuer.
+    pub(crate) fn introspected<C: DeserializeOwned>(
+        &self,
+        trust: usize,
+        payload: Arc<str>,
+    ) -> Result<Verified<C>, AuthError> {
+        let trust = self
+            .trusts
+            .get(trust)
+            .ok_or_else(|| AuthError::new(AuthErrorKind::InvalidIssuer, "issuer not accepted"))?;
+        let registered = self.read_registered_claims(&payload)?;
+        let issuers: &[String] = match registered.iss {
+            Some(_) => &trust.issuers,
+            None => &[],
+        };
+        let cnf = registered.cnf;
+        self.claims.check(issuers, &trust.audiences, registered)?;
+        let claims = serde_json::from_str(&payload).map_err(|e| {
+            AuthError::with_source(
+                AuthErrorKind::InvalidClaims,
+                "claims do not match the expected shape",
+                e,
+            )
+        })?;
+        Ok(Verified {
+            claims,
+            payload: Payload::Cached(payload),
+            may_be_bound: cnf,
+        })
     }
 
     /// The cache's answer for `token`, if it has one. A hit first brings its
@@ -499,6 +583,38 @@ impl fmt::Debug for Verifier {
     }
 }
 
+/// The issuer whose opaque tokens are introspected, and where: the layer's
+/// own, or the one trusted issuer configured with introspection.
+///
+/// # Errors
+///
+/// More than one trusted issuer with introspection: an opaque token names no
+/// issuer, so it could not be told which to ask.
+fn introspection_of(
+    single: &IssuerConfig,
+    trusted: &[IssuerConfig],
+) -> Result<Option<Introspecting>, ConfigError> {
+    let introspecting = |(trust, issuer): (usize, &IssuerConfig)| {
+        let introspection = Arc::clone(issuer.introspection.as_ref()?);
+        Some(Introspecting {
+            trust,
+            introspection,
+        })
+    };
+    if trusted.is_empty() {
+        return Ok(introspecting((0, single)));
+    }
+    let mut found = trusted.iter().enumerate().filter_map(introspecting);
+    let first = found.next();
+    if found.next().is_some() {
+        return Err(ConfigError::TooMany {
+            what: "trusted issuer with introspection (an opaque token names no issuer)",
+            max: 1,
+        });
+    }
+    Ok(first)
+}
+
 fn not_allowed() -> AuthError {
     AuthError::new(AuthErrorKind::AlgorithmNotAllowed, "algorithm not allowed")
 }
@@ -513,6 +629,7 @@ fn decode_payload(payload_b64: &str) -> Result<String, AuthError> {
 
 #[cfg(test)]
 mod tests {
+    use super::introspect::Introspect;
     use super::*;
     use crate::Key;
     use crate::test_helpers::{SECRET, token};
@@ -552,6 +669,66 @@ mod tests {
             .claims;
         assert_eq!(claims["sub"], "ada");
         assert!(format!("{verifier:?}").contains("HS256"));
+    }
+
+    /// Answers every token with the same claims, at once.
+    #[derive(Debug)]
+    struct Fixed(&'static str);
+
+    impl Introspect for Fixed {
+        fn introspect(&self, _token: &str, _now: u64) -> Introspected {
+            Introspected::Ready(Ok(Arc::from(self.0)))
+        }
+    }
+
+    fn introspecting(claims: &'static str) -> IssuerConfig {
+        IssuerConfig {
+            introspection: Some(Arc::new(Fixed(claims))),
+            ..IssuerConfig::default()
+        }
+    }
+
+    #[test]
+    fn an_opaque_token_is_introspected_and_its_claims_pass_the_claim_rules() {
+        let provider = crate::crypto::select(None).unwrap();
+        let verify = |issuer: IssuerConfig, token: &str| {
+            Verifier::new(provider, issuer, Vec::new(), Rules::default())
+                .unwrap()
+                .verify::<serde_json::Value>(token)
+                .map(|verified| verified.claims["sub"].clone())
+                .map_err(|e| e.error.description())
+        };
+        let good = r#"{"active":true,"sub":"ada","exp":99999999999,"aud":"api","iss":"as"}"#;
+        let with = |claims: &'static str| IssuerConfig {
+            audiences: vec!["api".to_owned()],
+            issuers: vec!["as".to_owned()],
+            ..introspecting(claims)
+        };
+        // No keys needed; the claims are the answer's.
+        assert_eq!(verify(with(good), "opaque").unwrap(), "ada");
+        // A JWT is not introspected: this issuer has no keys for it.
+        assert_eq!(verify(with(good), &token()), Err("algorithm not allowed"));
+        let jwt_too = IssuerConfig {
+            keys: vec![Key::hmac(SECRET)],
+            ..introspecting(r#"{"sub":"opaque","exp":99999999999}"#)
+        };
+        assert_eq!(verify(jwt_too, &token()).unwrap(), "ada");
+        // The JWT rules, with `iss` optional.
+        for (claims, refusal) in [
+            (r#"{"sub":"a","exp":99999999999,"aud":"api"}"#, None),
+            (r#"{"sub":"a","exp":1,"aud":"api"}"#, Some("token expired")),
+            (r#"{"sub":"a","aud":"api"}"#, Some("missing claim `exp`")),
+            (
+                r#"{"sub":"a","exp":99999999999,"aud":"x"}"#,
+                Some("audience not accepted"),
+            ),
+            (
+                r#"{"sub":"a","exp":99999999999,"aud":"api","iss":"x"}"#,
+                Some("issuer not accepted"),
+            ),
+        ] {
+            assert_eq!(verify(with(claims), "opaque").err(), refusal, "{claims}");
+        }
     }
 
     #[test]
@@ -607,6 +784,27 @@ mod tests {
                     rules(),
                 ),
                 "DuplicateIssuer { issuer: \"a\" }",
+            ),
+            (
+                build(
+                    IssuerConfig::default(),
+                    vec![
+                        IssuerConfig {
+                            issuers: vec!["a".to_owned()],
+                            ..introspecting("{}")
+                        },
+                        IssuerConfig {
+                            issuers: vec!["b".to_owned()],
+                            ..introspecting("{}")
+                        },
+                    ],
+                    rules(),
+                ),
+                "TooMany",
+            ),
+            (
+                build(introspecting("{}"), vec![trusted("a")], rules()),
+                "NotOnTrustedIssuer { setting: \"introspection\" }",
             ),
         ];
         for (error, expected) in cases {

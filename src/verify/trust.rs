@@ -7,6 +7,7 @@ use std::sync::Arc;
 use jsonwebtoken::Algorithm;
 use jsonwebtoken::crypto::CryptoProvider;
 
+use super::introspect::Introspect;
 use super::key_source::{KeyFeed, KeySource, OpenFeed};
 use super::prepare::{StaticEntries, key_entries};
 use crate::error::ConfigError;
@@ -24,6 +25,9 @@ pub(crate) struct IssuerConfig {
     pub(crate) algorithms: Option<Vec<Algorithm>>,
     /// Keys that come from elsewhere, instead of `keys`.
     pub(crate) feed: Option<Arc<dyn KeyFeed>>,
+    /// Where this issuer's opaque tokens are introspected; with it, the
+    /// issuer needs no keys (then it accepts no JWT).
+    pub(crate) introspection: Option<Arc<dyn Introspect>>,
 }
 
 impl IssuerConfig {
@@ -36,6 +40,7 @@ impl IssuerConfig {
             (!self.audiences.is_empty(), "audience"),
             (self.algorithms.is_some(), "algorithms"),
             (self.feed.is_some(), "jwks"),
+            (self.introspection.is_some(), "introspection"),
         ]
         .into_iter()
         .find_map(|(set, name)| set.then_some(name))
@@ -74,10 +79,16 @@ impl Trust {
             audiences,
             algorithms,
             feed,
+            introspection,
         } = config;
         let mut skipped_keys = 0;
         let (algorithms, keys) = match feed {
             Some(_) if !keys.is_empty() => return Err(ConfigError::KeysAndKeySet),
+            // An issuer of opaque tokens only: every JWT names an algorithm
+            // it does not allow.
+            None if keys.is_empty() && introspection.is_some() => {
+                (Vec::new(), KeySource::Static(Vec::new()))
+            }
             Some(feed) => {
                 let OpenFeed { algorithms, keys } = feed.open(provider, algorithms)?;
                 (algorithms, KeySource::Dynamic(keys))

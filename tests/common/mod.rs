@@ -70,6 +70,37 @@ pub async fn serve_axum(app: Router) -> Server {
     spawn(|listener| async move { axum::serve(listener, app).await.expect("serve") }).await
 }
 
+/// Serves the router `make` builds with `axum::serve` on 127.0.0.1:0, on a
+/// thread and runtime of its own that live as long as the test binary (the
+/// runtime of each `#[tokio::test]` ends with the test): for a server started
+/// once per test binary, behind a `OnceCell`.
+pub async fn serve_axum_for_the_binary<F, Fut>(make: F) -> SocketAddr
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Router>,
+{
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("test server".to_owned())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("the server's runtime");
+            runtime.block_on(async move {
+                let app = make().await;
+                let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+                let _ = sender.send(listener.local_addr().expect("local address"));
+                axum::serve(listener, app).await.expect("serve");
+            });
+        })
+        .expect("spawn the server's thread");
+    tokio::time::timeout(TIMEOUT, receiver)
+        .await
+        .expect("the server started in time")
+        .expect("the server's thread started it")
+}
+
 /// Serves `service` with plain hyper over HTTP/1, one connection task per
 /// accepted socket. The accept loop owns the connection tasks, so aborting it
 /// ends them too.

@@ -393,6 +393,34 @@ impl OauthProvider {
         )
     }
 
+    /// An opaque access token for the harness's `opaque_audience`, with
+    /// `scope` ("read", "write", "read write") if given: the kind the
+    /// provider's introspection endpoint answers for.
+    pub async fn opaque_token(&self, scope: Option<&str>) -> String {
+        let mut body = json!({ "resource": "https://opaque.api.test" });
+        if let Some(scope) = scope {
+            body["scope"] = json!(scope);
+        }
+        string(
+            &self.call(Method::POST, "/bearer-token", body).await,
+            "access_token",
+        )
+    }
+
+    /// Revokes a token of [`bearer_token`](Self::bearer_token) or
+    /// [`opaque_token`](Self::opaque_token) at the provider (RFC 7009).
+    pub async fn revoke(&self, token: &str) {
+        self.call(Method::POST, "/revoke", json!({ "token": token }))
+            .await;
+    }
+
+    /// How many requests reached the provider's introspection endpoint.
+    pub async fn introspection_requests(&self) -> u64 {
+        self.counts().await["introspection_requests"]
+            .as_u64()
+            .expect("introspection_requests in /counts")
+    }
+
     /// The harness's counters (`GET /counts`).
     pub async fn counts(&self) -> Value {
         self.call(Method::GET, "/counts", json!({})).await

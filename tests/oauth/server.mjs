@@ -1,6 +1,7 @@
-// A real OAuth 2.0 authorization server and a real DPoP client, for the
-// sender-constrained token tests of tower-jwt-auth (RFC 9449 DPoP, RFC 8705
-// certificate-bound tokens). Started by tests/common/oauth_provider.rs as
+// A real OAuth 2.0 authorization server, a real DPoP client and a real OAuth
+// client, for the sender-constrained token tests of tower-jwt-auth (RFC 9449
+// DPoP, RFC 8705 certificate-bound tokens) and its protected resource
+// metadata (RFC 9728). Started by tests/common/oauth_provider.rs as
 //
 //   node tests/oauth/server.mjs
 //
@@ -40,6 +41,24 @@
 //     -> {"access_token","token_type":"Bearer","expires_in","scope"?,"x5t#S256"}
 //   POST /bearer-token {"scope"?, "resource"?}
 //     -> {"access_token","token_type":"Bearer","expires_in","scope"?}
+//   POST /revoke       {"token"} -> {"status"}   revokes a /bearer-token token at the
+//                         provider's revocation endpoint (RFC 7009), as its client
+//   POST /discover-resource {"url", "resource"?, "token"?}
+//     -> {"status","challenges","resource_metadata","well_known_url","metadata",
+//         "authorization_server"}, or what was found before a step failed and
+//        {"refused": {"step","code","message"}} (still 200): what the OAuth
+//        client oauth4webapi finds from the protected resource at `url` (any
+//        resource server, such as the crate's under test), as RFC 9728 §5
+//        has it. It sends `GET url` with `token` (default: a string that is no
+//        token) and expects a 401 whose challenge names `resource_metadata`
+//        (step "challenge"); fetches that document and validates it against
+//        the resource identifier `resource` (default: `url`, as RFC 9728 §3.3
+//        says; step "metadata"); and discovers the first of its
+//        `authorization_servers` by OpenID Connect discovery, checking its
+//        issuer (step "authorization_server"). `well_known_url` is where the
+//        library itself puts `resource`'s metadata (RFC 9728 §3.1). `code`
+//        is the library's error code (`OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED`
+//        for a `resource` that does not match, ...).
 //   GET  /counts       -> the counters below
 //   GET  /info         -> endpoints, audiences, algorithms, and the client that
 //                         may call the introspection endpoint (client_secret_basic)
@@ -49,6 +68,7 @@ import { createServer } from 'node:http';
 
 import * as DPoP from 'dpop';
 import * as jose from 'jose';
+import * as oauth from 'oauth4webapi';
 import Provider, { errors } from 'oidc-provider';
 
 // oidc-provider prints its notices with console.info, which writes to stdout:
@@ -119,6 +139,12 @@ const counts = {
   // `use_dpop_nonce` answers included).
   provider_grants: 0,
   provider_grant_errors: 0,
+  // Requests that reached the provider's introspection endpoint (any client,
+  // any answer), counted by a middleware of the provider: what a resource
+  // server's introspection cache saves.
+  introspection_requests: 0,
+  // Requests that reached its revocation endpoint.
+  revocation_requests: 0,
 };
 
 // --- the provider --------------------------------------------------------------
@@ -176,6 +202,7 @@ async function startProvider() {
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      revocation: { enabled: true },
       introspection: {
         enabled: true,
         // Confidential clients only (all of ours are).
@@ -220,6 +247,17 @@ async function startProvider() {
   };
 
   const provider = new Provider(issuer, configuration);
+  // Counts the requests of the two endpoints by their paths, which discovery
+  // (below) tells; the middleware runs before the provider's routes.
+  const paths = {};
+  provider.use(async (ctx, next) => {
+    if (ctx.method === 'POST' && ctx.path === paths.introspection) {
+      counts.introspection_requests += 1;
+    } else if (ctx.method === 'POST' && ctx.path === paths.revocation) {
+      counts.revocation_requests += 1;
+    }
+    await next();
+  });
   provider.on('grant.success', () => {
     counts.provider_grants += 1;
   });
@@ -234,6 +272,8 @@ async function startProvider() {
   server.on('request', provider.callback());
 
   const discovery = await fetchJson(`${issuer}/.well-known/openid-configuration`);
+  paths.introspection = new URL(discovery.introspection_endpoint).pathname;
+  paths.revocation = new URL(discovery.revocation_endpoint).pathname;
   return { server, issuer, discovery };
 }
 
@@ -397,6 +437,96 @@ function requiredString(body, name) {
   return value;
 }
 
+// --- the OAuth client: protected resource metadata (RFC 9728) ----------------------
+
+function urlOf(body, name, fallback) {
+  const text = optionalString(body, name) ?? fallback;
+  if (text === undefined) {
+    throw new BadRequest(`${name} is required`);
+  }
+  try {
+    return new URL(text);
+  } catch {
+    throw new BadRequest(`${name} is not a URL`);
+  }
+}
+
+/**
+ * oauth4webapi's steps from a refusal to the authorization server (see the
+ * route's comment at the top). Every request is bounded in time, follows no
+ * redirect (the library's default), and goes to 127.0.0.1 over plain HTTP:
+ * the library refuses `http:` unless told (`allowInsecureRequests`), which
+ * only these local test servers justify.
+ */
+async function discoverResource(body) {
+  const url = urlOf(body, 'url');
+  const expected = urlOf(body, 'resource', url.href);
+  const token = optionalString(body, 'token') ?? 'not-a-token';
+  const options = () => ({
+    [oauth.allowInsecureRequests]: true,
+    signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
+  });
+  const found = {};
+  const refused = (step, error) => ({
+    ...found,
+    refused: { step, code: error.code ?? error.name, message: error.message },
+  });
+
+  // Where the library would look for `expected`'s metadata; nothing is sent.
+  await oauth.resourceDiscoveryRequest(expected, {
+    ...options(),
+    [oauth.customFetch]: async (wellKnown) => {
+      found.well_known_url = wellKnown;
+      return new Response(null, { status: 204 });
+    },
+  });
+
+  try {
+    await oauth.protectedResourceRequest(token, 'GET', url, undefined, undefined, options());
+    return refused('challenge', new Error('the resource answered without a challenge'));
+  } catch (error) {
+    if (!(error instanceof oauth.WWWAuthenticateChallengeError)) {
+      return refused('challenge', error);
+    }
+    found.status = error.status;
+    found.challenges = error.cause;
+  }
+  const named = found.challenges.find((challenge) => challenge.parameters.resource_metadata);
+  if (!named) {
+    return refused('challenge', new Error('no challenge names resource_metadata'));
+  }
+  found.resource_metadata = named.parameters.resource_metadata;
+
+  try {
+    const response = await fetch(found.resource_metadata, {
+      headers: { accept: 'application/json' },
+      redirect: 'manual',
+      signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
+    });
+    found.metadata = await oauth.processResourceDiscoveryResponse(expected, response);
+  } catch (error) {
+    return refused('metadata', error);
+  }
+
+  try {
+    const [first] = found.metadata.authorization_servers ?? [];
+    if (typeof first !== 'string') {
+      throw new Error('the metadata names no authorization server');
+    }
+    const issuer = new URL(first);
+    const response = await oauth.discoveryRequest(issuer, options());
+    const as = await oauth.processDiscoveryResponse(issuer, response);
+    found.authorization_server = {
+      issuer: as.issuer,
+      token_endpoint: as.token_endpoint,
+      dpop_signing_alg_values_supported: as.dpop_signing_alg_values_supported,
+    };
+  } catch (error) {
+    return refused('authorization_server', error);
+  }
+  return found;
+}
+
 function keyAnswer(entry) {
   return { key: entry.id, alg: entry.alg, jkt: entry.jkt, public_jwk: entry.publicJwk };
 }
@@ -460,6 +590,26 @@ function routes(provider) {
       counts.bearer_tokens += 1;
       return tokenAnswer(token);
     },
+    'POST /revoke': async (body) => {
+      const form = new URLSearchParams({
+        token: requiredString(body, 'token'),
+        token_type_hint: 'access_token',
+      });
+      const answer = await fetchJson(provider.discovery.revocation_endpoint, {
+        method: 'POST',
+        headers: {
+          authorization: basicAuth(CLIENTS.bearer),
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: form,
+      });
+      // RFC 7009 §2.2: 200 whether or not the token was known.
+      if (answer[STATUS] !== 200) {
+        throw new ProviderRefused(`revocation endpoint answered ${answer[STATUS]}`);
+      }
+      return { status: answer[STATUS] };
+    },
+    'POST /discover-resource': discoverResource,
     'GET /counts': async () => ({ ...counts }),
     'GET /info': async () => ({
       issuer: provider.issuer,

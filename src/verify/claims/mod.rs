@@ -114,6 +114,11 @@ impl ClaimRules {
         })
     }
 
+    /// Now, by the clock, in whole seconds.
+    pub(super) fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
     /// Now, and the leeway, as NumericDates (whole seconds from the clock).
     pub(super) fn now_and_leeway(&self) -> (f64, f64) {
         (self.clock.now() as f64, self.leeway as f64)

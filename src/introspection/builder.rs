@@ -1,0 +1,306 @@
+//! [`IntrospectionBuilder`]: the setters of an introspection endpoint's
+//! settings, and [`build`](IntrospectionBuilder::build), which checks them once.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use http::HeaderValue;
+
+use super::cache::{AnswerCache, Lifetimes};
+use super::client::Client;
+use super::{Inner, Introspection};
+use crate::remote::{
+    ClientConfig, Fetcher, ProxySetting, RemoteKeyError, RemoteKeyErrorKind, Target,
+};
+
+/// The default number of answers an [`Introspection`] keeps: 10 000.
+pub const DEFAULT_INTROSPECTION_CACHE_CAPACITY: usize = 10_000;
+
+/// Configures and builds an [`Introspection`]; made by
+/// [`Introspection::builder`].
+///
+/// Every setting but the credentials has a default; [`build`](Self::build)
+/// checks them all once.
+#[derive(Clone)]
+#[must_use = "a builder does nothing until it is built"]
+pub struct IntrospectionBuilder {
+    endpoint: String,
+    /// The client id and secret, as given.
+    credentials: Option<(String, String)>,
+    http: ClientConfig,
+    timeout: Duration,
+    cache_capacity: usize,
+    max_cache_lifetime: Duration,
+    inactive_cache_lifetime: Duration,
+}
+
+impl IntrospectionBuilder {
+    pub(super) fn new(endpoint: String) -> Self {
+        let mut http = ClientConfig::default();
+        // An answer is one token's claims, not a key set.
+        http.max_document_size = 16 * 1024;
+        Self {
+            endpoint,
+            credentials: None,
+            http,
+            timeout: Duration::from_secs(5),
+            cache_capacity: DEFAULT_INTROSPECTION_CACHE_CAPACITY,
+            max_cache_lifetime: Duration::from_secs(60),
+            inactive_cache_lifetime: Duration::from_secs(5),
+        }
+    }
+
+    /// Authenticates this resource server to the endpoint with HTTP Basic
+    /// (`client_secret_basic`, RFC 7662 §2.1 and RFC 6749 §2.3.1: the id and
+    /// the secret each form-urlencoded, then joined by `:` and base64).
+    /// Required.
+    pub fn client_secret_basic(
+        mut self,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+    ) -> Self {
+        self.credentials = Some((client_id.into(), client_secret.into()));
+        self
+    }
+
+    /// How long one introspection may take in all: connection, TLS, request
+    /// and the whole answer. Default: 5 s.
+    ///
+    /// A request that waits for the answer longer is `503`, never `401`.
+    /// [`build`](Self::build) fails when it is zero.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The largest answer accepted, in bytes. Default: 16 KiB.
+    ///
+    /// A larger `Content-Length` is refused before the body is read, and a
+    /// body without one is read only up to the limit (then `503`).
+    /// [`build`](Self::build) fails when it is zero.
+    pub fn max_response_size(mut self, bytes: usize) -> Self {
+        self.http.max_document_size = bytes;
+        self
+    }
+
+    /// The most answers kept. Default:
+    /// [`DEFAULT_INTROSPECTION_CACHE_CAPACITY`]. The least recently useful
+    /// are evicted first (S3-FIFO). [`build`](Self::build) fails when it is
+    /// zero.
+    pub fn cache_capacity(mut self, entries: usize) -> Self {
+        self.cache_capacity = entries;
+        self
+    }
+
+    /// The longest an active token's answer is kept, even when its `exp` is
+    /// later (whole seconds). Default: 60 s.
+    ///
+    /// This is how long a token revoked at the authorization server may still
+    /// be accepted here; zero asks about every request (concurrent requests
+    /// with one token still share one introspection).
+    pub fn max_cache_lifetime(mut self, lifetime: Duration) -> Self {
+        self.max_cache_lifetime = lifetime;
+        self
+    }
+
+    /// How long an inactive token's answer is kept (whole seconds), so that a
+    /// client repeating a dead token does not cost an introspection each time.
+    /// Default: 5 s; zero keeps none.
+    pub fn inactive_cache_lifetime(mut self, lifetime: Duration) -> Self {
+        self.inactive_cache_lifetime = lifetime;
+        self
+    }
+
+    /// Whether a plain `http://` endpoint on a host other than loopback is
+    /// accepted. Default: `false` (the token and our credentials would cross
+    /// the network in clear); `http://` to loopback is always accepted.
+    pub fn allow_http(mut self, allow: bool) -> Self {
+        self.http.allow_http = allow;
+        self
+    }
+
+    /// Trusts one more root certificate (DER), beside Mozilla's root program;
+    /// see [`RemoteKeySetBuilder::add_root_certificate`](crate::RemoteKeySetBuilder::add_root_certificate).
+    pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.http.root_certificates.push(der.into());
+        self
+    }
+
+    /// Sends requests through this HTTP proxy, whatever the environment says;
+    /// see [`RemoteKeySetBuilder::proxy`](crate::RemoteKeySetBuilder::proxy).
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.http.proxy = ProxySetting::Url(url.into());
+        self
+    }
+
+    /// Connects straight to the endpoint, whatever `HTTPS_PROXY` and
+    /// `ALL_PROXY` say.
+    pub fn no_proxy(mut self) -> Self {
+        self.http.proxy = ProxySetting::Direct;
+        self
+    }
+
+    /// Checks the settings and the URL, and makes the HTTP client. Needs no
+    /// runtime; introspections run on the one that serves requests.
+    ///
+    /// # Errors
+    ///
+    /// - [`InvalidUrl`](RemoteKeyErrorKind::InvalidUrl): the endpoint is not
+    ///   an absolute `https://` URL, or `http://` to a host that is not
+    ///   loopback without [`allow_http`](Self::allow_http);
+    /// - [`InvalidConfig`](RemoteKeyErrorKind::InvalidConfig): no
+    ///   [`client_secret_basic`](Self::client_secret_basic), a zero timeout,
+    ///   size or capacity, no rustls crypto provider or SHA-256 (neither the
+    ///   `aws-lc-rs` nor the `rust-crypto` feature), an unreadable root
+    ///   certificate, a proxy that is not `http://`.
+    pub fn build(self) -> Result<Introspection, RemoteKeyError> {
+        let invalid =
+            |detail: &'static str| RemoteKeyError::new(RemoteKeyErrorKind::InvalidConfig, detail);
+        let Some((id, secret)) = &self.credentials else {
+            return Err(invalid(
+                "introspection needs the resource server's credentials: client_secret_basic",
+            ));
+        };
+        if self.timeout.is_zero() {
+            return Err(invalid("timeout must not be zero"));
+        }
+        if self.cache_capacity == 0 {
+            return Err(invalid("cache_capacity must not be zero"));
+        }
+        if self.http.max_document_size == 0 {
+            return Err(invalid("max_response_size must not be zero"));
+        }
+        if crate::crypto::sha256(b"").is_none() {
+            return Err(invalid(
+                "the introspection cache needs SHA-256: enable the `aws-lc-rs` or \
+                 `rust-crypto` feature of tower-jwt-auth",
+            ));
+        }
+        let mut http = self.http;
+        // One deadline bounds the whole exchange; the connection gets no more.
+        http.connect_timeout = http.connect_timeout.min(self.timeout);
+        http.check()?;
+        let endpoint = Target::parse(&self.endpoint, http.allow_http)?;
+        let fetcher = Fetcher::new(&http)?;
+        let client = Client::new(fetcher, endpoint, basic(id, secret)?, self.timeout);
+        let cache = AnswerCache::new(
+            self.cache_capacity,
+            Lifetimes {
+                max_active: self.max_cache_lifetime.as_secs(),
+                inactive: self.inactive_cache_lifetime.as_secs(),
+            },
+        );
+        Ok(Introspection {
+            inner: Arc::new(Inner { client, cache }),
+        })
+    }
+}
+
+/// The `Authorization` value of `client_secret_basic`: each part
+/// form-urlencoded first (RFC 6749 §2.3.1, Appendix B), marked sensitive.
+fn basic(id: &str, secret: &str) -> Result<HeaderValue, RemoteKeyError> {
+    let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let credentials = format!("{}:{}", encode(id), encode(secret));
+    let mut value = HeaderValue::try_from(format!("Basic {}", STANDARD.encode(credentials)))
+        .map_err(|e| {
+            RemoteKeyError::new(
+                RemoteKeyErrorKind::InvalidConfig,
+                "unusable client credentials",
+            )
+            .with_source(e)
+        })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+impl fmt::Debug for IntrospectionBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IntrospectionBuilder")
+            .field("endpoint", &self.endpoint)
+            .field(
+                "client_id",
+                &self.credentials.as_ref().map(|(id, _)| id.as_str()),
+            )
+            .field("client_secret", &"[redacted]")
+            .field("http", &self.http)
+            .field("timeout", &self.timeout)
+            .field("cache_capacity", &self.cache_capacity)
+            .field("max_cache_lifetime", &self.max_cache_lifetime)
+            .field("inactive_cache_lifetime", &self.inactive_cache_lifetime)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_secret_basic_encodes_each_part_before_base64() {
+        // RFC 6749 Appendix B: application/x-www-form-urlencoded, space as `+`.
+        let value = basic("s6BhdRkqt3", "7Fjfp0ZBr1KtDRbnfVdmIw").unwrap();
+        assert_eq!(value, "Basic czZCaGRSa3F0Mzo3RmpmcDBaQnIxS3REUmJuZlZkbUl3");
+        assert!(value.is_sensitive());
+        let value = basic("a:b", "c d%é").unwrap();
+        let encoded = value.to_str().unwrap().strip_prefix("Basic ").unwrap();
+        let decoded = String::from_utf8(STANDARD.decode(encoded).unwrap()).unwrap();
+        assert_eq!(decoded, "a%3Ab:c+d%25%C3%A9");
+    }
+
+    #[test]
+    fn each_refusal_names_its_cause_and_the_secret_never_shows() {
+        let good = || {
+            Introspection::builder("https://as.example/introspect")
+                .client_secret_basic("rs", "s3cret-value")
+        };
+        for (builder, kind, says) in [
+            (
+                Introspection::builder("https://as.example/introspect"),
+                RemoteKeyErrorKind::InvalidConfig,
+                "client_secret_basic",
+            ),
+            (
+                good().timeout(Duration::ZERO),
+                RemoteKeyErrorKind::InvalidConfig,
+                "timeout",
+            ),
+            (
+                good().cache_capacity(0),
+                RemoteKeyErrorKind::InvalidConfig,
+                "cache_capacity",
+            ),
+            (
+                good().max_response_size(0),
+                RemoteKeyErrorKind::InvalidConfig,
+                "max_response_size",
+            ),
+            (
+                Introspection::builder("http://as.example/introspect")
+                    .client_secret_basic("a", "b"),
+                RemoteKeyErrorKind::InvalidUrl,
+                "http://",
+            ),
+            (
+                Introspection::builder("/introspect").client_secret_basic("a", "b"),
+                RemoteKeyErrorKind::InvalidUrl,
+                "absolute",
+            ),
+        ] {
+            let error = builder.build().unwrap_err();
+            assert_eq!(error.kind(), kind, "{error}");
+            assert!(error.to_string().contains(says), "{error}");
+        }
+        let shown = format!("{:?}", good());
+        assert!(shown.contains("rs") && !shown.contains("s3cret"), "{shown}");
+        let built = good().build().unwrap();
+        assert_eq!(built.endpoint(), "https://as.example/introspect");
+        let shown = format!("{built:?}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("Basic"),
+            "{shown}"
+        );
+    }
+}

@@ -1,0 +1,161 @@
+//! Token introspection (RFC 7662): opaque access tokens, judged by the
+//! authorization server that issued them, through a cache.
+//!
+//! - `builder`: the setters, and `build`;
+//! - `client`: one introspection request over `remote`'s HTTP client, and
+//!   what its answer means;
+//! - `cache`: the answers, kept by the digest of the token, for how long, and
+//!   one request at a time per token.
+//!
+//! The layer reaches an [`Introspection`] through the verifier's seam
+//! (`verify::introspect`), which decides which tokens are opaque and checks
+//! the claims of an active one.
+
+mod builder;
+mod cache;
+mod client;
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::error::{AuthError, AuthErrorKind};
+use crate::verify::introspect::{Introspect, Introspected};
+use cache::{AnswerCache, Verdict};
+use client::Client;
+
+pub use builder::{DEFAULT_INTROSPECTION_CACHE_CAPACITY, IntrospectionBuilder};
+
+/// An authorization server's token introspection endpoint (RFC 7662), for
+/// opaque access tokens: give it to
+/// [`JwtAuthBuilder::introspection`](crate::JwtAuthBuilder::introspection) or
+/// to one [`TrustedIssuer::introspection`](crate::TrustedIssuer::introspection).
+///
+/// Built once with [`Introspection::builder`], then cloned freely: clones
+/// share the HTTP client and the cache.
+///
+/// - **The request.** `POST` with `token=<the token>&token_type_hint=access_token`
+///   (`application/x-www-form-urlencoded`), `Accept: application/json`, and
+///   the resource server's own credentials (`client_secret_basic`, RFC 7662
+///   §2.1). `https://` only (plain `http://` only to loopback, unless
+///   [`allow_http`](IntrospectionBuilder::allow_http)), no redirects, a
+///   [timeout](IntrospectionBuilder::timeout) and a
+///   [size limit](IntrospectionBuilder::max_response_size), proxies as for a
+///   [`RemoteKeySet`](crate::RemoteKeySet): the same client.
+/// - **The answer.** A JSON object whose `active` is the JSON boolean `true`
+///   is an active token, and its members are the token's claims (then checked
+///   as a JWT's are). `active: false`, or anything but `true` (the string
+///   `"true"` included), is an inactive token: `401`. An error status, a body
+///   that is not a JSON object, a timeout or a network failure is the
+///   authorization server's failure, never the client's: `503`, logged once
+///   per outage (`tracing::warn!`, target `tower_jwt_auth`, then a count every
+///   10 s), with the cause (`401`/`403` from the endpoint names our own
+///   credentials: a configuration error). There is no fail-open policy: an
+///   opaque token has no claims to let through without an answer.
+/// - **The cache**, keyed by the SHA-256 of the token (the token itself is
+///   never kept, nor logged), bounded by
+///   [`cache_capacity`](IntrospectionBuilder::cache_capacity) entries:
+///   - an active token until its `exp`, and never longer than
+///     [`max_cache_lifetime`](IntrospectionBuilder::max_cache_lifetime) (60 s
+///     by default: how long a token revoked at the authorization server may
+///     still be accepted); an active token without a numeric `exp` is not
+///     kept;
+///   - an inactive one for
+///     [`inactive_cache_lifetime`](IntrospectionBuilder::inactive_cache_lifetime)
+///     (5 s by default);
+///   - a failure is not kept, but every request that waited for the same
+///     introspection shares its answer: **one request per token at a time**,
+///     so a thousand concurrent requests with one new token cause one
+///     introspection call.
+///
+///   The layer's [clock](crate::JwtAuthBuilder::clock) decides the
+///   lifetimes; every hit still checks `exp` and `nbf` with the leeway.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_jwt_auth::{Introspection, JwtAuthLayer, TrustedIssuer, Key};
+///
+/// let introspection = Introspection::builder("https://login.example.com/oauth2/introspect")
+///     .client_secret_basic("orders-api", "the client secret")
+///     .timeout(Duration::from_secs(2))
+///     .max_cache_lifetime(Duration::from_secs(30))
+///     .build()?;
+/// // JWTs of one issuer, and the opaque tokens of another.
+/// let layer = JwtAuthLayer::<serde_json::Value>::builder()
+///     .trusted_issuer(
+///         TrustedIssuer::new("https://partners.example.org")
+///             .key(Key::hmac(b"the partner issuer's 32-byte key")),
+///     )
+///     .trusted_issuer(
+///         TrustedIssuer::new("https://login.example.com").introspection(introspection),
+///     )
+///     .build()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Introspection {
+    inner: Arc<Inner>,
+}
+
+/// What clones share.
+struct Inner {
+    client: Client,
+    cache: AnswerCache,
+}
+
+impl Introspection {
+    /// Starts the configuration of the introspection endpoint at `endpoint`
+    /// (an absolute `https://` URL, such as an authorization server
+    /// metadata's `introspection_endpoint`).
+    pub fn builder(endpoint: impl Into<String>) -> IntrospectionBuilder {
+        IntrospectionBuilder::new(endpoint.into())
+    }
+
+    /// The introspection endpoint's URL.
+    pub fn endpoint(&self) -> &str {
+        self.inner.client.endpoint()
+    }
+}
+
+impl Introspect for Introspection {
+    fn introspect(&self, token: &str, now: u64) -> Introspected {
+        // `build` made sure there is SHA-256.
+        let Some(key) = crate::crypto::sha256(token.as_bytes()) else {
+            return Introspected::Ready(Err(AuthError::new(
+                AuthErrorKind::IntrospectionUnavailable,
+                "no SHA-256 for the introspection cache",
+            )));
+        };
+        if let Some(verdict) = self.inner.cache.get(&key, now) {
+            return Introspected::Ready(verdict.into_result());
+        }
+        let inner = Arc::clone(&self.inner);
+        let token = token.to_owned();
+        Introspected::Wait(Box::pin(async move {
+            let ask = inner.client.introspect(&token);
+            inner.cache.resolve(key, now, ask).await.into_result()
+        }))
+    }
+}
+
+impl Verdict {
+    /// The claims of an active token, or the refusal.
+    fn into_result(self) -> Result<Arc<str>, AuthError> {
+        match self {
+            Self::Active(payload) => Ok(payload),
+            Self::Inactive => Err(AuthError::new(
+                AuthErrorKind::InactiveToken,
+                "token is not active",
+            )),
+            Self::Unavailable(error) => Err(error),
+        }
+    }
+}
+
+impl fmt::Debug for Introspection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Introspection")
+            .field("client", &self.inner.client)
+            .field("cache", &self.inner.cache)
+            .finish()
+    }
+}
