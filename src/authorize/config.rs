@@ -1,12 +1,14 @@
 //! [`Config`]: the built configuration of a [`RequireLayer`](super::RequireLayer),
 //! shared by the layer and its services behind one `Arc`.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{Extensions, Request, Response};
 
 use super::rule::Rules;
 use crate::claims::Claims;
-use crate::error::AuthError;
+use crate::error::{AuthError, TokenChallenge};
 use crate::response::ErrorResponder;
 
 /// The built configuration of a [`RequireLayer`], shared behind one `Arc`.
@@ -22,8 +24,20 @@ impl<C: Send + Sync + 'static, R> Config<C, R> {
             .extensions()
             .get::<Claims<C>>()
             .ok_or_else(AuthError::missing_token)?;
-        self.rules.check(claims)?;
+        self.rules
+            .check(claims)
+            .map_err(|error| under_token_challenge(error, request.extensions()))?;
         Ok(claims)
+    }
+}
+
+/// `error`, to be answered under the challenge the `JwtAuthLayer` in front
+/// left in `extensions` (one that takes DPoP: the scheme the token came by),
+/// if it left one.
+pub(super) fn under_token_challenge(error: AuthError, extensions: &Extensions) -> AuthError {
+    match extensions.get::<TokenChallenge>() {
+        Some(TokenChallenge(challenge)) => error.with_challenge(Arc::clone(challenge)),
+        None => error,
     }
 }
 

@@ -12,7 +12,7 @@ use http::{Extensions, Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use super::config::Config;
+use super::config::{Config, under_token_challenge};
 use super::rule::{Check, not_met};
 use crate::answer::Answer;
 use crate::body::ResponseBody;
@@ -185,16 +185,21 @@ where
                     call,
                     rules,
                 } => {
-                    if !ready!(check.as_mut().poll(cx)) {
-                        Answer::rejected(rules.refuse(not_met()))
+                    let passed = ready!(check.as_mut().poll(cx));
+                    let (_, request) = call
+                        .as_ref()
+                        .expect("AsyncRequireFuture polled after completion");
+                    let refuse = |error| {
+                        let error = under_token_challenge(error, request.extensions());
+                        Answer::rejected(rules.refuse(error))
+                    };
+                    if !passed {
+                        refuse(not_met())
                     } else {
-                        let (_, request) = call
-                            .as_ref()
-                            .expect("AsyncRequireFuture polled after completion");
                         // `call` found the claims, and nothing else holds the
                         // request: they are still there.
                         match rules.next(*next, request.extensions()) {
-                            Err(error) => Answer::rejected(rules.refuse(error)),
+                            Err(error) => refuse(error),
                             Ok(Some(following)) => {
                                 *check = following;
                                 *next += 1;

@@ -4,6 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -13,6 +14,7 @@ use super::config::Config;
 use super::rule::Spec;
 use super::service::Require;
 use super::{SyncOnly, WithAsync};
+use crate::clock::{Clock, SharedClock};
 use crate::error::ConfigError;
 use crate::response::{DefaultResponder, ErrorResponder};
 
@@ -65,17 +67,30 @@ use crate::response::{DefaultResponder, ErrorResponder};
 /// # The requirements
 ///
 /// Every rule must be met, and they are checked in this order; the first that
-/// fails decides the answer, `403` with an [`AuthError`](crate::AuthError) of
-/// kind [`InsufficientScope`](crate::AuthErrorKind::InsufficientScope) and a
-/// fixed description:
+/// fails decides the answer: `403` with an [`AuthError`](crate::AuthError) of
+/// kind [`InsufficientScope`](crate::AuthErrorKind::InsufficientScope), or, for
+/// the step-up rules (RFC 9470), `401` with one of kind
+/// [`InsufficientUserAuthentication`](crate::AuthErrorKind::InsufficientUserAuthentication);
+/// each with a fixed description:
 ///
 /// | rule | met when | description |
 /// |---|---|---|
 /// | [`scope`](RequireBuilder::scope), [`scopes`](RequireBuilder::scopes) | every scope is granted by `scope` (a space-separated string, RFC 9068) or `scp` (an array, or a space-separated string) | `insufficient scope`, with [`required_scope`](crate::AuthError::required_scope) |
 /// | [`role`](RequireBuilder::role), [`any_role`](RequireBuilder::any_role) | the [roles claim](RequireBuilder::roles_claim) (an array of strings, or one string) holds the role, or one of the roles | `missing role` |
 /// | [`claim_eq`](RequireBuilder::claim_eq) | the claim at the path equals the JSON value | `claim requirement not met` |
+/// | [`acr_values`](RequireBuilder::acr_values) (`401`) | `acr` is a string, one of the values | `a different authentication level is required`, with [`acr_values`](crate::AuthError::acr_values) |
+/// | [`max_age`](RequireBuilder::max_age) (`401`) | `auth_time` is a number, not older than `max_age` nor in the future (with the [leeway](RequireBuilder::leeway)) | `more recent authentication is required` (`authentication time is in the future`), with [`max_age`](crate::AuthError::max_age) |
 /// | [`predicate`](RequireBuilder::predicate) | the function returns `true` | `requirement not met` |
 /// | [`async_predicate`](RequireBuilder::async_predicate) | the future resolves to `true` | `requirement not met` |
+///
+/// The step-up rules come after the scope, role and claim rules: a token
+/// short of a scope is refused with `403` even when its user's authentication
+/// is short too, because authenticating again would not give it the scope
+/// (and would cost the user an interaction for nothing). The step-up
+/// challenge names the whole step-up requirement (`acr_values` and
+/// `max_age`), whichever part failed. A `RequireLayer` behind a
+/// `JwtAuthLayer` that [takes DPoP](crate::JwtAuthBuilder::dpop) answers
+/// under the scheme the token came by, as the `JwtAuthLayer` does.
 ///
 /// A request without `Claims<C>` (no `JwtAuthLayer` in front, or one in
 /// [optional](crate::JwtAuthBuilder::optional) mode and no token) is answered
@@ -84,8 +99,8 @@ use crate::response::{DefaultResponder, ErrorResponder};
 /// `JwtAuthLayer` into a required one for the routes it wraps.
 ///
 /// Claim values in a token that have the wrong type (a number for `scope`, an
-/// object for the roles) grant nothing; they never fail the request in another
-/// way.
+/// object for the roles, an array for `acr`, a string for `auth_time`) grant
+/// nothing; they never fail the request in another way.
 ///
 /// # How claims are read
 ///
@@ -97,6 +112,10 @@ use crate::response::{DefaultResponder, ErrorResponder};
 /// (`realm_access.roles`); it cannot name a key that itself contains a dot, nor
 /// an array element. A typed `C` shows a `None` field as `null` unless it is
 /// skipped when serializing, so `claim_eq(path, Value::Null)` is met by it.
+///
+/// The step-up rules read `acr` and `auth_time` the same way: a typed `C`
+/// must keep them (say `acr: Option<String>` and `auth_time: Option<u64>`),
+/// or every token falls short.
 ///
 /// # Errors and panics of predicates
 ///
@@ -233,9 +252,128 @@ impl<C: Serialize, R, M> RequireBuilder<C, R, M> {
         self.spec.reads_paths();
         self
     }
+
+    /// Step-up (RFC 9470): requires the token's `acr` claim (a string, the
+    /// authentication context class of the user's authentication, OpenID
+    /// Connect Core §2) to be one of `values`, compared exactly. Give them in
+    /// order of preference: the challenge lists them so, and the client asks
+    /// the authorization server for them in that order. Calls add up to one
+    /// list.
+    ///
+    /// A token without `acr`, with one that is not a string, or with another
+    /// value is refused with `401`:
+    /// `WWW-Authenticate: Bearer error="insufficient_user_authentication", error_description="a different authentication level is required", acr_values="a b"`
+    /// (with `max_age` too when set: the challenge names the whole
+    /// requirement). The client then has the user authenticate again and
+    /// comes back with a new token (RFC 9470 §4).
+    ///
+    /// [`build`](Self::build) refuses an empty list, and a value that is not
+    /// one word of visible ASCII without `"` or `\` (the challenge holds them
+    /// space-separated in a quoted string).
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use bytes::Bytes;
+    /// # use http::{Request, Response, StatusCode};
+    /// # use http_body_util::Full;
+    /// # use tower::{ServiceBuilder, ServiceExt, service_fn};
+    /// use serde_json::json;
+    /// use tower_jwt_auth::{AuthError, AuthErrorKind, JwtAuthLayer, Key, RequireLayer, TokenIssuer};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let secret = b"a secret of at least 32 bytes....";
+    /// let service = ServiceBuilder::new()
+    ///     .layer(JwtAuthLayer::<serde_json::Value>::builder().key(Key::hmac(secret)).build()?)
+    ///     .layer(
+    ///         RequireLayer::<serde_json::Value>::builder()
+    ///             .acr_values(["urn:example:mfa", "urn:example:phr"])
+    ///             .build()?,
+    ///     )
+    ///     .service(service_fn(|_: Request<Full<Bytes>>| async {
+    ///         Ok::<_, Infallible>(Response::new(Full::<Bytes>::from("transfer")))
+    ///     }));
+    ///
+    /// let issuer = TokenIssuer::hmac(secret).build()?;
+    /// let call = |acr: &str| {
+    ///     let token = issuer.issue(&json!({ "sub": "ada", "acr": acr }));
+    ///     let request = Request::post("/transfers")
+    ///         .header("authorization", format!("Bearer {}", token.unwrap()))
+    ///         .body(Full::default());
+    ///     service.clone().oneshot(request.unwrap())
+    /// };
+    ///
+    /// assert_eq!(call("urn:example:phr").await?.status(), StatusCode::OK);
+    ///
+    /// let response = call("urn:example:password").await?;
+    /// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    /// assert_eq!(
+    ///     response.headers()["www-authenticate"],
+    ///     "Bearer error=\"insufficient_user_authentication\", \
+    ///      error_description=\"a different authentication level is required\", \
+    ///      acr_values=\"urn:example:mfa urn:example:phr\"",
+    /// );
+    /// let error = response.extensions().get::<AuthError>().unwrap();
+    /// assert_eq!(error.kind(), AuthErrorKind::InsufficientUserAuthentication);
+    /// assert_eq!(error.acr_values(), Some("urn:example:mfa urn:example:phr"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn acr_values<I>(mut self, values: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.spec
+            .step_up
+            .acr_values
+            .get_or_insert_with(Vec::new)
+            .extend(values.into_iter().map(Into::into));
+        self.spec.reads_paths();
+        self
+    }
+
+    /// Step-up (RFC 9470): requires the user's authentication to be at most
+    /// `max_age` old, in whole seconds (a fraction is dropped): the token's
+    /// `auth_time` claim (a NumericDate, OpenID Connect Core §2) must be no
+    /// earlier than now minus `max_age`, and no later than now, each with the
+    /// [`leeway`](Self::leeway) for clock skew. `Duration::ZERO` asks for an
+    /// authentication just now (within the leeway).
+    ///
+    /// A token without `auth_time`, with one that is not a number, too old or
+    /// in the future, is refused with `401`:
+    /// `WWW-Authenticate: Bearer error="insufficient_user_authentication", error_description="more recent authentication is required", max_age="300"`
+    /// (`"authentication time is in the future"` for the last), with
+    /// `acr_values` too when set.
+    ///
+    /// "Now" comes from this layer's [`clock`](Self::clock): a `RequireLayer`
+    /// cannot read the `JwtAuthLayer`'s without a cost on every request, so
+    /// give both the same clock when it is not the system's.
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.spec.step_up.max_age = Some(max_age);
+        self.spec.reads_paths();
+        self
+    }
 }
 
 impl<C, R, M> RequireBuilder<C, R, M> {
+    /// Where "now" comes from for [`max_age`](Self::max_age) (default: the
+    /// system clock); the same [`Clock`] as
+    /// [`JwtAuthBuilder::clock`](crate::JwtAuthBuilder::clock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.spec.step_up.clock = SharedClock::new(clock);
+        self
+    }
+
+    /// The clock-skew allowance of [`max_age`](Self::max_age), in whole
+    /// seconds (default 60 s, as [`JwtAuthBuilder::leeway`](crate::JwtAuthBuilder::leeway)'s):
+    /// an `auth_time` up to this much older than `max_age` allows, or this
+    /// much in the future, still passes.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.spec.step_up.leeway = leeway;
+        self
+    }
+
     /// Requires `predicate` to return `true` for the claims. Runs after the
     /// scope, role and claim rules, and only when they are met.
     pub fn predicate<F>(mut self, predicate: F) -> Self
@@ -312,11 +450,14 @@ impl<C, R, M> RequireBuilder<C, R, M> {
     ///
     /// - [`ConfigError::InvalidScope`]: a scope that is not an RFC 6749
     ///   `scope-token`;
-    /// - [`ConfigError::Empty`]: an empty role name or [`any_role`](Self::any_role) list;
+    /// - [`ConfigError::Empty`]: an empty role name, [`any_role`](Self::any_role)
+    ///   or [`acr_values`](Self::acr_values) list;
     /// - [`ConfigError::InvalidClaimPath`]: a claim path that is empty, has an
     ///   empty segment or more than 32 segments;
+    /// - [`ConfigError::InvalidAcrValue`]: an `acr` value that cannot go into
+    ///   the challenge;
     /// - [`ConfigError::TooMany`]: more than 64 distinct scopes, 64 distinct
-    ///   roles or 64 claim rules.
+    ///   roles, 64 claim rules or 64 `acr` values.
     pub fn build(self) -> Result<RequireLayer<C, R, M>, ConfigError> {
         let rules = self.spec.compile()?;
         Ok(RequireLayer {
@@ -337,6 +478,10 @@ impl<C, R, M> fmt::Debug for RequireBuilder<C, R, M> {
             .field("roles", &self.spec.role_groups)
             .field("roles_claim", &self.spec.roles_claim)
             .field("claim_rules", &self.spec.claims.len())
+            .field("acr_values", &self.spec.step_up.acr_values)
+            .field("max_age", &self.spec.step_up.max_age)
+            .field("clock", &self.spec.step_up.clock)
+            .field("leeway", &self.spec.step_up.leeway)
             .field("predicates", &self.spec.predicates.len())
             .field("async_predicates", &self.spec.async_predicates.len())
             .finish_non_exhaustive()

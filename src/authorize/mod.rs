@@ -8,7 +8,12 @@
 //! request short of a requirement is answered `403` with
 //! `WWW-Authenticate: Bearer error="insufficient_scope"` and, for scopes, the
 //! required `scope` (RFC 6750 §3.1), through an [`ErrorResponder`] like every
-//! other refusal, with the [`AuthError`] in the response extensions.
+//! other refusal, with the [`AuthError`] in the response extensions. A step-up
+//! requirement (RFC 9470: an `acr` among
+//! [`acr_values`](crate::RequireBuilder::acr_values), an `auth_time` within
+//! [`max_age`](crate::RequireBuilder::max_age)) is answered `401
+//! insufficient_user_authentication` instead, with the requirement in the
+//! challenge.
 //!
 //! ```
 //! use std::convert::Infallible;
@@ -73,9 +78,11 @@ mod layer;
 mod lookup;
 mod rule;
 mod service;
+mod step_up;
 
 pub use future::{AsyncRequireFuture, RequireFuture};
 pub use layer::{RequireBuilder, RequireLayer};
+pub(crate) use rule::is_scope_token;
 pub use service::Require;
 
 /// Marks a [`RequireLayer`] whose rules are all synchronous: the check runs in

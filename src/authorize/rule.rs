@@ -11,7 +11,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::lookup::{self, MAX_PATHS, Path, Visit};
-use crate::error::{AuthError, ConfigError};
+use super::step_up::{AuthTime, Presented, StepUp, StepUpSpec};
+use crate::error::{AuthError, ConfigError, Requirement};
 
 /// The claim of the default role rule.
 pub(crate) const DEFAULT_ROLES_CLAIM: &str = "roles";
@@ -47,6 +48,8 @@ pub(crate) struct Spec<C> {
     pub(crate) claims: Vec<(String, Value)>,
     pub(crate) predicates: Vec<Predicate<C>>,
     pub(crate) async_predicates: Vec<AsyncPredicate<C>>,
+    /// Step-up (RFC 9470): `acr` and `auth_time`.
+    pub(crate) step_up: StepUpSpec,
     pub(crate) lookup: Option<Lookup<C>>,
 }
 
@@ -59,6 +62,7 @@ impl<C> Spec<C> {
             claims: Vec::new(),
             predicates: Vec::new(),
             async_predicates: Vec::new(),
+            step_up: StepUpSpec::new(),
             lookup: None,
         }
     }
@@ -86,7 +90,12 @@ impl<C> Spec<C> {
         if scopes.len() > MAX_NAMES {
             return Err(too_many("distinct scopes", MAX_NAMES));
         }
-        let required_scope = (!scopes.is_empty()).then(|| Arc::from(scopes.join(" ")));
+        let required_scope = (!scopes.is_empty()).then(|| {
+            Arc::new(Requirement {
+                scope: Some(scopes.join(" ").into()),
+                ..Requirement::default()
+            })
+        });
 
         let mut roles: Vec<Box<str>> = Vec::new();
         let mut role_groups = Vec::with_capacity(self.role_groups.len());
@@ -136,6 +145,17 @@ impl<C> Spec<C> {
             targets.push(Target::Claim(index));
             expected.push(value);
         }
+        let step_up = self.step_up.compile()?;
+        if let Some(step_up) = &step_up {
+            if step_up.reads_acr() {
+                paths.extend(Path::parse("acr"));
+                targets.push(Target::Acr);
+            }
+            if step_up.reads_auth_time() {
+                paths.extend(Path::parse("auth_time"));
+                targets.push(Target::AuthTime);
+            }
+        }
         if paths.len() > MAX_PATHS {
             return Err(too_many("claim rules", MAX_PATHS));
         }
@@ -150,6 +170,7 @@ impl<C> Spec<C> {
             paths,
             targets,
             lookup,
+            step_up,
             predicates: self.predicates,
             async_predicates: self.async_predicates,
         })
@@ -186,15 +207,20 @@ enum Target {
     Roles,
     /// The claim of `claim_eq` rule `n`.
     Claim(usize),
+    /// `acr`: a string.
+    Acr,
+    /// `auth_time`: a NumericDate.
+    AuthTime,
 }
 
 /// The checked requirements. All must be met, in this order: scopes, roles,
-/// claim values, predicates, asynchronous predicates.
+/// claim values, step-up (`acr`, then `auth_time`), predicates, asynchronous
+/// predicates.
 pub(crate) struct Rules<C> {
     /// Distinct, in the order given.
     scopes: Vec<Box<str>>,
     /// `scopes`, space-separated: the challenge's `scope`.
-    required_scope: Option<Arc<str>>,
+    required_scope: Option<Arc<Requirement>>,
     /// Distinct role names; a bit each in `role_groups`.
     roles: Vec<Box<str>>,
     /// Each mask is met by any one of its roles.
@@ -206,6 +232,7 @@ pub(crate) struct Rules<C> {
     targets: Vec<Target>,
     /// `Some` exactly when `paths` is not empty.
     lookup: Option<Lookup<C>>,
+    step_up: Option<StepUp>,
     predicates: Vec<Predicate<C>>,
     async_predicates: Vec<AsyncPredicate<C>>,
 }
@@ -220,6 +247,7 @@ impl<C> Rules<C> {
                 by_scp: 0,
                 roles: 0,
                 claims: 0,
+                presented: Presented::default(),
             };
             lookup(claims, &self.paths, &mut found);
             found.verdict()?;
@@ -244,6 +272,7 @@ impl<C> Rules<C> {
             role_groups: &self.role_groups,
             expected: &self.expected,
             targets: &self.targets,
+            step_up: self.step_up.as_ref(),
         }
     }
 }
@@ -274,6 +303,7 @@ impl<C> fmt::Debug for Rules<C> {
             .field("role_groups", &self.role_groups.len())
             .field("roles_claim", &roles_claim)
             .field("claims", &claims)
+            .field("step_up", &self.step_up)
             .field("predicates", &self.predicates.len())
             .field("async_predicates", &self.async_predicates.len())
             .finish()
@@ -284,11 +314,12 @@ impl<C> fmt::Debug for Rules<C> {
 #[derive(Clone, Copy)]
 struct View<'r> {
     scopes: &'r [Box<str>],
-    required_scope: Option<&'r Arc<str>>,
+    required_scope: Option<&'r Arc<Requirement>>,
     roles: &'r [Box<str>],
     role_groups: &'r [u64],
     expected: &'r [Value],
     targets: &'r [Target],
+    step_up: Option<&'r StepUp>,
 }
 
 /// What one request's claims hold, as bit sets over the rules' names.
@@ -302,6 +333,8 @@ pub(crate) struct Found<'r> {
     roles: u64,
     /// `claim_eq` rules met.
     claims: u64,
+    /// What `acr` and `auth_time` say.
+    presented: Presented,
 }
 
 impl Found<'_> {
@@ -325,6 +358,11 @@ impl Found<'_> {
                 "claim requirement not met",
                 None,
             ));
+        }
+        // After the rules of authorization: a token short of a scope would
+        // stay short after the user authenticated again.
+        if let Some(step_up) = rules.step_up {
+            step_up.check(self.presented)?;
         }
         Ok(())
     }
@@ -363,6 +401,8 @@ impl Visit for Found<'_> {
             Some(Target::Scp) => self.by_scp = 0,
             Some(Target::Roles) => self.roles = 0,
             Some(Target::Claim(n)) => self.claims &= !(1 << n),
+            Some(Target::Acr) => self.presented.acr_accepted = false,
+            Some(Target::AuthTime) => self.presented.auth_time = AuthTime::Missing,
             None => {}
         }
     }
@@ -400,6 +440,14 @@ impl Visit for Found<'_> {
                     self.claims |= 1 << n;
                 }
             }
+            Some(Target::Acr) => {
+                let mut accepted = false;
+                if let Some(step_up) = rules.step_up {
+                    lookup::each_str(value, false, &mut |s, _| accepted = step_up.accepts_acr(s));
+                }
+                self.presented.acr_accepted = accepted;
+            }
+            Some(Target::AuthTime) => self.presented.auth_time = AuthTime::of(value),
             None => {}
         }
     }
@@ -597,7 +645,11 @@ mod tests {
     fn scopes_and_roles_are_deduplicated() {
         let rules = scopes(&["a", "b", "a"]);
         assert_eq!(&*rules.scopes, [Box::<str>::from("a"), Box::from("b")]);
-        assert_eq!(rules.required_scope.as_deref(), Some("a b"));
+        let scope = rules
+            .required_scope
+            .as_ref()
+            .and_then(|r| r.scope.as_deref());
+        assert_eq!(scope, Some("a b"));
         let rules = roles(&[&["x", "y"], &["y"]], None);
         assert_eq!(rules.roles.len(), 2);
         assert_eq!(rules.role_groups, [0b11, 0b10]);
