@@ -4,6 +4,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::StatusCode;
 
@@ -22,8 +23,10 @@ pub struct AuthError {
     kind: AuthErrorKind,
     description: &'static str,
     source: Option<Arc<dyn StdError + Send + Sync>>,
-    /// The scopes a route requires, when a scope requirement failed.
-    required_scope: Option<Arc<str>>,
+    /// What the route requires, for the challenge, when a scope or step-up
+    /// requirement failed. One thin pointer for both keeps this error, and
+    /// every `Result` that carries it on the request path, small.
+    requirement: Option<Arc<Requirement>>,
     /// What the challenge of the answer offers (schemes, DPoP algorithms, a
     /// nonce); `None`: a plain `Bearer` challenge.
     challenge: Option<Arc<Challenge>>,
@@ -52,6 +55,44 @@ pub(crate) struct Challenge {
     pub(crate) dpop_algorithms: Option<Arc<str>>,
     /// A nonce for the client's next DPoP proof (the `DPoP-Nonce` header).
     pub(crate) dpop_nonce: Option<Arc<str>>,
+    /// The URL of the layer's protected resource metadata (RFC 9728 §5.1),
+    /// for the `resource_metadata` of every challenge.
+    pub(crate) resource_metadata: Option<Arc<str>>,
+}
+
+impl Challenge {
+    /// The challenge of a layer without DPoP that publishes its metadata at
+    /// `resource_metadata`: `Bearer`, with that URL.
+    pub(crate) fn bearer_with_metadata(resource_metadata: Arc<str>) -> Self {
+        Self {
+            scheme: AuthScheme::Bearer,
+            bearer: true,
+            dpop_algorithms: None,
+            dpop_nonce: None,
+            resource_metadata: Some(resource_metadata),
+        }
+    }
+}
+
+/// The challenge of the `JwtAuthLayer` that accepted a request's token, left
+/// in the request extensions by a layer that takes DPoP, so that the refusals
+/// of the layers behind it (a `RequireLayer`) go under the scheme the token
+/// came by, as the `JwtAuthLayer`'s own do (RFC 9449 §7.1).
+#[derive(Debug, Clone)]
+pub(crate) struct TokenChallenge(pub(crate) Arc<Challenge>);
+
+/// What a route requires that a refused token lacked, for the challenge: its
+/// scopes (RFC 6750 §3, `insufficient_scope`), or what it requires of the
+/// user's authentication (RFC 9470 §3, `insufficient_user_authentication`).
+/// Built once with the `RequireLayer`, shared by its errors.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Requirement {
+    /// The required scopes, space-separated.
+    pub(crate) scope: Option<Box<str>>,
+    /// The accepted `acr` values, space-separated, in order of preference.
+    pub(crate) acr_values: Option<Box<str>>,
+    /// The oldest authentication accepted, in seconds.
+    pub(crate) max_age: Option<u64>,
 }
 
 /// The cause of an [`AuthError`], one variant per cause.
@@ -118,6 +159,13 @@ pub enum AuthErrorKind {
     /// route: a scope, a role, a claim value or a predicate (`403`,
     /// `insufficient_scope`, RFC 6750 §3.1).
     InsufficientScope,
+    /// The token is valid, but the user's authentication behind it falls
+    /// short of a step-up requirement of the route (RFC 9470): its `acr` is
+    /// not one of the accepted ones, or its `auth_time` is older than the
+    /// route's `max_age` (or in the future); a missing or mistyped claim falls
+    /// short too (`401`, `insufficient_user_authentication`, with the
+    /// requirement in [`AuthError::acr_values`] and [`AuthError::max_age`]).
+    InsufficientUserAuthentication,
     /// The token was revoked: by its `jti` (by the digest of the whole token
     /// when it has none), or as one of the tokens of its subject issued before
     /// a given time.
@@ -154,6 +202,15 @@ pub enum AuthErrorKind {
     /// The DPoP replay store could not answer in time and the policy is to
     /// fail closed (`503`).
     ReplayCheckUnavailable,
+    /// The authorization server said the opaque token is not active (RFC 7662
+    /// §2.2: `active` is not the JSON boolean `true`): unknown, expired,
+    /// revoked, or not for this resource server (`401`, `invalid_token`).
+    InactiveToken,
+    /// The authorization server's introspection endpoint could not decide
+    /// about an opaque token: unreachable, too slow, an error status (our
+    /// client's credentials refused among them), or an answer that is not a
+    /// JSON object (`503`: never the client's fault).
+    IntrospectionUnavailable,
 }
 
 impl AuthErrorKind {
@@ -167,9 +224,10 @@ impl AuthErrorKind {
             Self::FormTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::FormReadTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::CrossSiteRequest | Self::InsufficientScope => StatusCode::FORBIDDEN,
-            Self::RevocationUnavailable | Self::KeysUnavailable | Self::ReplayCheckUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::RevocationUnavailable
+            | Self::KeysUnavailable
+            | Self::ReplayCheckUnavailable
+            | Self::IntrospectionUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -188,12 +246,14 @@ impl AuthErrorKind {
             | Self::FormReadTimeout
             | Self::CrossSiteRequest => Some("invalid_request"),
             Self::InsufficientScope => Some("insufficient_scope"),
+            Self::InsufficientUserAuthentication => Some("insufficient_user_authentication"),
             Self::InvalidDpopProof | Self::DpopProofReplayed => Some("invalid_dpop_proof"),
             Self::UseDpopNonce => Some("use_dpop_nonce"),
             // The server could not decide: nothing is wrong with the request.
-            Self::RevocationUnavailable | Self::KeysUnavailable | Self::ReplayCheckUnavailable => {
-                None
-            }
+            Self::RevocationUnavailable
+            | Self::KeysUnavailable
+            | Self::ReplayCheckUnavailable
+            | Self::IntrospectionUnavailable => None,
             _ => Some("invalid_token"),
         }
     }
@@ -215,7 +275,7 @@ impl AuthError {
             kind,
             description,
             source: None,
-            required_scope: None,
+            requirement: None,
             challenge: None,
         }
     }
@@ -229,7 +289,7 @@ impl AuthError {
             kind,
             description,
             source: Some(Arc::new(source)),
-            required_scope: None,
+            requirement: None,
             challenge: None,
         }
     }
@@ -243,7 +303,7 @@ impl AuthError {
             kind,
             description,
             source: Some(Arc::from(source)),
-            required_scope: None,
+            requirement: None,
             challenge: None,
         }
     }
@@ -253,14 +313,26 @@ impl AuthError {
     }
 
     /// An [`InsufficientScope`](AuthErrorKind::InsufficientScope) error; with
-    /// `required_scope` when a scope requirement failed.
+    /// the route's scopes when a scope requirement failed.
     pub(crate) fn insufficient_scope(
         description: &'static str,
-        required_scope: Option<Arc<str>>,
+        required_scope: Option<Arc<Requirement>>,
     ) -> Self {
         Self {
-            required_scope,
+            requirement: required_scope,
             ..Self::new(AuthErrorKind::InsufficientScope, description)
+        }
+    }
+
+    /// An [`InsufficientUserAuthentication`](AuthErrorKind::InsufficientUserAuthentication)
+    /// error, whose challenge names the whole requirement.
+    pub(crate) fn insufficient_user_authentication(
+        description: &'static str,
+        requirement: Arc<Requirement>,
+    ) -> Self {
+        Self {
+            requirement: Some(requirement),
+            ..Self::new(AuthErrorKind::InsufficientUserAuthentication, description)
         }
     }
 
@@ -298,7 +370,32 @@ impl AuthError {
     /// [`RequireLayer`](crate::RequireLayer) scope rule); `None` otherwise. The
     /// default responder sends it as the challenge's `scope` (RFC 6750 §3).
     pub fn required_scope(&self) -> Option<&str> {
-        self.required_scope.as_deref()
+        self.requirement.as_ref()?.scope.as_deref()
+    }
+
+    /// The authentication context class references the route accepts in the
+    /// token's `acr` claim, space-separated in order of preference
+    /// (`"urn:example:mfa urn:example:phr"`), when the request was refused
+    /// by a step-up requirement that has them
+    /// ([`InsufficientUserAuthentication`](AuthErrorKind::InsufficientUserAuthentication)
+    /// from a [`RequireLayer`](crate::RequireLayer) with
+    /// [`acr_values`](crate::RequireBuilder::acr_values)); `None` otherwise.
+    /// The default responder sends it as the challenge's `acr_values`
+    /// (RFC 9470 §3), whichever of the step-up rules failed.
+    pub fn acr_values(&self) -> Option<&str> {
+        self.requirement.as_ref()?.acr_values.as_deref()
+    }
+
+    /// The greatest age the route accepts of the user's authentication (the
+    /// token's `auth_time`), in whole seconds, when the request was refused
+    /// by a step-up requirement that has one
+    /// ([`InsufficientUserAuthentication`](AuthErrorKind::InsufficientUserAuthentication)
+    /// from a [`RequireLayer`](crate::RequireLayer) with
+    /// [`max_age`](crate::RequireBuilder::max_age)); `None` otherwise. The
+    /// default responder sends its seconds as the challenge's `max_age`
+    /// (RFC 9470 §3), whichever of the step-up rules failed.
+    pub fn max_age(&self) -> Option<Duration> {
+        self.requirement.as_ref()?.max_age.map(Duration::from_secs)
     }
 
     /// The scheme whose challenge carries this error's code: [`AuthScheme::Dpop`]
@@ -330,6 +427,17 @@ impl AuthError {
     pub fn dpop_nonce(&self) -> Option<&str> {
         self.challenge.as_ref()?.dpop_nonce.as_deref()
     }
+
+    /// The URL of the refusing layer's protected resource metadata
+    /// (RFC 9728), when it publishes one
+    /// ([`JwtAuthBuilder::resource_metadata`](crate::JwtAuthBuilder::resource_metadata)):
+    /// the default responder sends it as the `resource_metadata` of every
+    /// challenge (RFC 9728 §5.1), so that a client can find how to get a
+    /// token. A custom responder can do the same; the URL is checked at
+    /// build time to be a quoted-string as it is.
+    pub fn resource_metadata(&self) -> Option<&str> {
+        self.challenge.as_ref()?.resource_metadata.as_deref()
+    }
 }
 
 impl fmt::Debug for AuthError {
@@ -338,7 +446,7 @@ impl fmt::Debug for AuthError {
             .field("kind", &self.kind)
             .field("description", &self.description)
             .field("source", &self.source.as_ref().map(|s| s.to_string()))
-            .field("required_scope", &self.required_scope)
+            .field("requirement", &self.requirement)
             .field("challenge", &self.challenge)
             .finish()
     }
@@ -428,13 +536,15 @@ pub enum ConfigError {
     NoCryptoProvider,
     /// A value that cannot be empty is: an issuer, an audience, the `typ`, a
     /// trusted issuer's name, the allowed algorithms of static keys, a role,
-    /// the roles of `any_role`, a token cache of 0 entries, or a list of
-    /// trusted proxies.
+    /// the roles of `any_role`, the values of `acr_values`, a token cache of 0
+    /// entries, a list of trusted proxies, the resource metadata's
+    /// authorization servers or a name of one of its fields.
     Empty {
         /// What is empty, as the builder method that set it names it
         /// (`"issuer"`, `"audience"`, `"typ"`, `"trusted_issuer"`,
-        /// `"algorithms"`, `"role"`, `"any_role"`, `"token_cache"`,
-        /// `"form_read_timeout"`, `"trusted_proxies"`).
+        /// `"algorithms"`, `"role"`, `"any_role"`, `"acr_values"`,
+        /// `"token_cache"`, `"form_read_timeout"`, `"trusted_proxies"`,
+        /// `"authorization_servers"`, `"field"`).
         setting: &'static str,
     },
     /// An entry of [`TrustedProxies`](crate::TrustedProxies) is not an IP
@@ -472,7 +582,8 @@ pub enum ConfigError {
     /// More of something than can be checked.
     TooMany {
         /// What there are too many of (`"required claims beyond the registered
-        /// ones"`, `"distinct scopes"`, `"distinct roles"`, `"claim rules"`).
+        /// ones"`, `"distinct scopes"`, `"distinct roles"`, `"claim rules"`,
+        /// `"acr values"`).
         what: &'static str,
         /// The most there may be.
         max: usize,
@@ -482,6 +593,29 @@ pub enum ConfigError {
     InvalidScope {
         /// The scope as given.
         scope: String,
+    },
+    /// An accepted `acr` value of a step-up requirement
+    /// ([`RequireBuilder::acr_values`](crate::RequireBuilder::acr_values)) is
+    /// empty or not a single word of visible ASCII without quotes or
+    /// backslashes: the challenge's `acr_values` is a space-separated list in
+    /// a quoted string (RFC 9470 §3).
+    InvalidAcrValue {
+        /// The value as given.
+        value: String,
+    },
+    /// The JWT access token profile
+    /// ([`JwtAuthBuilder::jwt_access_token_profile`](crate::JwtAuthBuilder::jwt_access_token_profile))
+    /// needs a setting that is missing: RFC 9068 §4 has the resource server
+    /// validate `iss` and `aud`, so the layer needs an
+    /// [`issuer`](crate::JwtAuthBuilder::issuer) and an
+    /// [`audience`](crate::JwtAuthBuilder::audience) (with trusted issuers,
+    /// each one an audience); and its `typ` is `at+jwt`.
+    AccessTokenProfile {
+        /// What is missing or in conflict, as the builder method names it
+        /// (`"issuer"`, `"audience"`, `"typ"`).
+        setting: &'static str,
+        /// The trusted issuer it is missing for, if it is one's.
+        issuer: Option<String>,
     },
     /// A claim path is empty, has an empty segment or too many segments.
     InvalidClaimPath {
@@ -513,6 +647,28 @@ pub enum ConfigError {
     SymmetricDpopAlgorithm {
         /// The algorithm given.
         algorithm: jsonwebtoken::Algorithm,
+    },
+    /// A URL of the protected resource metadata (RFC 9728) cannot be used:
+    /// the [`ResourceMetadata`](crate::ResourceMetadata)'s `resource`, or an
+    /// issuer of its `authorization_servers` (given, or the layer's own
+    /// issuers when none is given).
+    InvalidMetadataUrl {
+        /// The metadata field it is for (`"resource"`,
+        /// `"authorization_servers"`).
+        field: &'static str,
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A field given with [`ResourceMetadata::field`](crate::ResourceMetadata::field)
+    /// is one the layer computes from its own configuration (`resource`,
+    /// `authorization_servers`, `scopes_supported`,
+    /// `bearer_methods_supported`, and the DPoP and certificate-binding
+    /// fields): set it with its own method, or change the layer.
+    ReservedMetadataField {
+        /// The field's name.
+        name: String,
     },
     /// A setting of a trusted issuer needs a setting of the layer that is
     /// missing ([`TrustedIssuer::dpop`](crate::TrustedIssuer::dpop) without
@@ -592,6 +748,30 @@ impl fmt::Display for ConfigError {
                 "scope {scope:?} is not an RFC 6749 scope-token (no spaces, quotes or \
                  backslashes; visible ASCII only)"
             ),
+            Self::InvalidAcrValue { value } => write!(
+                f,
+                "acr value {value:?} is not one word of visible ASCII without quotes or \
+                 backslashes"
+            ),
+            Self::AccessTokenProfile {
+                setting: "typ",
+                issuer: _,
+            } => f.write_str(
+                "the JWT access token profile (RFC 9068) requires `typ` \"at+jwt\"; another \
+                 `typ` is set",
+            ),
+            Self::AccessTokenProfile { setting, issuer } => match issuer {
+                Some(issuer) => write!(
+                    f,
+                    "the JWT access token profile (RFC 9068 §4) needs `{setting}` for trusted \
+                     issuer {issuer:?}: the resource server must validate it"
+                ),
+                None => write!(
+                    f,
+                    "the JWT access token profile (RFC 9068 §4) needs `{setting}`: the resource \
+                     server must validate it"
+                ),
+            },
             Self::InvalidClaimPath { path, max_segments } => write!(
                 f,
                 "claim path {path:?} is empty, has an empty segment or more than \
@@ -612,6 +792,15 @@ impl fmt::Display for ConfigError {
             Self::SymmetricDpopAlgorithm { algorithm } => write!(
                 f,
                 "{algorithm:?} cannot sign DPoP proofs: they are signed with a public key"
+            ),
+            Self::InvalidMetadataUrl { field, url, reason } => write!(
+                f,
+                "the resource metadata's `{field}` URL {url:?} cannot be used: {reason}"
+            ),
+            Self::ReservedMetadataField { name } => write!(
+                f,
+                "the resource metadata field {name:?} is computed by the layer: it cannot be \
+                 set with `ResourceMetadata::field`"
             ),
             Self::NeedsSetting {
                 setting,
@@ -638,6 +827,13 @@ mod tests {
 
     use super::{AuthError, AuthErrorKind};
     use crate::response::{DefaultResponder, ErrorResponder};
+
+    #[test]
+    fn an_auth_error_stays_small() {
+        // It rides in every `Result` of the verification path: a field more
+        // showed as instructions per request (BENCHMARKS.md, step-up).
+        assert!(std::mem::size_of::<AuthError>() <= 56);
+    }
 
     #[test]
     fn a_form_read_timeout_is_408_without_a_challenge() {

@@ -59,7 +59,10 @@
 //!    the `remote-jwks` feature; with [`TrustedIssuer`]s, those of the issuer
 //!    the token names); the signature, then `exp`, `nbf`, `iss`, `aud`, `sub`,
 //!    `typ` and the required claims are checked, against an injectable
-//!    [`Clock`].
+//!    [`Clock`]. With the `introspection` feature, a token that is not a JWS
+//!    compact serialization (three base64url segments) goes instead to an
+//!    authorization server's introspection endpoint (`Introspection`, RFC
+//!    7662), through a cache, and the claims it answers pass the same checks.
 //! 3. **Checks after verification**, in this order: a token bound to a key or
 //!    a certificate (its `cnf` claim) is refused unless a configured check
 //!    proves that binding; a token from a cookie on an unsafe method must pass
@@ -74,10 +77,17 @@
 //!    proxy](TrustedProxies)).
 //! 5. **On failure**: an [`AuthError`] goes to the [`ErrorResponder`] (by default
 //!    [`DefaultResponder`], RFC 6750), and into the response extensions.
+//!    A layer that publishes its [`ResourceMetadata`] (RFC 9728) names the
+//!    document in every challenge, so that a client finds where to get a
+//!    token; [`ResourceMetadataService`] serves it.
 //!
 //! Authorization is a second, per-route layer behind this one: a
 //! [`RequireLayer`] requires scopes, roles, claim values or predicates of the
 //! [`Claims<C>`], and answers `403 insufficient_scope` when they fall short.
+//! It also asks for step-up authentication (RFC 9470): an `acr` among
+//! [`acr_values`](RequireBuilder::acr_values), an `auth_time` within
+//! [`max_age`](RequireBuilder::max_age), else `401
+//! insufficient_user_authentication` with the requirement in the challenge.
 //!
 //! # Synchronous and deferred requests
 //!
@@ -90,8 +100,8 @@
 //!
 //! A request that needs I/O before it can be decided waits in the response
 //! future instead: a form body to read ([`JwtAuthBuilder::form_field`]), a
-//! remote key set to fetch again for a `kid` it lacks, a revocation store to
-//! ask, a shared DPoP replay store to ask (the in-memory one answers in
+//! remote key set to fetch again for a `kid` it lacks, an opaque token whose
+//! answer the introspection cache does not hold, a revocation store to ask, a shared DPoP replay store to ask (the in-memory one answers in
 //! `call`), an [asynchronous predicate](RequireBuilder::async_predicate) of a
 //! [`RequireLayer`]. That future must own a *ready* inner service, so the
 //! middleware moves the service it polled ready into the future and keeps a
@@ -118,7 +128,20 @@
 //!   headers are never followed.
 //! - **Set `iss` and `aud`** whenever tokens come from a shared identity
 //!   provider: without them, a token minted for another application by the same
-//!   provider verifies here too.
+//!   provider verifies here too. For OAuth access tokens issued as JWTs,
+//!   [`JwtAuthBuilder::jwt_access_token_profile`] (RFC 9068) requires both,
+//!   `typ: at+jwt` (so that an ID token of the same provider cannot pass for
+//!   an access token) and the profile's mandatory claims.
+//! - **Audience = resource indicator (RFC 8707).** An OAuth 2 resource server's
+//!   [`audience`](JwtAuthBuilder::audience) is the URI that clients name as
+//!   `resource` in their token request, and that the authorization server puts
+//!   in `aud`: a client asks for
+//!   `grant_type=client_credentials&resource=https://api.example.com`, and the
+//!   API checks `.audience("https://api.example.com")`. The
+//!   [`issuer`](JwtAuthBuilder::issuer) is the authorization server's issuer
+//!   identifier, exactly as its metadata says it (with the `remote-jwks`
+//!   feature, [`RemoteKeySet::discover`] and [`AuthorizationServerMetadata`]
+//!   find and check that metadata: RFC 8414, or OpenID Connect discovery).
 //! - **Sender-constrained tokens.** A token whose `cnf` claim binds it to a
 //!   DPoP key (`jkt`) or a client certificate (`x5t#S256`) is accepted only
 //!   when the request proves the binding ([`JwtAuthBuilder::dpop`],
@@ -159,7 +182,7 @@
 //! | `multipart` | no | the [form-field source](JwtAuthBuilder::form_field) also reads `multipart/form-data` |
 //! | `form-timeout` | yes | a deadline for reading a form body (10 s by default, [`JwtAuthBuilder::form_read_timeout`]), on tokio's timer; without it, a form read waits as long as the server lets it |
 //! | `tracing` | no | one `debug` event per refused request, target `tower_jwt_auth` |
-//! | `remote-jwks` | no | [`RemoteKeySet`]: a JWK Set fetched over HTTPS (or by OpenID Connect discovery), cached and refreshed on tokio |
+//! | `remote-jwks` | no | [`RemoteKeySet`]: a JWK Set fetched over HTTPS (or found through the issuer's metadata: RFC 8414 authorization server metadata or OpenID Connect discovery), cached and refreshed on tokio; [`AuthorizationServerMetadata`], the issuer's metadata, typed |
 //! | `revocation` | yes | token revocation ([`JwtAuthBuilder::revocation`]): the `RevocationStore` trait, `MemoryRevocations`, and `Revocation` (the check's timeout and failure policy); nothing per request unless configured |
 //! | `replay-store` | yes | DPoP replay stores other than [`MemoryReplays`] (`ReplayCheck::new`, over any [`ReplayStore`]), asked under a timeout on tokio's timer; the replay check's failures logged once per outage; nothing per request unless configured |
 //! | `redis` | no | `revocation`, `replay-store`, and `RedisRevocations` and `RedisReplays`, stores shared by many servers |
@@ -188,6 +211,22 @@
     doc = "[`RemoteKeySet`]: https://docs.rs/tower-jwt-auth/latest/tower_jwt_auth/struct.RemoteKeySet.html"
 )]
 #![cfg_attr(
+    feature = "remote-jwks",
+    doc = "[`RemoteKeySet::discover`]: crate::RemoteKeySet::discover"
+)]
+#![cfg_attr(
+    not(feature = "remote-jwks"),
+    doc = "[`RemoteKeySet::discover`]: https://docs.rs/tower-jwt-auth/latest/tower_jwt_auth/struct.RemoteKeySet.html#method.discover"
+)]
+#![cfg_attr(
+    feature = "remote-jwks",
+    doc = "[`AuthorizationServerMetadata`]: crate::AuthorizationServerMetadata"
+)]
+#![cfg_attr(
+    not(feature = "remote-jwks"),
+    doc = "[`AuthorizationServerMetadata`]: https://docs.rs/tower-jwt-auth/latest/tower_jwt_auth/struct.AuthorizationServerMetadata.html"
+)]
+#![cfg_attr(
     feature = "token-cache",
     doc = "[`JwtAuthBuilder::token_cache`]: crate::JwtAuthBuilder::token_cache"
 )]
@@ -212,15 +251,22 @@ mod crypto;
 mod csrf;
 mod dpop;
 mod error;
+#[cfg(feature = "introspection")]
+mod introspection;
 mod issue;
 mod issuer;
 mod key;
 mod mtls;
-#[cfg(any(feature = "revocation", feature = "replay-store"))]
+#[cfg(any(
+    feature = "revocation",
+    feature = "replay-store",
+    feature = "introspection"
+))]
 mod outage;
 mod peer;
 #[cfg(feature = "remote-jwks")]
 mod remote;
+mod resource_metadata;
 mod response;
 #[cfg(feature = "revocation")]
 mod revocation;
@@ -251,13 +297,23 @@ pub use dpop::{
     DpopNonces, MemoryReplays, ReplayAnswer, ReplayCheck, ReplayError, ReplayFuture, ReplayStore,
 };
 pub use error::{AuthError, AuthErrorKind, AuthScheme, ConfigError};
+#[cfg(feature = "introspection")]
+pub use introspection::{
+    DEFAULT_INTROSPECTION_CACHE_CAPACITY, Introspection, IntrospectionBuilder,
+};
 pub use issue::{DEFAULT_TTL, IssueError, IssuedToken, TokenIssuer, TokenIssuerBuilder};
 pub use issuer::TrustedIssuer;
 pub use key::{Key, KeySet};
 pub use mtls::{CertificateBinding, ClientCertificate, ProxyHeader};
 pub use peer::{PeerAddr, TrustedProxies};
 #[cfg(feature = "remote-jwks")]
-pub use remote::{RemoteKeyError, RemoteKeyErrorKind, RemoteKeySet, RemoteKeySetBuilder};
+pub use remote::{
+    AuthorizationServerMetadata, MetadataDiscovery, RemoteKeyError, RemoteKeyErrorKind,
+    RemoteKeySet, RemoteKeySetBuilder,
+};
+pub use resource_metadata::{
+    DEFAULT_METADATA_MAX_AGE, MetadataBody, ResourceMetadata, ResourceMetadataService,
+};
 pub use response::{DefaultResponder, ErrorResponder};
 #[cfg(feature = "redis")]
 pub use revocation::{DEFAULT_KEY_PREFIX, RedisRevocations};

@@ -74,9 +74,14 @@ pub(crate) fn refuse<R: ErrorResponder>(responder: &R, error: AuthError) -> Resp
 /// | a form body over the limit | 413 | none |
 /// | a form body that did not arrive within the read timeout | 408 | none |
 /// | a valid token short of a route's requirement | 403 | `Bearer realm="…", error="insufficient_scope", error_description="…"`, and `scope="…"` when scopes were missing |
+/// | a valid token whose user's authentication falls short of a route's step-up requirement (RFC 9470) | 401 | `Bearer realm="…", error="insufficient_user_authentication", error_description="…"`, and `acr_values="…"` and/or `max_age="…"` |
 /// | keys, revocation or DPoP replay store unavailable | 503 | none (`"error":"temporarily_unavailable"`) |
 /// | a DPoP proof missing or invalid, or replayed | 401 | `DPoP error="invalid_dpop_proof", error_description="…", algs="…"` |
 /// | a DPoP proof without the server's current nonce | 401 | `DPoP error="use_dpop_nonce", …`, and the nonce in `DPoP-Nonce` |
+///
+/// A layer that publishes its [resource metadata](crate::JwtAuthBuilder::resource_metadata)
+/// adds `resource_metadata="…"`, the document's URL, to every challenge
+/// (RFC 9728 §5.1).
 ///
 /// A layer that accepts DPoP ([`JwtAuthBuilder::dpop`](crate::JwtAuthBuilder::dpop))
 /// answers with two challenges, `Bearer …` and `DPoP algs="…"` (only the
@@ -84,8 +89,8 @@ pub(crate) fn refuse<R: ErrorResponder>(responder: &R, error: AuthError) -> Resp
 /// token came under (RFC 9449 §7.1).
 ///
 /// The body is small JSON, `{"error":"invalid_token","error_description":"token expired"}`
-/// (`"error":"unauthorized"` when no token was sent; with `"scope"` when the
-/// challenge has one), with
+/// (`"error":"unauthorized"` when no token was sent; with `"scope"`,
+/// `"acr_values"` and `"max_age"` (a number) when the challenge has them), with
 /// `Cache-Control: no-store`. The description is one of a fixed set of short
 /// texts; it never holds the token or a claim value.
 #[derive(Clone)]
@@ -112,17 +117,21 @@ impl DefaultResponder {
     }
 
     /// One challenge of `scheme`: the realm, then the error (when `error`
-    /// is this challenge's), then `algs` for DPoP.
+    /// is this challenge's), then `algs` for DPoP, then the URL of the
+    /// resource metadata.
     fn challenge(
         &self,
         scheme: &'static str,
         error: Option<&AuthError>,
         algorithms: Option<&str>,
+        resource_metadata: Option<&str>,
     ) -> HeaderValue {
         let mut value = String::from(scheme);
         let mut sep = " ";
         let mut param = |value: &mut String, name: &str, content: &str| {
-            value.push_str(&format!("{sep}{name}=\"{content}\""));
+            value.push_str(sep);
+            value.push_str(name);
+            push_quoted(value, content);
             sep = ", ";
         };
         if let Some(realm) = &self.realm {
@@ -139,13 +148,41 @@ impl DefaultResponder {
             if let Some(scope) = error.required_scope() {
                 param(&mut value, "scope", scope);
             }
+            // RFC 9470 §3. `acr` values are checked like scope tokens at
+            // build time; `max_age` is digits.
+            if let Some(acr_values) = error.acr_values() {
+                param(&mut value, "acr_values", acr_values);
+            }
+            if let Some(max_age) = error.max_age() {
+                param(&mut value, "max_age", &max_age.as_secs().to_string());
+            }
         }
         // Algorithm names are fixed ASCII (`ES256`, ...).
         if let Some(algorithms) = algorithms {
             param(&mut value, "algs", algorithms);
         }
+        // RFC 9728 §5.1; the URL was checked at build time (RFC 3986
+        // characters only).
+        if let Some(url) = resource_metadata {
+            param(&mut value, "resource_metadata", url);
+        }
         HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static(scheme))
     }
+}
+
+/// `="content"`, as an RFC 9110 §5.6.4 quoted-string: a quote or a
+/// backslash is escaped by a backslash. The values given here are checked
+/// when they are configured, so this escapes nothing in practice; it keeps
+/// the header well-formed whatever comes.
+fn push_quoted(value: &mut String, content: &str) {
+    value.push_str("=\"");
+    for c in content.chars() {
+        if c == '"' || c == '\\' {
+            value.push('\\');
+        }
+        value.push(c);
+    }
+    value.push('"');
 }
 
 impl Default for DefaultResponder {
@@ -179,6 +216,12 @@ impl ErrorResponder for DefaultResponder {
         if let Some(scope) = error.required_scope() {
             body["scope"] = scope.into();
         }
+        if let Some(acr_values) = error.acr_values() {
+            body["acr_values"] = acr_values.into();
+        }
+        if let Some(max_age) = error.max_age() {
+            body["max_age"] = max_age.as_secs().into();
+        }
         let mut response = Response::new(Bytes::from(body.to_string()));
         *response.status_mut() = kind.status();
         let headers = response.headers_mut();
@@ -191,13 +234,16 @@ impl ErrorResponder for DefaultResponder {
         if matches!(kind.status().as_u16(), 400 | 401 | 403) {
             let dpop = error.dpop_algorithms();
             let error_on_dpop = dpop.is_some() && error.scheme() == AuthScheme::Dpop;
+            let metadata = error.resource_metadata();
             if error.bearer_accepted() || dpop.is_none() {
                 let own = (!error_on_dpop).then_some(error);
-                headers.append(WWW_AUTHENTICATE, self.challenge("Bearer", own, None));
+                let challenge = self.challenge("Bearer", own, None, metadata);
+                headers.append(WWW_AUTHENTICATE, challenge);
             }
             if dpop.is_some() {
                 let own = error_on_dpop.then_some(error);
-                headers.append(WWW_AUTHENTICATE, self.challenge("DPoP", own, dpop));
+                let challenge = self.challenge("DPoP", own, dpop, metadata);
+                headers.append(WWW_AUTHENTICATE, challenge);
             }
         }
         if let Some(nonce) = error
@@ -207,5 +253,22 @@ impl ErrorResponder for DefaultResponder {
             headers.insert(DPOP_NONCE, nonce);
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_quoted;
+
+    #[test]
+    fn quoted_strings_escape_quotes_and_backslashes() {
+        let quoted = |content: &str| {
+            let mut value = String::from("p");
+            push_quoted(&mut value, content);
+            value
+        };
+        assert_eq!(quoted("https://a.example/x"), r#"p="https://a.example/x""#);
+        assert_eq!(quoted(r#"a"b\c"#), r#"p="a\"b\\c""#);
+        assert_eq!(quoted(""), r#"p="""#);
     }
 }

@@ -230,6 +230,47 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
         self
     }
 
+    /// Sends opaque access tokens to an authorization server's introspection
+    /// endpoint (RFC 7662) instead of verifying them as JWTs.
+    ///
+    /// A token of three base64url segments (a JWS compact serialization) is
+    /// verified as a JWT with this layer's keys, if it has any (a layer with
+    /// introspection needs none); any other token is introspected. The
+    /// active token's claims (the members of the response) then pass the
+    /// same rules as a JWT's: `exp` and `nbf` with the leeway, the
+    /// [`issuer`](Self::issuer) when the response names one (RFC 7662 makes
+    /// `iss` optional), the [`audience`](Self::audience), the
+    /// [`required_claims`](Self::required_claims) (`exp` by default), then
+    /// the checks after verification (CSRF, the token's binding from `cnf`,
+    /// DPoP, revocation), and become the request's [`Claims<C>`](crate::Claims).
+    /// An inactive token is `401`
+    /// ([`InactiveToken`](crate::AuthErrorKind::InactiveToken)); an
+    /// authorization server that fails or is slow is `503`
+    /// ([`IntrospectionUnavailable`](crate::AuthErrorKind::IntrospectionUnavailable)).
+    /// Answers are cached: see [`Introspection`](crate::Introspection).
+    ///
+    /// With [`trusted_issuer`](Self::trusted_issuer)s, set it on the one
+    /// issuer whose opaque tokens are taken instead
+    /// ([`TrustedIssuer::introspection`](crate::TrustedIssuer::introspection)).
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Introspection, JwtAuthLayer};
+    ///
+    /// let introspection = Introspection::builder("https://login.example.com/oauth2/introspect")
+    ///     .client_secret_basic("orders-api", "the client secret")
+    ///     .build()?;
+    /// let layer = JwtAuthLayer::<serde_json::Value>::builder()
+    ///     .introspection(introspection)
+    ///     .audience("https://orders.example.com")
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "introspection")]
+    pub fn introspection(mut self, introspection: crate::Introspection) -> Self {
+        self.settings.issuer.introspection = Some(std::sync::Arc::new(introspection));
+        self
+    }
+
     /// Restricts the accepted algorithms. Without it, each key allows the
     /// algorithms of its family (or the one pinned by its JWK `alg` or
     /// [`Key::with_algorithm`]). `none` is never accepted, whatever is set here.
@@ -300,6 +341,12 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
 
     /// Accepts tokens for this audience; call again to accept several. Once set,
     /// `aud` must be present and name one of them.
+    ///
+    /// For an OAuth 2 resource server, the audience is its **resource
+    /// indicator** (RFC 8707): the URI clients send as `resource` in their
+    /// token request (`resource=https://api.example.com`), which the
+    /// authorization server puts in the token's `aud` (RFC 9068 §3). Use the
+    /// same string, exactly, here and in the protected resource metadata.
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.settings.issuer.audiences.push(audience.into());
         self
@@ -454,6 +501,105 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
     /// `application/` prefix optional), such as `"JWT"` or `"at+jwt"` (RFC 9068).
     pub fn typ(mut self, typ: impl Into<String>) -> Self {
         self.settings.rules.typ = Some(typ.into());
+        self
+    }
+
+    /// The JWT access token profile (RFC 9068) in one call: what a resource
+    /// server checks of the access tokens an OAuth 2.0 authorization server
+    /// issues as JWTs (Keycloak, Auth0, Okta, Entra ID, oidc-provider, ...).
+    ///
+    /// When the layer is built, it adds to the other settings, in whatever
+    /// order they were made:
+    ///
+    /// - `typ` must be `at+jwt` (RFC 9068 §2.1, §4; `application/at+jwt` and
+    ///   any case too, RFC 7515 §4.1.9), so that an ID token or another JWT
+    ///   of the same issuer and keys cannot pass for an access token;
+    /// - the claims RFC 9068 §2.2 makes mandatory are
+    ///   [required](Self::required_claims): `iss`, `exp`, `aud`, `sub`,
+    ///   `client_id`, `iat`, `jti`, besides any others required.
+    ///
+    /// RFC 9068 §4 has the resource server validate `iss` and `aud`, so the
+    /// layer needs an [`issuer`](Self::issuer) and an [`audience`](Self::audience)
+    /// (the resource indicator the client asks its tokens for, RFC 8707), or,
+    /// with [trusted issuers](Self::trusted_issuer), an audience on each;
+    /// else [`build`](Self::build) fails with
+    /// [`ConfigError::AccessTokenProfile`] naming what is missing. A
+    /// [`typ`](Self::typ) other than `at+jwt` fails the same way.
+    ///
+    /// What it does not do: the signature, `exp`, `nbf`, `iss` and `aud`
+    /// checks are the layer's own, with or without the profile (RFC 9068 §4
+    /// asks for no more). It does not require the optional claims: `auth_time`
+    /// and `acr` (step-up: [`RequireBuilder::acr_values`](crate::RequireBuilder::acr_values)
+    /// and [`max_age`](crate::RequireBuilder::max_age)), `scope` (a
+    /// space-separated string, RFC 9068 §2.2.3: [`RequireBuilder::scope`](crate::RequireBuilder::scope)),
+    /// or `groups`, `roles` and `entitlements` (RFC 9068 §2.2.3.1, arrays of
+    /// strings: [`RequireBuilder::role`](crate::RequireBuilder::role) with
+    /// [`roles_claim`](crate::RequireBuilder::roles_claim)). The algorithms
+    /// are those of the keys, as always: an authorization server signs with
+    /// asymmetric keys (RFC 9068 §4 refuses `none`, which this crate never
+    /// takes).
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use bytes::Bytes;
+    /// # use http::{Request, Response, StatusCode};
+    /// # use http_body_util::Full;
+    /// # use tower::{Layer, ServiceExt, service_fn};
+    /// # /// The status `layer` answers `request` with (the inner service says 200).
+    /// # async fn status<R: tower_jwt_auth::ErrorResponder>(
+    /// #     layer: &tower_jwt_auth::JwtAuthLayer<serde_json::Value, R>,
+    /// #     request: http::request::Builder,
+    /// # ) -> StatusCode {
+    /// #     let inner = service_fn(|_: Request<Full<Bytes>>| async {
+    /// #         Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+    /// #     });
+    /// #     let request = request.body(Full::default()).unwrap();
+    /// #     layer.layer(inner).oneshot(request).await.unwrap().status()
+    /// # }
+    /// # fn bearer(token: &str) -> http::request::Builder {
+    /// #     Request::get("/").header("authorization", format!("Bearer {token}"))
+    /// # }
+    /// use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    /// use serde_json::json;
+    /// use tower_jwt_auth::{ConfigError, JwtAuthLayer, Key};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let secret = b"a secret of at least 32 bytes....";
+    /// let layer = JwtAuthLayer::<serde_json::Value>::builder()
+    ///     .key(Key::hmac(secret))
+    ///     .issuer("https://login.example")
+    ///     .audience("https://api.example")
+    ///     .jwt_access_token_profile()
+    ///     .build()?;
+    ///
+    /// let now = std::time::UNIX_EPOCH.elapsed()?.as_secs();
+    /// let claims = json!({
+    ///     "iss": "https://login.example", "aud": "https://api.example",
+    ///     "sub": "ada", "client_id": "app", "iat": now, "exp": now + 300,
+    ///     "jti": "a1b2c3", "scope": "orders:read",
+    /// });
+    /// let sign = |typ: &str| {
+    ///     let header = Header { typ: Some(typ.to_owned()), ..Header::new(Algorithm::HS256) };
+    ///     jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(secret))
+    /// };
+    /// assert_eq!(status(&layer, bearer(&sign("at+jwt")?)).await, StatusCode::OK);
+    /// // The same claims as a plain JWT: not an access token.
+    /// assert_eq!(status(&layer, bearer(&sign("JWT")?)).await, StatusCode::UNAUTHORIZED);
+    ///
+    /// // Without an audience, the profile cannot work.
+    /// let error = JwtAuthLayer::<serde_json::Value>::builder()
+    ///     .key(Key::hmac(secret))
+    ///     .issuer("https://login.example")
+    ///     .jwt_access_token_profile()
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(matches!(error, ConfigError::AccessTokenProfile { setting: "audience", .. }));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn jwt_access_token_profile(mut self) -> Self {
+        self.settings.access_token_profile = true;
         self
     }
 
@@ -656,6 +802,52 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
     /// ```
     pub fn dpop(mut self, dpop: crate::Dpop) -> Self {
         self.settings.dpop = Some(dpop);
+        self
+    }
+
+    /// Publishes the layer's protected resource metadata (RFC 9728): a JSON
+    /// document, written from `metadata` and this layer's own settings (see
+    /// [`ResourceMetadata`](crate::ResourceMetadata) for each field), that
+    /// tells clients which authorization servers issue its tokens, which
+    /// scopes exist and how to send a token.
+    ///
+    /// Every challenge of the layer then names the document's URL as
+    /// `resource_metadata` (RFC 9728 §5.1), on `Bearer` and `DPoP`
+    /// challenges alike: a client refused with `401` finds there where to
+    /// get a token. [`JwtAuthLayer::resource_metadata_service`](crate::JwtAuthLayer::resource_metadata_service)
+    /// serves the document; route it at its well-known path, outside the
+    /// layer. [`build`](Self::build) checks the URLs, scopes and fields.
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use bytes::Bytes;
+    /// # use http::{Request, Response, StatusCode};
+    /// # use http_body_util::Full;
+    /// # use tower::{Layer, ServiceExt, service_fn};
+    /// use tower_jwt_auth::{JwtAuthLayer, Key, ResourceMetadata};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let layer = JwtAuthLayer::<serde_json::Value>::builder()
+    ///     .key(Key::hmac(b"a secret of at least 32 bytes...."))
+    ///     .issuer("https://login.example")
+    ///     .resource_metadata(ResourceMetadata::new("https://api.example/mcp"))
+    ///     .build()?;
+    /// # let inner = service_fn(|_: Request<Full<Bytes>>| async {
+    /// #     Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+    /// # });
+    /// let request = Request::get("/mcp").body(Full::<Bytes>::default())?;
+    /// let response = layer.layer(inner).oneshot(request).await?;
+    /// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    /// assert_eq!(
+    ///     response.headers()["www-authenticate"],
+    ///     "Bearer resource_metadata=\"https://api.example/.well-known/oauth-protected-resource/mcp\""
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn resource_metadata(mut self, metadata: crate::ResourceMetadata) -> Self {
+        self.settings.resource_metadata = Some(metadata);
         self
     }
 
@@ -946,9 +1138,18 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
     /// - [`ConfigError::NotOnTrustedIssuer`]: keys, issuers, audiences,
     ///   algorithms or a remote key set set on the builder of a layer with
     ///   [trusted issuers](Self::trusted_issuer);
+    /// - [`ConfigError::AccessTokenProfile`]: no issuer or no audience for
+    ///   the [JWT access token profile](Self::jwt_access_token_profile), or
+    ///   another `typ` with it;
     /// - [`ConfigError::DuplicateIssuer`]: an issuer trusted twice;
     /// - [`ConfigError::KeysAndKeySet`]: static keys and a remote key set for
-    ///   the same issuer.
+    ///   the same issuer;
+    /// - [`ConfigError::InvalidMetadataUrl`],
+    ///   [`ConfigError::ReservedMetadataField`], [`ConfigError::InvalidScope`]
+    ///   and [`ConfigError::Empty`]: a [resource metadata](Self::resource_metadata)
+    ///   whose resource identifier or authorization server (given, or the
+    ///   layer's issuer) is not an `https://` URL without query or fragment,
+    ///   which sets a field the layer computes, or names an invalid scope.
     pub fn build(self) -> Result<JwtAuthLayer<C, R, M>, ConfigError>
     where
         R: ErrorResponder,

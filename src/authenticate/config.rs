@@ -11,17 +11,19 @@ use futures_util::future::BoxFuture;
 use http::{Extensions, Request, Response};
 use serde::de::DeserializeOwned;
 
-use super::future::{Pending, Verdict};
+use super::future::{Accepted, Grant, Pending, Verdict};
 use super::settings::Settings;
 use crate::checks::{Carrier, Checks, Head, Outcome, Proves, TokenCheck, VerifiedToken};
 use crate::claims::Claims;
 use crate::crypto;
 use crate::dpop::DpopCheck;
-use crate::error::{AuthError, AuthScheme, Challenge, ConfigError};
+use crate::error::{AuthError, AuthScheme, Challenge, ConfigError, TokenChallenge};
 use crate::mtls::CertificateBinding;
+use crate::resource_metadata::{LayerFacts, Published, ResourceMetadata};
 use crate::response::{ErrorResponder, refuse};
 use crate::source::{Sources, TokenSource};
-use crate::verify::{Verified, Verifier, VerifyError};
+use crate::verify::introspect::PendingIntrospection;
+use crate::verify::{IssuerConfig, Verified, Verifier, VerifyError};
 
 /// Everything a layer decides with, checked once. `C` is the claims type.
 pub(crate) struct Authenticator<C, R> {
@@ -33,6 +35,9 @@ pub(crate) struct Authenticator<C, R> {
     /// What the challenges of a layer that takes DPoP offer; `None`: plain
     /// `Bearer`.
     challenge: Option<Challenges>,
+    /// The protected resource metadata document, when the layer publishes
+    /// one.
+    metadata: Option<Arc<Published>>,
     responder: R,
     _claims: PhantomData<fn() -> C>,
 }
@@ -43,16 +48,32 @@ impl<C, R> Authenticator<C, R> {
     ///
     /// # Errors
     ///
-    /// No crypto provider; the verifier's errors ([`Verifier::new`]); an
-    /// invalid source name; a certificate binding without SHA-256.
-    pub(super) fn new(settings: Settings, responder: R) -> Result<Self, ConfigError> {
+    /// The JWT access token profile without an issuer or audience; no crypto
+    /// provider; the verifier's errors ([`Verifier::new`]); an invalid source
+    /// name; a certificate binding without SHA-256; resource metadata that
+    /// cannot be published (its URLs, scopes or fields).
+    pub(super) fn new(mut settings: Settings, responder: R) -> Result<Self, ConfigError> {
+        if settings.access_token_profile {
+            super::profile::apply(&mut settings.rules, &settings.issuer, &settings.trusted)?;
+        }
         let provider = crypto::select(settings.provider)?;
         let clock = settings.rules.clock.clone();
+        // Checked first: every challenge below names its URL.
+        let metadata = settings
+            .resource_metadata
+            .map(ResourceMetadata::check)
+            .transpose()?;
+        let metadata_url = metadata.as_ref().map(|m| Arc::clone(m.url()));
+        let issuers = match &metadata {
+            Some(_) => issuer_names(&settings.issuer, &settings.trusted),
+            None => Vec::new(),
+        };
         let verifier = Verifier::new(provider, settings.issuer, settings.trusted, settings.rules)?;
         let mut sources = settings.sources;
         let (dpop, challenge) = match settings.dpop {
             Some(dpop) => {
-                let challenge = dpop.challenge(&settings.dpop_by_issuer);
+                let mut challenge = dpop.challenge(&settings.dpop_by_issuer);
+                challenge.resource_metadata = metadata_url;
                 if challenge.dpop_algorithms.is_some() {
                     // The default bearer source stays, beside the DPoP scheme:
                     // a bearer token where DPoP is required gets its own answer.
@@ -83,7 +104,18 @@ impl<C, R> Authenticator<C, R> {
                         issuer: issuer.clone(),
                     });
                 }
-                None => (None, None),
+                // Without DPoP, a challenge of the layer's own only to name
+                // its metadata.
+                None => (
+                    None,
+                    metadata_url.map(|url| {
+                        let bearer = Arc::new(Challenge::bearer_with_metadata(url));
+                        Challenges {
+                            dpop: Arc::clone(&bearer),
+                            bearer,
+                        }
+                    }),
+                ),
             },
         };
         let sources = Sources::new(sources, settings.form_limit.0, settings.form_read_timeout.0)?;
@@ -99,6 +131,13 @@ impl<C, R> Authenticator<C, R> {
             jkt: dpop.is_some(),
             x5t_s256: binding.is_some(),
         };
+        let metadata = match metadata {
+            Some(metadata) => {
+                let facts = layer_facts(issuers, challenge.as_ref(), &sources, proves);
+                Some(Arc::new(metadata.publish(facts)?))
+            }
+            None => None,
+        };
         let checks = Checks::new([csrf, binding, dpop, settings.revocation], proves);
         Ok(Self {
             verifier,
@@ -106,6 +145,7 @@ impl<C, R> Authenticator<C, R> {
             optional: settings.optional,
             checks,
             challenge,
+            metadata,
             responder,
             _claims: PhantomData,
         })
@@ -123,6 +163,11 @@ impl<C, R> Authenticator<C, R> {
     pub(super) fn skipped_keys(&self) -> usize {
         self.verifier.skipped_keys()
     }
+
+    /// The metadata document, when the layer publishes one.
+    pub(super) fn metadata(&self) -> Option<&Arc<Published>> {
+        self.metadata.as_ref()
+    }
 }
 
 impl<C, R> Authenticator<C, R>
@@ -134,7 +179,7 @@ where
     pub(super) fn authenticate<B>(
         self: &Arc<Self>,
         request: &Request<B>,
-    ) -> Verdict<Option<Claims<C>>> {
+    ) -> Verdict<Option<Accepted<C>>> {
         match self.sources.locate(request) {
             Ok(located) => {
                 let carrier = self.sources.carrier(located.position);
@@ -151,7 +196,7 @@ where
         token: Option<&str>,
         carrier: Carrier,
         head: Head<'_>,
-    ) -> Verdict<Option<Claims<C>>> {
+    ) -> Verdict<Option<Accepted<C>>> {
         let Some(token) = token else {
             return if self.optional {
                 Verdict::Pass(None)
@@ -165,6 +210,10 @@ where
                 retry: Some(refresh),
                 ..
             }) => self.after_refresh(refresh, token, carrier, head),
+            Err(VerifyError {
+                introspection: Some(pending),
+                ..
+            }) => self.after_introspection(pending, token, carrier, head),
             Err(rejected) => Verdict::Refuse(self.refuse_as(rejected.error, carrier)),
         }
     }
@@ -176,7 +225,7 @@ where
         token: &str,
         carrier: Carrier,
         head: Head<'_>,
-    ) -> Verdict<Option<Claims<C>>> {
+    ) -> Verdict<Option<Accepted<C>>> {
         let claims = Claims(verified.claims);
         let token = VerifiedToken {
             text: token,
@@ -186,13 +235,24 @@ where
             may_be_bound: verified.may_be_bound,
         };
         match self.checks.run(&token, head) {
-            Outcome::Pass => Verdict::Pass(Some(claims)),
-            Outcome::Refuse(error) => Verdict::Refuse(self.refuse_as(error, carrier)),
-            Outcome::Wait(check) => Verdict::Wait(self.defer(carrier, async move {
-                let mut extensions = check.await?;
-                extensions.insert(claims);
-                Ok(extensions)
+            // Built here, not before the checks: moved across them, it cost
+            // the fast path a `memcpy` (BENCHMARKS.md, step-up).
+            Outcome::Pass => Verdict::Pass(Some(Accepted {
+                claims,
+                challenge: self.token_challenge(carrier),
             })),
+            Outcome::Refuse(error) => Verdict::Refuse(self.refuse_as(error, carrier)),
+            Outcome::Wait(check) => {
+                let accepted = Accepted {
+                    claims,
+                    challenge: self.token_challenge(carrier),
+                };
+                Verdict::Wait(self.defer(carrier, async move {
+                    let mut extensions = check.await?;
+                    Some(accepted).grant(&mut extensions);
+                    Ok(extensions)
+                }))
+            }
         }
     }
 
@@ -205,7 +265,7 @@ where
         token: &str,
         carrier: Carrier,
         head: Head<'_>,
-    ) -> Verdict<Option<Claims<C>>> {
+    ) -> Verdict<Option<Accepted<C>>> {
         let this = Arc::clone(self);
         let token = token.to_owned();
         let head = crate::checks::OwnedHead::from(head);
@@ -216,7 +276,43 @@ where
                 Err(rejected) => return Err(this.refuse_as(rejected.error, carrier)),
             };
             match this.after_verify(verified, &token, carrier, head.as_head()) {
-                Verdict::Pass(claims) => Ok(extensions_with(claims)),
+                Verdict::Pass(accepted) => {
+                    let mut extensions = Extensions::new();
+                    accepted.grant(&mut extensions);
+                    Ok(extensions)
+                }
+                Verdict::Refuse(response) => Err(response),
+                Verdict::Wait(check) => check.await,
+            }
+        }))
+    }
+
+    /// An opaque token that the cache could not decide: waits for the
+    /// authorization server's answer (shared with every request that carries
+    /// the same token), checks its claims, then runs the checks after
+    /// verification as for a JWT.
+    fn after_introspection(
+        self: &Arc<Self>,
+        pending: PendingIntrospection,
+        token: &str,
+        carrier: Carrier,
+        head: Head<'_>,
+    ) -> Verdict<Option<Accepted<C>>> {
+        let this = Arc::clone(self);
+        let token = token.to_owned();
+        let head = crate::checks::OwnedHead::from(head);
+        Verdict::Wait(Box::pin(async move {
+            let verified = match pending.answer.await {
+                Ok(payload) => this.verifier.introspected::<C>(pending.trust, payload),
+                Err(error) => Err(error),
+            };
+            let verified = verified.map_err(|error| this.refuse_as(error, carrier))?;
+            match this.after_verify(verified, &token, carrier, head.as_head()) {
+                Verdict::Pass(accepted) => {
+                    let mut extensions = Extensions::new();
+                    accepted.grant(&mut extensions);
+                    Ok(extensions)
+                }
                 Verdict::Refuse(response) => Err(response),
                 Verdict::Wait(check) => check.await,
             }
@@ -235,6 +331,15 @@ where
 }
 
 impl<C, R: ErrorResponder> Authenticator<C, R> {
+    /// In a layer that takes DPoP, the challenge of a token that came by
+    /// `carrier`, for the layers behind; `None` (nothing to insert) in any
+    /// other.
+    #[inline]
+    fn token_challenge(&self, carrier: Carrier) -> Option<TokenChallenge> {
+        let challenges = self.challenge.as_ref()?;
+        Some(TokenChallenge(Arc::clone(challenges.of(carrier))))
+    }
+
     /// The response for a refused request, with the error in its extensions.
     pub(super) fn refuse(&self, error: AuthError) -> Response<Bytes> {
         self.refuse_as(error, Carrier::Bearer)
@@ -247,11 +352,7 @@ impl<C, R: ErrorResponder> Authenticator<C, R> {
     fn refuse_as(&self, error: AuthError, carrier: Carrier) -> Response<Bytes> {
         let error = match &self.challenge {
             Some(challenges) if error.challenge().is_none() => {
-                let challenge = match carrier {
-                    Carrier::Dpop => &challenges.dpop,
-                    Carrier::Bearer | Carrier::Cookie => &challenges.bearer,
-                };
-                error.with_challenge(Arc::clone(challenge))
+                error.with_challenge(Arc::clone(challenges.of(carrier)))
             }
             _ => error,
         };
@@ -267,13 +368,46 @@ struct Challenges {
     dpop: Arc<Challenge>,
 }
 
-/// Extensions holding `claims`, if any.
-fn extensions_with<C: Clone + Send + Sync + 'static>(claims: Option<Claims<C>>) -> Extensions {
-    let mut extensions = Extensions::new();
-    if let Some(claims) = claims {
-        extensions.insert(claims);
+impl Challenges {
+    /// The one of a token that came by `carrier`.
+    fn of(&self, carrier: Carrier) -> &Arc<Challenge> {
+        match carrier {
+            Carrier::Dpop => &self.dpop,
+            Carrier::Bearer | Carrier::Cookie => &self.bearer,
+        }
     }
-    extensions
+}
+
+/// What a layer with these `issuers`, `challenges`, `sources` and checks
+/// that prove `proves` says of itself in its resource metadata.
+fn layer_facts(
+    issuers: Vec<String>,
+    challenges: Option<&Challenges>,
+    sources: &Sources,
+    proves: Proves,
+) -> LayerFacts {
+    let bearer = challenges.is_none_or(|c| c.bearer.bearer);
+    let dpop_algorithms = challenges.and_then(|c| c.bearer.dpop_algorithms.clone());
+    LayerFacts {
+        issuers,
+        bearer_methods: if bearer {
+            sources.bearer_methods()
+        } else {
+            Vec::new()
+        },
+        dpop_required: dpop_algorithms.is_some() && !bearer,
+        dpop_algorithms,
+        certificate_bound: proves.x5t_s256,
+    }
+}
+
+/// The issuers a layer accepts, by name: its own, then its trusted
+/// issuers'.
+fn issuer_names(own: &IssuerConfig, trusted: &[IssuerConfig]) -> Vec<String> {
+    std::iter::once(own)
+        .chain(trusted)
+        .flat_map(|issuer| issuer.issuers.iter().cloned())
+        .collect()
 }
 
 impl<C, R> fmt::Debug for Authenticator<C, R> {
@@ -285,6 +419,7 @@ impl<C, R> fmt::Debug for Authenticator<C, R> {
             .field("optional", &self.optional)
             .field("checks", &self.checks)
             .field("challenge", &self.challenge)
+            .field("metadata", &self.metadata)
             .finish_non_exhaustive()
     }
 }

@@ -23,7 +23,7 @@ use tower_service::Service;
 use super::WithForm;
 use super::config::Authenticator;
 use super::deadline::Deadline;
-use super::future::{ResponseFuture, Verdict};
+use super::future::{Grant, ResponseFuture, Verdict};
 use super::request_body::RequestBody;
 use super::service::JwtAuth;
 use crate::answer::take_ready;
@@ -240,10 +240,8 @@ where
         parts: &mut Parts,
     ) -> Verdict<()> {
         match self.claims(token, carrier, (&*parts).into()) {
-            Verdict::Pass(claims) => {
-                if let Some(claims) = claims {
-                    parts.extensions.insert(claims);
-                }
+            Verdict::Pass(accepted) => {
+                accepted.grant(&mut parts.extensions);
                 Verdict::Pass(())
             }
             Verdict::Refuse(response) => Verdict::Refuse(response),

@@ -16,6 +16,7 @@ use tower_service::Service;
 use crate::answer::{Answer, take_ready};
 use crate::body::ResponseBody;
 use crate::claims::Claims;
+use crate::error::TokenChallenge;
 
 /// A check that needs I/O: it resolves to what the request gains (its claims
 /// among them), or to the response that refuses it. The claims type and the
@@ -37,11 +38,24 @@ pub(crate) trait Grant {
     fn grant(self, extensions: &mut Extensions);
 }
 
-/// Its claims; none in optional mode without a token.
-impl<C: Clone + Send + Sync + 'static> Grant for Option<Claims<C>> {
+/// An accepted token: its claims, and, in a layer that takes DPoP, the
+/// challenge under which the layers behind refuse it.
+pub(crate) struct Accepted<C> {
+    pub(crate) claims: Claims<C>,
+    pub(crate) challenge: Option<TokenChallenge>,
+}
+
+/// Its claims (and challenge); nothing in optional mode without a token.
+impl<C: Clone + Send + Sync + 'static> Grant for Option<Accepted<C>> {
+    // Inlined as the claims' insert was before `Accepted`: out of line, it
+    // cost the fast path a call and a `memcpy` (BENCHMARKS.md, step-up).
+    #[inline]
     fn grant(self, extensions: &mut Extensions) {
-        if let Some(claims) = self {
+        if let Some(Accepted { claims, challenge }) = self {
             extensions.insert(claims);
+            if let Some(challenge) = challenge {
+                extensions.insert(challenge);
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ use tower_layer::Layer;
 use super::HeadOnly;
 use super::config::Authenticator;
 use super::service::JwtAuth;
+use crate::resource_metadata::ResourceMetadataService;
 use crate::response::DefaultResponder;
 
 /// A [`Layer`] that wraps services in [`JwtAuth`].
@@ -146,6 +147,18 @@ impl<C, R, M> JwtAuthLayer<C, R, M> {
     /// ```
     pub fn skipped_keys(&self) -> usize {
         self.authenticator.skipped_keys()
+    }
+
+    /// The service that serves this layer's protected resource metadata
+    /// (RFC 9728), or `None` when the layer publishes none (see
+    /// [`JwtAuthBuilder::resource_metadata`](crate::JwtAuthBuilder::resource_metadata)).
+    /// Route it at its [`path`](ResourceMetadataService::path), outside this
+    /// layer; every clone serves the same document, written when the layer
+    /// was built.
+    pub fn resource_metadata_service(&self) -> Option<ResourceMetadataService> {
+        self.authenticator
+            .metadata()
+            .map(|published| ResourceMetadataService::new(Arc::clone(published)))
     }
 }
 

@@ -18,6 +18,7 @@ mod deadline;
 mod form;
 mod future;
 mod layer;
+mod profile;
 mod request_body;
 mod service;
 mod settings;

@@ -21,7 +21,10 @@ use crate::response::{DefaultResponder, ErrorResponder};
 ///
 /// Made by [`JwtAuthLayer`]; see the [crate documentation](crate) for the flow.
 /// On success the request reaches the inner service untouched but for one added
-/// extension, [`Claims<C>`](crate::Claims); on failure the
+/// extension, [`Claims<C>`](crate::Claims) (in a layer that
+/// [takes DPoP](crate::JwtAuthBuilder::dpop), also a private one: the
+/// challenge the [`RequireLayer`](crate::RequireLayer)s behind answer under);
+/// on failure the
 /// [`ErrorResponder`] answers and the inner service is not called. (With a
 /// [certificate binding from a proxy header](crate::CertificateBinding::from_proxy_header),
 /// that header is removed from every request whose peer is not a trusted

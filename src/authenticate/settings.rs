@@ -10,6 +10,7 @@ use crate::checks::TokenCheck;
 use crate::csrf::CsrfPolicy;
 use crate::dpop::{Dpop, DpopMode};
 use crate::mtls::CertificateBinding;
+use crate::resource_metadata::ResourceMetadata;
 use crate::source::TokenSource;
 use crate::verify::{IssuerConfig, Rules};
 
@@ -44,6 +45,11 @@ pub(crate) struct Settings {
     pub(super) dpop_by_issuer: Vec<(String, DpopMode)>,
     /// `None`: the one of this crate's features.
     pub(super) provider: Option<&'static CryptoProvider>,
+    /// The JWT access token profile (RFC 9068): its `typ` and claims are
+    /// added to `rules` at build time.
+    pub(super) access_token_profile: bool,
+    /// The protected resource metadata (RFC 9728) the layer publishes.
+    pub(super) resource_metadata: Option<ResourceMetadata>,
 }
 
 /// The form limit, 64 KiB unless set.

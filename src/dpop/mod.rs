@@ -260,6 +260,7 @@ impl Dpop {
                 .any(|mode| mode != DpopMode::Off)
                 .then(|| algorithms.into()),
             dpop_nonce: None,
+            resource_metadata: None,
         }
     }
 }

@@ -101,6 +101,23 @@ impl TokenSource {
         matches!(self.0, Kind::Cookie(_))
     }
 
+    /// The RFC 6750 §2 method of this source, as RFC 9728's
+    /// `bearer_methods_supported` names it: `header` for `Authorization:
+    /// Bearer`, `body` and `query` for the parameter `access_token` that
+    /// RFC 6750 names; `None` for any other (a client could not find it).
+    fn bearer_method(&self) -> Option<&'static str> {
+        const ACCESS_TOKEN: &str = "access_token";
+        match &self.0 {
+            Kind::Header {
+                name,
+                scheme: Some(scheme),
+            } if name == AUTHORIZATION && scheme.eq_ignore_ascii_case("Bearer") => Some("header"),
+            Kind::Form(field) if field == ACCESS_TOKEN => Some("body"),
+            Kind::Query(name) if name == ACCESS_TOKEN => Some("query"),
+            _ => None,
+        }
+    }
+
     /// How this source carries its token, as the checks after verification
     /// need to know it.
     pub(crate) fn carrier(&self) -> Carrier {
@@ -234,6 +251,19 @@ impl Sources {
     /// Whether any source is a cookie.
     pub(crate) fn has_cookie(&self) -> bool {
         self.list.iter().any(TokenSource::is_cookie)
+    }
+
+    /// The RFC 6750 methods of these sources, in RFC 9728's order
+    /// (`header`, `body`, `query`), each once.
+    pub(crate) fn bearer_methods(&self) -> Vec<&'static str> {
+        ["header", "body", "query"]
+            .into_iter()
+            .filter(|method| {
+                self.list
+                    .iter()
+                    .any(|source| source.bearer_method() == Some(*method))
+            })
+            .collect()
     }
 
     /// The form source, in layers that have one.
