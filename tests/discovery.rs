@@ -543,6 +543,38 @@ async fn metadata_is_fetched_on_its_own_without_a_jwks_uri() {
     fetch().await.unwrap();
     assert_eq!(server.requests().len(), 6);
 
+    // The endpoint an `Introspection` is configured for.
+    #[cfg(feature = "introspection")]
+    {
+        let introspection = tower_jwt_auth::Introspection::from_metadata(&metadata)
+            .unwrap()
+            .client_secret_basic("rs", "secret")
+            .build()
+            .unwrap();
+        assert_eq!(introspection.endpoint(), format!("{issuer}/introspect"));
+        for (document, says) in [
+            (
+                json!({ "issuer": issuer }),
+                "names no introspection_endpoint",
+            ),
+            (
+                json!({
+                    "issuer": issuer,
+                    "introspection_endpoint": format!("{issuer}/introspect"),
+                    "introspection_endpoint_auth_methods_supported": ["private_key_jwt"],
+                }),
+                "not client_secret_basic",
+            ),
+        ] {
+            server.serve_at(AS_INSERTED, Served::json(document.to_string()));
+            let metadata = fetch().await.unwrap();
+            let error = tower_jwt_auth::Introspection::from_metadata(&metadata).unwrap_err();
+            assert_eq!(error.kind(), RemoteKeyErrorKind::InvalidConfig, "{error}");
+            assert!(error.to_string().contains(says), "{error}");
+            assert!(error.to_string().contains(&issuer), "{error}");
+        }
+    }
+
     // The same checks as a key set's.
     server.serve_at(
         AS_INSERTED,

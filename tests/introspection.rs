@@ -20,7 +20,9 @@ use axum::{Extension, Router};
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode, header};
 use serde_json::{Value, json};
-use tower_jwt_auth::{Claims, Introspection, JwtAuthLayer, RequireLayer, TrustedIssuer};
+use tower_jwt_auth::{
+    AuthorizationServerMetadata, Claims, Introspection, JwtAuthLayer, RequireLayer, TrustedIssuer,
+};
 
 use common::logs::Logs;
 use common::oauth_provider::{AUDIENCE, OPAQUE_AUDIENCE, OauthProvider};
@@ -53,7 +55,13 @@ async fn provider_introspection(
 ) -> Introspection {
     let info = provider.info().await;
     let client = &info["introspection_client"];
-    Introspection::builder(info["introspection_endpoint"].as_str().expect("endpoint"))
+    // The endpoint as the provider's own metadata (RFC 8414) names it.
+    let metadata = AuthorizationServerMetadata::discover(provider.issuer())
+        .fetch()
+        .await
+        .expect("the provider's metadata");
+    let builder = Introspection::from_metadata(&metadata).expect("an introspection endpoint");
+    builder
         .client_secret_basic(
             client["client_id"].as_str().expect("client_id"),
             client["client_secret"].as_str().expect("client_secret"),

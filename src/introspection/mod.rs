@@ -19,6 +19,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::error::{AuthError, AuthErrorKind};
+use crate::remote::{AuthorizationServerMetadata, RemoteKeyError, RemoteKeyErrorKind};
 use crate::verify::introspect::{Introspect, Introspected};
 use cache::{AnswerCache, Verdict};
 use client::Client;
@@ -108,6 +109,66 @@ impl Introspection {
     /// metadata's `introspection_endpoint`).
     pub fn builder(endpoint: impl Into<String>) -> IntrospectionBuilder {
         IntrospectionBuilder::new(endpoint.into())
+    }
+
+    /// Starts the configuration of the introspection endpoint that an
+    /// authorization server's metadata names (RFC 8414 §2,
+    /// `introspection_endpoint`), found by
+    /// [`AuthorizationServerMetadata::discover`](crate::AuthorizationServerMetadata::discover)
+    /// or [`RemoteKeySet::metadata`](crate::RemoteKeySet::metadata). Pass it
+    /// to the [`TrustedIssuer`](crate::TrustedIssuer) (or the layer's
+    /// [`issuer`](crate::JwtAuthBuilder::issuer)) the metadata is of.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidConfig`](RemoteKeyErrorKind::InvalidConfig) when the
+    /// metadata names no introspection endpoint, or lists the client
+    /// authentication methods its endpoint takes
+    /// (`introspection_endpoint_auth_methods_supported`) without
+    /// `client_secret_basic`, the one this client speaks. The URL itself is
+    /// checked by [`build`](IntrospectionBuilder::build), as any other.
+    ///
+    /// ```no_run
+    /// use tower_jwt_auth::{AuthorizationServerMetadata, Introspection, TrustedIssuer};
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let issuer = "https://login.example.com";
+    /// let metadata = AuthorizationServerMetadata::discover(issuer).fetch().await?;
+    /// let introspection = Introspection::from_metadata(&metadata)?
+    ///     .client_secret_basic("orders-api", "the client secret")
+    ///     .build()?;
+    /// let trusted = TrustedIssuer::new(issuer).introspection(introspection);
+    /// # let _ = trusted;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn from_metadata(
+        metadata: &AuthorizationServerMetadata,
+    ) -> Result<IntrospectionBuilder, RemoteKeyError> {
+        let Some(endpoint) = metadata.introspection_endpoint() else {
+            return Err(RemoteKeyError::new(
+                RemoteKeyErrorKind::InvalidConfig,
+                format!(
+                    "the metadata of {} names no introspection_endpoint",
+                    metadata.issuer()
+                ),
+            )
+            .with_url(&Arc::from(metadata.url())));
+        };
+        if let Some(methods) = metadata.introspection_endpoint_auth_methods_supported()
+            && !methods.iter().any(|m| m == "client_secret_basic")
+        {
+            return Err(RemoteKeyError::new(
+                RemoteKeyErrorKind::InvalidConfig,
+                format!(
+                    "the introspection endpoint of {} takes {methods:?}, not \
+                     client_secret_basic",
+                    metadata.issuer()
+                ),
+            )
+            .with_url(&Arc::from(metadata.url())));
+        }
+        Ok(Self::builder(endpoint))
     }
 
     /// The introspection endpoint's URL.
