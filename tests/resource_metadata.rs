@@ -166,6 +166,83 @@ async fn every_refusal_names_the_metadata_in_its_challenge() {
 }
 
 #[tokio::test]
+async fn the_refusals_of_a_require_layer_behind_name_the_metadata_too() {
+    // RFC 9728 §5.1: every challenge; RequireLayer's come after the token
+    // was accepted (a missing scope, a login too weak or too old).
+    let server = serve(|origin| {
+        let layer = builder()
+            .resource_metadata(ResourceMetadata::new(format!("{origin}/api")))
+            .build()
+            .unwrap();
+        let metadata = layer.resource_metadata_service().expect("metadata");
+        let path = metadata.path().to_owned();
+        let scope = tower_jwt_auth::RequireLayer::<Value>::builder()
+            .scope("orders:write")
+            .build()
+            .unwrap();
+        let step_up = tower_jwt_auth::RequireLayer::<Value>::builder()
+            .acr_values(["urn:example:mfa"])
+            .build()
+            .unwrap();
+        Router::new()
+            .route("/api/write", get(|| async { "written" }).route_layer(scope))
+            .route("/api/admin", get(|| async { "admin" }).route_layer(step_up))
+            .route_layer(layer)
+            .route_service(&path, metadata)
+    })
+    .await;
+    let url = format!("{}{WELL_KNOWN}/api", server.origin());
+    let issue = |claims: Value| {
+        tower_jwt_auth::TokenIssuer::hmac(SECRET)
+            .issuer("https://login.example")
+            .build()
+            .unwrap()
+            .issue(&claims)
+            .unwrap()
+    };
+    let token = issue(json!({ "scope": "orders:read", "acr": "urn:example:pwd" }));
+
+    let reply = request(Method::GET, &server.url("/api/write"), Some(&token)).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text());
+    let [challenge] = &challenges(&reply)[..] else {
+        panic!("{:?}", challenges(&reply));
+    };
+    assert!(
+        challenge.starts_with(r#"Bearer error="insufficient_scope""#),
+        "{challenge}"
+    );
+    assert!(challenge.contains(r#"scope="orders:write""#), "{challenge}");
+    assert!(
+        challenge.ends_with(&format!(r#", resource_metadata="{url}""#)),
+        "{challenge}"
+    );
+
+    let reply = request(Method::GET, &server.url("/api/admin"), Some(&token)).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text());
+    let [challenge] = &challenges(&reply)[..] else {
+        panic!("{:?}", challenges(&reply));
+    };
+    assert!(
+        challenge.starts_with(r#"Bearer error="insufficient_user_authentication""#),
+        "{challenge}"
+    );
+    assert!(
+        challenge.contains(r#"acr_values="urn:example:mfa""#),
+        "{challenge}"
+    );
+    assert!(
+        challenge.ends_with(&format!(r#", resource_metadata="{url}""#)),
+        "{challenge}"
+    );
+
+    // Strong enough: through both layers.
+    let strong = issue(json!({ "scope": "orders:read", "acr": "urn:example:mfa" }));
+    let reply = request(Method::GET, &server.url("/api/admin"), Some(&strong)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert!(challenges(&reply).is_empty());
+}
+
+#[tokio::test]
 async fn the_well_known_route_serves_the_document_to_get_and_head_only() {
     let server = serve(|origin| {
         let metadata = ResourceMetadata::new(format!("{origin}/api"))
