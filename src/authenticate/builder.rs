@@ -539,6 +539,12 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
     /// asymmetric keys (RFC 9068 §4 refuses `none`, which this crate never
     /// takes).
     ///
+    /// The required claims are the layer's rules, so they apply to the
+    /// tokens it [introspects](Self::introspection) too: an authorization
+    /// server whose introspection answers lack one of them (RFC 7662 makes
+    /// them all optional) needs a layer without the profile for its opaque
+    /// tokens.
+    ///
     /// ```
     /// # use std::convert::Infallible;
     /// # use bytes::Bytes;
