@@ -552,27 +552,47 @@ async fn metadata_is_fetched_on_its_own_without_a_jwks_uri() {
             .build()
             .unwrap();
         assert_eq!(introspection.endpoint(), format!("{issuer}/introspect"));
-        for (document, says) in [
-            (
-                json!({ "issuer": issuer }),
-                "names no introspection_endpoint",
-            ),
-            (
+        // No endpoint: refused at once.
+        server.serve_at(
+            AS_INSERTED,
+            Served::json(json!({ "issuer": issuer }).to_string()),
+        );
+        let error =
+            tower_jwt_auth::Introspection::from_metadata(&fetch().await.unwrap()).unwrap_err();
+        assert_eq!(error.kind(), RemoteKeyErrorKind::InvalidConfig, "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("names no introspection_endpoint")
+                && error.to_string().contains(&issuer),
+            "{error}"
+        );
+        // An endpoint that lists its methods: credentials of another method
+        // are refused at build, before any request.
+        server.serve_at(
+            AS_INSERTED,
+            Served::json(
                 json!({
                     "issuer": issuer,
                     "introspection_endpoint": format!("{issuer}/introspect"),
                     "introspection_endpoint_auth_methods_supported": ["private_key_jwt"],
-                }),
-                "not client_secret_basic",
+                })
+                .to_string(),
             ),
-        ] {
-            server.serve_at(AS_INSERTED, Served::json(document.to_string()));
-            let metadata = fetch().await.unwrap();
-            let error = tower_jwt_auth::Introspection::from_metadata(&metadata).unwrap_err();
-            assert_eq!(error.kind(), RemoteKeyErrorKind::InvalidConfig, "{error}");
-            assert!(error.to_string().contains(says), "{error}");
-            assert!(error.to_string().contains(&issuer), "{error}");
-        }
+        );
+        let error = tower_jwt_auth::Introspection::from_metadata(&fetch().await.unwrap())
+            .unwrap()
+            .client_secret_basic("rs", "secret")
+            .build()
+            .unwrap_err();
+        assert_eq!(error.kind(), RemoteKeyErrorKind::InvalidConfig, "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains(r#"takes ["private_key_jwt"], not client_secret_basic"#)
+                && error.to_string().contains(&issuer),
+            "{error}"
+        );
     }
 
     // The same checks as a key set's.

@@ -20,6 +20,7 @@ use axum::{Extension, Router};
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode, header};
 use serde_json::{Value, json};
+use tower_jwt_auth::jsonwebtoken::{Algorithm, EncodingKey};
 use tower_jwt_auth::{
     AuthorizationServerMetadata, Claims, Introspection, JwtAuthLayer, RequireLayer, TrustedIssuer,
 };
@@ -212,6 +213,74 @@ async fn a_revoked_token_is_refused_once_its_cache_entry_expires() {
     let reply = send_bearer("GET", &server.url("/me"), &token).await;
     assert_refused(&reply, StatusCode::UNAUTHORIZED, "token is not active");
     assert_eq!(provider.introspection_requests().await, before + 1);
+}
+
+#[tokio::test]
+async fn private_key_jwt_assertions_are_accepted_by_the_provider_once_each() {
+    let provider = OauthProvider::shared().await;
+    let _turn = PROVIDER.lock().await;
+    let info = provider.info().await;
+    let client = &info["introspection_client_jwt"];
+    let metadata = AuthorizationServerMetadata::discover(provider.issuer())
+        .fetch()
+        .await
+        .expect("the provider's metadata");
+    let key = |member: &str| {
+        EncodingKey::from_ec_pem(client[member].as_str().expect("pem").as_bytes()).expect("key")
+    };
+    // `aud` by default: the issuer, from the metadata.
+    let by_metadata = Introspection::from_metadata(&metadata)
+        .expect("endpoint")
+        .private_key_jwt(
+            client["client_id"].as_str().expect("client_id"),
+            key("private_key_pem"),
+            Algorithm::ES256,
+        )
+        .assertion_key_id(client["kid"].as_str().expect("kid"))
+        .build()
+        .expect("introspection");
+    // An unknown key: the provider refuses our credentials.
+    let unregistered = Introspection::from_metadata(&metadata)
+        .expect("endpoint")
+        .private_key_jwt(
+            client["client_id"].as_str().expect("client_id"),
+            key("unregistered_private_key_pem"),
+            Algorithm::ES256,
+        )
+        .build()
+        .expect("introspection");
+    let layer = |introspection| {
+        JwtAuthLayer::<Value>::builder()
+            .trusted_issuer(
+                TrustedIssuer::new(provider.issuer())
+                    .introspection(introspection)
+                    .audience(OPAQUE_AUDIENCE),
+            )
+            .build()
+            .expect("layer")
+    };
+    let server = api(layer(by_metadata)).await;
+
+    // Two tokens, two introspections: each assertion has its own jti, which
+    // the provider's replay detection would refuse to see twice.
+    let before = provider.introspection_requests().await;
+    for scope in ["read", "write"] {
+        let token = provider.opaque_token(Some(scope)).await;
+        let reply = send_bearer("GET", &server.url("/me"), &token).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        assert_eq!(reply.json()["scope"], scope);
+    }
+    assert_eq!(provider.introspection_requests().await, before + 2);
+
+    let server = api(layer(unregistered)).await;
+    let token = provider.opaque_token(None).await;
+    let reply = send_bearer("GET", &server.url("/me"), &token).await;
+    assert_refused(
+        &reply,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the authorization server refused the introspection client's credentials \
+         (a configuration error)",
+    );
 }
 
 // ---------------------------------------------------------------------------

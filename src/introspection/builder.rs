@@ -5,12 +5,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use http::HeaderValue;
+use jsonwebtoken::{Algorithm, EncodingKey};
 
 use super::cache::{AnswerCache, Lifetimes};
 use super::client::Client;
+use super::client_auth::{AssertionSettings, Credentials};
 use super::{Inner, Introspection};
 use crate::remote::{
     ClientConfig, Fetcher, ProxySetting, RemoteKeyError, RemoteKeyErrorKind, Target,
@@ -28,8 +27,13 @@ pub const DEFAULT_INTROSPECTION_CACHE_CAPACITY: usize = 10_000;
 #[must_use = "a builder does nothing until it is built"]
 pub struct IntrospectionBuilder {
     endpoint: String,
-    /// The client id and secret, as given.
-    credentials: Option<(String, String)>,
+    /// The resource server's credentials, as given.
+    credentials: Option<Credentials>,
+    /// The header `kid` and `aud` of `private_key_jwt` assertions.
+    assertion: AssertionSettings,
+    /// The client authentication methods the endpoint takes, as its
+    /// metadata lists them.
+    auth_methods: Option<Vec<String>>,
     http: ClientConfig,
     timeout: Duration,
     cache_capacity: usize,
@@ -45,6 +49,8 @@ impl IntrospectionBuilder {
         Self {
             endpoint,
             credentials: None,
+            assertion: AssertionSettings::default(),
+            auth_methods: None,
             http,
             timeout: Duration::from_secs(5),
             cache_capacity: DEFAULT_INTROSPECTION_CACHE_CAPACITY,
@@ -56,13 +62,90 @@ impl IntrospectionBuilder {
     /// Authenticates this resource server to the endpoint with HTTP Basic
     /// (`client_secret_basic`, RFC 7662 §2.1 and RFC 6749 §2.3.1: the id and
     /// the secret each form-urlencoded, then joined by `:` and base64).
-    /// Required.
+    /// This or [`private_key_jwt`](Self::private_key_jwt) is required; the
+    /// last one set counts.
     pub fn client_secret_basic(
         mut self,
         client_id: impl Into<String>,
         client_secret: impl Into<String>,
     ) -> Self {
-        self.credentials = Some((client_id.into(), client_secret.into()));
+        self.credentials = Some(Credentials::Secret {
+            id: client_id.into(),
+            secret: client_secret.into(),
+        });
+        self
+    }
+
+    /// Authenticates this resource server with a JWT signed by its private
+    /// key (`private_key_jwt`: RFC 7523 §2.2, OpenID Connect Core §9), for
+    /// authorization servers that hold its public key instead of a shared
+    /// secret. Each request carries a fresh assertion in the form
+    /// (`client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer`,
+    /// `client_assertion=…`): `iss` and `sub` the client id, `aud` the
+    /// authorization server's issuer (the endpoint's URL when the builder
+    /// was not made [from its metadata](Introspection::from_metadata); see
+    /// [`assertion_audience`](Self::assertion_audience)), a random `jti`,
+    /// `iat`, and `exp` 60 s later.
+    ///
+    /// `key` is the private key of `algorithm`'s family (RSA, EC or Ed25519,
+    /// such as `EncodingKey::from_ec_pem`); an HMAC algorithm, or a key that
+    /// cannot sign with `algorithm`, fails [`build`](Self::build). This or
+    /// [`client_secret_basic`](Self::client_secret_basic) is required; the
+    /// last one set counts.
+    ///
+    /// ```no_run
+    /// use tower_jwt_auth::Introspection;
+    /// use tower_jwt_auth::jsonwebtoken::{Algorithm, EncodingKey};
+    ///
+    /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let key = EncodingKey::from_ec_pem(&std::fs::read("orders-api.key.pem")?)?;
+    /// let introspection = Introspection::builder("https://login.example.com/oauth2/introspect")
+    ///     .private_key_jwt("orders-api", key, Algorithm::ES256)
+    ///     .assertion_key_id("orders-api-2026")
+    ///     .assertion_audience("https://login.example.com")
+    ///     .build()?;
+    /// # let _ = introspection;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn private_key_jwt(
+        mut self,
+        client_id: impl Into<String>,
+        key: EncodingKey,
+        algorithm: Algorithm,
+    ) -> Self {
+        self.credentials = Some(Credentials::PrivateKey {
+            id: client_id.into(),
+            key,
+            algorithm,
+        });
+        self
+    }
+
+    /// The `kid` in the header of [`private_key_jwt`](Self::private_key_jwt)
+    /// assertions, which names the key among those the authorization server
+    /// holds for this client. Default: none. Unused by
+    /// [`client_secret_basic`](Self::client_secret_basic).
+    pub fn assertion_key_id(mut self, kid: impl Into<String>) -> Self {
+        self.assertion.kid = Some(kid.into());
+        self
+    }
+
+    /// The `aud` of [`private_key_jwt`](Self::private_key_jwt) assertions,
+    /// where the authorization server expects something other than its
+    /// issuer identifier (its token endpoint's URL, say). Unused by
+    /// [`client_secret_basic`](Self::client_secret_basic).
+    pub fn assertion_audience(mut self, audience: impl Into<String>) -> Self {
+        self.assertion.audience = Some(audience.into());
+        self
+    }
+
+    /// What the metadata that named the endpoint says: the issuer (the
+    /// default `aud` of `private_key_jwt` assertions) and the client
+    /// authentication methods the endpoint takes, if it lists them.
+    pub(super) fn metadata(mut self, issuer: &str, methods: Option<&[String]>) -> Self {
+        self.assertion.issuer = Some(issuer.to_owned());
+        self.auth_methods = methods.map(<[String]>::to_vec);
         self
     }
 
@@ -152,18 +235,35 @@ impl IntrospectionBuilder {
     ///   an absolute `https://` URL, or `http://` to a host that is not
     ///   loopback without [`allow_http`](Self::allow_http);
     /// - [`InvalidConfig`](RemoteKeyErrorKind::InvalidConfig): no
-    ///   [`client_secret_basic`](Self::client_secret_basic), a zero timeout,
+    ///   credentials ([`client_secret_basic`](Self::client_secret_basic) or
+    ///   [`private_key_jwt`](Self::private_key_jwt)), a method the
+    ///   endpoint's metadata does not list (a builder made by
+    ///   [`Introspection::from_metadata`]), a `private_key_jwt` key that
+    ///   cannot sign with its algorithm or an HMAC algorithm, a zero timeout,
     ///   size or capacity, no rustls crypto provider or SHA-256 (neither the
     ///   `aws-lc-rs` nor the `rust-crypto` feature), an unreadable root
     ///   certificate, a proxy that is not `http://`.
     pub fn build(self) -> Result<Introspection, RemoteKeyError> {
         let invalid =
             |detail: &'static str| RemoteKeyError::new(RemoteKeyErrorKind::InvalidConfig, detail);
-        let Some((id, secret)) = &self.credentials else {
+        let Some(credentials) = self.credentials else {
             return Err(invalid(
-                "introspection needs the resource server's credentials: client_secret_basic",
+                "introspection needs the resource server's credentials: client_secret_basic \
+                 or private_key_jwt",
             ));
         };
+        if let Some(methods) = &self.auth_methods
+            && !methods.iter().any(|m| m == credentials.method())
+        {
+            return Err(RemoteKeyError::new(
+                RemoteKeyErrorKind::InvalidConfig,
+                format!(
+                    "the introspection endpoint of {} takes {methods:?}, not {}",
+                    self.assertion.issuer.as_deref().unwrap_or("the issuer"),
+                    credentials.method()
+                ),
+            ));
+        }
         if self.timeout.is_zero() {
             return Err(invalid("timeout must not be zero"));
         }
@@ -185,7 +285,10 @@ impl IntrospectionBuilder {
         http.check()?;
         let endpoint = Target::parse(&self.endpoint, http.allow_http)?;
         let fetcher = Fetcher::new(&http)?;
-        let client = Client::new(fetcher, endpoint, basic(id, secret)?, self.timeout);
+        // RFC 7523's aud: the authorization server, by its issuer when known.
+        let audience = self.assertion.issuer.as_deref().unwrap_or(&self.endpoint);
+        let auth = credentials.into_auth(&self.assertion, audience)?;
+        let client = Client::new(fetcher, endpoint, auth, self.timeout);
         let cache = AnswerCache::new(
             self.cache_capacity,
             Lifetimes {
@@ -199,32 +302,13 @@ impl IntrospectionBuilder {
     }
 }
 
-/// The `Authorization` value of `client_secret_basic`: each part
-/// form-urlencoded first (RFC 6749 §2.3.1, Appendix B), marked sensitive.
-fn basic(id: &str, secret: &str) -> Result<HeaderValue, RemoteKeyError> {
-    let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let credentials = format!("{}:{}", encode(id), encode(secret));
-    let mut value = HeaderValue::try_from(format!("Basic {}", STANDARD.encode(credentials)))
-        .map_err(|e| {
-            RemoteKeyError::new(
-                RemoteKeyErrorKind::InvalidConfig,
-                "unusable client credentials",
-            )
-            .with_source(e)
-        })?;
-    value.set_sensitive(true);
-    Ok(value)
-}
-
 impl fmt::Debug for IntrospectionBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IntrospectionBuilder")
             .field("endpoint", &self.endpoint)
-            .field(
-                "client_id",
-                &self.credentials.as_ref().map(|(id, _)| id.as_str()),
-            )
-            .field("client_secret", &"[redacted]")
+            .field("credentials", &self.credentials)
+            .field("assertion", &self.assertion)
+            .field("auth_methods", &self.auth_methods)
             .field("http", &self.http)
             .field("timeout", &self.timeout)
             .field("cache_capacity", &self.cache_capacity)
@@ -237,18 +321,6 @@ impl fmt::Debug for IntrospectionBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn client_secret_basic_encodes_each_part_before_base64() {
-        // RFC 6749 Appendix B: application/x-www-form-urlencoded, space as `+`.
-        let value = basic("s6BhdRkqt3", "7Fjfp0ZBr1KtDRbnfVdmIw").unwrap();
-        assert_eq!(value, "Basic czZCaGRSa3F0Mzo3RmpmcDBaQnIxS3REUmJuZlZkbUl3");
-        assert!(value.is_sensitive());
-        let value = basic("a:b", "c d%é").unwrap();
-        let encoded = value.to_str().unwrap().strip_prefix("Basic ").unwrap();
-        let decoded = String::from_utf8(STANDARD.decode(encoded).unwrap()).unwrap();
-        assert_eq!(decoded, "a%3Ab:c+d%25%C3%A9");
-    }
 
     #[test]
     fn each_refusal_names_its_cause_and_the_secret_never_shows() {

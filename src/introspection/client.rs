@@ -6,10 +6,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{HeaderValue, StatusCode};
+use http::StatusCode;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::client_auth::ClientAuth;
 use crate::error::{AuthError, AuthErrorKind};
 use crate::outage::{Health, Words};
 use crate::remote::{Fetcher, RemoteKeyError, Target};
@@ -35,8 +36,8 @@ pub(super) enum Answer {
 pub(super) struct Client {
     fetcher: Fetcher,
     endpoint: Target,
-    /// `Basic` with the client id and secret (marked sensitive).
-    authorization: HeaderValue,
+    /// How each request authenticates the resource server.
+    auth: ClientAuth,
     timeout: Duration,
     health: Health,
 }
@@ -45,13 +46,13 @@ impl Client {
     pub(super) fn new(
         fetcher: Fetcher,
         endpoint: Target,
-        authorization: HeaderValue,
+        auth: ClientAuth,
         timeout: Duration,
     ) -> Self {
         Self {
             fetcher,
             endpoint,
-            authorization,
+            auth,
             timeout,
             health: Health::new(WORDS),
         }
@@ -63,13 +64,28 @@ impl Client {
 
     /// Asks whether `token` is active, within the timeout.
     pub(super) async fn introspect(&self, token: &str) -> Answer {
-        let form = form_urlencoded::Serializer::new(String::new())
-            .append_pair("token", token)
-            .append_pair("token_type_hint", "access_token")
-            .finish();
+        // The serializer is not `Send`: dropped before any await.
+        let form = {
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            form.append_pair("token", token)
+                .append_pair("token_type_hint", "access_token");
+            self.auth.add_to(&mut form).map(|()| form.finish())
+        };
+        let form = match form {
+            Ok(form) => form,
+            Err(error) => {
+                let error = AuthError::with_source(
+                    AuthErrorKind::IntrospectionUnavailable,
+                    "cannot sign the introspection client's assertion",
+                    error,
+                );
+                self.health.failed(&error, self.timeout, false);
+                return Answer::Unavailable(error);
+            }
+        };
         let exchange = self
             .fetcher
-            .post_form(&self.endpoint, &self.authorization, form);
+            .post_form(&self.endpoint, self.auth.header(), form);
         let answer = match tokio::time::timeout(self.timeout, exchange).await {
             Ok(Ok(answer)) => read(&answer.body),
             Ok(Err(error)) => Answer::Unavailable(failed(error)),
@@ -152,7 +168,7 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("endpoint", &self.endpoint.text)
-            .field("authorization", &"[redacted]")
+            .field("auth", &self.auth)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }

@@ -4,6 +4,8 @@
 //! - `builder`: the setters, and `build`;
 //! - `client`: one introspection request over `remote`'s HTTP client, and
 //!   what its answer means;
+//! - `client_auth`: how that request authenticates the resource server
+//!   (`client_secret_basic` or `private_key_jwt`);
 //! - `cache`: the answers, kept by the digest of the token, for how long, and
 //!   one request at a time per token.
 //!
@@ -14,6 +16,7 @@
 mod builder;
 mod cache;
 mod client;
+mod client_auth;
 
 use std::fmt;
 use std::sync::Arc;
@@ -36,8 +39,10 @@ pub use builder::{DEFAULT_INTROSPECTION_CACHE_CAPACITY, IntrospectionBuilder};
 ///
 /// - **The request.** `POST` with `token=<the token>&token_type_hint=access_token`
 ///   (`application/x-www-form-urlencoded`), `Accept: application/json`, and
-///   the resource server's own credentials (`client_secret_basic`, RFC 7662
-///   §2.1). `https://` only (plain `http://` only to loopback, unless
+///   the resource server's own credentials (RFC 7662 §2.1):
+///   [`client_secret_basic`](IntrospectionBuilder::client_secret_basic), or
+///   a fresh JWT signed with its private key in each request
+///   ([`private_key_jwt`](IntrospectionBuilder::private_key_jwt), RFC 7523). `https://` only (plain `http://` only to loopback, unless
 ///   [`allow_http`](IntrospectionBuilder::allow_http)), no redirects, a
 ///   [timeout](IntrospectionBuilder::timeout) and a
 ///   [size limit](IntrospectionBuilder::max_response_size), proxies as for a
@@ -119,14 +124,18 @@ impl Introspection {
     /// to the [`TrustedIssuer`](crate::TrustedIssuer) (or the layer's
     /// [`issuer`](crate::JwtAuthBuilder::issuer)) the metadata is of.
     ///
+    /// The builder remembers two more facts of the metadata: the issuer, the
+    /// default `aud` of [`private_key_jwt`](IntrospectionBuilder::private_key_jwt)
+    /// assertions; and the client authentication methods the endpoint takes
+    /// (`introspection_endpoint_auth_methods_supported`), when the metadata
+    /// lists them: [`build`](IntrospectionBuilder::build) then refuses
+    /// credentials of a method not listed, before any request.
+    ///
     /// # Errors
     ///
     /// [`InvalidConfig`](RemoteKeyErrorKind::InvalidConfig) when the
-    /// metadata names no introspection endpoint, or lists the client
-    /// authentication methods its endpoint takes
-    /// (`introspection_endpoint_auth_methods_supported`) without
-    /// `client_secret_basic`, the one this client speaks. The URL itself is
-    /// checked by [`build`](IntrospectionBuilder::build), as any other.
+    /// metadata names no introspection endpoint. The URL itself is checked
+    /// by [`build`](IntrospectionBuilder::build), as any other.
     ///
     /// ```no_run
     /// use tower_jwt_auth::{AuthorizationServerMetadata, Introspection, TrustedIssuer};
@@ -155,20 +164,10 @@ impl Introspection {
             )
             .with_url(&Arc::from(metadata.url())));
         };
-        if let Some(methods) = metadata.introspection_endpoint_auth_methods_supported()
-            && !methods.iter().any(|m| m == "client_secret_basic")
-        {
-            return Err(RemoteKeyError::new(
-                RemoteKeyErrorKind::InvalidConfig,
-                format!(
-                    "the introspection endpoint of {} takes {methods:?}, not \
-                     client_secret_basic",
-                    metadata.issuer()
-                ),
-            )
-            .with_url(&Arc::from(metadata.url())));
-        }
-        Ok(Self::builder(endpoint))
+        Ok(Self::builder(endpoint).metadata(
+            metadata.issuer(),
+            metadata.introspection_endpoint_auth_methods_supported(),
+        ))
     }
 
     /// The introspection endpoint's URL.

@@ -136,23 +136,26 @@ impl Fetcher {
         self.send(url, request).await
     }
 
-    /// `POST url` with an `application/x-www-form-urlencoded` `form` and an
-    /// `Authorization` header (token introspection, RFC 7662 §2.1), accepting
+    /// `POST url` with an `application/x-www-form-urlencoded` `form` and,
+    /// if given, an `Authorization` header (token introspection, RFC 7662
+    /// §2.1), accepting
     /// JSON: the answer as [`get`](Self::get) takes it. The caller bounds the
     /// time.
     #[cfg_attr(not(feature = "introspection"), allow(dead_code))]
     pub(crate) async fn post_form(
         &self,
         url: &Target,
-        authorization: &HeaderValue,
+        authorization: Option<&HeaderValue>,
         form: String,
     ) -> Result<Answer, RemoteKeyError> {
-        let request = Request::post(url.uri.clone())
+        let mut request = Request::post(url.uri.clone())
             .header(ACCEPT, ACCEPT_JSON)
             .header(USER_AGENT, USER_AGENT_VALUE)
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(AUTHORIZATION, authorization.clone())
-            .body(Full::new(Bytes::from(form)));
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(authorization) = authorization {
+            request = request.header(AUTHORIZATION, authorization.clone());
+        }
+        let request = request.body(Full::new(Bytes::from(form)));
         found(self.send(url, request).await?)
     }
 

@@ -60,8 +60,11 @@
 //        is the library's error code (`OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED`
 //        for a `resource` that does not match, ...).
 //   GET  /counts       -> the counters below
-//   GET  /info         -> endpoints, audiences, algorithms, and the client that
-//                         may call the introspection endpoint (client_secret_basic)
+//   GET  /info         -> endpoints, audiences, algorithms, and the clients that
+//                         may call the introspection endpoint: `introspection_client`
+//                         (client_secret_basic) and `introspection_client_jwt`
+//                         (private_key_jwt: its ES256 private key as PKCS#8 PEM and
+//                         kid, and the PEM of a key the provider does not know)
 
 import * as crypto from 'node:crypto';
 import { createServer } from 'node:http';
@@ -103,6 +106,22 @@ const CLIENT_CERT_HEADER = 'x-client-cert';
 
 const secret = () => crypto.randomBytes(32).toString('base64url');
 
+/**
+ * An ES256 key pair of a client that authenticates with private_key_jwt
+ * (RFC 7523): its public JWK, registered with the provider, and its private
+ * key as PKCS#8 PEM, handed to the tests through GET /info.
+ */
+async function clientKeyPair() {
+  const { publicKey, privateKey } = await jose.generateKeyPair('ES256', { extractable: true });
+  const kid = `rs-${crypto.randomUUID().slice(0, 8)}`;
+  const publicJwk = { ...(await jose.exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
+  return { kid, publicJwk, pem: await jose.exportPKCS8(privateKey) };
+}
+/** The key of the resource server that introspects with private_key_jwt. */
+const RESOURCE_SERVER_KEY = await clientKeyPair();
+/** A key the provider has never seen: its assertions must be refused. */
+const UNREGISTERED_KEY = await clientKeyPair();
+
 // One confidential client per kind of token, each client_secret_basic, so that
 // the provider refuses a token request that lacks its binding.
 const CLIENTS = {
@@ -117,6 +136,14 @@ const CLIENTS = {
   },
   // No grant at all: a resource server that may call the introspection endpoint.
   resource: { client_id: 'harness-resource-server', client_secret: secret(), grant_types: [] },
+  // The same, authenticating with a JWT signed by its private key.
+  resourceJwt: {
+    client_id: 'harness-resource-server-jwt',
+    grant_types: [],
+    token_endpoint_auth_method: 'private_key_jwt',
+    token_endpoint_auth_signing_alg: 'ES256',
+    jwks: { keys: [RESOURCE_SERVER_KEY.publicJwk] },
+  },
 };
 
 // --- counters ----------------------------------------------------------------
@@ -623,6 +650,13 @@ function routes(provider) {
       client_cert_header: CLIENT_CERT_HEADER,
       dpop_algs: Object.keys(DPOP_ALGS),
       introspection_client: { ...CLIENTS.resource },
+      introspection_client_jwt: {
+        client_id: CLIENTS.resourceJwt.client_id,
+        alg: 'ES256',
+        kid: RESOURCE_SERVER_KEY.kid,
+        private_key_pem: RESOURCE_SERVER_KEY.pem,
+        unregistered_private_key_pem: UNREGISTERED_KEY.pem,
+      },
     }),
   };
 }
