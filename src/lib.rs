@@ -256,6 +256,7 @@ mod introspection;
 mod issue;
 mod issuer;
 mod key;
+mod loopback;
 mod mtls;
 #[cfg(any(
     feature = "revocation",

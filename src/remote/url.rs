@@ -2,12 +2,12 @@
 //! to loopback, to any host with `allow_http`), and where an issuer's
 //! metadata may be, in the order clients look.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use http::Uri;
 
 use super::error::{RemoteKeyError, RemoteKeyErrorKind};
+use crate::loopback::is_loopback;
 
 /// A checked URL, and its text for errors and logs.
 #[derive(Debug, Clone)]
@@ -53,19 +53,6 @@ impl Target {
             }
         }
         Ok(Self { uri, text })
-    }
-}
-
-/// Whether `host` (as in a URL: an IPv6 address in brackets) is loopback:
-/// `127.0.0.0/8`, `::1`, or `localhost`.
-fn is_loopback(host: &str) -> bool {
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    match bare.parse::<IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => host.eq_ignore_ascii_case("localhost"),
     }
 }
 

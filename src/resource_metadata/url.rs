@@ -2,11 +2,10 @@
 //! names, checked once ([`check`]), and where the document is published
 //! ([`WellKnown`], RFC 9728 §3.1).
 
-use std::net::IpAddr;
-
 use http::Uri;
 
 use crate::error::ConfigError;
+use crate::loopback::is_loopback;
 
 /// The well-known URI suffix of protected resource metadata (RFC 9728 §3).
 pub(super) const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
@@ -105,20 +104,6 @@ fn is_rfc3986(url: &str) -> bool {
         i += 1;
     }
     !url.is_empty()
-}
-
-/// Whether `host` (as in a URL: an IPv6 address in brackets) is loopback:
-/// `127.0.0.0/8`, `::1`, or `localhost`. The rule of the remote key sets'
-/// URLs (`remote/url.rs`), which are behind a feature.
-fn is_loopback(host: &str) -> bool {
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    match bare.parse::<IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => host.eq_ignore_ascii_case("localhost"),
-    }
 }
 
 #[cfg(test)]
