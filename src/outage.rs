@@ -15,13 +15,16 @@ use crate::error::AuthError;
 /// How often, at most, a store that keeps failing is reported again.
 const REPORT_INTERVAL: Duration = Duration::from_secs(10);
 
-/// How the events name a check and what failing open lets through:
-/// `"{check} check failed; {item} let through (fail open)"`,
-/// `"{check} store still failing; ..."`, `"{check} store answers again"`.
+/// How the events name a check, what it asks and what failing open lets
+/// through: `"{check} check failed; {item} let through (fail open)"`,
+/// `"{check} {asks} still failing; ..."`, `"{check} {asks} answers again"`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Words {
     /// The check, as the events' messages start: `"revocation"`.
     pub(crate) check: &'static str,
+    /// What the check asks: `"store"` (a revocation or replay store),
+    /// `"endpoint"` (an authorization server's introspection endpoint).
+    pub(crate) asks: &'static str,
     /// What a failed check lets through when it fails open: `"token"`
     /// (`"tokens"` in a summary).
     pub(crate) item: &'static str,
@@ -159,8 +162,9 @@ impl Health {
                 error = cause.as_deref().unwrap_or(""),
                 timeout_ms,
                 fail_open,
-                "{} store still failing; {}",
+                "{} {} still failing; {}",
                 self.words.check,
+                self.words.asks,
                 Policy { words: self.words, fail_open, many: true },
             ),
             Report::Quiet => {}
@@ -199,8 +203,9 @@ impl Health {
                 failed_checks = outage.failed,
                 outage_ms = millis(outage.started.elapsed()),
                 fail_open,
-                "{} store answers again",
+                "{} {} answers again",
                 self.words.check,
+                self.words.asks,
             );
         }
     }
@@ -246,6 +251,7 @@ mod tests {
 
     const WORDS: Words = Words {
         check: "sample",
+        asks: "store",
         item: "thing",
     };
     const FIRST: &str = "sample check failed";

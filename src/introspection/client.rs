@@ -18,6 +18,7 @@ use crate::remote::{Fetcher, RemoteKeyError, Target};
 /// How the outage log names the check.
 const WORDS: Words = Words {
     check: "introspection",
+    asks: "endpoint",
     item: "token",
 };
 

@@ -14,6 +14,7 @@ use crate::outage::{Health, Words};
 /// How the outage events name this check.
 const WORDS: Words = Words {
     check: "revocation",
+    asks: "store",
     item: "token",
 };
 

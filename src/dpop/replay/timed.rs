@@ -45,6 +45,7 @@ mod on {
     /// How the outage events name this check.
     const WORDS: Words = Words {
         check: "DPoP replay",
+        asks: "store",
         item: "proof",
     };
 
