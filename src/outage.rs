@@ -25,6 +25,11 @@ pub(crate) struct Words {
     /// What a failed check lets through when it fails open: `"token"`
     /// (`"tokens"` in a summary).
     pub(crate) item: &'static str,
+    /// What is done instead of the check, for a check that is only an
+    /// optimization and neither refuses nor lets through (the shared
+    /// introspection cache: `"token introspected directly"`, `"tokens ..."`
+    /// in a summary); then the events' text names no policy.
+    pub(crate) fallback: Option<(&'static str, &'static str)>,
 }
 
 /// What the checks have seen of the store: healthy, or failing since when.
@@ -223,7 +228,9 @@ struct Policy {
 impl fmt::Display for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = if self.many { "s" } else { "" };
-        if self.fail_open {
+        if let Some((one, many)) = self.words.fallback {
+            f.write_str(if self.many { many } else { one })
+        } else if self.fail_open {
             write!(f, "{}{s} let through (fail open)", self.words.item)
         } else {
             write!(f, "request{s} refused (fail closed)")
@@ -247,6 +254,7 @@ mod tests {
     const WORDS: Words = Words {
         check: "sample",
         item: "thing",
+        fallback: None,
     };
     const FIRST: &str = "sample check failed";
     const STILL: &str = "sample store still failing";

@@ -18,6 +18,7 @@ use crate::remote::{Fetcher, RemoteKeyError, Target};
 const WORDS: Words = Words {
     check: "introspection",
     item: "token",
+    fallback: None,
 };
 
 /// What the authorization server said about a token.

@@ -15,6 +15,7 @@ use crate::outage::{Health, Words};
 const WORDS: Words = Words {
     check: "revocation",
     item: "token",
+    fallback: None,
 };
 
 /// The default time a revocation check may take: 100 ms.

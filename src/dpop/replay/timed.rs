@@ -46,6 +46,7 @@ mod on {
     const WORDS: Words = Words {
         check: "DPoP replay",
         item: "proof",
+        fallback: None,
     };
 
     /// A healthy record of the store, for a new policy.
