@@ -297,6 +297,8 @@ pub use dpop::{
     DpopNonces, MemoryReplays, ReplayAnswer, ReplayCheck, ReplayError, ReplayFuture, ReplayStore,
 };
 pub use error::{AuthError, AuthErrorKind, AuthScheme, ConfigError};
+#[cfg(all(feature = "introspection", feature = "redis"))]
+pub use introspection::RedisIntrospectionCache;
 #[cfg(feature = "introspection")]
 pub use introspection::{
     DEFAULT_INTROSPECTION_CACHE_CAPACITY, Introspection, IntrospectionBuilder,

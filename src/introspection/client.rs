@@ -113,8 +113,9 @@ struct Status<'a> {
     exp: Option<&'a RawValue>,
 }
 
-/// Reads a `200 OK` body: a JSON object, active only when `active` is `true`.
-fn read(body: &[u8]) -> Answer {
+/// Reads a `200 OK` body (or an answer read back from a shared cache): a JSON
+/// object, active only when `active` is `true`.
+pub(super) fn read(body: &[u8]) -> Answer {
     let not_an_object = |source: Option<serde_json::Error>| {
         let description = "the introspection response is not a JSON object";
         Answer::Unavailable(match source {
