@@ -227,7 +227,7 @@ async fn garbage_in_redis_is_never_accepted() {
         format!("A-1\n{good}"),
         format!("A{}\n{good}", now() - 1),
         format!("B{later}\n{good}"),
-        format!("{good}"),
+        good.clone(),
         "OK".to_owned(),
     ];
     for (i, value) in forged.iter().enumerate() {

@@ -2,8 +2,9 @@
 //! plain hyper over HTTP/1), stopped when dropped, and a client that returns
 //! the whole answer. [`jwks_server`] is a JWK Set endpoint the test controls,
 //! [`connect_proxy`] an HTTP `CONNECT` proxy before it,
-//! [`introspection_endpoint`] a hostile, counting introspection endpoint, [`oauth_provider`] a
-//! real OAuth authorization server and DPoP client (Node.js).
+//! [`introspection_endpoint`] a hostile, counting introspection endpoint,
+//! [`oauth_provider`] a real OAuth authorization server and DPoP client
+//! (Node.js).
 
 // Each test binary compiles this module and uses a different subset of it.
 #![allow(dead_code)]
