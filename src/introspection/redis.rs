@@ -92,8 +92,9 @@ const WORDS: Words = Words {
 /// `rediss://` across hosts), and use one prefix per application. The keys
 /// hold digests, never tokens, but an answer holds the token's claims.
 /// Keys expire by Redis's clock and answers by the servers': keep the
-/// clocks in agreement. Each command names one key, so a Redis Cluster works
-/// too.
+/// clocks in agreement. A lock and its answer are asked about in one
+/// pipeline: use a single Redis (with replicas or Sentinel if you like), as
+/// for revocations, not a Redis Cluster.
 ///
 /// ```no_run
 /// use std::time::Duration;
