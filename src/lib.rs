@@ -185,7 +185,7 @@
 //! | `remote-jwks` | no | [`RemoteKeySet`]: a JWK Set fetched over HTTPS (or found through the issuer's metadata: RFC 8414 authorization server metadata or OpenID Connect discovery), cached and refreshed on tokio; [`AuthorizationServerMetadata`], the issuer's metadata, typed |
 //! | `revocation` | yes | token revocation ([`JwtAuthBuilder::revocation`]): the `RevocationStore` trait, `MemoryRevocations`, and `Revocation` (the check's timeout and failure policy); nothing per request unless configured |
 //! | `replay-store` | yes | DPoP replay stores other than [`MemoryReplays`] (`ReplayCheck::new`, over any [`ReplayStore`]), asked under a timeout on tokio's timer; the replay check's failures logged once per outage; nothing per request unless configured |
-//! | `redis` | no | `revocation`, `replay-store`, and `RedisRevocations` and `RedisReplays`, stores shared by many servers |
+//! | `redis` | no | `revocation`, `replay-store`, and `RedisRevocations` and `RedisReplays`, stores shared by many servers; with `introspection`, `RedisIntrospectionCache`, the introspection answers shared by a fleet |
 //! | `token-cache` | no | [`JwtAuthBuilder::token_cache`]: a bounded cache of verified tokens |
 //!
 //!
@@ -298,6 +298,8 @@ pub use dpop::{
     DpopNonces, MemoryReplays, ReplayAnswer, ReplayCheck, ReplayError, ReplayFuture, ReplayStore,
 };
 pub use error::{AuthError, AuthErrorKind, AuthScheme, ConfigError};
+#[cfg(all(feature = "introspection", feature = "redis"))]
+pub use introspection::RedisIntrospectionCache;
 #[cfg(feature = "introspection")]
 pub use introspection::{
     DEFAULT_INTROSPECTION_CACHE_CAPACITY, Introspection, IntrospectionBuilder,

@@ -23,11 +23,17 @@ pub(crate) struct Words {
     /// The check, as the events' messages start: `"revocation"`.
     pub(crate) check: &'static str,
     /// What the check asks: `"store"` (a revocation or replay store),
-    /// `"endpoint"` (an authorization server's introspection endpoint).
+    /// `"endpoint"` (an authorization server's introspection endpoint),
+    /// `"Redis"` (the shared introspection cache).
     pub(crate) asks: &'static str,
     /// What a failed check lets through when it fails open: `"token"`
     /// (`"tokens"` in a summary).
     pub(crate) item: &'static str,
+    /// What is done instead of the check, for a check that is only an
+    /// optimization and neither refuses nor lets through (the shared
+    /// introspection cache: `"token introspected directly"`, `"tokens ..."`
+    /// in a summary); then the events' text names no policy.
+    pub(crate) fallback: Option<(&'static str, &'static str)>,
 }
 
 /// What the checks have seen of the store: healthy, or failing since when.
@@ -228,7 +234,9 @@ struct Policy {
 impl fmt::Display for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = if self.many { "s" } else { "" };
-        if self.fail_open {
+        if let Some((one, many)) = self.words.fallback {
+            f.write_str(if self.many { many } else { one })
+        } else if self.fail_open {
             write!(f, "{}{s} let through (fail open)", self.words.item)
         } else {
             write!(f, "request{s} refused (fail closed)")
@@ -253,6 +261,7 @@ mod tests {
         check: "sample",
         asks: "store",
         item: "thing",
+        fallback: None,
     };
     const FIRST: &str = "sample check failed";
     const STILL: &str = "sample store still failing";

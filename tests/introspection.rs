@@ -8,23 +8,20 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Extension, Router};
-use bytes::Bytes;
-use http::{HeaderMap, StatusCode, header};
+use http::{StatusCode, header};
 use serde_json::{Value, json};
 use tower_jwt_auth::jsonwebtoken::{Algorithm, EncodingKey};
 use tower_jwt_auth::{
     AuthorizationServerMetadata, Claims, Introspection, JwtAuthLayer, RequireLayer, TrustedIssuer,
 };
 
+use common::introspection_endpoint::{Answer, hostile_server, json_answer};
 use common::logs::Logs;
 use common::oauth_provider::{AUDIENCE, OPAQUE_AUDIENCE, OauthProvider};
 use common::{Reply, Server, send_bearer, serve_axum};
@@ -284,85 +281,8 @@ async fn private_key_jwt_assertions_are_accepted_by_the_provider_once_each() {
 }
 
 // ---------------------------------------------------------------------------
-// A hostile authorization server.
+// A hostile authorization server (`common::introspection_endpoint`).
 // ---------------------------------------------------------------------------
-
-/// What the hostile server answers for one token.
-#[derive(Clone, Default)]
-struct Answer {
-    status: u16,
-    content_type: Option<&'static str>,
-    body: String,
-    delay: Duration,
-    location: Option<String>,
-}
-
-fn json_answer(body: Value) -> Answer {
-    Answer {
-        status: 200,
-        content_type: Some("application/json"),
-        body: body.to_string(),
-        ..Answer::default()
-    }
-}
-
-/// The headers and form of one introspection request.
-type Seen = (HeaderMap, Vec<(String, String)>);
-
-/// The hostile server's state: its answers by token, and the requests it got.
-#[derive(Clone, Default)]
-struct Hostile {
-    answers: Arc<Mutex<HashMap<String, Answer>>>,
-    requests: Arc<AtomicUsize>,
-    /// The headers and form of the last request.
-    last: Arc<Mutex<Option<Seen>>>,
-}
-
-impl Hostile {
-    fn answer(&self, token: &str, answer: Answer) {
-        self.answers
-            .lock()
-            .unwrap()
-            .insert(token.to_owned(), answer);
-    }
-}
-
-async fn introspect(State(state): State<Hostile>, headers: HeaderMap, body: Bytes) -> Response {
-    state.requests.fetch_add(1, Ordering::SeqCst);
-    let form: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let token = form
-        .iter()
-        .find(|(name, _)| name == "token")
-        .map(|(_, value)| value.clone())
-        .unwrap_or_default();
-    *state.last.lock().unwrap() = Some((headers, form));
-    let answer = state.answers.lock().unwrap().get(&token).cloned();
-    let Some(answer) = answer else {
-        return axum::Json(json!({ "active": false })).into_response();
-    };
-    tokio::time::sleep(answer.delay).await;
-    let mut response = Response::new(axum::body::Body::from(answer.body));
-    *response.status_mut() = StatusCode::from_u16(answer.status).expect("status");
-    if let Some(content_type) = answer.content_type {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, content_type.parse().unwrap());
-    }
-    if let Some(location) = answer.location {
-        response
-            .headers_mut()
-            .insert(header::LOCATION, location.parse().unwrap());
-    }
-    response
-}
-
-async fn hostile_server() -> (Server, Hostile) {
-    let state = Hostile::default();
-    let app = Router::new()
-        .route("/introspect", post(introspect))
-        .with_state(state.clone());
-    (serve_axum(app).await, state)
-}
 
 fn now() -> u64 {
     SystemTime::now()

@@ -39,6 +39,8 @@ pub struct IntrospectionBuilder {
     cache_capacity: usize,
     max_cache_lifetime: Duration,
     inactive_cache_lifetime: Duration,
+    #[cfg(feature = "redis")]
+    shared: Option<super::RedisIntrospectionCache>,
 }
 
 impl IntrospectionBuilder {
@@ -56,6 +58,8 @@ impl IntrospectionBuilder {
             cache_capacity: DEFAULT_INTROSPECTION_CACHE_CAPACITY,
             max_cache_lifetime: Duration::from_secs(60),
             inactive_cache_lifetime: Duration::from_secs(5),
+            #[cfg(feature = "redis")]
+            shared: None,
         }
     }
 
@@ -197,6 +201,30 @@ impl IntrospectionBuilder {
         self
     }
 
+    /// Shares the answers with every server that uses the same Redis and key
+    /// prefix, so that a fleet introspects each token once; see
+    /// [`RedisIntrospectionCache`](super::RedisIntrospectionCache) for the
+    /// flow, what Redis holds, and whom it must trust. The in-process cache
+    /// stays the first place a token is looked up. Default: none.
+    ///
+    /// ```no_run
+    /// use tower_jwt_auth::{Introspection, RedisIntrospectionCache};
+    ///
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// let introspection = Introspection::builder("https://login.example.com/oauth2/introspect")
+    ///     .client_secret_basic("orders-api", "the client secret")
+    ///     .shared_cache(RedisIntrospectionCache::connect("redis://127.0.0.1:6379/").await?)
+    ///     .build()?;
+    /// # let _ = introspection;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn shared_cache(mut self, cache: super::RedisIntrospectionCache) -> Self {
+        self.shared = Some(cache);
+        self
+    }
+
     /// Whether a plain `http://` endpoint on a host other than loopback is
     /// accepted. Default: `false` (the token and our credentials would cross
     /// the network in clear); `http://` to loopback is always accepted.
@@ -289,23 +317,30 @@ impl IntrospectionBuilder {
         let audience = self.assertion.issuer.as_deref().unwrap_or(&self.endpoint);
         let auth = credentials.into_auth(&self.assertion, audience)?;
         let client = Client::new(fetcher, endpoint, auth, self.timeout);
-        let cache = AnswerCache::new(
-            self.cache_capacity,
-            Lifetimes {
-                max_active: self.max_cache_lifetime.as_secs(),
-                inactive: self.inactive_cache_lifetime.as_secs(),
-            },
-        );
+        let lifetimes = Lifetimes {
+            max_active: self.max_cache_lifetime.as_secs(),
+            inactive: self.inactive_cache_lifetime.as_secs(),
+        };
+        let cache = AnswerCache::new(self.cache_capacity, lifetimes);
+        #[cfg(feature = "redis")]
+        let shared = self.shared.map(|store| {
+            super::redis::Shared::new(store, lifetimes, self.timeout, http.max_document_size)
+        });
         Ok(Introspection {
-            inner: Arc::new(Inner { client, cache }),
+            inner: Arc::new(Inner {
+                client,
+                cache,
+                #[cfg(feature = "redis")]
+                shared,
+            }),
         })
     }
 }
 
 impl fmt::Debug for IntrospectionBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IntrospectionBuilder")
-            .field("endpoint", &self.endpoint)
+        let mut f = f.debug_struct("IntrospectionBuilder");
+        f.field("endpoint", &self.endpoint)
             .field("credentials", &self.credentials)
             .field("assertion", &self.assertion)
             .field("auth_methods", &self.auth_methods)
@@ -313,8 +348,10 @@ impl fmt::Debug for IntrospectionBuilder {
             .field("timeout", &self.timeout)
             .field("cache_capacity", &self.cache_capacity)
             .field("max_cache_lifetime", &self.max_cache_lifetime)
-            .field("inactive_cache_lifetime", &self.inactive_cache_lifetime)
-            .finish()
+            .field("inactive_cache_lifetime", &self.inactive_cache_lifetime);
+        #[cfg(feature = "redis")]
+        f.field("shared_cache", &self.shared);
+        f.finish()
     }
 }
 

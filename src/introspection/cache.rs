@@ -22,11 +22,12 @@ pub(super) enum Verdict {
     Unavailable(AuthError),
 }
 
-/// An answer, and the first second (by the layer's clock) it no longer holds.
+/// An answer, and the first second (by the layer's clock) it no longer holds:
+/// at or before the time it was decided, an answer not kept.
 #[derive(Clone)]
-struct Entry {
-    verdict: Verdict,
-    until: u64,
+pub(super) struct Entry {
+    pub(super) verdict: Verdict,
+    pub(super) until: u64,
 }
 
 /// How long answers are kept, in whole seconds.
@@ -44,7 +45,7 @@ impl Lifetimes {
     /// token without `exp`). An active token's ends at its `exp` (RFC 7662
     /// §4: a cached answer must not outlive the token) and `max_active` from
     /// now, whichever comes first.
-    fn until(&self, answer: &Answer, now: u64) -> u64 {
+    pub(super) fn until(&self, answer: &Answer, now: u64) -> u64 {
         match answer {
             Answer::Active { exp: Some(exp), .. } => {
                 // Rounded down: the whole second of `exp` is already too late.
@@ -54,6 +55,17 @@ impl Lifetimes {
             Answer::Active { exp: None, .. } | Answer::Unavailable(_) => now,
             Answer::Inactive => now.saturating_add(self.inactive),
         }
+    }
+
+    /// What `answer`, received at `now`, means, and until when it holds.
+    pub(super) fn entry(&self, answer: Answer, now: u64) -> Entry {
+        let until = self.until(&answer, now);
+        let verdict = match answer {
+            Answer::Active { payload, .. } => Verdict::Active(payload),
+            Answer::Inactive => Verdict::Inactive,
+            Answer::Unavailable(error) => Verdict::Unavailable(error),
+        };
+        Entry { verdict, until }
     }
 }
 
@@ -80,33 +92,34 @@ impl AnswerCache {
             .map(|entry| entry.verdict)
     }
 
+    /// How long answers are kept.
+    pub(super) fn lifetimes(&self) -> Lifetimes {
+        self.lifetimes
+    }
+
     /// The answer for `key`: the one that holds, else the one a request
-    /// already asking receives, else `ask`'s, which is then kept for its
-    /// lifetime. Waiting requests receive it even when it is not kept.
+    /// already asking receives, else `ask`'s (an answer and its lifetime:
+    /// [`Lifetimes::entry`], or a shared cache's), which is then kept until
+    /// its `until`. Waiting requests receive it even when it is not kept.
     pub(super) async fn resolve(
         &self,
         key: [u8; 32],
         now: u64,
-        ask: impl Future<Output = Answer>,
+        ask: impl Future<Output = Entry>,
     ) -> Verdict {
         // An answer that no longer holds must not be handed out as current.
         self.entries.remove_if(&key, |entry| entry.until <= now);
         match self.entries.get_value_or_guard_async(&key).await {
             Ok(entry) => entry.verdict,
             Err(guard) => {
-                let answer = ask.await;
-                let until = self.lifetimes.until(&answer, now);
-                let verdict = match answer {
-                    Answer::Active { payload, .. } => Verdict::Active(payload),
-                    Answer::Inactive => Verdict::Inactive,
-                    Answer::Unavailable(error) => Verdict::Unavailable(error),
-                };
-                // Err only if the placeholder was taken over (the entry
-                // removed meanwhile): the answer still holds for this request.
-                let _ = guard.insert(Entry {
-                    verdict: verdict.clone(),
-                    until,
-                });
+                let entry = ask.await;
+                let verdict = entry.verdict.clone();
+                // Inserted even when it no longer holds, so that the requests
+                // waiting on the placeholder receive it (`get` and the next
+                // `resolve` ignore it). Err only if the placeholder was taken
+                // over (the entry removed meanwhile): the answer still holds
+                // for this request.
+                let _ = guard.insert(entry);
                 verdict
             }
         }
@@ -172,7 +185,7 @@ mod tests {
         let verdict = cache
             .resolve([key; 32], now, async {
                 asked.fetch_add(1, Ordering::SeqCst);
-                answer
+                cache.lifetimes().entry(answer, now)
             })
             .await;
         (verdict, asked.load(Ordering::SeqCst))
@@ -252,7 +265,7 @@ mod tests {
                 let ask = async {
                     asked.fetch_add(1, Ordering::SeqCst);
                     let _ = released.wait_for(|r| *r).await;
-                    unavailable()
+                    cache.lifetimes().entry(unavailable(), NOW)
                 };
                 name(Some(cache.resolve([4; 32], NOW, ask).await))
             }));

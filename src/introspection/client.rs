@@ -20,6 +20,7 @@ const WORDS: Words = Words {
     check: "introspection",
     asks: "endpoint",
     item: "token",
+    fallback: None,
 };
 
 /// What the authorization server said about a token.
@@ -129,8 +130,9 @@ struct Status<'a> {
     exp: Option<&'a RawValue>,
 }
 
-/// Reads a `200 OK` body: a JSON object, active only when `active` is `true`.
-fn read(body: &[u8]) -> Answer {
+/// Reads a `200 OK` body (or an answer read back from a shared cache): a JSON
+/// object, active only when `active` is `true`.
+pub(super) fn read(body: &[u8]) -> Answer {
     let not_an_object = |source: Option<serde_json::Error>| {
         let description = "the introspection response is not a JSON object";
         Answer::Unavailable(match source {

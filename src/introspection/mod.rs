@@ -7,7 +7,10 @@
 //! - `client_auth`: how that request authenticates the resource server
 //!   (`client_secret_basic` or `private_key_jwt`);
 //! - `cache`: the answers, kept by the digest of the token, for how long, and
-//!   one request at a time per token.
+//!   one request at a time per token;
+//! - `redis` (with the `redis` feature): the answers shared by a fleet
+//!   through Redis, asked on a miss of the cache, and one introspection at a
+//!   time per token across the fleet.
 //!
 //! The layer reaches an [`Introspection`] through the verifier's seam
 //! (`verify::introspect`), which decides which tokens are opaque and checks
@@ -17,6 +20,8 @@ mod builder;
 mod cache;
 mod client;
 mod client_auth;
+#[cfg(feature = "redis")]
+mod redis;
 
 use std::fmt;
 use std::sync::Arc;
@@ -24,9 +29,11 @@ use std::sync::Arc;
 use crate::error::{AuthError, AuthErrorKind};
 use crate::remote::{AuthorizationServerMetadata, RemoteKeyError, RemoteKeyErrorKind};
 use crate::verify::introspect::{Introspect, Introspected};
-use cache::{AnswerCache, Verdict};
+use cache::{AnswerCache, Entry, Verdict};
 use client::Client;
 
+#[cfg(feature = "redis")]
+pub use self::redis::RedisIntrospectionCache;
 pub use builder::{DEFAULT_INTROSPECTION_CACHE_CAPACITY, IntrospectionBuilder};
 
 /// An authorization server's token introspection endpoint (RFC 7662), for
@@ -76,6 +83,14 @@ pub use builder::{DEFAULT_INTROSPECTION_CACHE_CAPACITY, IntrospectionBuilder};
 ///   The layer's [clock](crate::JwtAuthBuilder::clock) decides the
 ///   lifetimes; every hit still checks `exp` and `nbf` with the leeway.
 ///
+///   This cache is each server's own. With the `redis` feature, a fleet can
+///   share the answers through Redis
+///   ([`shared_cache`](IntrospectionBuilder::shared_cache), with a
+///   `RedisIntrospectionCache`): a token answered for one server is not
+///   introspected again by the others, and two servers that receive a new
+///   token at the same moment cause one introspection. Redis failing or slow
+///   never refuses a request: the token is then introspected directly.
+///
 /// ```
 /// use std::time::Duration;
 /// use tower_jwt_auth::{Introspection, JwtAuthLayer, TrustedIssuer, Key};
@@ -106,6 +121,24 @@ pub struct Introspection {
 struct Inner {
     client: Client,
     cache: AnswerCache,
+    /// The answers shared through Redis, asked when `cache` misses.
+    #[cfg(feature = "redis")]
+    shared: Option<self::redis::Shared>,
+}
+
+impl Inner {
+    /// The answer for a token that `cache` lacks, and until when it holds:
+    /// the fleet's when it is shared, else the authorization server's.
+    async fn entry(&self, key: &[u8; 32], token: &str, now: u64) -> Entry {
+        let ask = self.client.introspect(token);
+        #[cfg(feature = "redis")]
+        if let Some(shared) = &self.shared {
+            return shared.entry(key, now, ask).await;
+        }
+        #[cfg(not(feature = "redis"))]
+        let _ = key;
+        self.cache.lifetimes().entry(ask.await, now)
+    }
 }
 
 impl Introspection {
@@ -191,7 +224,7 @@ impl Introspect for Introspection {
         let inner = Arc::clone(&self.inner);
         let token = token.to_owned();
         Introspected::Wait(Box::pin(async move {
-            let ask = inner.client.introspect(&token);
+            let ask = inner.entry(&key, &token, now);
             inner.cache.resolve(key, now, ask).await.into_result()
         }))
     }

@@ -16,6 +16,7 @@ const WORDS: Words = Words {
     check: "revocation",
     asks: "store",
     item: "token",
+    fallback: None,
 };
 
 /// The default time a revocation check may take: 100 ms.

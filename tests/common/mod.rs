@@ -1,13 +1,16 @@
 //! Support shared by the server tests: a real server on 127.0.0.1 (axum, or
 //! plain hyper over HTTP/1), stopped when dropped, and a client that returns
 //! the whole answer. [`jwks_server`] is a JWK Set endpoint the test controls,
-//! [`connect_proxy`] an HTTP `CONNECT` proxy before it, [`oauth_provider`] a
-//! real OAuth authorization server and DPoP client (Node.js).
+//! [`connect_proxy`] an HTTP `CONNECT` proxy before it,
+//! [`introspection_endpoint`] a hostile, counting introspection endpoint,
+//! [`oauth_provider`] a real OAuth authorization server and DPoP client
+//! (Node.js).
 
 // Each test binary compiles this module and uses a different subset of it.
 #![allow(dead_code)]
 
 pub mod connect_proxy;
+pub mod introspection_endpoint;
 pub mod jwks_server;
 pub mod logs;
 pub mod oauth_provider;

@@ -47,6 +47,7 @@ mod on {
         check: "DPoP replay",
         asks: "store",
         item: "proof",
+        fallback: None,
     };
 
     /// A healthy record of the store, for a new policy.
