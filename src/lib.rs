@@ -315,7 +315,7 @@ pub use remote::{
 pub use resource_metadata::{
     DEFAULT_METADATA_MAX_AGE, MetadataBody, ResourceMetadata, ResourceMetadataService,
 };
-pub use response::{DefaultResponder, ErrorResponder};
+pub use response::{DefaultResponder, ErrorResponder, GrpcResponder};
 #[cfg(feature = "redis")]
 pub use revocation::{DEFAULT_KEY_PREFIX, RedisRevocations};
 #[cfg(feature = "revocation")]
