@@ -28,7 +28,8 @@ fn main() -> ExitCode {
 }
 
 fn run(check: bool) -> Result<(), String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/grpc");
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = manifest.parent().unwrap_or(manifest).join("tests/grpc");
     let generated = generate(&dir)?;
     let target = dir.join(GENERATED);
     if check {
