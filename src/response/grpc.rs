@@ -202,10 +202,12 @@ fn encode_message(message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use http::StatusCode;
 
     use super::{Code, GrpcResponder, encode_message};
-    use crate::error::{AuthError, AuthErrorKind};
+    use crate::error::{AuthError, AuthErrorKind, AuthScheme, Challenge, Requirement};
     use crate::response::ErrorResponder;
 
     #[test]
@@ -228,6 +230,52 @@ mod tests {
         assert_eq!(header("grpc-status"), "16");
         assert_eq!(header("grpc-message"), "token expired");
         assert!(response.body().is_empty());
+        assert!(!response.headers().contains_key("www-authenticate"));
+    }
+
+    #[test]
+    fn a_failed_requirement_is_named_in_the_message() {
+        let requirement = Arc::new(Requirement {
+            scope: None,
+            acr_values: Some("urn:example:mfa urn:example:phr".into()),
+            max_age: Some(300),
+        });
+        let error =
+            AuthError::insufficient_user_authentication("authentication too weak", requirement);
+        let response = GrpcResponder::new().respond(&error);
+        let header = |name: &str| response.headers()[name].to_str().unwrap();
+        assert_eq!(header("grpc-status"), "16");
+        assert_eq!(
+            header("grpc-message"),
+            r#"authentication too weak; acr_values="urn:example:mfa urn:example:phr"; max_age=300"#
+        );
+        let requirement = Arc::new(Requirement {
+            scope: Some("orders:read 100%".into()),
+            ..Requirement::default()
+        });
+        let error = AuthError::insufficient_scope("insufficient scope", Some(requirement));
+        let response = GrpcResponder::new().respond(&error);
+        assert_eq!(response.headers()["grpc-status"], "7");
+        assert_eq!(
+            response.headers()["grpc-message"],
+            r#"insufficient scope; scope="orders:read 100%25""#
+        );
+    }
+
+    #[test]
+    fn a_dpop_nonce_goes_into_the_metadata() {
+        let challenge = Arc::new(Challenge {
+            scheme: AuthScheme::Dpop,
+            bearer: false,
+            dpop_algorithms: Some("ES256".into()),
+            dpop_nonce: Some("n-0S6_WzA2Mj".into()),
+            resource_metadata: None,
+        });
+        let error =
+            AuthError::new(AuthErrorKind::UseDpopNonce, "nonce required").with_challenge(challenge);
+        let response = GrpcResponder::new().respond(&error);
+        assert_eq!(response.headers()["grpc-status"], "16");
+        assert_eq!(response.headers()["dpop-nonce"], "n-0S6_WzA2Mj");
         assert!(!response.headers().contains_key("www-authenticate"));
     }
 
