@@ -172,6 +172,46 @@
 //! that provider as jsonwebtoken's process default if none was, so the
 //! application's own jsonwebtoken calls are safe too.
 //!
+//! # gRPC (tonic)
+//!
+//! Tonic's server is a Tower stack, so both layers are tonic server layers as
+//! they are: `JwtAuthLayer` reads the token from the `authorization` metadata
+//! (an HTTP/2 header, `Bearer <token>`), and the handler finds [`Claims<C>`]
+//! in `tonic::Request::extensions()`. A gRPC client reads a call's status
+//! from `grpc-status`, not from the HTTP status: answer with the
+//! [`GrpcResponder`] on both layers, so that every refusal is a status the
+//! client understands (`UNAUTHENTICATED`, `PERMISSION_DENIED`, ...). No
+//! adapter is needed: [`ResponseBody`] over tonic's body is a body tonic
+//! serves, and the crate does not depend on tonic.
+//!
+//! ```
+//! use tonic::service::Routes;
+//! use tonic::transport::Server;
+//! use tower_jwt_auth::{GrpcResponder, JwtAuthLayer, Key, RequireLayer};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let authenticate = JwtAuthLayer::<serde_json::Value>::builder()
+//!     .key(Key::hmac(b"a secret of at least 32 bytes...."))
+//!     .responder(GrpcResponder::new())
+//!     .build()?;
+//! let require = RequireLayer::<serde_json::Value>::builder()
+//!     .scope("orders:read")
+//!     .responder(GrpcResponder::new())
+//!     .build()?;
+//! # let routes = Routes::default();
+//! // `routes`: the services, as `Routes::new(OrdersServer::new(orders))`.
+//! let server = Server::builder()
+//!     .layer(authenticate)
+//!     .layer(require)
+//!     .add_routes(routes)
+//!     .serve("127.0.0.1:50051".parse()?);
+//! # drop(server);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! `examples/grpc.rs` is a whole service, unary and server-streaming calls.
+//!
 //! # Features
 //!
 //! | feature | default | what it adds |
@@ -200,6 +240,7 @@
 //! | `hyper_server.rs` | the layer on a bare hyper server, no framework (127.0.0.1:3001) | `cargo run --example hyper_server` |
 //! | `custom_error.rs` | a custom [`ErrorResponder`], and the form source: the Flask + PyJWT application this crate grew from, answer for answer (127.0.0.1:3002) | `JWT_SECRET=... cargo run --example custom_error --features multipart` |
 //! | `oidc.rs` | keys from an OpenID Connect provider, [`RemoteKeySet`] (127.0.0.1:3003) | `cargo run --example oidc --features remote-jwks` |
+//! | `grpc.rs` | a tonic gRPC service behind both layers, refusals as gRPC statuses ([`GrpcResponder`]) (127.0.0.1:3007) | `cargo run --example grpc` |
 //! | `mtls.rs` | certificate-bound tokens over mutual TLS with tokio-rustls, [`CertificateBinding`] (127.0.0.1:3443) | `cargo run --example mtls` |
 //!
 //! [Tower]: https://docs.rs/tower
@@ -317,7 +358,7 @@ pub use remote::{
 pub use resource_metadata::{
     DEFAULT_METADATA_MAX_AGE, MetadataBody, ResourceMetadata, ResourceMetadataService,
 };
-pub use response::{DefaultResponder, ErrorResponder};
+pub use response::{DefaultResponder, ErrorResponder, GrpcResponder};
 #[cfg(feature = "redis")]
 pub use revocation::{DEFAULT_KEY_PREFIX, RedisRevocations};
 #[cfg(feature = "revocation")]

@@ -1,5 +1,5 @@
-//! How a refused request is answered: [`ErrorResponder`] and the RFC 6750
-//! [`DefaultResponder`].
+//! How a refused request is answered: [`ErrorResponder`], the RFC 6750
+//! [`DefaultResponder`], and the [`GrpcResponder`] (in `grpc.rs`).
 
 use std::fmt;
 
@@ -8,6 +8,10 @@ use http::Response;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
 
 use crate::error::{AuthError, AuthScheme};
+
+mod grpc;
+
+pub use grpc::GrpcResponder;
 
 /// The header that carries a server's DPoP nonce (RFC 9449 §8.1).
 const DPOP_NONCE: http::HeaderName = http::HeaderName::from_static("dpop-nonce");
