@@ -251,6 +251,7 @@ mod crypto;
 mod csrf;
 mod dpop;
 mod error;
+mod expiry;
 #[cfg(feature = "introspection")]
 mod introspection;
 mod issue;
@@ -298,6 +299,7 @@ pub use dpop::{
     DpopNonces, MemoryReplays, ReplayAnswer, ReplayCheck, ReplayError, ReplayFuture, ReplayStore,
 };
 pub use error::{AuthError, AuthErrorKind, AuthScheme, ConfigError};
+pub use expiry::TokenExpiry;
 #[cfg(feature = "introspection")]
 pub use introspection::{
     DEFAULT_INTROSPECTION_CACHE_CAPACITY, Introspection, IntrospectionBuilder,
