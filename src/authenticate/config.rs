@@ -163,6 +163,15 @@ impl<C, R> Authenticator<C, R> {
         self.checks.scrub(request);
     }
 
+    /// Takes the token entries out of `request`'s `Sec-WebSocket-Protocol`
+    /// list once the token is read, in a layer with a WebSocket subprotocol
+    /// source (see [`TokenSource::websocket_protocol_with_prefix`]); nothing
+    /// in any other.
+    #[inline]
+    pub(super) fn remove_tokens<B>(&self, request: &mut Request<B>) {
+        self.sources.remove_tokens(request.headers_mut());
+    }
+
     /// See [`JwtAuthLayer::skipped_keys`](super::JwtAuthLayer::skipped_keys).
     pub(super) fn skipped_keys(&self) -> usize {
         self.verifier.skipped_keys()

@@ -73,6 +73,7 @@ where
         let Some((form, kind)) = read_form else {
             let verdict =
                 authenticator.claims(located.token.as_deref(), head_carrier, (&request).into());
+            authenticator.remove_tokens(&mut request);
             return FormResponseFuture::started(
                 verdict.start(&mut self.inner, request.map(RequestBody::untouched)),
             );
@@ -96,6 +97,7 @@ where
             );
         }
         let head_token = located.token.map(Cow::into_owned);
+        authenticator.remove_tokens(&mut request);
         let (field, limit) = (form.field.clone(), form.limit);
         let deadline = Deadline::after(form.timeout);
         let (parts, body) = request.into_parts();

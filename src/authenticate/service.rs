@@ -23,12 +23,15 @@ use crate::response::{DefaultResponder, ErrorResponder};
 /// On success the request reaches the inner service untouched but for one added
 /// extension, [`Claims<C>`](crate::Claims) (in a layer that
 /// [takes DPoP](crate::JwtAuthBuilder::dpop), also a private one: the
-/// challenge the [`RequireLayer`](crate::RequireLayer)s behind answer under);
+/// challenge the [`RequireLayer`](crate::RequireLayer)s behind answer under;
+/// with [`token_expiry`](crate::JwtAuthBuilder::token_expiry),
+/// [`TokenExpiry`](crate::TokenExpiry));
 /// on failure the
 /// [`ErrorResponder`] answers and the inner service is not called. (With a
 /// [certificate binding from a proxy header](crate::CertificateBinding::from_proxy_header),
 /// that header is removed from every request whose peer is not a trusted
-/// proxy.)
+/// proxy; with a [WebSocket subprotocol source](crate::TokenSource::websocket_protocol_with_prefix),
+/// the token's entries are removed from `Sec-WebSocket-Protocol`.)
 ///
 /// With head sources only (`M` = [`HeadOnly`], the default) the inner service
 /// receives the request's own body type; with a form source
@@ -103,9 +106,9 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         self.authenticator.scrub(&mut request);
-        self.authenticator
-            .authenticate(&request)
-            .start(&mut self.inner, request)
+        let verdict = self.authenticator.authenticate(&request);
+        self.authenticator.remove_tokens(&mut request);
+        verdict.start(&mut self.inner, request)
     }
 }
 
