@@ -71,10 +71,13 @@
 //!    `Authorization: DPoP` must come with a valid proof of its key
 //!    ([`Dpop`], RFC 9449), each proof accepted once; a configured revocation
 //!    store is asked last.
-//! 4. **On success**: [`Claims<C>`] goes into the request extensions and the
-//!    inner service is called with the request as it came (less a forwarded
-//!    certificate header from a peer that is not a [trusted
-//!    proxy](TrustedProxies)).
+//! 4. **On success**: [`Claims<C>`] goes into the request extensions (and,
+//!    when [asked for](JwtAuthBuilder::token_expiry), the token's
+//!    [`TokenExpiry`]) and the inner service is called with the request as it
+//!    came (less a forwarded certificate header from a peer that is not a
+//!    [trusted proxy](TrustedProxies), and the token's entry in
+//!    `Sec-WebSocket-Protocol` with a [WebSocket
+//!    source](TokenSource::websocket_protocol)).
 //! 5. **On failure**: an [`AuthError`] goes to the [`ErrorResponder`] (by default
 //!    [`DefaultResponder`], RFC 6750), and into the response extensions.
 //!    A layer that publishes its [`ResourceMetadata`] (RFC 9728) names the
@@ -201,6 +204,7 @@
 //! | `custom_error.rs` | a custom [`ErrorResponder`], and the form source: the Flask + PyJWT application this crate grew from, answer for answer (127.0.0.1:3002) | `JWT_SECRET=... cargo run --example custom_error --features multipart` |
 //! | `oidc.rs` | keys from an OpenID Connect provider, [`RemoteKeySet`] (127.0.0.1:3003) | `cargo run --example oidc --features remote-jwks` |
 //! | `mtls.rs` | certificate-bound tokens over mutual TLS with tokio-rustls, [`CertificateBinding`] (127.0.0.1:3443) | `cargo run --example mtls` |
+//! | `websocket.rs` | an axum WebSocket, the token in the subprotocol list or the query, closed at the token's expiry or revocation, [`TokenExpiry`] (127.0.0.1:3006) | `cargo run --example websocket` |
 //!
 //! [Tower]: https://docs.rs/tower
 // Items of optional features: linked in the crate when it has them, else on
