@@ -514,4 +514,45 @@ mod tests {
             (StatusCode::UNAUTHORIZED, Some(AuthErrorKind::MissingToken))
         );
     }
+
+    /// Both ways through a form-mode layer (the head token decides, or the
+    /// body is read) hand the inner service the subprotocol list without
+    /// the token's entry.
+    #[tokio::test]
+    async fn the_websocket_token_entry_is_removed_in_form_mode_too() {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+        let layer = JwtAuthLayer::<serde_json::Value>::builder()
+            .key(Key::hmac(SECRET))
+            .source(TokenSource::websocket_protocol())
+            .form_field("token")
+            .build()
+            .unwrap();
+        let seen = service_fn(|req: Request<RequestBody<Full<Bytes>>>| async move {
+            let protocols = req.headers().get("sec-websocket-protocol").cloned();
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(
+                protocols.map(|p| p.as_bytes().to_vec()).unwrap_or_default(),
+            ))))
+        });
+        let token = token();
+        let entry = format!(
+            "base64url.bearer.authorization.k8s.io.{}",
+            URL_SAFE_NO_PAD.encode(&token)
+        );
+        let head = Request::get("/ws").header("sec-websocket-protocol", format!("chat, {entry}"));
+        // The same token in the form as well: one token, the body read.
+        let form = Request::post("/ws")
+            .header("sec-websocket-protocol", format!("{entry}, chat"))
+            .header("content-type", "application/x-www-form-urlencoded");
+        for (request, body) in [(head, String::new()), (form, format!("token={token}"))] {
+            let response = tower::Layer::layer(&layer, seen)
+                .oneshot(request.body(Full::new(Bytes::from(body))).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(body, "chat");
+        }
+    }
 }
