@@ -154,4 +154,28 @@ mod tests {
         assert!(left > Duration::from_secs(50) && left <= Duration::from_secs(60));
         assert_eq!(TokenExpiry::new(None).remaining(), None);
     }
+
+    #[cfg(feature = "axum")]
+    #[tokio::test]
+    async fn the_extractor_answers_like_the_claims_one() {
+        use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
+
+        use crate::AuthErrorKind;
+
+        let expiry = TokenExpiry::new(Some(UNIX_EPOCH));
+        let (mut with, ()) = http::Request::new(()).into_parts();
+        with.extensions.insert(expiry);
+        let (mut without, ()) = http::Request::new(()).into_parts();
+
+        let found = <TokenExpiry as FromRequestParts<()>>::from_request_parts(&mut with, &());
+        assert_eq!(found.await.unwrap(), expiry);
+        let missing = <TokenExpiry as FromRequestParts<()>>::from_request_parts(&mut without, &());
+        assert_eq!(
+            missing.await.unwrap_err().kind(),
+            AuthErrorKind::MissingToken
+        );
+        let optional =
+            <TokenExpiry as OptionalFromRequestParts<()>>::from_request_parts(&mut without, &());
+        assert_eq!(optional.await.unwrap(), None);
+    }
 }

@@ -164,4 +164,42 @@ mod tests {
             assert_eq!(error.kind(), kind, "{value:?}");
         }
     }
+
+    /// `TokenExpiry` only when asked for, and without a deadline when `exp`
+    /// is not checked.
+    #[tokio::test]
+    async fn the_token_expiry_is_inserted_when_asked_for() {
+        use std::convert::Infallible;
+        use std::time::{Duration, SystemTime};
+
+        use http::Response;
+        use tower::service_fn;
+
+        use crate::TokenExpiry;
+
+        let expiry_of = |builder: crate::JwtAuthBuilder<serde_json::Value>| async move {
+            let inner = service_fn(|request: Request<Full<Bytes>>| async move {
+                // Handed back in the response's extensions.
+                let mut response = Response::new(Full::<Bytes>::default());
+                if let Some(expiry) = request.extensions().get::<TokenExpiry>() {
+                    response.extensions_mut().insert(*expiry);
+                }
+                Ok::<_, Infallible>(response)
+            });
+            let bearer = format!("Bearer {}", token());
+            let layer = builder.key(Key::hmac(SECRET)).build().unwrap();
+            let response = layer.layer(inner).oneshot(request(Some(&bearer))).await;
+            response.unwrap().extensions().get::<TokenExpiry>().copied()
+        };
+        assert_eq!(expiry_of(JwtAuthLayer::builder()).await, None);
+        let expiry = expiry_of(JwtAuthLayer::builder().token_expiry(true)).await;
+        let deadline = expiry.unwrap().deadline().unwrap();
+        // The issuer's default time to live is 15 minutes.
+        let left = deadline.duration_since(SystemTime::now()).unwrap();
+        assert!(left > Duration::from_secs(800) && left <= Duration::from_secs(900));
+        let unchecked = JwtAuthLayer::builder()
+            .token_expiry(true)
+            .dangerous_skip_exp_check();
+        assert_eq!(expiry_of(unchecked).await, Some(TokenExpiry::new(None)));
+    }
 }
