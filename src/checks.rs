@@ -235,7 +235,8 @@ impl Checks {
 
     /// Removes from `request` the headers a check says its peer may not
     /// send (see [`TokenCheck::untrusted_headers`]), before the request is
-    /// read: the one change the layer makes to a request's head. A layer
+    /// read: one of the two changes the layer makes to a request's head
+    /// (the other is a WebSocket source's, `Sources::remove_tokens`). A layer
     /// without checks runs an empty loop.
     pub(crate) fn scrub<B>(&self, request: &mut Request<B>) {
         for check in &self.list {

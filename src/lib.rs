@@ -71,10 +71,13 @@
 //!    `Authorization: DPoP` must come with a valid proof of its key
 //!    ([`Dpop`], RFC 9449), each proof accepted once; a configured revocation
 //!    store is asked last.
-//! 4. **On success**: [`Claims<C>`] goes into the request extensions and the
-//!    inner service is called with the request as it came (less a forwarded
-//!    certificate header from a peer that is not a [trusted
-//!    proxy](TrustedProxies)).
+//! 4. **On success**: [`Claims<C>`] goes into the request extensions (and,
+//!    when [asked for](JwtAuthBuilder::token_expiry), the token's
+//!    [`TokenExpiry`]) and the inner service is called with the request as it
+//!    came (less a forwarded certificate header from a peer that is not a
+//!    [trusted proxy](TrustedProxies), and the token's entry in
+//!    `Sec-WebSocket-Protocol` with a [WebSocket
+//!    source](TokenSource::websocket_protocol)).
 //! 5. **On failure**: an [`AuthError`] goes to the [`ErrorResponder`] (by default
 //!    [`DefaultResponder`], RFC 6750), and into the response extensions.
 //!    A layer that publishes its [`ResourceMetadata`] (RFC 9728) names the
@@ -242,6 +245,7 @@
 //! | `oidc.rs` | keys from an OpenID Connect provider, [`RemoteKeySet`] (127.0.0.1:3003) | `cargo run --example oidc --features remote-jwks` |
 //! | `grpc.rs` | a tonic gRPC service behind both layers, refusals as gRPC statuses ([`GrpcResponder`]) (127.0.0.1:3007) | `cargo run --example grpc` |
 //! | `mtls.rs` | certificate-bound tokens over mutual TLS with tokio-rustls, [`CertificateBinding`] (127.0.0.1:3443) | `cargo run --example mtls` |
+//! | `websocket.rs` | an axum WebSocket, the token in the subprotocol list or the query, closed at the token's expiry or revocation, [`TokenExpiry`] (127.0.0.1:3006) | `cargo run --example websocket` |
 //!
 //! [Tower]: https://docs.rs/tower
 // Items of optional features: linked in the crate when it has them, else on
@@ -292,6 +296,7 @@ mod crypto;
 mod csrf;
 mod dpop;
 mod error;
+mod expiry;
 #[cfg(feature = "introspection")]
 mod introspection;
 mod issue;
@@ -341,6 +346,7 @@ pub use dpop::{
 pub use error::{AuthError, AuthErrorKind, AuthScheme, ConfigError};
 #[cfg(all(feature = "introspection", feature = "redis"))]
 pub use introspection::RedisIntrospectionCache;
+pub use expiry::TokenExpiry;
 #[cfg(feature = "introspection")]
 pub use introspection::{
     DEFAULT_INTROSPECTION_CACHE_CAPACITY, Introspection, IntrospectionBuilder,

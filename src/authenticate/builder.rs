@@ -682,6 +682,51 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
         self
     }
 
+    /// Inserts the accepted token's [`TokenExpiry`](crate::TokenExpiry)
+    /// (its `exp`) into the request extensions beside its claims, for
+    /// handlers whose connection outlives the request, such as a WebSocket
+    /// that must close when its token expires (see
+    /// [`TokenSource::websocket_protocol`]). Off by default: it costs an
+    /// extension per request.
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use bytes::Bytes;
+    /// # use http::{Request, Response};
+    /// # use http_body_util::Full;
+    /// # use tower::{Layer, ServiceExt, service_fn};
+    /// use std::time::Duration;
+    /// use serde_json::json;
+    /// use tower_jwt_auth::{JwtAuthLayer, Key, TokenExpiry, TokenIssuer};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let secret = b"a secret of at least 32 bytes....";
+    /// let layer = JwtAuthLayer::<serde_json::Value>::builder()
+    ///     .key(Key::hmac(secret))
+    ///     .token_expiry(true)
+    ///     .build()?;
+    /// let inner = service_fn(|request: Request<Full<Bytes>>| async move {
+    ///     let expiry = request.extensions().get::<TokenExpiry>().unwrap();
+    ///     let remaining = expiry.remaining().unwrap(); // `exp` is an hour ahead
+    ///     assert!(remaining > Duration::from_secs(3590) && remaining <= Duration::from_secs(3600));
+    ///     Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+    /// });
+    /// let token = TokenIssuer::hmac(secret)
+    ///     .build()?
+    ///     .issue_with_ttl(&json!({}), Duration::from_secs(3600))?;
+    /// let request = Request::get("/")
+    ///     .header("authorization", format!("Bearer {token}"))
+    ///     .body(Full::default())?;
+    /// layer.layer(inner).oneshot(request).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn token_expiry(mut self, insert: bool) -> Self {
+        self.settings.token_expiry = insert;
+        self
+    }
+
     /// How a token taken from a cookie proves, on an unsafe method, that the
     /// request was not forged by another site (default:
     /// [`CsrfPolicy::same_origin`]). Other sources are never affected.

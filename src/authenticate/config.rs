@@ -18,6 +18,7 @@ use crate::claims::Claims;
 use crate::crypto;
 use crate::dpop::DpopCheck;
 use crate::error::{AuthError, AuthScheme, Challenge, ConfigError, TokenChallenge};
+use crate::expiry::TokenExpiry;
 use crate::mtls::CertificateBinding;
 use crate::resource_metadata::{LayerFacts, Published, ResourceMetadata};
 use crate::response::{ErrorResponder, refuse};
@@ -30,6 +31,8 @@ pub(crate) struct Authenticator<C, R> {
     verifier: Verifier,
     pub(super) sources: Sources,
     optional: bool,
+    /// Whether an accepted request gains its token's [`TokenExpiry`].
+    token_expiry: bool,
     /// The checks after verification, in order.
     checks: Checks,
     /// What the challenges of a layer that takes DPoP offer; `None`: plain
@@ -143,6 +146,7 @@ impl<C, R> Authenticator<C, R> {
             verifier,
             sources,
             optional: settings.optional,
+            token_expiry: settings.token_expiry,
             checks,
             challenge,
             metadata,
@@ -157,6 +161,15 @@ impl<C, R> Authenticator<C, R> {
     /// certificate from a peer that is not a trusted proxy), first thing.
     pub(super) fn scrub<B>(&self, request: &mut Request<B>) {
         self.checks.scrub(request);
+    }
+
+    /// Takes the token entries out of `request`'s `Sec-WebSocket-Protocol`
+    /// list once the token is read, in a layer with a WebSocket subprotocol
+    /// source (see [`TokenSource::websocket_protocol_with_prefix`]); nothing
+    /// in any other.
+    #[inline]
+    pub(super) fn remove_tokens<B>(&self, request: &mut Request<B>) {
+        self.sources.remove_tokens(request.headers_mut());
     }
 
     /// See [`JwtAuthLayer::skipped_keys`](super::JwtAuthLayer::skipped_keys).
@@ -240,12 +253,14 @@ where
             Outcome::Pass => Verdict::Pass(Some(Accepted {
                 claims,
                 challenge: self.token_challenge(carrier),
+                expiry: self.token_expiry(&token),
             })),
             Outcome::Refuse(error) => Verdict::Refuse(self.refuse_as(error, carrier)),
             Outcome::Wait(check) => {
                 let accepted = Accepted {
                     claims,
                     challenge: self.token_challenge(carrier),
+                    expiry: self.token_expiry(&token),
                 };
                 Verdict::Wait(self.defer(carrier, async move {
                     let mut extensions = check.await?;
@@ -338,6 +353,14 @@ impl<C, R: ErrorResponder> Authenticator<C, R> {
     fn token_challenge(&self, carrier: Carrier) -> Option<TokenChallenge> {
         let challenges = self.challenge.as_ref()?;
         Some(TokenChallenge(Arc::clone(challenges.of(carrier))))
+    }
+
+    /// In a layer built with `token_expiry`, when the accepted `token`
+    /// expires; `None` (nothing to insert) in any other.
+    #[inline]
+    fn token_expiry(&self, token: &VerifiedToken<'_>) -> Option<TokenExpiry> {
+        self.token_expiry
+            .then(|| TokenExpiry::from_exp(self.verifier.expiry(token.payload)))
     }
 
     /// The response for a refused request, with the error in its extensions.

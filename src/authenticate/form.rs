@@ -73,6 +73,7 @@ where
         let Some((form, kind)) = read_form else {
             let verdict =
                 authenticator.claims(located.token.as_deref(), head_carrier, (&request).into());
+            authenticator.remove_tokens(&mut request);
             return FormResponseFuture::started(
                 verdict.start(&mut self.inner, request.map(RequestBody::untouched)),
             );
@@ -96,6 +97,7 @@ where
             );
         }
         let head_token = located.token.map(Cow::into_owned);
+        authenticator.remove_tokens(&mut request);
         let (field, limit) = (form.field.clone(), form.limit);
         let deadline = Deadline::after(form.timeout);
         let (parts, body) = request.into_parts();
@@ -511,5 +513,46 @@ mod tests {
             (status, kind),
             (StatusCode::UNAUTHORIZED, Some(AuthErrorKind::MissingToken))
         );
+    }
+
+    /// Both ways through a form-mode layer (the head token decides, or the
+    /// body is read) hand the inner service the subprotocol list without
+    /// the token's entry.
+    #[tokio::test]
+    async fn the_websocket_token_entry_is_removed_in_form_mode_too() {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+        let layer = JwtAuthLayer::<serde_json::Value>::builder()
+            .key(Key::hmac(SECRET))
+            .source(TokenSource::websocket_protocol())
+            .form_field("token")
+            .build()
+            .unwrap();
+        let seen = service_fn(|req: Request<RequestBody<Full<Bytes>>>| async move {
+            let protocols = req.headers().get("sec-websocket-protocol").cloned();
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(
+                protocols.map(|p| p.as_bytes().to_vec()).unwrap_or_default(),
+            ))))
+        });
+        let token = token();
+        let entry = format!(
+            "base64url.bearer.authorization.k8s.io.{}",
+            URL_SAFE_NO_PAD.encode(&token)
+        );
+        let head = Request::get("/ws").header("sec-websocket-protocol", format!("chat, {entry}"));
+        // The same token in the form as well: one token, the body read.
+        let form = Request::post("/ws")
+            .header("sec-websocket-protocol", format!("{entry}, chat"))
+            .header("content-type", "application/x-www-form-urlencoded");
+        for (request, body) in [(head, String::new()), (form, format!("token={token}"))] {
+            let response = tower::Layer::layer(&layer, seen)
+                .oneshot(request.body(Full::new(Bytes::from(body))).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(body, "chat");
+        }
     }
 }

@@ -17,6 +17,7 @@ use crate::answer::{Answer, take_ready};
 use crate::body::ResponseBody;
 use crate::claims::Claims;
 use crate::error::TokenChallenge;
+use crate::expiry::TokenExpiry;
 
 /// A check that needs I/O: it resolves to what the request gains (its claims
 /// among them), or to the response that refuses it. The claims type and the
@@ -39,10 +40,12 @@ pub(crate) trait Grant {
 }
 
 /// An accepted token: its claims, and, in a layer that takes DPoP, the
-/// challenge under which the layers behind refuse it.
+/// challenge under which the layers behind refuse it; in a layer built with
+/// `token_expiry`, when it expires.
 pub(crate) struct Accepted<C> {
     pub(crate) claims: Claims<C>,
     pub(crate) challenge: Option<TokenChallenge>,
+    pub(crate) expiry: Option<TokenExpiry>,
 }
 
 /// Its claims (and challenge); nothing in optional mode without a token.
@@ -51,10 +54,18 @@ impl<C: Clone + Send + Sync + 'static> Grant for Option<Accepted<C>> {
     // cost the fast path a call and a `memcpy` (BENCHMARKS.md, step-up).
     #[inline]
     fn grant(self, extensions: &mut Extensions) {
-        if let Some(Accepted { claims, challenge }) = self {
+        if let Some(Accepted {
+            claims,
+            challenge,
+            expiry,
+        }) = self
+        {
             extensions.insert(claims);
             if let Some(challenge) = challenge {
                 extensions.insert(challenge);
+            }
+            if let Some(expiry) = expiry {
+                extensions.insert(expiry);
             }
         }
     }

@@ -23,12 +23,15 @@ use crate::response::{DefaultResponder, ErrorResponder};
 /// On success the request reaches the inner service untouched but for one added
 /// extension, [`Claims<C>`](crate::Claims) (in a layer that
 /// [takes DPoP](crate::JwtAuthBuilder::dpop), also a private one: the
-/// challenge the [`RequireLayer`](crate::RequireLayer)s behind answer under);
+/// challenge the [`RequireLayer`](crate::RequireLayer)s behind answer under;
+/// with [`token_expiry`](crate::JwtAuthBuilder::token_expiry),
+/// [`TokenExpiry`](crate::TokenExpiry));
 /// on failure the
 /// [`ErrorResponder`] answers and the inner service is not called. (With a
 /// [certificate binding from a proxy header](crate::CertificateBinding::from_proxy_header),
 /// that header is removed from every request whose peer is not a trusted
-/// proxy.)
+/// proxy; with a [WebSocket subprotocol source](crate::TokenSource::websocket_protocol_with_prefix),
+/// the token's entries are removed from `Sec-WebSocket-Protocol`.)
 ///
 /// With head sources only (`M` = [`HeadOnly`], the default) the inner service
 /// receives the request's own body type; with a form source
@@ -103,9 +106,9 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         self.authenticator.scrub(&mut request);
-        self.authenticator
-            .authenticate(&request)
-            .start(&mut self.inner, request)
+        let verdict = self.authenticator.authenticate(&request);
+        self.authenticator.remove_tokens(&mut request);
+        verdict.start(&mut self.inner, request)
     }
 }
 
@@ -160,5 +163,43 @@ mod tests {
             let error = response.extensions().get::<AuthError>().unwrap();
             assert_eq!(error.kind(), kind, "{value:?}");
         }
+    }
+
+    /// `TokenExpiry` only when asked for, and without a deadline when `exp`
+    /// is not checked.
+    #[tokio::test]
+    async fn the_token_expiry_is_inserted_when_asked_for() {
+        use std::convert::Infallible;
+        use std::time::{Duration, SystemTime};
+
+        use http::Response;
+        use tower::service_fn;
+
+        use crate::TokenExpiry;
+
+        let expiry_of = |builder: crate::JwtAuthBuilder<serde_json::Value>| async move {
+            let inner = service_fn(|request: Request<Full<Bytes>>| async move {
+                // Handed back in the response's extensions.
+                let mut response = Response::new(Full::<Bytes>::default());
+                if let Some(expiry) = request.extensions().get::<TokenExpiry>() {
+                    response.extensions_mut().insert(*expiry);
+                }
+                Ok::<_, Infallible>(response)
+            });
+            let bearer = format!("Bearer {}", token());
+            let layer = builder.key(Key::hmac(SECRET)).build().unwrap();
+            let response = layer.layer(inner).oneshot(request(Some(&bearer))).await;
+            response.unwrap().extensions().get::<TokenExpiry>().copied()
+        };
+        assert_eq!(expiry_of(JwtAuthLayer::builder()).await, None);
+        let expiry = expiry_of(JwtAuthLayer::builder().token_expiry(true)).await;
+        let deadline = expiry.unwrap().deadline().unwrap();
+        // The issuer's default time to live is 15 minutes.
+        let left = deadline.duration_since(SystemTime::now()).unwrap();
+        assert!(left > Duration::from_secs(800) && left <= Duration::from_secs(900));
+        let unchecked = JwtAuthLayer::builder()
+            .token_expiry(true)
+            .dangerous_skip_exp_check();
+        assert_eq!(expiry_of(unchecked).await, Some(TokenExpiry::new(None)));
     }
 }

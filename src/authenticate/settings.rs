@@ -33,6 +33,8 @@ pub(crate) struct Settings {
     /// How long a form body may take to arrive; `None`: for ever.
     pub(super) form_read_timeout: FormReadTimeout,
     pub(super) optional: bool,
+    /// Whether accepted requests gain their token's `TokenExpiry`.
+    pub(super) token_expiry: bool,
     pub(super) csrf: CsrfPolicy,
     /// The certificate binding (RFC 8705), after CSRF, before revocation.
     pub(super) certificate_binding: Option<CertificateBinding>,

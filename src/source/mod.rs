@@ -5,17 +5,22 @@
 //! `Authorization` header, a repeated cookie or query parameter) refuses the
 //! request with `400 invalid_request` (RFC 6750 §2: a client must use one method
 //! only). The same token twice is accepted.
+//!
+//! A layer with a WebSocket subprotocol source also takes the token entries
+//! out of the request's `Sec-WebSocket-Protocol` list ([`Sources::remove_tokens`]).
 
 mod cookie;
 pub(crate) mod form;
 mod header;
 mod query;
+mod websocket;
 
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::HeaderMap;
 use http::header::{AUTHORIZATION, HeaderName};
 use http::request::Request;
 
@@ -34,6 +39,7 @@ use crate::error::{AuthError, AuthErrorKind, ConfigError};
 ///     TokenSource::header_with_scheme(HeaderName::from_static("x-auth"), "JWT"), // X-Auth: JWT <jwt>
 ///     TokenSource::cookie("session"),
 ///     TokenSource::query("access_token"),
+///     TokenSource::websocket_protocol(), // Sec-WebSocket-Protocol: base64url.bearer.authorization.k8s.io.<base64url(jwt)>
 /// ];
 /// ```
 #[derive(Clone, PartialEq, Eq)]
@@ -47,6 +53,9 @@ enum Kind {
     },
     Cookie(String),
     Query(String),
+    /// An entry of `Sec-WebSocket-Protocol`: this prefix, then the token in
+    /// base64url.
+    WebSocketProtocol(String),
     /// A field of a form body; only [`crate::JwtAuthBuilder::form_field`] adds one.
     Form(String),
 }
@@ -83,6 +92,92 @@ impl TokenSource {
     /// `Referer` headers: prefer a header where the client can send one.
     pub fn query(name: impl Into<String>) -> Self {
         Self(Kind::Query(name.into()))
+    }
+
+    /// An entry of the `Sec-WebSocket-Protocol` list that is
+    /// `base64url.bearer.authorization.k8s.io.` followed by the token in
+    /// base64url without padding: the convention of the Kubernetes API server,
+    /// for clients that can set no other header (the browser WebSocket API:
+    /// `new WebSocket(url, ["chat", "base64url.bearer.authorization.k8s.io." + b64url(token)])`).
+    /// See [`websocket_protocol_with_prefix`](Self::websocket_protocol_with_prefix)
+    /// for the rules.
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use bytes::Bytes;
+    /// # use http::{Request, Response, StatusCode};
+    /// # use http_body_util::Full;
+    /// # use tower::{Layer, ServiceExt, service_fn};
+    /// use base64::Engine as _;
+    /// use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    /// use serde_json::json;
+    /// use tower_jwt_auth::{JwtAuthLayer, Key, TokenIssuer, TokenSource};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let secret = b"a secret of at least 32 bytes....";
+    /// let layer = JwtAuthLayer::<serde_json::Value>::builder()
+    ///     .key(Key::hmac(secret))
+    ///     .source(TokenSource::websocket_protocol())
+    ///     .source(TokenSource::query("access_token")) // for clients without subprotocols
+    ///     .build()?;
+    /// // The inner service sees `chat` only.
+    /// let inner = service_fn(|request: Request<Full<Bytes>>| async move {
+    ///     assert_eq!(request.headers()["sec-websocket-protocol"], "chat");
+    ///     Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+    /// });
+    /// let token = TokenIssuer::hmac(secret).build()?.issue(&json!({}))?;
+    /// let protocols = format!(
+    ///     "chat, base64url.bearer.authorization.k8s.io.{}",
+    ///     URL_SAFE_NO_PAD.encode(&token)
+    /// );
+    /// let request = Request::get("/ws")
+    ///     .header("sec-websocket-protocol", protocols)
+    ///     .body(Full::default())?;
+    /// let response = layer.layer(inner).oneshot(request).await?;
+    /// assert_eq!(response.status(), StatusCode::OK);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn websocket_protocol() -> Self {
+        Self::websocket_protocol_with_prefix(websocket::DEFAULT_PREFIX)
+    }
+
+    /// An entry of the `Sec-WebSocket-Protocol` list that is `prefix`
+    /// followed by the token in base64url without padding (RFC 4648 §5), as
+    /// [`websocket_protocol`](Self::websocket_protocol) with another prefix.
+    ///
+    /// - Every `Sec-WebSocket-Protocol` header is read, each a list split at
+    ///   commas with optional whitespace, empty entries ignored (RFC 6455
+    ///   §4.1, RFC 9110 §5.6.1). An entry is the token's when it starts with
+    ///   `prefix` (case-sensitively, as subprotocols are compared).
+    /// - The token is base64url-encoded because a subprotocol must be an
+    ///   RFC 9110 `token`, which an opaque token (or a JWT with padding) need
+    ///   not be; Kubernetes encodes it the same way. The prefix alone,
+    ///   anything but base64url without padding, or a decoded token that is
+    ///   not visible ASCII without commas is `400 invalid_request`; two
+    ///   different token entries (or a token entry and another source's
+    ///   different token) are `400` too, as for every source.
+    /// - **The layer removes the token entries from the list the inner
+    ///   service sees**, keeping the others (`chat`) in order in one header,
+    ///   or no header when none is left: a handler that picks its protocol
+    ///   from the request (axum's `WebSocketUpgrade::protocols`) can then
+    ///   never echo the token in the `101` response. That is a deliberate
+    ///   change to the request, made only by layers with this source. A
+    ///   browser fails the handshake when it offered subprotocols and the
+    ///   server chose none: such a client offers a real protocol beside the
+    ///   token entry, and the handler selects it.
+    /// - It is a bearer token like any other (no RFC 6750 method names it, so
+    ///   [resource metadata](crate::ResourceMetadata) does not list it), and
+    ///   the connection outlives nothing the layer checks: see
+    ///   [`JwtAuthBuilder::token_expiry`](crate::JwtAuthBuilder::token_expiry)
+    ///   to close the socket when the token expires.
+    ///
+    /// `prefix` must be a non-empty RFC 9110 `token` (letters, digits and
+    /// ``!#$%&'*+-.^_`|~``), which [`build`](crate::JwtAuthBuilder::build)
+    /// checks ([`ConfigError::InvalidSourceName`]).
+    pub fn websocket_protocol_with_prefix(prefix: impl Into<String>) -> Self {
+        Self(Kind::WebSocketProtocol(prefix.into()))
     }
 
     /// A field of a form body: [`crate::JwtAuthBuilder::form_field`].
@@ -140,6 +235,7 @@ impl TokenSource {
             } if s.is_empty() || !s.bytes().all(|b| b.is_ascii_graphic()) => Err(bad(s)),
             Kind::Cookie(n) if !cookie::is_valid_name(n) => Err(bad(n)),
             Kind::Query(n) | Kind::Form(n) if n.is_empty() => Err(bad(n)),
+            Kind::WebSocketProtocol(p) if !websocket::is_valid_prefix(p) => Err(bad(p)),
             _ => Ok(()),
         }
     }
@@ -156,6 +252,7 @@ impl TokenSource {
             }
             Kind::Cookie(name) => cookie::each(request.headers(), name, found),
             Kind::Query(name) => query::each(request.uri(), name, found),
+            Kind::WebSocketProtocol(prefix) => websocket::each(request.headers(), prefix, found),
             // Read from the body by the form path, never here.
             Kind::Form(_) => Ok(()),
         }
@@ -172,6 +269,7 @@ impl fmt::Debug for TokenSource {
             } => write!(f, "Header({name}: {s} <token>)"),
             Kind::Cookie(n) => write!(f, "Cookie({n})"),
             Kind::Query(n) => write!(f, "Query({n})"),
+            Kind::WebSocketProtocol(p) => write!(f, "WebSocketProtocol({p}<token>)"),
             Kind::Form(n) => write!(f, "Form({n})"),
         }
     }
@@ -182,6 +280,9 @@ impl fmt::Debug for TokenSource {
 pub(crate) struct Sources {
     list: Vec<TokenSource>,
     form: Option<FormSource>,
+    /// The prefixes of the WebSocket subprotocol sources; empty in most
+    /// layers, which then never look at `Sec-WebSocket-Protocol`.
+    websocket: Vec<Box<str>>,
 }
 
 /// Where the form source sits among the sources, and how it reads.
@@ -233,12 +334,34 @@ impl Sources {
                 }),
                 _ => None,
             });
-        Ok(Self { list, form })
+        let websocket = list
+            .iter()
+            .filter_map(|source| match &source.0 {
+                Kind::WebSocketProtocol(prefix) => Some(prefix.as_str().into()),
+                _ => None,
+            })
+            .collect();
+        Ok(Self {
+            list,
+            form,
+            websocket,
+        })
     }
 
     /// Finds the one token of a request's head, or none; see [`locate`].
     pub(crate) fn locate<'r, B>(&self, request: &'r Request<B>) -> Result<Located<'r>, AuthError> {
         locate(&self.list, request)
+    }
+
+    /// Takes the token entries of the WebSocket subprotocol sources out of
+    /// `headers`' `Sec-WebSocket-Protocol` list, once the token is read (see
+    /// [`TokenSource::websocket_protocol_with_prefix`]); a layer without such
+    /// a source does nothing.
+    #[inline]
+    pub(crate) fn remove_tokens(&self, headers: &mut HeaderMap) {
+        if !self.websocket.is_empty() {
+            websocket::remove_tokens(headers, &self.websocket);
+        }
     }
 
     /// How the source at `position` carries its token.
@@ -323,6 +446,7 @@ mod tests {
             TokenSource::header(HeaderName::from_static("x-token")),
             TokenSource::cookie("jwt"),
             TokenSource::query("access_token"),
+            TokenSource::websocket_protocol(),
         ]
     }
 
@@ -350,6 +474,16 @@ mod tests {
         );
         assert_eq!(
             find(&[], "/p?x=1&access_token=a%2Eb.c"),
+            Ok(Some("a.b.c".into()))
+        );
+        assert_eq!(
+            find(
+                &[(
+                    "sec-websocket-protocol",
+                    "chat, base64url.bearer.authorization.k8s.io.YS5iLmM"
+                )],
+                "/"
+            ),
             Ok(Some("a.b.c".into()))
         );
         assert_eq!(find(&[], "/"), Ok(None));
@@ -405,6 +539,34 @@ mod tests {
             ),
             Ok(Some("a.b.c".into()))
         );
+        // `a.b.c` and `x.y.z` in base64url: in one list, two lists, or
+        // beside the query.
+        let (abc, xyz) = (
+            "base64url.bearer.authorization.k8s.io.YS5iLmM",
+            "base64url.bearer.authorization.k8s.io.eC55Lno",
+        );
+        let one_list = format!("{abc}, chat, {xyz}");
+        for headers in [
+            &[("sec-websocket-protocol", one_list.as_str())][..],
+            &[
+                ("sec-websocket-protocol", abc),
+                ("sec-websocket-protocol", xyz),
+            ],
+        ] {
+            assert_eq!(find(headers, "/"), Err(AuthErrorKind::MultipleTokens));
+        }
+        assert_eq!(
+            find(&[("sec-websocket-protocol", xyz)], "/?access_token=a.b.c"),
+            Err(AuthErrorKind::MultipleTokens)
+        );
+        let twice = format!("{abc},{abc}");
+        assert_eq!(
+            find(
+                &[("sec-websocket-protocol", &twice)],
+                "/?access_token=a.b.c"
+            ),
+            Ok(Some("a.b.c".into()))
+        );
     }
 
     #[test]
@@ -418,5 +580,14 @@ mod tests {
                 .is_err()
         );
         assert!(TokenSource::bearer().validate().is_ok());
+        assert!(TokenSource::websocket_protocol().validate().is_ok());
+        for prefix in ["", "bearer ", "a,b", "token="] {
+            assert!(
+                TokenSource::websocket_protocol_with_prefix(prefix)
+                    .validate()
+                    .is_err(),
+                "{prefix:?}"
+            );
+        }
     }
 }

@@ -565,6 +565,15 @@ impl Verifier {
     }
 
     /// The registered claims, read by serde_json whatever the text holds.
+    /// The `exp` of a verified token's claims (`payload`, as [`Verified`]
+    /// holds them) as its checks compared it: `None` when it has none, or
+    /// when `exp` is not compared. Read again, for the layers that hand it to
+    /// the handler; the fast path does not pay for it.
+    pub(crate) fn expiry(&self, payload: &str) -> Option<f64> {
+        let exp = self.read_registered_claims(payload).ok()?.exp?;
+        self.claims.expiry(exp)
+    }
+
     fn read_registered_claims<'p>(&self, payload: &'p str) -> Result<Registered<'p>, AuthError> {
         read_registered(payload, &self.claims.required.extra)
     }

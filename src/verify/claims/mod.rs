@@ -124,6 +124,15 @@ impl ClaimRules {
         (self.clock.now() as f64, self.leeway as f64)
     }
 
+    /// The `exp` of claims that passed [`check`](Self::check), when it was
+    /// compared with the clock (so not with `dangerous_skip_exp_check`).
+    pub(super) fn expiry(&self, exp: &str) -> Option<f64> {
+        match self.check_exp {
+            true => numeric_date(exp, "claim `exp` is not a number").ok(),
+            false => None,
+        }
+    }
+
     /// Checks the registered claims of a token of an issuer that accepts
     /// `issuers` and `audiences` (empty: any issuer, no audience); returns the
     /// token's validity period.
