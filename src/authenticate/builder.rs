@@ -540,7 +540,7 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
     /// takes).
     ///
     /// The required claims are the layer's rules, so they apply to the
-    /// tokens it [introspects](Self::introspection) too: an authorization
+    /// tokens it introspects (feature `introspection`) too: an authorization
     /// server whose introspection answers lack one of them (RFC 7662 makes
     /// them all optional) needs a layer without the profile for its opaque
     /// tokens.
