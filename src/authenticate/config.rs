@@ -11,6 +11,7 @@ use futures_util::future::BoxFuture;
 use http::{Extensions, Request, Response};
 use serde::de::DeserializeOwned;
 
+use super::forward::{Forward, is_preflight};
 use super::future::{Accepted, Grant, Pending, Verdict};
 use super::settings::Settings;
 use crate::checks::{Carrier, Checks, Head, Outcome, Proves, TokenCheck, VerifiedToken};
@@ -32,6 +33,10 @@ pub(crate) struct Authenticator<C, R> {
     optional: bool,
     /// The checks after verification, in order.
     checks: Checks,
+    /// Claims forwarded as headers, when configured.
+    forward: Option<Forward>,
+    /// CORS preflights pass without a token.
+    bypass_cors_preflight: bool,
     /// What the challenges of a layer that takes DPoP offer; `None`: plain
     /// `Bearer`.
     challenge: Option<Challenges>,
@@ -123,6 +128,16 @@ impl<C, R> Authenticator<C, R> {
         let csrf = sources
             .has_cookie()
             .then(|| Arc::new(settings.csrf) as Arc<dyn TokenCheck>);
+        let certificate_header = settings
+            .certificate_binding
+            .as_ref()
+            .and_then(CertificateBinding::header)
+            .cloned();
+        let forward = Forward::new(
+            settings.claim_headers,
+            settings.payload_header,
+            sources.header_names().chain(certificate_header.as_ref()),
+        )?;
         let binding = settings
             .certificate_binding
             .map(CertificateBinding::into_check)
@@ -144,6 +159,8 @@ impl<C, R> Authenticator<C, R> {
             sources,
             optional: settings.optional,
             checks,
+            forward,
+            bypass_cors_preflight: settings.bypass_cors_preflight,
             challenge,
             metadata,
             responder,
@@ -154,9 +171,19 @@ impl<C, R> Authenticator<C, R> {
 
 impl<C, R> Authenticator<C, R> {
     /// Removes the headers `request`'s peer may not send (a forwarded client
-    /// certificate from a peer that is not a trusted proxy), first thing.
+    /// certificate from a peer that is not a trusted proxy, any copy of the
+    /// headers the layer forwards claims in), first thing.
     pub(super) fn scrub<B>(&self, request: &mut Request<B>) {
+        if let Some(forward) = &self.forward {
+            forward.strip(request.headers_mut());
+        }
         self.checks.scrub(request);
+    }
+
+    /// Whether `request` is a CORS preflight that passes without a token.
+    #[inline]
+    pub(super) fn lets_through<B>(&self, request: &Request<B>) -> bool {
+        self.bypass_cors_preflight && is_preflight(request)
     }
 
     /// See [`JwtAuthLayer::skipped_keys`](super::JwtAuthLayer::skipped_keys).
@@ -180,6 +207,9 @@ where
         self: &Arc<Self>,
         request: &Request<B>,
     ) -> Verdict<Option<Accepted<C>>> {
+        if self.lets_through(request) {
+            return Verdict::Pass(None);
+        }
         match self.sources.locate(request) {
             Ok(located) => {
                 let carrier = self.sources.carrier(located.position);
@@ -227,6 +257,10 @@ where
         head: Head<'_>,
     ) -> Verdict<Option<Accepted<C>>> {
         let claims = Claims(verified.claims);
+        let forwarded = match &self.forward {
+            Some(forward) => forward.headers(verified.payload.as_str()),
+            None => None,
+        };
         let token = VerifiedToken {
             text: token,
             payload: verified.payload.as_str(),
@@ -240,16 +274,18 @@ where
             Outcome::Pass => Verdict::Pass(Some(Accepted {
                 claims,
                 challenge: self.token_challenge(carrier),
+                forwarded,
             })),
             Outcome::Refuse(error) => Verdict::Refuse(self.refuse_as(error, carrier)),
             Outcome::Wait(check) => {
                 let accepted = Accepted {
                     claims,
                     challenge: self.token_challenge(carrier),
+                    forwarded,
                 };
                 Verdict::Wait(self.defer(carrier, async move {
                     let mut extensions = check.await?;
-                    Some(accepted).grant(&mut extensions);
+                    Some(accepted).grant_deferred(&mut extensions);
                     Ok(extensions)
                 }))
             }
@@ -278,7 +314,7 @@ where
             match this.after_verify(verified, &token, carrier, head.as_head()) {
                 Verdict::Pass(accepted) => {
                     let mut extensions = Extensions::new();
-                    accepted.grant(&mut extensions);
+                    accepted.grant_deferred(&mut extensions);
                     Ok(extensions)
                 }
                 Verdict::Refuse(response) => Err(response),
@@ -310,7 +346,7 @@ where
             match this.after_verify(verified, &token, carrier, head.as_head()) {
                 Verdict::Pass(accepted) => {
                     let mut extensions = Extensions::new();
-                    accepted.grant(&mut extensions);
+                    accepted.grant_deferred(&mut extensions);
                     Ok(extensions)
                 }
                 Verdict::Refuse(response) => Err(response),
@@ -418,6 +454,8 @@ impl<C, R> fmt::Debug for Authenticator<C, R> {
             .field("verifier", &self.verifier)
             .field("optional", &self.optional)
             .field("checks", &self.checks)
+            .field("forward", &self.forward)
+            .field("bypass_cors_preflight", &self.bypass_cors_preflight)
             .field("challenge", &self.challenge)
             .field("metadata", &self.metadata)
             .finish_non_exhaustive()

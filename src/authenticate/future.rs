@@ -18,6 +18,8 @@ use crate::body::ResponseBody;
 use crate::claims::Claims;
 use crate::error::TokenChallenge;
 
+use super::forward::Forwarded;
+
 /// A check that needs I/O: it resolves to what the request gains (its claims
 /// among them), or to the response that refuses it. The claims type and the
 /// responder are inside the box, so the futures that wait for it need neither.
@@ -33,16 +35,31 @@ pub(crate) enum Verdict<G> {
     Wait(Pending),
 }
 
-/// What an accepted request gains in its extensions.
+/// What an accepted request gains in its extensions (and headers).
 pub(crate) trait Grant {
-    fn grant(self, extensions: &mut Extensions);
+    /// Inserts the extensions; returns the forwarded headers, for the
+    /// caller to set.
+    fn grant(self, extensions: &mut Extensions) -> Option<Box<Forwarded>>;
+
+    /// For a request that waits: the forwarded headers go into `extensions`
+    /// too, which the response future sets as headers before the call.
+    fn grant_deferred(self, extensions: &mut Extensions)
+    where
+        Self: Sized,
+    {
+        if let Some(forwarded) = self.grant(extensions) {
+            extensions.insert(*forwarded);
+        }
+    }
 }
 
 /// An accepted token: its claims, and, in a layer that takes DPoP, the
-/// challenge under which the layers behind refuse it.
+/// challenge under which the layers behind refuse it; in a layer that
+/// forwards claims as headers, those headers.
 pub(crate) struct Accepted<C> {
     pub(crate) claims: Claims<C>,
     pub(crate) challenge: Option<TokenChallenge>,
+    pub(crate) forwarded: Option<Box<Forwarded>>,
 }
 
 /// Its claims (and challenge); nothing in optional mode without a token.
@@ -50,19 +67,25 @@ impl<C: Clone + Send + Sync + 'static> Grant for Option<Accepted<C>> {
     // Inlined as the claims' insert was before `Accepted`: out of line, it
     // cost the fast path a call and a `memcpy` (BENCHMARKS.md, step-up).
     #[inline]
-    fn grant(self, extensions: &mut Extensions) {
-        if let Some(Accepted { claims, challenge }) = self {
-            extensions.insert(claims);
-            if let Some(challenge) = challenge {
-                extensions.insert(challenge);
-            }
+    fn grant(self, extensions: &mut Extensions) -> Option<Box<Forwarded>> {
+        let Accepted {
+            claims,
+            challenge,
+            forwarded,
+        } = self?;
+        extensions.insert(claims);
+        if let Some(challenge) = challenge {
+            extensions.insert(challenge);
         }
+        forwarded
     }
 }
 
 /// Nothing more: the claims are in already.
 impl Grant for () {
-    fn grant(self, _: &mut Extensions) {}
+    fn grant(self, _: &mut Extensions) -> Option<Box<Forwarded>> {
+        None
+    }
 }
 
 impl<G: Grant> Verdict<G> {
@@ -79,7 +102,9 @@ impl<G: Grant> Verdict<G> {
     {
         let state = match self {
             Self::Pass(grant) => {
-                grant.grant(request.extensions_mut());
+                if let Some(forwarded) = grant.grant(request.extensions_mut()) {
+                    forwarded.apply(request.headers_mut());
+                }
                 State::Answer {
                     answer: Answer::inner(service.call(request)),
                 }
@@ -150,7 +175,10 @@ where
                         .take()
                         .expect("ResponseFuture polled after completion");
                     match outcome {
-                        Ok(extensions) => {
+                        Ok(mut extensions) => {
+                            if let Some(forwarded) = extensions.remove::<Forwarded>() {
+                                forwarded.apply(request.headers_mut());
+                            }
                             request.extensions_mut().extend(extensions);
                             Answer::inner(service.call(request))
                         }
