@@ -8,9 +8,9 @@ mod common;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -21,7 +21,8 @@ use tokio::sync::OnceCell;
 use tower::{ServiceBuilder, service_fn};
 use tower_http::cors::{Any, CorsLayer};
 use tower_jwt_auth::{
-    Claims, ConfigError, JwtAuthBuilder, JwtAuthLayer, Key, TokenIssuer, TokenSource,
+    Claims, ConfigError, JwtAuthBuilder, JwtAuthLayer, Key, MemoryRevocations, Revocation,
+    TokenIssuer, TokenSource,
 };
 
 use common::{Reply, send, serve_axum_for_the_binary};
@@ -61,7 +62,7 @@ fn layer(
 
 /// Answers `200` with the request's headers and whether it had claims:
 /// `{"claims": true, "headers": {"x-jwt-sub": "ada", ...}}`.
-async fn echo(request: Request<Body>) -> Result<Response, Infallible> {
+async fn echo<B>(request: Request<B>) -> Result<Response, Infallible> {
     let headers: Map<String, Value> = request
         .headers()
         .iter()
@@ -76,7 +77,8 @@ async fn echo(request: Request<Body>) -> Result<Response, Infallible> {
 
 /// `/strict`: forwarding, preflights let through; `/plain`: forwarding, no
 /// bypass; `/optional`: forwarding in optional mode; `/cors`: a `CorsLayer`
-/// in front of a layer without bypass.
+/// in front of a layer without bypass; `/revocation`: forwarding after a
+/// check that waits (a revocation store); `/form`: forwarding in form mode.
 async fn server() -> SocketAddr {
     static SERVER: OnceCell<SocketAddr> = OnceCell::const_new();
     *SERVER
@@ -90,7 +92,20 @@ async fn server() -> SocketAddr {
                     .allow_methods(Any)
                     .allow_headers([http::header::AUTHORIZATION]);
                 let service = |layer| ServiceBuilder::new().layer(layer).service(service_fn(echo));
+                let revocation = layer(|b| {
+                    b.revocation(Revocation::from_arc(Arc::new(MemoryRevocations::new())))
+                });
+                let form = forwarding(JwtAuthLayer::builder().key(Key::hmac(SECRET)))
+                    .source(TokenSource::bearer())
+                    .form_field("access_token")
+                    .build()
+                    .expect("the form layer");
                 Router::new()
+                    .nest_service("/revocation", service(revocation))
+                    .nest_service(
+                        "/form",
+                        ServiceBuilder::new().layer(form).service(service_fn(echo)),
+                    )
                     .nest_service("/strict", service(strict))
                     .nest_service("/plain", service(plain))
                     .nest_service("/optional", service(optional))
@@ -195,6 +210,37 @@ async fn each_kind_of_value_is_forwarded_as_documented() {
     assert_eq!(claims["name"], "Zoë Lovelace");
     assert_eq!(claims["address"], json!({ "city": "London" }));
     assert_eq!(claims["sub"], "ada");
+}
+
+#[tokio::test]
+async fn requests_that_wait_or_carry_a_form_are_forwarded_alike() {
+    // The payload aside: `iat` and `exp` may differ between tokens.
+    let seen = |reply: &Reply| {
+        let mut headers = seen(reply);
+        assert!(headers.remove(PAYLOAD).is_some());
+        headers
+    };
+    let expected = seen(&call("GET", "/strict/", &[bearer(&full_token())]).await);
+    assert_eq!(expected["x-jwt-sub"], "ada");
+    // After the revocation store answered, in the response future.
+    let reply = call("GET", "/revocation/", &[bearer(&full_token())]).await;
+    assert_eq!(seen(&reply), expected);
+    // A token in the form (the body read first), or in the header.
+    let form = Request::post(format!("http://{}/form/", server().await))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-jwt-sub", "forged");
+    let body = format!("access_token={}", full_token());
+    let reply = send(
+        form.body(http_body_util::Full::<bytes::Bytes>::from(body))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(seen(&reply), expected);
+    let reply = call("GET", "/form/", &[bearer(&full_token())]).await;
+    assert_eq!(seen(&reply), expected);
+    // Refused in form mode: not forwarded.
+    let reply = call("GET", "/form/", &[]).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
