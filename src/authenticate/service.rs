@@ -28,7 +28,9 @@ use crate::response::{DefaultResponder, ErrorResponder};
 /// [`ErrorResponder`] answers and the inner service is not called. (With a
 /// [certificate binding from a proxy header](crate::CertificateBinding::from_proxy_header),
 /// that header is removed from every request whose peer is not a trusted
-/// proxy.)
+/// proxy. With [claims forwarded as headers](crate::JwtAuthBuilder::claim_to_header),
+/// every client copy of those headers is removed from every request, and an
+/// accepted one gains them, set from its token.)
 ///
 /// With head sources only (`M` = [`HeadOnly`], the default) the inner service
 /// receives the request's own body type; with a form source
