@@ -620,9 +620,10 @@ pub enum ConfigError {
     /// A header given to
     /// [`claim_to_header`](crate::JwtAuthBuilder::claim_to_header) or
     /// [`forward_payload`](crate::JwtAuthBuilder::forward_payload) is one the
-    /// layer reads a token from (one of its token sources) or a forwarded
-    /// client certificate from: every client copy of a forwarded header is
-    /// removed before the layer reads the request.
+    /// layer reads a token from (one of its token sources), a CSRF
+    /// double-submit value, or a forwarded client certificate: every client
+    /// copy of a forwarded header is removed before the layer reads the
+    /// request.
     ForwardHeaderIsRead {
         /// The header.
         header: http::HeaderName,
@@ -804,7 +805,7 @@ impl fmt::Display for ConfigError {
             },
             Self::ForwardHeaderIsRead { header } => write!(
                 f,
-                "`{header}` cannot receive claims: the layer reads a token or certificate from it"
+                "`{header}` cannot receive claims: the layer reads a token, CSRF value or certificate from it"
             ),
             Self::ReservedForwardHeader { header, reason } => {
                 write!(f, "`{header}` cannot receive claims: {reason}")

@@ -21,8 +21,8 @@ use tokio::sync::OnceCell;
 use tower::{ServiceBuilder, service_fn};
 use tower_http::cors::{Any, CorsLayer};
 use tower_jwt_auth::{
-    Claims, ConfigError, JwtAuthBuilder, JwtAuthLayer, Key, MemoryRevocations, Revocation,
-    TokenIssuer, TokenSource,
+    CertificateBinding, Claims, ConfigError, CsrfPolicy, JwtAuthBuilder, JwtAuthLayer, Key,
+    MemoryRevocations, ProxyHeader, Revocation, TokenIssuer, TokenSource, TrustedProxies,
 };
 
 use common::{Reply, send, serve_axum_for_the_binary};
@@ -388,7 +388,32 @@ fn headers_that_cannot_receive_claims_are_refused_at_build() {
     );
     assert_eq!(
         refused.to_string(),
-        "`x-api-token` cannot receive claims: the layer reads a token or certificate from it"
+        "`x-api-token` cannot receive claims: the layer reads a token, CSRF value or certificate from it"
+    );
+    // A CSRF double-submit header (with a cookie source), a forwarded
+    // client certificate.
+    let refused = error(
+        builder()
+            .source(TokenSource::cookie("session"))
+            .csrf(CsrfPolicy::double_submit_only())
+            .claim_to_header("sub", header("x-csrf-token")),
+    );
+    assert!(
+        matches!(refused, ConfigError::ForwardHeaderIsRead { .. }),
+        "{refused:?}"
+    );
+    let proxies = TrustedProxies::new(["10.0.0.0/8"]).expect("proxies");
+    let refused = error(
+        builder()
+            .certificate_binding(CertificateBinding::from_proxy_header(
+                ProxyHeader::xfcc(),
+                proxies,
+            ))
+            .forward_payload(header("x-forwarded-client-cert")),
+    );
+    assert!(
+        matches!(refused, ConfigError::ForwardHeaderIsRead { .. }),
+        "{refused:?}"
     );
     // Twice, for claims or for a claim and the payload.
     let refused = error(

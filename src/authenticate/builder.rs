@@ -716,8 +716,9 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
     /// # Errors
     ///
     /// At [`build`](Self::build): an invalid path
-    /// ([`ConfigError::InvalidClaimPath`]); a header a token (or a forwarded
-    /// client certificate) is read from ([`ConfigError::ForwardHeaderIsRead`]);
+    /// ([`ConfigError::InvalidClaimPath`]); a header a token, a CSRF
+    /// double-submit value or a forwarded client certificate is read from
+    /// ([`ConfigError::ForwardHeaderIsRead`]);
     /// a header that carries credentials, is hop-by-hop, frames or routes the
     /// message, or that CORS or proxies use
     /// ([`ConfigError::ReservedForwardHeader`]); the same header twice

@@ -124,20 +124,27 @@ impl<C, R> Authenticator<C, R> {
             },
         };
         let sources = Sources::new(sources, settings.form_limit.0, settings.form_read_timeout.0)?;
-        // The order of `checks`' module docs.
-        let csrf = sources
-            .has_cookie()
-            .then(|| Arc::new(settings.csrf) as Arc<dyn TokenCheck>);
         let certificate_header = settings
             .certificate_binding
             .as_ref()
             .and_then(CertificateBinding::header)
             .cloned();
+        let csrf_header = sources
+            .has_cookie()
+            .then(|| settings.csrf.header().cloned())
+            .flatten();
         let forward = Forward::new(
             settings.claim_headers,
             settings.payload_header,
-            sources.header_names().chain(certificate_header.as_ref()),
+            sources
+                .header_names()
+                .chain(certificate_header.as_ref())
+                .chain(csrf_header.as_ref()),
         )?;
+        // The order of `checks`' module docs.
+        let csrf = sources
+            .has_cookie()
+            .then(|| Arc::new(settings.csrf) as Arc<dyn TokenCheck>);
         let binding = settings
             .certificate_binding
             .map(CertificateBinding::into_check)

@@ -58,13 +58,13 @@ pub(super) struct Forward {
 impl Forward {
     /// The forwarded headers of `claims` and `payload`; `None` when there is
     /// none. `read` are the headers the layer reads (its token sources, a
-    /// forwarded certificate).
+    /// CSRF double-submit value, a forwarded certificate).
     ///
     /// # Errors
     ///
     /// An invalid claim path ([`ConfigError::InvalidClaimPath`]), more than
-    /// 64 claims ([`ConfigError::TooMany`]), a header the layer reads a token
-    /// or certificate from ([`ConfigError::ForwardHeaderIsRead`]), a reserved
+    /// 64 claims ([`ConfigError::TooMany`]), a header in `read`
+    /// ([`ConfigError::ForwardHeaderIsRead`]), a reserved
     /// header ([`ConfigError::ReservedForwardHeader`]), a header named twice
     /// ([`ConfigError::DuplicateForwardHeader`]).
     pub(super) fn new<'a>(
@@ -231,9 +231,35 @@ pub(super) fn is_preflight<B>(request: &Request<B>) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use http::HeaderName;
     use serde_json::json;
 
-    use super::header_value;
+    use super::{Forward, header_value};
+
+    #[cfg(feature = "tracing")]
+    #[test]
+    fn a_value_left_out_is_logged_by_header_never_by_value() {
+        let forward = Forward::new(
+            vec![
+                ("name".into(), HeaderName::from_static("x-jwt-name")),
+                ("sub".into(), HeaderName::from_static("x-jwt-sub")),
+            ],
+            None,
+            std::iter::empty(),
+        )
+        .unwrap()
+        .unwrap();
+        let (logs, _guard) = crate::test_helpers::Logs::capture();
+        let headers = forward
+            .headers(r#"{"sub":"ada","name":"Zo\u00eb secret"}"#)
+            .unwrap();
+        assert_eq!(headers.0.len(), 1);
+        let text = logs.text();
+        assert!(text.contains("DEBUG"), "{text}");
+        assert!(text.contains("claim not forwarded"), "{text}");
+        assert!(text.contains("x-jwt-name"), "{text}");
+        assert!(!text.contains("secret"), "{text}");
+    }
 
     #[test]
     fn values_pass_as_they_are_or_not_at_all() {
