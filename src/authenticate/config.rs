@@ -264,7 +264,8 @@ where
         head: Head<'_>,
     ) -> Verdict<Option<Accepted<C>>> {
         let claims = Claims(verified.claims);
-        let forwarded = match &self.forward {
+        // Made only for a token the checks do not refuse.
+        let forwarded = || match &self.forward {
             Some(forward) => forward.headers(verified.payload.as_str()),
             None => None,
         };
@@ -281,14 +282,14 @@ where
             Outcome::Pass => Verdict::Pass(Some(Accepted {
                 claims,
                 challenge: self.token_challenge(carrier),
-                forwarded,
+                forwarded: forwarded(),
             })),
             Outcome::Refuse(error) => Verdict::Refuse(self.refuse_as(error, carrier)),
             Outcome::Wait(check) => {
                 let accepted = Accepted {
                     claims,
                     challenge: self.token_challenge(carrier),
-                    forwarded,
+                    forwarded: forwarded(),
                 };
                 Verdict::Wait(self.defer(carrier, async move {
                     let mut extensions = check.await?;

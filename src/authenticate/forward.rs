@@ -130,7 +130,7 @@ impl Forward {
 
     /// The headers of a verified token whose claims are `payload` (JSON
     /// text); `None` when there are none to add.
-    pub(super) fn headers(&self, payload: &str) -> Option<Box<Forwarded>> {
+    pub(super) fn headers(&self, payload: &str) -> Option<Box<ClaimHeaders>> {
         let mut headers = Vec::with_capacity(self.claims.len() + 1);
         if let Some(name) = &self.payload {
             // Base64url is always a valid header value.
@@ -151,7 +151,7 @@ impl Forward {
                 }
             }
         }
-        (!headers.is_empty()).then(|| Box::new(Forwarded(headers)))
+        (!headers.is_empty()).then(|| Box::new(ClaimHeaders(headers)))
     }
 }
 
@@ -207,9 +207,9 @@ fn plain(text: &str) -> bool {
 /// The headers an accepted request gains (a private request extension on
 /// its way through a deferred check).
 #[derive(Debug, Clone)]
-pub(crate) struct Forwarded(Vec<(HeaderName, HeaderValue)>);
+pub(crate) struct ClaimHeaders(Vec<(HeaderName, HeaderValue)>);
 
-impl Forwarded {
+impl ClaimHeaders {
     /// Sets them on `headers` (every client copy is gone already).
     pub(crate) fn apply(self, headers: &mut HeaderMap) {
         for (name, value) in self.0 {

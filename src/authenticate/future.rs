@@ -18,7 +18,7 @@ use crate::body::ResponseBody;
 use crate::claims::Claims;
 use crate::error::TokenChallenge;
 
-use super::forward::Forwarded;
+use super::forward::ClaimHeaders;
 
 /// A check that needs I/O: it resolves to what the request gains (its claims
 /// among them), or to the response that refuses it. The claims type and the
@@ -39,7 +39,7 @@ pub(crate) enum Verdict<G> {
 pub(crate) trait Grant {
     /// Inserts the extensions; returns the forwarded headers, for the
     /// caller to set.
-    fn grant(self, extensions: &mut Extensions) -> Option<Box<Forwarded>>;
+    fn grant(self, extensions: &mut Extensions) -> Option<Box<ClaimHeaders>>;
 
     /// For a request that waits: the forwarded headers go into `extensions`
     /// too, which the response future sets as headers before the call.
@@ -59,7 +59,7 @@ pub(crate) trait Grant {
 pub(crate) struct Accepted<C> {
     pub(crate) claims: Claims<C>,
     pub(crate) challenge: Option<TokenChallenge>,
-    pub(crate) forwarded: Option<Box<Forwarded>>,
+    pub(crate) forwarded: Option<Box<ClaimHeaders>>,
 }
 
 /// Its claims (and challenge); nothing in optional mode without a token.
@@ -67,7 +67,7 @@ impl<C: Clone + Send + Sync + 'static> Grant for Option<Accepted<C>> {
     // Inlined as the claims' insert was before `Accepted`: out of line, it
     // cost the fast path a call and a `memcpy` (BENCHMARKS.md, step-up).
     #[inline]
-    fn grant(self, extensions: &mut Extensions) -> Option<Box<Forwarded>> {
+    fn grant(self, extensions: &mut Extensions) -> Option<Box<ClaimHeaders>> {
         let Accepted {
             claims,
             challenge,
@@ -83,7 +83,7 @@ impl<C: Clone + Send + Sync + 'static> Grant for Option<Accepted<C>> {
 
 /// Nothing more: the claims are in already.
 impl Grant for () {
-    fn grant(self, _: &mut Extensions) -> Option<Box<Forwarded>> {
+    fn grant(self, _: &mut Extensions) -> Option<Box<ClaimHeaders>> {
         None
     }
 }
@@ -176,7 +176,7 @@ where
                         .expect("ResponseFuture polled after completion");
                     match outcome {
                         Ok(mut extensions) => {
-                            if let Some(forwarded) = extensions.remove::<Forwarded>() {
+                            if let Some(forwarded) = extensions.remove::<ClaimHeaders>() {
                                 forwarded.apply(request.headers_mut());
                             }
                             request.extensions_mut().extend(extensions);
