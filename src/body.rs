@@ -28,6 +28,14 @@ pin_project! {
     }
 }
 
+/// The inner body's default: what tower-http's `CorsLayer` in front of the
+/// layer answers a preflight with (it needs `Default` of the body it wraps).
+impl<B: Default> Default for ResponseBody<B> {
+    fn default() -> Self {
+        Self::inner(B::default())
+    }
+}
+
 impl<B> ResponseBody<B> {
     pub(crate) fn inner(body: B) -> Self {
         Self {

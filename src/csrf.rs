@@ -91,6 +91,11 @@ impl CsrfPolicy {
         self
     }
 
+    /// The header the double-submit token is read from, when there is one.
+    pub(crate) fn header(&self) -> Option<&HeaderName> {
+        self.double_submit.as_ref().map(|(header, _)| header)
+    }
+
     /// Requires the double-submit value with the default header
     /// (`X-CSRF-Token`) and claim (`csrf`), and drops the same-origin check.
     pub fn double_submit_only() -> Self {

@@ -617,6 +617,37 @@ pub enum ConfigError {
         /// The trusted issuer it is missing for, if it is one's.
         issuer: Option<String>,
     },
+    /// A header given to
+    /// [`claim_to_header`](crate::JwtAuthBuilder::claim_to_header) or
+    /// [`forward_payload`](crate::JwtAuthBuilder::forward_payload) is one the
+    /// layer reads a token from (one of its token sources), a CSRF
+    /// double-submit value, or a forwarded client certificate: every client
+    /// copy of a forwarded header is removed before the layer reads the
+    /// request.
+    ForwardHeaderIsRead {
+        /// The header.
+        header: http::HeaderName,
+    },
+    /// A header given to
+    /// [`claim_to_header`](crate::JwtAuthBuilder::claim_to_header) or
+    /// [`forward_payload`](crate::JwtAuthBuilder::forward_payload) is one that
+    /// carries credentials, is hop-by-hop, frames or routes the message, or
+    /// that CORS or proxies use (`authorization`, `cookie`, `host`,
+    /// `content-length`, `transfer-encoding`, `connection`, `origin`,
+    /// `x-forwarded-for`, ...).
+    ReservedForwardHeader {
+        /// The header.
+        header: http::HeaderName,
+        /// Why it is reserved.
+        reason: &'static str,
+    },
+    /// The same header given twice to
+    /// [`claim_to_header`](crate::JwtAuthBuilder::claim_to_header) or
+    /// [`forward_payload`](crate::JwtAuthBuilder::forward_payload).
+    DuplicateForwardHeader {
+        /// The header.
+        header: http::HeaderName,
+    },
     /// A claim path is empty, has an empty segment or too many segments.
     InvalidClaimPath {
         /// The path as given.
@@ -772,6 +803,16 @@ impl fmt::Display for ConfigError {
                      server must validate it"
                 ),
             },
+            Self::ForwardHeaderIsRead { header } => write!(
+                f,
+                "`{header}` cannot receive claims: the layer reads a token, CSRF value or certificate from it"
+            ),
+            Self::ReservedForwardHeader { header, reason } => {
+                write!(f, "`{header}` cannot receive claims: {reason}")
+            }
+            Self::DuplicateForwardHeader { header } => {
+                write!(f, "`{header}` receives claims twice")
+            }
             Self::InvalidClaimPath { path, max_segments } => write!(
                 f,
                 "claim path {path:?} is empty, has an empty segment or more than \

@@ -75,9 +75,12 @@
 //!    when [asked for](JwtAuthBuilder::token_expiry), the token's
 //!    [`TokenExpiry`]) and the inner service is called with the request as it
 //!    came (less a forwarded certificate header from a peer that is not a
-//!    [trusted proxy](TrustedProxies), and the token's entry in
+//!    [trusted proxy](TrustedProxies), the token's entry in
 //!    `Sec-WebSocket-Protocol` with a [WebSocket
-//!    source](TokenSource::websocket_protocol)).
+//!    source](TokenSource::websocket_protocol), and any client copy of the
+//!    headers the layer [forwards claims in](JwtAuthBuilder::claim_to_header),
+//!    which it then sets from the verified token, as a proxy's upstream
+//!    expects).
 //! 5. **On failure**: an [`AuthError`] goes to the [`ErrorResponder`] (by default
 //!    [`DefaultResponder`], RFC 6750), and into the response extensions.
 //!    A layer that publishes its [`ResourceMetadata`] (RFC 9728) names the
@@ -163,6 +166,65 @@
 //!   `Authorization` header as sensitive for other layers, for example with
 //!   `tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer`.
 //!
+//! # CORS
+//!
+//! A browser sends a CORS preflight (`OPTIONS` with `Origin` and
+//! `Access-Control-Request-Method`) before a cross-origin request that carries
+//! `Authorization`, and never with credentials: a layer that asked it for a
+//! token would answer `401`, and the real request would never come. Put
+//! tower-http's `CorsLayer` *in front of* (outside) this layer, so that it
+//! answers preflights itself and adds its headers to every response,
+//! refusals included (so that the script sees the `401`):
+//!
+//! ```
+//! # use std::convert::Infallible;
+//! # use bytes::Bytes;
+//! # use http::{Request, Response, StatusCode};
+//! # use http_body_util::Full;
+//! use http::header::AUTHORIZATION;
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//! use tower_http::cors::{Any, CorsLayer};
+//! use tower_jwt_auth::{JwtAuthLayer, Key};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let auth = JwtAuthLayer::<serde_json::Value>::builder()
+//!     .key(Key::hmac(b"a secret of at least 32 bytes...."))
+//!     .build()?;
+//! let cors = CorsLayer::new()
+//!     .allow_origin(Any)
+//!     .allow_methods(Any)
+//!     .allow_headers([AUTHORIZATION]);
+//! let service = ServiceBuilder::new()
+//!     .layer(cors) // first: outside the authentication
+//!     .layer(auth)
+//!     .service(service_fn(|_: Request<Full<Bytes>>| async {
+//!         Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+//!     }));
+//!
+//! let preflight = Request::options("/orders")
+//!     .header("origin", "https://app.example")
+//!     .header("access-control-request-method", "POST")
+//!     .body(Full::default())?;
+//! let response = service.clone().oneshot(preflight).await?;
+//! assert_eq!(response.status(), StatusCode::OK);
+//! assert_eq!(response.headers()["access-control-allow-origin"], "*");
+//!
+//! let request = Request::post("/orders")
+//!     .header("origin", "https://app.example")
+//!     .body(Full::default())?;
+//! let response = service.oneshot(request).await?;
+//! assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(response.headers()["access-control-allow-origin"], "*");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! In axum, `Router::layer(cors)` after `.layer(auth)` is the same order. When
+//! the inner service answers preflights itself (the upstream of a proxy),
+//! [`JwtAuthBuilder::bypass_cors_preflight`] lets them through without a
+//! token instead.
+//!
 //! # Crypto backends
 //!
 //! jsonwebtoken 11 delegates cryptography to a backend and panics at the first
@@ -244,6 +306,7 @@
 //! | `custom_error.rs` | a custom [`ErrorResponder`], and the form source: the Flask + PyJWT application this crate grew from, answer for answer (127.0.0.1:3002) | `JWT_SECRET=... cargo run --example custom_error --features multipart` |
 //! | `oidc.rs` | keys from an OpenID Connect provider, [`RemoteKeySet`] (127.0.0.1:3003) | `cargo run --example oidc --features remote-jwks` |
 //! | `grpc.rs` | a tonic gRPC service behind both layers, refusals as gRPC statuses ([`GrpcResponder`]) (127.0.0.1:3007) | `cargo run --example grpc` |
+//! | `reverse_proxy.rs` | an authenticating reverse proxy on hyper 1: claims forwarded upstream as `x-jwt-*` headers ([`JwtAuthBuilder::claim_to_header`]), forged copies removed (127.0.0.1:3005) | `cargo run --example reverse_proxy` |
 //! | `mtls.rs` | certificate-bound tokens over mutual TLS with tokio-rustls, [`CertificateBinding`] (127.0.0.1:3443) | `cargo run --example mtls` |
 //! | `websocket.rs` | an axum WebSocket, the token in the subprotocol list or the query, closed at the token's expiry or revocation, [`TokenExpiry`] (127.0.0.1:3006) | `cargo run --example websocket` |
 //!
@@ -344,9 +407,9 @@ pub use dpop::{
     DpopNonces, MemoryReplays, ReplayAnswer, ReplayCheck, ReplayError, ReplayFuture, ReplayStore,
 };
 pub use error::{AuthError, AuthErrorKind, AuthScheme, ConfigError};
+pub use expiry::TokenExpiry;
 #[cfg(all(feature = "introspection", feature = "redis"))]
 pub use introspection::RedisIntrospectionCache;
-pub use expiry::TokenExpiry;
 #[cfg(feature = "introspection")]
 pub use introspection::{
     DEFAULT_INTROSPECTION_CACHE_CAPACITY, Introspection, IntrospectionBuilder,

@@ -5,6 +5,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
+use http::HeaderName;
 use jsonwebtoken::Algorithm;
 use jsonwebtoken::crypto::CryptoProvider;
 
@@ -727,6 +728,178 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
         self
     }
 
+    /// Forwards the claim at `claim` to the inner service as the request
+    /// header `header` (Envoy's `claim_to_headers`); call again for each
+    /// claim. `claim` is a top-level claim name or a dotted path into nested
+    /// objects (`realm_access.roles`), as in
+    /// [`RequireBuilder::claim_eq`](crate::RequireBuilder::claim_eq).
+    ///
+    /// # Values
+    ///
+    /// | claim | header value |
+    /// |---|---|
+    /// | a string of visible ASCII characters and spaces, no space at either end | the string |
+    /// | a number, a boolean | its JSON text (`42`, `1.5`, `true`) |
+    /// | an array of such numbers, booleans and non-empty strings without `,` | the elements joined by `,` (`a,b,3`); `[]` is an empty value |
+    /// | anything else: an object, `null`, a string with control or non-ASCII characters (or a space at either end), an array with any such element | **no header**, and a `debug` event (feature `tracing`) naming the header, never the value |
+    /// | no claim at that path | no header |
+    ///
+    /// A value is never passed raw and never altered: the inner service sees
+    /// the claim exactly, or not at all. For every claim whatever its value,
+    /// forward the whole payload with [`forward_payload`](Self::forward_payload).
+    ///
+    /// # Stripping
+    ///
+    /// Every client copy of `header` is removed from *every* request before
+    /// the layer reads it: accepted, refused, let through without a token
+    /// ([`optional`](Self::optional),
+    /// [`bypass_cors_preflight`](Self::bypass_cors_preflight)), and also when
+    /// the token has no such claim. So a header the inner service sees was
+    /// set by this layer, from a verified token. A layer without forwarded
+    /// headers does none of this work.
+    ///
+    /// # Errors
+    ///
+    /// At [`build`](Self::build): an invalid path
+    /// ([`ConfigError::InvalidClaimPath`]); a header a token, a CSRF
+    /// double-submit value or a forwarded client certificate is read from
+    /// ([`ConfigError::ForwardHeaderIsRead`]);
+    /// a header that carries credentials, is hop-by-hop, frames or routes the
+    /// message, or that CORS or proxies use
+    /// ([`ConfigError::ReservedForwardHeader`]); the same header twice
+    /// ([`ConfigError::DuplicateForwardHeader`]); more than 64 claims
+    /// ([`ConfigError::TooMany`]).
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use bytes::Bytes;
+    /// # use http::{HeaderMap, Request, Response};
+    /// # use http_body_util::Full;
+    /// # use tower::{Layer, ServiceExt, service_fn};
+    /// # /// The headers the inner service receives from `layer` for `request`.
+    /// # async fn upstream<R: tower_jwt_auth::ErrorResponder>(
+    /// #     layer: &tower_jwt_auth::JwtAuthLayer<serde_json::Value, R>,
+    /// #     request: http::request::Builder,
+    /// # ) -> HeaderMap {
+    /// #     let inner = service_fn(|request: Request<Full<Bytes>>| async move {
+    /// #         let mut response = Response::new(Full::<Bytes>::default());
+    /// #         *response.headers_mut() = request.headers().clone();
+    /// #         Ok::<_, Infallible>(response)
+    /// #     });
+    /// #     let request = request.body(Full::default()).unwrap();
+    /// #     layer.layer(inner).oneshot(request).await.unwrap().headers().clone()
+    /// # }
+    /// use http::HeaderName;
+    /// use serde_json::json;
+    /// use tower_jwt_auth::{JwtAuthLayer, Key, TokenIssuer};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let secret = b"a secret of at least 32 bytes....";
+    /// let layer = JwtAuthLayer::<serde_json::Value>::builder()
+    ///     .key(Key::hmac(secret))
+    ///     .claim_to_header("sub", HeaderName::from_static("x-jwt-sub"))
+    ///     .claim_to_header("realm_access.roles", HeaderName::from_static("x-jwt-roles"))
+    ///     .claim_to_header("name", HeaderName::from_static("x-jwt-name"))
+    ///     .build()?;
+    /// let token = TokenIssuer::hmac(secret).build()?.issue(&json!({
+    ///     "sub": "ada",
+    ///     "realm_access": { "roles": ["admin", "billing"] },
+    ///     "name": "Zoë", // not ASCII: not forwarded
+    /// }))?;
+    /// let headers = upstream(
+    ///     &layer,
+    ///     Request::get("/")
+    ///         .header("authorization", format!("Bearer {token}"))
+    ///         .header("x-jwt-name", "forged by the client"),
+    /// )
+    /// .await;
+    /// assert_eq!(headers["x-jwt-sub"], "ada");
+    /// assert_eq!(headers["x-jwt-roles"], "admin,billing");
+    /// assert!(headers.get("x-jwt-name").is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn claim_to_header(mut self, claim: impl Into<String>, header: HeaderName) -> Self {
+        self.settings.claim_headers.push((claim.into(), header));
+        self
+    }
+
+    /// Forwards the whole verified payload (the claims as JSON text, as the
+    /// token carried them) to the inner service as the request header
+    /// `header`, base64url-encoded without padding (RFC 4648 §5), as Envoy's
+    /// `forward_payload_header` does. A second call replaces the header.
+    ///
+    /// Client copies are removed from every request, and the same names are
+    /// refused, as for [`claim_to_header`](Self::claim_to_header).
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use bytes::Bytes;
+    /// # use http::{HeaderMap, Request, Response};
+    /// # use http_body_util::Full;
+    /// # use tower::{Layer, ServiceExt, service_fn};
+    /// # /// The headers the inner service receives from `layer` for `request`.
+    /// # async fn upstream<R: tower_jwt_auth::ErrorResponder>(
+    /// #     layer: &tower_jwt_auth::JwtAuthLayer<serde_json::Value, R>,
+    /// #     request: http::request::Builder,
+    /// # ) -> HeaderMap {
+    /// #     let inner = service_fn(|request: Request<Full<Bytes>>| async move {
+    /// #         let mut response = Response::new(Full::<Bytes>::default());
+    /// #         *response.headers_mut() = request.headers().clone();
+    /// #         Ok::<_, Infallible>(response)
+    /// #     });
+    /// #     let request = request.body(Full::default()).unwrap();
+    /// #     layer.layer(inner).oneshot(request).await.unwrap().headers().clone()
+    /// # }
+    /// use base64::Engine;
+    /// use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    /// use http::HeaderName;
+    /// use serde_json::{Value, json};
+    /// use tower_jwt_auth::{JwtAuthLayer, Key, TokenIssuer};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let secret = b"a secret of at least 32 bytes....";
+    /// let layer = JwtAuthLayer::<serde_json::Value>::builder()
+    ///     .key(Key::hmac(secret))
+    ///     .forward_payload(HeaderName::from_static("x-jwt-payload"))
+    ///     .build()?;
+    /// let token = TokenIssuer::hmac(secret).build()?.issue(&json!({ "name": "Zoë" }))?;
+    /// let headers = upstream(&layer, Request::get("/").header("authorization", format!("Bearer {token}"))).await;
+    /// let payload: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&headers["x-jwt-payload"])?)?;
+    /// assert_eq!(payload["name"], "Zoë");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn forward_payload(mut self, header: HeaderName) -> Self {
+        self.settings.payload_header = Some(header);
+        self
+    }
+
+    /// Lets CORS preflight requests through to the inner service without a
+    /// token (Envoy's `bypass_cors_preflight`); off by default.
+    ///
+    /// A preflight is an `OPTIONS` request with both an `Origin` and an
+    /// `Access-Control-Request-Method` header, as browsers send it before a
+    /// cross-origin request with an `Authorization` header, and *without*
+    /// credentials (Fetch standard): with this off, such a request is
+    /// answered `401`, and the browser never sends the real one. It reaches
+    /// the inner service without claims (and without any
+    /// [forwarded header](Self::claim_to_header), which are still removed). An
+    /// `OPTIONS` request without both headers is authenticated as any other.
+    ///
+    /// Turn it on when the inner service (or the upstream of a proxy) answers
+    /// preflights itself. Often simpler: put tower-http's `CorsLayer`
+    /// *in front of* this layer, which answers preflights before they reach
+    /// it (see the crate docs, "CORS"). A [`RequireLayer`](crate::RequireLayer)
+    /// behind this layer refuses a request without claims, preflights
+    /// included.
+    pub fn bypass_cors_preflight(mut self, bypass: bool) -> Self {
+        self.settings.bypass_cors_preflight = bypass;
+        self
+    }
+
     /// How a token taken from a cookie proves, on an unsafe method, that the
     /// request was not forged by another site (default:
     /// [`CsrfPolicy::same_origin`]). Other sources are never affected.
@@ -1181,11 +1354,16 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
     /// - [`ConfigError::UnverifiableAlgorithm`]: an allowed algorithm that no
     ///   static key can verify;
     /// - [`ConfigError::InvalidSourceName`]: an empty or invalid source name;
+    /// - [`ConfigError::InvalidClaimPath`], [`ConfigError::ForwardHeaderIsRead`],
+    ///   [`ConfigError::ReservedForwardHeader`],
+    ///   [`ConfigError::DuplicateForwardHeader`]: a claim or header of
+    ///   [`claim_to_header`](Self::claim_to_header) or
+    ///   [`forward_payload`](Self::forward_payload) that cannot be forwarded;
     /// - [`ConfigError::Empty`]: an empty issuer, audience, `typ`, trusted
     ///   issuer name or list of allowed algorithms, or a token cache of 0
     ///   entries;
     /// - [`ConfigError::TooMany`]: more than 64 required claims beyond the
-    ///   registered ones;
+    ///   registered ones, or more than 64 claims forwarded as headers;
     /// - [`ConfigError::NotOnTrustedIssuer`]: keys, issuers, audiences,
     ///   algorithms or a remote key set set on the builder of a layer with
     ///   [trusted issuers](Self::trusted_issuer);

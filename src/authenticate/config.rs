@@ -11,6 +11,7 @@ use futures_util::future::BoxFuture;
 use http::{Extensions, Request, Response};
 use serde::de::DeserializeOwned;
 
+use super::forward::{Forward, is_preflight};
 use super::future::{Accepted, Grant, Pending, Verdict};
 use super::settings::Settings;
 use crate::checks::{Carrier, Checks, Head, Outcome, Proves, TokenCheck, VerifiedToken};
@@ -35,6 +36,10 @@ pub(crate) struct Authenticator<C, R> {
     token_expiry: bool,
     /// The checks after verification, in order.
     checks: Checks,
+    /// Claims forwarded as headers, when configured.
+    forward: Option<Forward>,
+    /// CORS preflights pass without a token.
+    bypass_cors_preflight: bool,
     /// What the challenges of a layer that takes DPoP offer; `None`: plain
     /// `Bearer`.
     challenge: Option<Challenges>,
@@ -122,6 +127,23 @@ impl<C, R> Authenticator<C, R> {
             },
         };
         let sources = Sources::new(sources, settings.form_limit.0, settings.form_read_timeout.0)?;
+        let certificate_header = settings
+            .certificate_binding
+            .as_ref()
+            .and_then(CertificateBinding::header)
+            .cloned();
+        let csrf_header = sources
+            .has_cookie()
+            .then(|| settings.csrf.header().cloned())
+            .flatten();
+        let forward = Forward::new(
+            settings.claim_headers,
+            settings.payload_header,
+            sources
+                .header_names()
+                .chain(certificate_header.as_ref())
+                .chain(csrf_header.as_ref()),
+        )?;
         // The order of `checks`' module docs.
         let csrf = sources
             .has_cookie()
@@ -148,6 +170,8 @@ impl<C, R> Authenticator<C, R> {
             optional: settings.optional,
             token_expiry: settings.token_expiry,
             checks,
+            forward,
+            bypass_cors_preflight: settings.bypass_cors_preflight,
             challenge,
             metadata,
             responder,
@@ -158,8 +182,12 @@ impl<C, R> Authenticator<C, R> {
 
 impl<C, R> Authenticator<C, R> {
     /// Removes the headers `request`'s peer may not send (a forwarded client
-    /// certificate from a peer that is not a trusted proxy), first thing.
+    /// certificate from a peer that is not a trusted proxy, any copy of the
+    /// headers the layer forwards claims in), first thing.
     pub(super) fn scrub<B>(&self, request: &mut Request<B>) {
+        if let Some(forward) = &self.forward {
+            forward.strip(request.headers_mut());
+        }
         self.checks.scrub(request);
     }
 
@@ -170,6 +198,12 @@ impl<C, R> Authenticator<C, R> {
     #[inline]
     pub(super) fn remove_tokens<B>(&self, request: &mut Request<B>) {
         self.sources.remove_tokens(request.headers_mut());
+    }
+
+    /// Whether `request` is a CORS preflight that passes without a token.
+    #[inline]
+    pub(super) fn lets_through<B>(&self, request: &Request<B>) -> bool {
+        self.bypass_cors_preflight && is_preflight(request)
     }
 
     /// See [`JwtAuthLayer::skipped_keys`](super::JwtAuthLayer::skipped_keys).
@@ -193,6 +227,9 @@ where
         self: &Arc<Self>,
         request: &Request<B>,
     ) -> Verdict<Option<Accepted<C>>> {
+        if self.lets_through(request) {
+            return Verdict::Pass(None);
+        }
         match self.sources.locate(request) {
             Ok(located) => {
                 let carrier = self.sources.carrier(located.position);
@@ -240,6 +277,11 @@ where
         head: Head<'_>,
     ) -> Verdict<Option<Accepted<C>>> {
         let claims = Claims(verified.claims);
+        // Made only for a token the checks do not refuse.
+        let forwarded = || match &self.forward {
+            Some(forward) => forward.headers(verified.payload.as_str()),
+            None => None,
+        };
         let token = VerifiedToken {
             text: token,
             payload: verified.payload.as_str(),
@@ -254,6 +296,7 @@ where
                 claims,
                 challenge: self.token_challenge(carrier),
                 expiry: self.token_expiry(&token),
+                forwarded: forwarded(),
             })),
             Outcome::Refuse(error) => Verdict::Refuse(self.refuse_as(error, carrier)),
             Outcome::Wait(check) => {
@@ -261,10 +304,11 @@ where
                     claims,
                     challenge: self.token_challenge(carrier),
                     expiry: self.token_expiry(&token),
+                    forwarded: forwarded(),
                 };
                 Verdict::Wait(self.defer(carrier, async move {
                     let mut extensions = check.await?;
-                    Some(accepted).grant(&mut extensions);
+                    Some(accepted).grant_deferred(&mut extensions);
                     Ok(extensions)
                 }))
             }
@@ -293,7 +337,7 @@ where
             match this.after_verify(verified, &token, carrier, head.as_head()) {
                 Verdict::Pass(accepted) => {
                     let mut extensions = Extensions::new();
-                    accepted.grant(&mut extensions);
+                    accepted.grant_deferred(&mut extensions);
                     Ok(extensions)
                 }
                 Verdict::Refuse(response) => Err(response),
@@ -325,7 +369,7 @@ where
             match this.after_verify(verified, &token, carrier, head.as_head()) {
                 Verdict::Pass(accepted) => {
                     let mut extensions = Extensions::new();
-                    accepted.grant(&mut extensions);
+                    accepted.grant_deferred(&mut extensions);
                     Ok(extensions)
                 }
                 Verdict::Refuse(response) => Err(response),
@@ -441,6 +485,8 @@ impl<C, R> fmt::Debug for Authenticator<C, R> {
             .field("verifier", &self.verifier)
             .field("optional", &self.optional)
             .field("checks", &self.checks)
+            .field("forward", &self.forward)
+            .field("bypass_cors_preflight", &self.bypass_cors_preflight)
             .field("challenge", &self.challenge)
             .field("metadata", &self.metadata)
             .finish_non_exhaustive()

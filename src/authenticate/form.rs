@@ -52,6 +52,12 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         self.authenticator.scrub(&mut request);
         let authenticator = &self.authenticator;
+        if authenticator.lets_through(&request) {
+            let preflight = Verdict::Pass(());
+            return FormResponseFuture::started(
+                preflight.start(&mut self.inner, request.map(RequestBody::untouched)),
+            );
+        }
         let located = match authenticator.sources.locate(&request) {
             Ok(located) => located,
             Err(error) => {
@@ -243,7 +249,9 @@ where
     ) -> Verdict<()> {
         match self.claims(token, carrier, (&*parts).into()) {
             Verdict::Pass(accepted) => {
-                accepted.grant(&mut parts.extensions);
+                if let Some(forwarded) = accepted.grant(&mut parts.extensions) {
+                    forwarded.apply(&mut parts.headers);
+                }
                 Verdict::Pass(())
             }
             Verdict::Refuse(response) => Verdict::Refuse(response),

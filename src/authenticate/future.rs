@@ -19,6 +19,8 @@ use crate::claims::Claims;
 use crate::error::TokenChallenge;
 use crate::expiry::TokenExpiry;
 
+use super::forward::ClaimHeaders;
+
 /// A check that needs I/O: it resolves to what the request gains (its claims
 /// among them), or to the response that refuses it. The claims type and the
 /// responder are inside the box, so the futures that wait for it need neither.
@@ -34,18 +36,33 @@ pub(crate) enum Verdict<G> {
     Wait(Pending),
 }
 
-/// What an accepted request gains in its extensions.
+/// What an accepted request gains in its extensions (and headers).
 pub(crate) trait Grant {
-    fn grant(self, extensions: &mut Extensions);
+    /// Inserts the extensions; returns the forwarded headers, for the
+    /// caller to set.
+    fn grant(self, extensions: &mut Extensions) -> Option<Box<ClaimHeaders>>;
+
+    /// For a request that waits: the forwarded headers go into `extensions`
+    /// too, which the response future sets as headers before the call.
+    fn grant_deferred(self, extensions: &mut Extensions)
+    where
+        Self: Sized,
+    {
+        if let Some(forwarded) = self.grant(extensions) {
+            extensions.insert(*forwarded);
+        }
+    }
 }
 
 /// An accepted token: its claims, and, in a layer that takes DPoP, the
 /// challenge under which the layers behind refuse it; in a layer built with
-/// `token_expiry`, when it expires.
+/// `token_expiry`, when it expires; in a layer that forwards claims as
+/// headers, those headers.
 pub(crate) struct Accepted<C> {
     pub(crate) claims: Claims<C>,
     pub(crate) challenge: Option<TokenChallenge>,
     pub(crate) expiry: Option<TokenExpiry>,
+    pub(crate) forwarded: Option<Box<ClaimHeaders>>,
 }
 
 /// Its claims (and challenge); nothing in optional mode without a token.
@@ -53,27 +70,29 @@ impl<C: Clone + Send + Sync + 'static> Grant for Option<Accepted<C>> {
     // Inlined as the claims' insert was before `Accepted`: out of line, it
     // cost the fast path a call and a `memcpy` (BENCHMARKS.md, step-up).
     #[inline]
-    fn grant(self, extensions: &mut Extensions) {
-        if let Some(Accepted {
+    fn grant(self, extensions: &mut Extensions) -> Option<Box<ClaimHeaders>> {
+        let Accepted {
             claims,
             challenge,
             expiry,
-        }) = self
-        {
-            extensions.insert(claims);
-            if let Some(challenge) = challenge {
-                extensions.insert(challenge);
-            }
-            if let Some(expiry) = expiry {
-                extensions.insert(expiry);
-            }
+            forwarded,
+        } = self?;
+        extensions.insert(claims);
+        if let Some(challenge) = challenge {
+            extensions.insert(challenge);
         }
+        if let Some(expiry) = expiry {
+            extensions.insert(expiry);
+        }
+        forwarded
     }
 }
 
 /// Nothing more: the claims are in already.
 impl Grant for () {
-    fn grant(self, _: &mut Extensions) {}
+    fn grant(self, _: &mut Extensions) -> Option<Box<ClaimHeaders>> {
+        None
+    }
 }
 
 impl<G: Grant> Verdict<G> {
@@ -90,7 +109,9 @@ impl<G: Grant> Verdict<G> {
     {
         let state = match self {
             Self::Pass(grant) => {
-                grant.grant(request.extensions_mut());
+                if let Some(forwarded) = grant.grant(request.extensions_mut()) {
+                    forwarded.apply(request.headers_mut());
+                }
                 State::Answer {
                     answer: Answer::inner(service.call(request)),
                 }
@@ -161,7 +182,10 @@ where
                         .take()
                         .expect("ResponseFuture polled after completion");
                     match outcome {
-                        Ok(extensions) => {
+                        Ok(mut extensions) => {
+                            if let Some(forwarded) = extensions.remove::<ClaimHeaders>() {
+                                forwarded.apply(request.headers_mut());
+                            }
                             request.extensions_mut().extend(extensions);
                             Answer::inner(service.call(request))
                         }

@@ -16,6 +16,7 @@ mod builder;
 mod config;
 mod deadline;
 mod form;
+mod forward;
 mod future;
 mod layer;
 mod profile;

@@ -31,7 +31,10 @@ use crate::response::{DefaultResponder, ErrorResponder};
 /// [certificate binding from a proxy header](crate::CertificateBinding::from_proxy_header),
 /// that header is removed from every request whose peer is not a trusted
 /// proxy; with a [WebSocket subprotocol source](crate::TokenSource::websocket_protocol_with_prefix),
-/// the token's entries are removed from `Sec-WebSocket-Protocol`.)
+/// the token's entries are removed from `Sec-WebSocket-Protocol`. With
+/// [claims forwarded as headers](crate::JwtAuthBuilder::claim_to_header),
+/// every client copy of those headers is removed from every request, and an
+/// accepted one gains them, set from its token.)
 ///
 /// With head sources only (`M` = [`HeadOnly`], the default) the inner service
 /// receives the request's own body type; with a form source

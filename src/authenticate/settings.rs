@@ -52,6 +52,12 @@ pub(crate) struct Settings {
     pub(super) access_token_profile: bool,
     /// The protected resource metadata (RFC 9728) the layer publishes.
     pub(super) resource_metadata: Option<ResourceMetadata>,
+    /// Claims forwarded as request headers: (claim path, header), in order.
+    pub(super) claim_headers: Vec<(String, http::HeaderName)>,
+    /// The header of the verified payload, base64url.
+    pub(super) payload_header: Option<http::HeaderName>,
+    /// CORS preflights pass without a token.
+    pub(super) bypass_cors_preflight: bool,
 }
 
 /// The form limit, 64 KiB unless set.

@@ -40,6 +40,15 @@ impl Path {
         valid.then_some(Self { segments })
     }
 
+    /// The value at this path in a JSON document: the view [`lookup`] has of
+    /// a claims type, read from the claims as JSON (objects only; arrays are
+    /// not indexed).
+    pub(crate) fn find<'v>(&self, claims: &'v serde_json::Value) -> Option<&'v serde_json::Value> {
+        self.segments
+            .iter()
+            .try_fold(claims, |value, segment| value.as_object()?.get(&**segment))
+    }
+
     fn segment(&self, depth: usize) -> Option<&str> {
         self.segments.get(depth).map(|s| &**s)
     }

@@ -75,7 +75,7 @@
 mod config;
 mod future;
 mod layer;
-mod lookup;
+pub(crate) mod lookup;
 mod rule;
 mod service;
 mod step_up;

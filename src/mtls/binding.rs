@@ -280,6 +280,14 @@ impl CertificateBinding {
         self
     }
 
+    /// The header the certificate is read from, when a proxy forwards it.
+    pub(crate) fn header(&self) -> Option<&HeaderName> {
+        match &self.source {
+            Source::Proxy { header, .. } => Some(header.name()),
+            Source::Connection => None,
+        }
+    }
+
     /// The check, for the layer's list.
     ///
     /// # Errors

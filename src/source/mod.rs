@@ -371,6 +371,14 @@ impl Sources {
             .map_or(Carrier::Bearer, TokenSource::carrier)
     }
 
+    /// The headers a token is read from.
+    pub(crate) fn header_names(&self) -> impl Iterator<Item = &HeaderName> + Clone {
+        self.list.iter().filter_map(|source| match &source.0 {
+            Kind::Header { name, .. } => Some(name),
+            _ => None,
+        })
+    }
+
     /// Whether any source is a cookie.
     pub(crate) fn has_cookie(&self) -> bool {
         self.list.iter().any(TokenSource::is_cookie)
