@@ -295,17 +295,20 @@ async fn later_sources_are_read_when_earlier_ones_hold_no_token() {
 async fn two_different_tokens_are_a_bad_request_and_one_token_twice_is_not() {
     let layer = layer_with_sources([TokenSource::bearer(), TokenSource::query("access_token")]);
     let server = start(extension_app(layer)).await;
-    let (ada, eve) = (bearer(&token("ada")), bearer(&token("eve")));
+    // Each token issued once: two issued across a second's boundary differ
+    // (their `iat` and `exp`), and "the same token twice" must be the same.
+    let (ada_token, eve_token) = (token("ada"), token("eve"));
+    let (ada, eve) = (bearer(&ada_token), bearer(&eve_token));
 
     // Both tokens are valid: the refusal is about there being two.
-    let query_eve = format!("/ext?access_token={}", token("eve"));
+    let query_eve = format!("/ext?access_token={eve_token}");
     let reply = get_with(&server, &query_eve, &[("authorization", &ada)]).await;
     assert_refused(&reply, StatusCode::BAD_REQUEST, "invalid_request");
     let two_headers = [("authorization", ada.as_str()), ("authorization", &eve)];
     let reply = get_with(&server, "/ext", &two_headers).await;
     assert_refused(&reply, StatusCode::BAD_REQUEST, "invalid_request");
 
-    let query_ada = format!("/ext?access_token={}", token("ada"));
+    let query_ada = format!("/ext?access_token={ada_token}");
     let same = [("authorization", ada.as_str())];
     assert_ok(&get_with(&server, &query_ada, &same).await, "ada");
     let same_twice = [("authorization", ada.as_str()), ("authorization", &ada)];
