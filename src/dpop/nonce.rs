@@ -22,7 +22,12 @@ pub const DEFAULT_NONCE_ROTATION: Duration = Duration::from_secs(5 * 60);
 /// The shortest secret: the HMAC-SHA256 output (RFC 2104 §3).
 const MIN_SECRET_LENGTH: usize = 32;
 
-/// Domain separation: these MACs sign nothing but nonce windows.
+/// Domain separation: these MACs sign nothing but nonce windows. (Without a
+/// crypto backend there are no MACs, and nothing reads it.)
+#[cfg_attr(
+    not(any(feature = "aws-lc-rs", feature = "rust-crypto")),
+    allow(dead_code)
+)]
 const LABEL: &[u8] = b"tower-jwt-auth DPoP nonce v1\0";
 
 /// The bytes of the MAC kept in a nonce: 128 bits.
