@@ -334,15 +334,7 @@ where
                 Ok(verified) => verified,
                 Err(rejected) => return Err(this.refuse_as(rejected.error, carrier)),
             };
-            match this.after_verify(verified, &token, carrier, head.as_head()) {
-                Verdict::Pass(accepted) => {
-                    let mut extensions = Extensions::new();
-                    accepted.grant_deferred(&mut extensions);
-                    Ok(extensions)
-                }
-                Verdict::Refuse(response) => Err(response),
-                Verdict::Wait(check) => check.await,
-            }
+            this.finish(verified, &token, carrier, head.as_head()).await
         }))
     }
 
@@ -366,16 +358,29 @@ where
                 Err(error) => Err(error),
             };
             let verified = verified.map_err(|error| this.refuse_as(error, carrier))?;
-            match this.after_verify(verified, &token, carrier, head.as_head()) {
-                Verdict::Pass(accepted) => {
-                    let mut extensions = Extensions::new();
-                    accepted.grant_deferred(&mut extensions);
-                    Ok(extensions)
-                }
-                Verdict::Refuse(response) => Err(response),
-                Verdict::Wait(check) => check.await,
-            }
+            this.finish(verified, &token, carrier, head.as_head()).await
         }))
+    }
+
+    /// What a token verified after a wait gains: the checks after
+    /// verification and the grant, as [`after_verify`](Self::after_verify)
+    /// gives a token verified at once.
+    async fn finish(
+        self: &Arc<Self>,
+        verified: Verified<C>,
+        token: &str,
+        carrier: Carrier,
+        head: Head<'_>,
+    ) -> Result<Extensions, Response<Bytes>> {
+        match self.after_verify(verified, token, carrier, head) {
+            Verdict::Pass(accepted) => {
+                let mut extensions = Extensions::new();
+                accepted.grant_deferred(&mut extensions);
+                Ok(extensions)
+            }
+            Verdict::Refuse(response) => Err(response),
+            Verdict::Wait(check) => check.await,
+        }
     }
 
     /// `work`, whose refusal this layer's responder answers.
