@@ -4,6 +4,9 @@
 //! tower-http's `CorsLayer` in front), through a real axum server started
 //! once for this binary.
 
+// One of the layers waits on a revocation store (the deferred path).
+#![cfg(feature = "revocation")]
+
 mod common;
 
 use std::convert::Infallible;

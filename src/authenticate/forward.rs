@@ -231,14 +231,16 @@ pub(super) fn is_preflight<B>(request: &Request<B>) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use http::HeaderName;
     use serde_json::json;
 
-    use super::{Forward, header_value};
+    use super::header_value;
 
     #[cfg(feature = "tracing")]
     #[test]
     fn a_value_left_out_is_logged_by_header_never_by_value() {
+        use super::Forward;
+        use http::HeaderName;
+
         let forward = Forward::new(
             vec![
                 ("name".into(), HeaderName::from_static("x-jwt-name")),
