@@ -10,6 +10,7 @@ use jsonwebtoken::{Algorithm, EncodingKey};
 use super::cache::{AnswerCache, Lifetimes};
 use super::client::Client;
 use super::client_auth::{AssertionSettings, Credentials};
+use super::shared_cache::{Shared, Store};
 use super::{Inner, Introspection};
 use crate::remote::{
     ClientConfig, Fetcher, ProxySetting, RemoteKeyError, RemoteKeyErrorKind, Target,
@@ -39,8 +40,8 @@ pub struct IntrospectionBuilder {
     cache_capacity: usize,
     max_cache_lifetime: Duration,
     inactive_cache_lifetime: Duration,
-    #[cfg(feature = "redis")]
-    shared: Option<super::RedisIntrospectionCache>,
+    /// The fleet's answers, with the `redis` feature.
+    shared: Option<Store>,
 }
 
 impl IntrospectionBuilder {
@@ -58,7 +59,6 @@ impl IntrospectionBuilder {
             cache_capacity: DEFAULT_INTROSPECTION_CACHE_CAPACITY,
             max_cache_lifetime: Duration::from_secs(60),
             inactive_cache_lifetime: Duration::from_secs(5),
-            #[cfg(feature = "redis")]
             shared: None,
         }
     }
@@ -322,15 +322,13 @@ impl IntrospectionBuilder {
             inactive: self.inactive_cache_lifetime.as_secs(),
         };
         let cache = AnswerCache::new(self.cache_capacity, lifetimes);
-        #[cfg(feature = "redis")]
-        let shared = self.shared.map(|store| {
-            super::redis::Shared::new(store, lifetimes, self.timeout, http.max_document_size)
-        });
+        let shared = self
+            .shared
+            .map(|store| Shared::new(store, lifetimes, self.timeout, http.max_document_size));
         Ok(Introspection {
             inner: Arc::new(Inner {
                 client,
                 cache,
-                #[cfg(feature = "redis")]
                 shared,
             }),
         })
@@ -339,8 +337,8 @@ impl IntrospectionBuilder {
 
 impl fmt::Debug for IntrospectionBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut f = f.debug_struct("IntrospectionBuilder");
-        f.field("endpoint", &self.endpoint)
+        f.debug_struct("IntrospectionBuilder")
+            .field("endpoint", &self.endpoint)
             .field("credentials", &self.credentials)
             .field("assertion", &self.assertion)
             .field("auth_methods", &self.auth_methods)
@@ -348,10 +346,9 @@ impl fmt::Debug for IntrospectionBuilder {
             .field("timeout", &self.timeout)
             .field("cache_capacity", &self.cache_capacity)
             .field("max_cache_lifetime", &self.max_cache_lifetime)
-            .field("inactive_cache_lifetime", &self.inactive_cache_lifetime);
-        #[cfg(feature = "redis")]
-        f.field("shared_cache", &self.shared);
-        f.finish()
+            .field("inactive_cache_lifetime", &self.inactive_cache_lifetime)
+            .field("shared_cache", &self.shared)
+            .finish()
     }
 }
 

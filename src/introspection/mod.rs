@@ -22,6 +22,7 @@ mod client;
 mod client_auth;
 #[cfg(feature = "redis")]
 mod redis;
+mod shared_cache;
 
 use std::fmt;
 use std::sync::Arc;
@@ -122,8 +123,7 @@ struct Inner {
     client: Client,
     cache: AnswerCache,
     /// The answers shared through Redis, asked when `cache` misses.
-    #[cfg(feature = "redis")]
-    shared: Option<self::redis::Shared>,
+    shared: Option<shared_cache::Shared>,
 }
 
 impl Inner {
@@ -131,13 +131,10 @@ impl Inner {
     /// the fleet's when it is shared, else the authorization server's.
     async fn entry(&self, key: &[u8; 32], token: &str, now: u64) -> Entry {
         let ask = self.client.introspect(token);
-        #[cfg(feature = "redis")]
-        if let Some(shared) = &self.shared {
-            return shared.entry(key, now, ask).await;
+        match &self.shared {
+            Some(shared) => shared.entry(key, now, ask).await,
+            None => self.cache.lifetimes().entry(ask.await, now),
         }
-        #[cfg(not(feature = "redis"))]
-        let _ = key;
-        self.cache.lifetimes().entry(ask.await, now)
     }
 }
 
