@@ -351,6 +351,8 @@ mod answer;
 mod authenticate;
 mod authorize;
 mod body;
+#[cfg(any(feature = "revocation", feature = "replay-store"))]
+mod breaker;
 mod checks;
 mod claims;
 mod clock;
@@ -396,6 +398,8 @@ pub use authorize::{
     AsyncRequireFuture, Require, RequireBuilder, RequireFuture, RequireLayer, SyncOnly, WithAsync,
 };
 pub use body::ResponseBody;
+#[cfg(any(feature = "revocation", feature = "replay-store"))]
+pub use breaker::{CircuitBreaker, DEFAULT_BREAKER_COOL_DOWN, DEFAULT_BREAKER_FAILURES};
 pub use claims::Claims;
 pub use clock::{Clock, DEFAULT_LEEWAY, SystemClock};
 pub use csrf::{CsrfPolicy, DEFAULT_CSRF_CLAIM, DEFAULT_CSRF_HEADER};
