@@ -15,6 +15,7 @@ pub mod jwks_server;
 pub mod logs;
 pub mod oauth_provider;
 pub mod redis;
+pub mod redis_cluster;
 
 use std::future::Future;
 use std::net::SocketAddr;
