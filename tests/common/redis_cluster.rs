@@ -178,13 +178,12 @@ impl RedisCluster {
     async fn wait_for(&self, i: usize, want: &str, args: &[&str]) {
         let port = self.nodes[i].port;
         let deadline = Instant::now() + READY_TIMEOUT;
-        let mut last = String::new();
         loop {
-            match cli_output(port, args) {
+            let last = match cli_output(port, args) {
                 Ok(output) if output.contains(want) => return,
-                Ok(output) => last = output,
-                Err(error) => last = error,
-            }
+                Ok(output) => output,
+                Err(error) => error,
+            };
             assert!(
                 Instant::now() < deadline,
                 "node {port}: no {want:?} from {args:?} within {READY_TIMEOUT:?}; last: {last}"
