@@ -16,6 +16,8 @@ pub mod logs;
 pub mod oauth_provider;
 pub mod redis;
 pub mod redis_cluster;
+#[cfg(feature = "redis")]
+pub mod revocation_load;
 
 use std::future::Future;
 use std::net::SocketAddr;
