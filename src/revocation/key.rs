@@ -173,16 +173,22 @@ enum TaggedRest<'a> {
 /// issuer) when it has one, else by its digest; `None` when it has neither, or
 /// a value is too long to have been revoked.
 fn identity_name(prefix: &str, layout: Layout, token: &TokenInfo) -> Option<String> {
-    let rest = match (token.jti(), token.token_digest()) {
-        (Some(jti), _) => TaggedRest::Jti(jti),
-        (None, Some(digest)) => TaggedRest::Digest(digest),
-        (None, None) => return None,
-    };
-    match (layout, rest) {
-        (Layout::Flat, TaggedRest::Jti(jti)) => entry_name(prefix, Kind::Jti, token.issuer(), jti),
-        (Layout::Flat, TaggedRest::Digest(digest)) => Some(digest_entry_name(prefix, digest)),
-        (Layout::Tagged, rest) => tagged_name(prefix, token.issuer(), token.subject(), rest),
-        (Layout::Flat, TaggedRest::Subject) => None,
+    match (layout, token.jti(), token.token_digest()) {
+        (_, None, None) => None,
+        (Layout::Flat, Some(jti), _) => entry_name(prefix, Kind::Jti, token.issuer(), jti),
+        (Layout::Flat, None, Some(digest)) => Some(digest_entry_name(prefix, digest)),
+        (Layout::Tagged, Some(jti), _) => tagged_name(
+            prefix,
+            token.issuer(),
+            token.subject(),
+            TaggedRest::Jti(jti),
+        ),
+        (Layout::Tagged, None, Some(digest)) => tagged_name(
+            prefix,
+            token.issuer(),
+            token.subject(),
+            TaggedRest::Digest(digest),
+        ),
     }
 }
 
