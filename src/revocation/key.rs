@@ -37,6 +37,10 @@ pub(crate) enum Layout {
     /// `{prefix}{{issuer}{subject}}sha256:{digest}`,
     /// `{prefix}{{issuer}{subject}}sub`, the subject being `-` for a token
     /// without one: one hash tag for every key of a token.
+    #[cfg_attr(
+        not(any(feature = "redis", test)),
+        expect(dead_code, reason = "only the Redis store runs on a cluster")
+    )]
     Tagged,
 }
 
