@@ -37,6 +37,10 @@ pub(crate) enum Layout {
     /// `{prefix}{{issuer}{subject}}sha256:{digest}`,
     /// `{prefix}{{issuer}{subject}}sub`, the subject being `-` for a token
     /// without one: one hash tag for every key of a token.
+    #[cfg_attr(
+        not(any(feature = "redis", test)),
+        expect(dead_code, reason = "only the Redis store runs on a cluster")
+    )]
     Tagged,
 }
 
@@ -173,16 +177,22 @@ enum TaggedRest<'a> {
 /// issuer) when it has one, else by its digest; `None` when it has neither, or
 /// a value is too long to have been revoked.
 fn identity_name(prefix: &str, layout: Layout, token: &TokenInfo) -> Option<String> {
-    let rest = match (token.jti(), token.token_digest()) {
-        (Some(jti), _) => TaggedRest::Jti(jti),
-        (None, Some(digest)) => TaggedRest::Digest(digest),
-        (None, None) => return None,
-    };
-    match (layout, rest) {
-        (Layout::Flat, TaggedRest::Jti(jti)) => entry_name(prefix, Kind::Jti, token.issuer(), jti),
-        (Layout::Flat, TaggedRest::Digest(digest)) => Some(digest_entry_name(prefix, digest)),
-        (Layout::Tagged, rest) => tagged_name(prefix, token.issuer(), token.subject(), rest),
-        (Layout::Flat, TaggedRest::Subject) => None,
+    match (layout, token.jti(), token.token_digest()) {
+        (_, None, None) => None,
+        (Layout::Flat, Some(jti), _) => entry_name(prefix, Kind::Jti, token.issuer(), jti),
+        (Layout::Flat, None, Some(digest)) => Some(digest_entry_name(prefix, digest)),
+        (Layout::Tagged, Some(jti), _) => tagged_name(
+            prefix,
+            token.issuer(),
+            token.subject(),
+            TaggedRest::Jti(jti),
+        ),
+        (Layout::Tagged, None, Some(digest)) => tagged_name(
+            prefix,
+            token.issuer(),
+            token.subject(),
+            TaggedRest::Digest(digest),
+        ),
     }
 }
 
@@ -395,6 +405,111 @@ mod tests {
         let error = identity_entry("p:", Layout::Flat, &token, 0).unwrap_err();
         assert!(error.0.contains("without `jti`"), "{error}");
         assert_eq!(entry_names("p:", Layout::Flat, &token).0, None);
+    }
+
+    #[test]
+    fn tagged_names_put_a_tokens_keys_under_one_hash_tag() {
+        let token = TokenInfo::new()
+            .with_issuer("https://id.example.com")
+            .with_subject("ada")
+            .with_jti("5f0c6d1e")
+            .with_expires_at(100);
+        let (identity, subject) = entry_names("p:", Layout::Tagged, &token);
+        assert_eq!(
+            identity.as_deref(),
+            Some("p:{22:https://id.example.com3:ada}jti:8:5f0c6d1e")
+        );
+        assert_eq!(
+            subject.as_deref(),
+            Some("p:{22:https://id.example.com3:ada}sub")
+        );
+        // The revocations write the names the check reads.
+        assert_eq!(
+            identity_entry("p:", Layout::Tagged, &token, 0).unwrap().0,
+            identity.unwrap()
+        );
+        assert_eq!(
+            subject_entry(
+                "p:",
+                Layout::Tagged,
+                Some("https://id.example.com"),
+                "ada",
+                1,
+                0
+            )
+            .unwrap()
+            .0,
+            subject.unwrap()
+        );
+        // No issuer, no subject.
+        let bare = TokenInfo::new().with_jti("x").with_expires_at(1);
+        assert_eq!(
+            entry_names("p:", Layout::Tagged, &bare),
+            (Some("p:{-:-}jti:1:x".to_owned()), None)
+        );
+        // Braces in values: the tag ends early, at the same byte in both.
+        let braces = TokenInfo::new()
+            .with_issuer("}")
+            .with_subject("{a}")
+            .with_jti("{b}");
+        let (identity, subject) = entry_names("p:", Layout::Tagged, &braces);
+        let (identity, subject) = (identity.unwrap(), subject.unwrap());
+        assert_eq!(hash_tag(&identity), hash_tag(&subject));
+        assert_eq!(hash_tag(&identity), "1:");
+    }
+
+    /// What Redis Cluster hashes: between the first `{` and the first `}`
+    /// after it, when not empty; else the whole key.
+    fn hash_tag(key: &str) -> &str {
+        key.find('{')
+            .and_then(|open| {
+                let rest = &key[open + 1..];
+                rest.find('}').map(|close| &rest[..close])
+            })
+            .filter(|tag| !tag.is_empty())
+            .unwrap_or(key)
+    }
+
+    #[test]
+    fn tagged_names_are_unforgeable_and_bounded() {
+        let pairs: &[(Option<&str>, Option<&str>, &str)] = &[
+            (Some("a:b"), Some("c"), "d"),
+            (Some("a"), Some("b:c"), "d"),
+            (Some("a"), None, "b"),
+            (None, Some("a"), "b"),
+            (Some("-"), None, ""),
+            (None, Some("-"), ""),
+            (Some("1:a"), Some("1:b"), "1:c"),
+            (Some("a}"), Some("b"), "c"),
+            (Some("a"), Some("}b"), "c"),
+            (Some("a"), Some("b"), "}jti:1:c"),
+        ];
+        let mut names = std::collections::HashSet::new();
+        for &(issuer, subject, jti) in pairs {
+            let mut token = TokenInfo::new().with_jti(jti);
+            if let Some(issuer) = issuer {
+                token = token.with_issuer(issuer);
+            }
+            if let Some(subject) = subject {
+                token = token.with_subject(subject);
+            }
+            let (identity, sub) = entry_names("", Layout::Tagged, &token);
+            assert!(
+                names.insert(identity.unwrap()),
+                "{issuer:?} {subject:?} {jti:?}"
+            );
+            if let Some(sub) = sub {
+                names.insert(sub);
+            }
+        }
+        let long = "x".repeat(MAX_ID_LENGTH + 1);
+        let token = TokenInfo::new()
+            .with_jti("a")
+            .with_subject(&*long)
+            .with_expires_at(1);
+        assert_eq!(entry_names("", Layout::Tagged, &token), (None, None));
+        assert!(identity_entry("", Layout::Tagged, &token, 0).is_err());
+        assert!(subject_entry("", Layout::Tagged, None, &long, 1, 0).is_err());
     }
 
     #[test]
