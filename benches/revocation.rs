@@ -19,14 +19,17 @@
 //! binary (Debian package `redis-server`) or its path in `REDIS_SERVER`.
 //!
 //! `cargo bench --bench revocation --features redis`; results in
-//! BENCHMARKS.md, "Revocation check".
+//! BENCHMARKS.md, "Revocation check". With `REVOCATION_REQUESTS=<row>:<n>`
+//! in the environment it sends `n` requests of that row and exits, without
+//! criterion: the workload of scripts/revocation_instructions.sh, which
+//! counts instructions per request with callgrind.
 
 use std::convert::Infallible;
 use std::hint::black_box;
 use std::time::Duration;
 
 use bytes::Bytes;
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group};
 use http::{Request, Response, StatusCode};
 use http_body_util::Empty;
 use serde_json::{Value, json};
@@ -60,7 +63,17 @@ fn layer(revocation: Option<Revocation>) -> JwtAuthLayer<Value> {
     .expect("valid configuration")
 }
 
-fn bench(c: &mut Criterion) {
+/// The runtime, the Redis server, the request maker's token, and the rows:
+/// name, revocation, and the mirrored connection of the `mirror_hit` row.
+struct Setup {
+    runtime: tokio::runtime::Runtime,
+    redis: RedisServer,
+    bearer: String,
+    rows: Vec<(&'static str, Option<Revocation>)>,
+    mirrored: RedisConnection,
+}
+
+fn setup() -> Setup {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -74,12 +87,6 @@ fn bench(c: &mut Criterion) {
         .issue(&json!({ "sub": "ada", "iss": "https://id.example.com" }))
         .expect("a token");
     let bearer = format!("Bearer {token}");
-    let make = || {
-        Request::get("/")
-            .header(http::header::AUTHORIZATION, &bearer)
-            .body(Body::new())
-            .expect("valid request")
-    };
     let connect = |mirror: bool| {
         let mut builder = RedisConnection::builder(redis.url());
         if mirror {
@@ -89,7 +96,7 @@ fn bench(c: &mut Criterion) {
     };
     let plain = connect(false);
     let mirrored = connect(true);
-    let rows = [
+    let rows = vec![
         ("off", None),
         ("memory", Some(Revocation::new(MemoryRevocations::new()))),
         (
@@ -101,7 +108,29 @@ fn bench(c: &mut Criterion) {
             Some(Revocation::new(RedisRevocations::new(mirrored.clone()))),
         ),
     ];
+    Setup {
+        runtime,
+        redis,
+        bearer,
+        rows,
+        mirrored,
+    }
+}
 
+fn bench(c: &mut Criterion) {
+    let Setup {
+        runtime,
+        redis,
+        bearer,
+        rows,
+        mirrored,
+    } = setup();
+    let make = || {
+        Request::get("/")
+            .header(http::header::AUTHORIZATION, &bearer)
+            .body(Body::new())
+            .expect("valid request")
+    };
     let mut group = c.benchmark_group("revocation");
     for (name, revocation) in rows {
         let service = layer(revocation).layer(inner());
@@ -126,5 +155,39 @@ fn bench(c: &mut Criterion) {
     drop(redis);
 }
 
+/// Sends `n` requests of `row` (`REVOCATION_REQUESTS=<row>:<n>`).
+fn requests(row: &str, n: usize) {
+    let Setup {
+        runtime,
+        redis,
+        bearer,
+        rows,
+        ..
+    } = setup();
+    let (_, revocation) = rows
+        .into_iter()
+        .find(|(name, _)| *name == row)
+        .unwrap_or_else(|| panic!("no row {row:?}"));
+    let service = layer(revocation).layer(inner());
+    for _ in 0..n {
+        let request = Request::get("/")
+            .header(http::header::AUTHORIZATION, &bearer)
+            .body(Body::new())
+            .expect("valid request");
+        let response = runtime.block_on(service.clone().oneshot(request));
+        assert_eq!(response.map(|r| r.status()), Ok(StatusCode::OK));
+    }
+    drop(redis);
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(spec) = std::env::var("REVOCATION_REQUESTS") {
+        let (row, n) = spec.split_once(':').expect("<row>:<n>");
+        requests(row, n.parse().expect("a count"));
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
