@@ -3,7 +3,8 @@
 //! nothing answered), through the layer on a real axum server: after the
 //! failures in a row that open it, requests are answered without asking the
 //! store (counted by a wrapper around the Redis store), and once Redis is
-//! thawed a probe closes it.
+//! thawed a probe closes it. The DPoP replay check's breaker likewise, with
+//! the Redis replay store.
 
 #![cfg(feature = "redis")]
 
@@ -15,12 +16,16 @@ use std::time::Duration;
 
 use axum::routing::get;
 use axum::{Extension, Router};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::redis::RedisServer;
 use common::{Server, send_bearer, serve_axum};
 use http::StatusCode;
 use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
 use tower_jwt_auth::{
-    CircuitBreaker, Claims, JwtAuthLayer, Key, RedisRevocations, Revocation, RevocationFuture,
+    AuthErrorKind, CircuitBreaker, Claims, JwtAuthLayer, Key, RedisConnection, RedisReplays,
+    RedisRevocations, ReplayCheck, ReplayFuture, ReplayStore, Revocation, RevocationFuture,
     RevocationStore, TokenInfo, TokenIssuer,
 };
 
@@ -193,4 +198,78 @@ async fn a_disabled_breaker_asks_a_frozen_redis_every_time() {
     }
     assert_eq!(store.checks.load(Ordering::SeqCst), 8);
     redis.resume();
+}
+
+/// A replay store that counts the ids it is asked, before the Redis one.
+struct CountingReplays {
+    inner: RedisReplays,
+    calls: AtomicUsize,
+}
+
+impl ReplayStore for CountingReplays {
+    fn first_use<'a>(&'a self, id: &'a str, expires_at: u64) -> ReplayFuture<'a> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.first_use(id, expires_at)
+    }
+}
+
+/// The `n`th proof id: a digest, as the DPoP check derives them.
+fn proof_id(n: usize) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(n.to_string()))
+}
+
+#[tokio::test]
+async fn the_replay_check_opens_its_breaker_on_a_frozen_redis_too() {
+    let redis = RedisServer::start().await;
+    let connection = tokio::time::timeout(BOUND, RedisConnection::connect(redis.url()))
+        .await
+        .expect("connect in time")
+        .expect("connect");
+    let store = Arc::new(CountingReplays {
+        inner: RedisReplays::new(connection),
+        calls: AtomicUsize::new(0),
+    });
+    let check = ReplayCheck::from_arc(store.clone())
+        .timeout(TIMEOUT)
+        .circuit_breaker(CircuitBreaker::new(3, COOL_DOWN));
+    let calls = || store.calls.load(Ordering::SeqCst);
+    let expires = std::time::UNIX_EPOCH.elapsed().unwrap().as_secs() + 300;
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        proof_id(n)
+    };
+    check.check(&next(), expires, 0).await.unwrap();
+    assert_eq!(calls(), 1);
+
+    redis.pause();
+    for _ in 0..3 {
+        let error = check.check(&next(), expires, 0).await.unwrap_err();
+        assert_eq!(error.kind(), AuthErrorKind::ReplayCheckUnavailable);
+        assert_eq!(error.description(), "DPoP replay check timed out");
+    }
+    assert_eq!(calls(), 4);
+    let mut refused = 0;
+    for _ in 0..20 {
+        let error = check.check(&next(), expires, 0).await.unwrap_err();
+        if error.description() == "DPoP replay store circuit open" {
+            refused += 1;
+        }
+    }
+    let probes = calls() - 4;
+    assert_eq!(refused + probes, 20, "every other check answered at once");
+    assert!(probes <= 1, "{probes} probes within about one cool-down");
+
+    redis.resume();
+    let start = std::time::Instant::now();
+    while check.check(&next(), expires, 0).await.is_err() {
+        assert!(start.elapsed() < BOUND, "not closed within {BOUND:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let before = calls();
+    let id = next();
+    check.check(&id, expires, 0).await.unwrap();
+    let error = check.check(&id, expires, 0).await.unwrap_err();
+    assert_eq!(error.kind(), AuthErrorKind::DpopProofReplayed);
+    assert_eq!(calls(), before + 2);
 }
