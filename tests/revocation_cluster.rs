@@ -330,6 +330,23 @@ async fn revocations_on_a_cluster_stay_on_one_slot() {
     assert_eq!(node.slot(&jti_key).await, node.slot(&subject_key).await);
     // Only that token.
     check(&checks, &self::token("other")).await.unwrap();
+    // A revocation without the token's `sub` would be written where no check
+    // looks: refused, not silently lost.
+    let jti_only = TokenInfo::new()
+        .with_issuer("https://id.example.com")
+        .with_jti("other")
+        .with_expires_at(now() + 600);
+    let error = one.revoke(&jti_only).await.unwrap_err();
+    assert!(error.to_string().contains("`sub`"), "{error}");
+    check(&checks, &self::token("other")).await.unwrap();
+    // Every key expires with its token.
+    let ttl: i64 = node
+        .command(&["TTL", &jti_key])
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(0 < ttl && ttl <= 660, "{ttl}");
 
     // By digest, for a token without `jti`: the same slot as its subject.
     let bare = TokenInfo::new()
