@@ -383,7 +383,8 @@ impl RedisConnectionBuilder {
     /// is seen by every server within this bound even when its invalidation
     /// is lost; usually within a round trip. A shorter bound costs more
     /// round trips (one per token and bound), a longer one lets a revoked
-    /// token through for longer in a partition.
+    /// token through for longer in a partition. Without
+    /// [`local_mirror`](Self::local_mirror) it changes nothing.
     ///
     /// ```no_run
     /// use std::time::Duration;
