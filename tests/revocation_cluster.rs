@@ -2,14 +2,17 @@
 //! started by this test on free ports of 127.0.0.1 with `redis-server
 //! --cluster-enabled yes` and joined with `redis-cli --cluster create`:
 //! revocations by token, digest and subject, the hash tag that keeps a
-//! check's keys on one slot, the local mirror, the DPoP replay store and a
-//! master restarted with its `nodes.conf`.
+//! check's keys on one slot, the local mirror, the DPoP replay store, the
+//! introspection cache (with `introspection`) and a master restarted with
+//! its `nodes.conf`.
 //!
 //! Needs `redis-server` and `redis-cli` (Debian package `redis-server`), or
 //! their paths in `REDIS_SERVER` and `REDIS_CLI`. A minimal harness of its
-//! own, in this file; it needs nothing of `common/`.
+//! own, in this file.
 
 #![cfg(feature = "redis-cluster")]
+
+mod common;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -330,6 +333,23 @@ async fn revocations_on_a_cluster_stay_on_one_slot() {
     assert_eq!(node.slot(&jti_key).await, node.slot(&subject_key).await);
     // Only that token.
     check(&checks, &self::token("other")).await.unwrap();
+    // A revocation without the token's `sub` would be written where no check
+    // looks: refused, not silently lost.
+    let jti_only = TokenInfo::new()
+        .with_issuer("https://id.example.com")
+        .with_jti("other")
+        .with_expires_at(now() + 600);
+    let error = one.revoke(&jti_only).await.unwrap_err();
+    assert!(error.to_string().contains("`sub`"), "{error}");
+    check(&checks, &self::token("other")).await.unwrap();
+    // Every key expires with its token.
+    let ttl: i64 = node
+        .command(&["TTL", &jti_key])
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(0 < ttl && ttl <= 660, "{ttl}");
 
     // By digest, for a token without `jti`: the same slot as its subject.
     let bare = TokenInfo::new()
@@ -438,4 +458,70 @@ async fn a_master_restarted_with_its_nodes_conf_serves_again() {
         check(&closed, &revoked).await.unwrap_err().kind(),
         AuthErrorKind::Revoked
     );
+}
+
+/// The introspection cache on the cluster: its lock and answer keys share
+/// the digest as hash tag, so its pipelines run on one node, and a fleet of
+/// two instances introspects a token once.
+#[cfg(feature = "introspection")]
+mod introspection {
+    use axum::routing::get;
+    use axum::{Extension, Router};
+    use http::StatusCode;
+    use serde_json::{Value, json};
+    use tower_jwt_auth::{Claims, Introspection, JwtAuthLayer, RedisIntrospectionCache};
+
+    use super::common::introspection_endpoint::{Hostile, json_answer, router};
+    use super::common::{Server, send_bearer, serve_axum};
+    use super::*;
+
+    async fn instance(cluster: &Cluster, endpoint: std::net::SocketAddr) -> Server {
+        let shared = RedisIntrospectionCache::new(connect(cluster, false).await);
+        let introspection = Introspection::builder(format!("http://{endpoint}/introspect"))
+            .client_secret_basic("rs", "s3cret")
+            .timeout(Duration::from_secs(2))
+            .shared_cache(shared)
+            .build()
+            .expect("introspection");
+        let layer = JwtAuthLayer::<Value>::builder()
+            .introspection(introspection)
+            .issuer("https://as.test")
+            .audience("https://api.test")
+            .build()
+            .expect("layer");
+        let me =
+            |Extension(Claims(claims)): Extension<Claims<Value>>| async move { axum::Json(claims) };
+        serve_axum(Router::new().route("/me", get(me)).layer(layer)).await
+    }
+
+    #[tokio::test]
+    async fn a_fleet_on_a_cluster_introspects_a_token_once() {
+        let cluster = Cluster::start().await;
+        let state = Hostile::default();
+        let endpoint = serve_axum(router(state.clone())).await;
+        let a = instance(&cluster, endpoint.addr).await;
+        let b = instance(&cluster, endpoint.addr).await;
+
+        for name in ["one", "two", "three", "four"] {
+            let token = format!("{name}-{}-{}", std::process::id(), now());
+            state.answer(
+                &token,
+                json_answer(json!({
+                    "active": true, "iss": "https://as.test", "aud": "https://api.test",
+                    "sub": "ada", "exp": now() + 600,
+                })),
+            );
+            for server in [&a, &b, &b, &a] {
+                let reply = timeout(BOUND, send_bearer("GET", &server.url("/me"), &token))
+                    .await
+                    .expect("an answer in time");
+                assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+            }
+            assert_eq!(
+                state.requests_for(&token),
+                1,
+                "one introspection for the fleet"
+            );
+        }
+    }
 }

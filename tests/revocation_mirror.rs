@@ -14,8 +14,8 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 use common::redis::RedisServer;
 use tokio::time::sleep;
 use tower_jwt_auth::{
-    AuthError, AuthErrorKind, MirrorStats, RedisConnection, RedisRevocations, Revocation,
-    RevocationStore, TokenInfo,
+    AuthError, AuthErrorKind, MirrorStats, RedisConnection, RedisReplays, RedisRevocations,
+    ReplayStore, Revocation, RevocationStore, TokenInfo,
 };
 
 /// The longest any wait in these tests may take.
@@ -123,6 +123,22 @@ async fn a_second_check_is_answered_locally() {
     let last = stats(&connection);
     assert_eq!(last.hits - after.hits, 1, "{after:?} {last:?}");
     assert_eq!(last.misses - after.misses, 1, "{after:?} {last:?}");
+
+    // Only the revocation check is mirrored: the other stores' commands, and
+    // commands of the application's own on the connection, go to Redis.
+    let replays = RedisReplays::new(connection.clone());
+    let id = "hF4wRIgJ4ryJWOsCW_x5UjXROwd6U9DDq70jhRcNybg";
+    assert!(replays.first_use(id, now() + 60).await.unwrap());
+    assert!(!replays.first_use(id, now() + 60).await.unwrap());
+    for _ in 0..2 {
+        let value: Option<String> = tower_jwt_auth::redis::cmd("GET")
+            .arg("tower-jwt-auth:dpop:hF4wRIgJ4ryJWOsCW_x5UjXROwd6U9DDq70jhRcNybg")
+            .query_async(&mut connection.clone())
+            .await
+            .unwrap();
+        assert_eq!(value.as_deref(), Some("1"));
+    }
+    assert_eq!(stats(&connection), last);
 
     // Without a mirror, no statistics.
     assert_eq!(plain(&redis).await.connection().mirror_stats(), None);

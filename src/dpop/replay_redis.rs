@@ -32,10 +32,10 @@ const TAG: &str = "dpop:";
 /// `tower-jwt-auth:dpop:hF4wRIgJ4ryJWOsCW_x5UjXROwd6U9DDq70jhRcNybg`), never
 /// the proof, its `jti` or its key; any other id is refused
 /// ([`ReplayError::NotADigest`](crate::ReplayError::NotADigest)). One key
-/// per command, so a Redis Cluster works too (`RedisConnection::cluster`). Redis keeps the ids only as
-/// well as it keeps its data: a Redis restarted without persistence (AOF or
-/// RDB) has forgotten them, and the proofs of the last window could be
-/// replayed once more.
+/// per command, so a Redis Cluster works too (`RedisConnection::cluster`).
+/// Redis keeps the ids only as well as it keeps its data: a Redis restarted
+/// without persistence (AOF or RDB) has forgotten them, and the proofs of
+/// the last window could be replayed once more.
 ///
 /// The servers' clocks should agree with Redis's, within the leeway the DPoP
 /// check adds to `expires_at`: a key expires by Redis's clock, a proof by the

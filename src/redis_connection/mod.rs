@@ -49,8 +49,12 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(1);
 /// connection it turns `CLIENT TRACKING ON OPTIN` on, sends `CLIENT CACHING
 /// YES` and a `PTTL` in the same round trip as each command it may cache,
 /// keeps the answers in a sharded LRU, and drops a key's answers when Redis
-/// pushes an invalidation for it (all of them after `FLUSHALL`). Reading
-/// redis 1.8.1 showed what the revocation check relies on:
+/// pushes an invalidation for it (all of them after `FLUSHALL`). It is the
+/// client the stores already use (fred's tracking would be a second Redis
+/// client, and leaves the cache itself to the caller), and it works alike
+/// with the reconnecting single-node connection and the cluster client. The
+/// crate calls it experimental; what follows is what reading redis 1.8.1
+/// showed, and what the revocation check relies on:
 ///
 /// - `MGET` is cached key by key (as `GET`s): a check whose token key is
 ///   mirrored but whose subject key is not asks Redis for the subject key
@@ -63,7 +67,8 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(1);
 /// - When the connection manager reconnects, the new connection gets a new
 ///   cache epoch: the entries of the old connection, whose invalidation
 ///   stream is lost, are never answered again (they are dropped when next
-///   looked at). The cluster client does the same per node.
+///   looked at, or evicted by the LRU). The cluster client does the same per
+///   node. An entry is one Redis key, whatever its answer.
 ///
 /// # The staleness bound
 ///
@@ -94,7 +99,9 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(1);
 /// [`RedisRevocations`](crate::RedisRevocations)); the introspection cache's
 /// lock and answer keys carry the token digest as their tag; a DPoP key is
 /// one key per command. Keep `{` and `}` out of the prefix: a tag in the
-/// prefix would put every key on one slot.
+/// prefix would put every key on one slot. The mirror works per node; while
+/// slots move between masters, Redis 6 may not invalidate what moved (the
+/// redis crate's note), and the bound still holds; Redis 7 is better.
 ///
 /// ```no_run
 /// use tower_jwt_auth::{RedisConnection, RedisReplays, RedisRevocations, Revocation};
@@ -376,7 +383,8 @@ impl RedisConnectionBuilder {
     /// is seen by every server within this bound even when its invalidation
     /// is lost; usually within a round trip. A shorter bound costs more
     /// round trips (one per token and bound), a longer one lets a revoked
-    /// token through for longer in a partition.
+    /// token through for longer in a partition. Without
+    /// [`local_mirror`](Self::local_mirror) it changes nothing.
     ///
     /// ```no_run
     /// use std::time::Duration;

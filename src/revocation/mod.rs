@@ -5,7 +5,8 @@
 //!
 //! - [`RevocationStore`] is where revocations live: [`MemoryRevocations`] for
 //!   one process and tests, `RedisRevocations` (feature `redis`) for many
-//!   servers sharing one Redis.
+//!   servers sharing one Redis (or a Redis Cluster, feature `redis-cluster`),
+//!   optionally with a local mirror of its answers.
 //! - [`Revocation`] is what the layer holds: a store, a timeout on every check
 //!   and the policy when the store cannot answer (fail closed by default).
 //! - [`TokenInfo`] is what a store knows of a token: its `jti`, `sub`, `iss`,

@@ -60,13 +60,20 @@ return 1
 /// In a Redis Cluster, the keys a check reads must live on one slot, so the
 /// token's issuer and subject come first, in braces, as the hash tag:
 /// `{prefix}{{iss}{sub}}jti:{jti}`, `{prefix}{{iss}{sub}}sha256:{digest}`
-/// and `{prefix}{{iss}{sub}}sub` (`-` for a token without `sub`), for example
-/// `tower-jwt-auth:{22:https://id.example.com3:ada}jti:8:5f0c6d1e`. So in a
-/// cluster, **revoke a token with the `sub` it carries**
-/// ([`TokenInfo::with_subject`]): a revocation by `jti` alone is written
-/// under the tag of a token without subject, where the check of a token
-/// with one never looks. The single-node names stay as they were, so that
-/// revocations written by earlier versions are still found.
+/// and `{prefix}{{iss}{sub}}sub`, for example
+/// `tower-jwt-auth:{22:https://id.example.com3:ada}jti:8:5f0c6d1e`. The
+/// issuer and subject are what both the check and the revocation know of a
+/// token (the `TokenInfo` the layer puts in an accepted request's
+/// extensions has them), and they spread tokens over the slots by user. So
+/// in a cluster, [`revoke`](RevocationStore::revoke) needs the token's `sub`
+/// ([`TokenInfo::with_subject`]) and refuses a `TokenInfo` without one: a
+/// revocation by `jti` alone could not know which slot the check looks in,
+/// and would silently revoke nothing. So a token without `sub` cannot be
+/// revoked in a cluster (its check reads the tag `{{iss}-}`, which nothing
+/// writes): issue tokens with `sub` (RFC 9068 requires it), or use a single
+/// Redis.
+/// The single-node names stay as they were, so that revocations written by
+/// earlier versions are still found.
 ///
 /// Revoking a subject needs scripting (`EVAL`) to be allowed; checking needs
 /// only `MGET`. Redis keeps revocations only as well as it keeps its data:
@@ -244,6 +251,13 @@ impl RevocationStore for RedisRevocations {
 
     fn revoke<'a>(&'a self, token: &'a TokenInfo) -> RevocationFuture<'a, ()> {
         Box::pin(async move {
+            if self.connection.is_cluster() && token.subject().is_none() {
+                return Err(Refused(
+                    "in a Redis Cluster a token is revoked with its `sub` \
+                     (TokenInfo::with_subject): its keys are placed by issuer and subject",
+                )
+                .into());
+            }
             let (name, expires) =
                 key::identity_entry(self.connection.prefix(), self.layout(), token, self.leeway)?;
             if expires <= SystemClock.now() {
