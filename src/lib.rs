@@ -365,6 +365,8 @@ mod introspection;
 mod issue;
 mod issuer;
 mod key;
+#[cfg(feature = "key-files")]
+mod key_files;
 mod loopback;
 mod mtls;
 #[cfg(any(
@@ -417,6 +419,11 @@ pub use introspection::{
 pub use issue::{DEFAULT_TTL, IssueError, IssuedToken, TokenIssuer, TokenIssuerBuilder};
 pub use issuer::TrustedIssuer;
 pub use key::{Key, KeySet};
+#[cfg(feature = "key-files")]
+pub use key_files::{
+    DEFAULT_MAX_KEY_FILE_SIZE, DEFAULT_POLL_INTERVAL, KeyFiles, KeyFilesBuilder, KeyFilesError,
+    KeyFilesErrorKind,
+};
 pub use mtls::{CertificateBinding, ClientCertificate, ProxyHeader};
 pub use peer::{PeerAddr, TrustedProxies};
 #[cfg(feature = "remote-jwks")]
