@@ -604,3 +604,45 @@ fn building_outside_a_runtime_is_refused() {
     let error = KeyFiles::hmac(file.path()).build().unwrap_err();
     assert_eq!(error.kind(), KeyFilesErrorKind::NoRuntime);
 }
+
+// ---------------------------------------------------------------------------
+// With the verified-token cache.
+
+/// A cached token of a key that left is refused: the new version's keys
+/// drop the cache's entries of the keys that left.
+#[cfg(feature = "token-cache")]
+#[tokio::test]
+async fn a_cached_token_of_a_removed_key_is_refused() {
+    warnings();
+    let mut volume = Volume::new("cache");
+    volume.publish(&[("jwks.json", &jwks(&["k1", "k2"]))]);
+    let keys = KeyFiles::jwk_set(volume.path("jwks.json"))
+        .poll_interval(POLL)
+        .build()
+        .unwrap();
+    let layer = JwtAuthLayer::<Value>::builder()
+        .key_files(keys)
+        .token_cache(100)
+        .build()
+        .unwrap();
+    let server = app(layer).await;
+    let (k1, k2) = (token("k1"), token("k2"));
+    for _ in 0..2 {
+        assert_eq!(
+            send_bearer("GET", &server.url("/"), &k1).await.status,
+            StatusCode::OK
+        );
+    }
+    volume.publish(&[("jwks.json", &jwks(&["k2"]))]);
+    wait_for(
+        &server,
+        &k1,
+        StatusCode::UNAUTHORIZED,
+        "the cached k1 refused",
+    )
+    .await;
+    assert_eq!(
+        send_bearer("GET", &server.url("/"), &k2).await.status,
+        StatusCode::OK
+    );
+}
