@@ -163,3 +163,54 @@ fn jwk_set(
     }
     Ok((keys, skipped))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file_of(name: &str, bytes: &[u8], format: Format) -> (KeyFile, PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "tower-jwt-auth-key-file-{}-{name}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("key");
+        std::fs::write(&path, bytes).unwrap();
+        (KeyFile { path, format }, dir)
+    }
+
+    #[test]
+    fn a_file_at_the_limit_is_read_and_one_byte_more_is_refused() {
+        let (file, dir) = file_of("limit", &[b'x'; 64], Format::Hmac);
+        assert_eq!(file.read(64).unwrap().len(), 64);
+        let error = file.read(63).unwrap_err();
+        assert_eq!(error.kind(), KeyFilesErrorKind::TooLarge);
+        assert_eq!(error.path(), Some(file.path.as_path()));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn base64_secrets_ignore_surrounding_whitespace_and_raw_ones_do_not() {
+        let limits = Limits {
+            max_file_size: 1024,
+            max_keys: 8,
+        };
+        let ok = |_: &Key| Ok(());
+        let base64 = KeyFile {
+            path: PathBuf::from("secret"),
+            format: Format::HmacBase64,
+        };
+        // 33 bytes, base64, with the newline `echo` adds.
+        let text = b"dGhlIHNlY3JldCBvZiBEZWNlbWJlciwgMzMgYnl0ZXMh\n";
+        let (keys, _) = base64.keys(text, limits, &ok).unwrap();
+        assert_eq!(keys[0].algorithms(), [Algorithm::HS256]);
+        let raw = KeyFile {
+            path: PathBuf::from("secret"),
+            format: Format::Hmac,
+        };
+        let (keys, _) = raw.keys(b"x\n", limits, &ok).unwrap();
+        assert_eq!(crate::key::hmac_length(&keys[0].decoding), Some(2));
+        let error = raw.keys(b"", limits, &ok).unwrap_err();
+        assert_eq!(error.to_string(), "key file secret: the file is empty");
+    }
+}

@@ -32,8 +32,9 @@ pub use error::{KeyFilesError, KeyFilesErrorKind};
 ///
 /// Built once with [`KeyFiles::jwk_set`], [`KeyFiles::pem`],
 /// [`KeyFiles::hmac`] or [`KeyFiles::builder`] (several files, whose keys
-/// are then one set), then given to the layer with `JwtAuthBuilder::key_files`
-/// or to a [`TrustedIssuer`](crate::TrustedIssuer) with its `key_files`.
+/// are then one set), then given to the layer with
+/// [`JwtAuthBuilder::key_files`](crate::JwtAuthBuilder::key_files) or to one
+/// issuer with [`TrustedIssuer::key_files`](crate::TrustedIssuer::key_files).
 /// Clones share the keys and one background task, which ends when the last
 /// clone is dropped.
 ///
@@ -78,7 +79,7 @@ pub use error::{KeyFilesError, KeyFilesErrorKind};
 ///
 /// A PEM or HMAC file's key has no `kid`; give keys ids with a JWK Set file.
 /// The layer allows the algorithms the files may hold unless
-/// `algorithms` narrows them: a PEM file's one, `HS256`, `HS384`, `HS512` for
+/// [`algorithms`](crate::JwtAuthBuilder::algorithms) narrows them: a PEM file's one, `HS256`, `HS384`, `HS512` for
 /// an HMAC file, every one for a JWK Set (each key still verifies only its
 /// own family's, or its `alg`'s).
 ///

@@ -151,7 +151,7 @@ impl State {
                 seen.warned = None;
                 tracing::info!(
                     target: "tower_jwt_auth",
-                    path = %self.files[0].path.display(),
+                    path = %self.shown_path(),
                     generation,
                     "key files changed, new keys in use",
                 );
@@ -162,7 +162,7 @@ impl State {
                 }
                 tracing::warn!(
                     target: "tower_jwt_auth",
-                    path = %error.path().unwrap_or(&self.files[0].path).display(),
+                    path = %error.path().map_or_else(|| self.shown_path(), |p| p.display().to_string()),
                     kind = ?error.kind(),
                     "key files changed but cannot be used, still using the last good keys: {}",
                     error.cause(),
@@ -171,6 +171,15 @@ impl State {
             }
             // A good parse of a failed reading cannot be.
             (Ok(_), Err(_)) => {}
+        }
+    }
+
+    /// The paths, for logs: the first one, and how many more.
+    fn shown_path(&self) -> String {
+        match self.files.as_slice() {
+            [] => String::new(),
+            [only] => only.path.display().to_string(),
+            [first, rest @ ..] => format!("{} (and {} more)", first.path.display(), rest.len()),
         }
     }
 
