@@ -124,6 +124,10 @@ impl State {
                 seen.warned = None;
                 return;
             }
+            // The broken version already warned about, still there.
+            if seen.warned.as_ref().is_some_and(|w| same(w, &first)) {
+                return;
+            }
         }
         tokio::time::sleep(settle).await;
         let Some(second) = self.read_off_thread().await else {
