@@ -18,7 +18,7 @@ use jsonwebtoken::crypto::CryptoProvider;
 use super::{KeyEntry, VerifyError, check_signature};
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 
-/// Keys that come from elsewhere, as configured (a remote JWK Set).
+/// Keys that come from elsewhere, as configured (a remote JWK Set, key files).
 pub(crate) trait KeyFeed: fmt::Debug + Send + Sync + 'static {
     /// Opens the feed for one trusted issuer, whose tokens may use
     /// `algorithms` (`None`: the feed's default).
@@ -31,6 +31,11 @@ pub(crate) trait KeyFeed: fmt::Debug + Send + Sync + 'static {
         provider: &'static CryptoProvider,
         algorithms: Option<Vec<Algorithm>>,
     ) -> Result<OpenFeed, ConfigError>;
+
+    /// The builder method that configures the feed, for errors.
+    fn setting(&self) -> &'static str {
+        "jwks"
+    }
 }
 
 /// A feed opened for one trusted issuer.
