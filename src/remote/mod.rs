@@ -17,8 +17,11 @@
 //! - `cache_policy`: `Cache-Control` to a lifetime and a refresh time;
 //! - `state`: what clones share: the keys, one fetch at a time, the rate limit;
 //! - `refresh`: the background task, its refresh times and backoff;
+//! - `backup`: the last good document kept in a file, for a start while the
+//!   provider is down;
 //! - `error`: [`RemoteKeyError`].
 
+mod backup;
 mod budget;
 mod builder;
 mod cache_policy;
@@ -237,8 +240,12 @@ impl RemoteKeySet {
     ) -> Result<Self, RemoteKeyError> {
         let fail_fast = config.fail_fast;
         let state = Arc::new(State::new(config, source, fetcher, runtime));
-        if fail_fast {
-            state.join_or_start().await?;
+        if fail_fast
+            && let Err(error) = state.join_or_start().await
+            // A failed first fetch may have restored the backup.
+            && state.snapshot().is_none()
+        {
+            return Err(error);
         }
         refresh::spawn_background(&state);
         Ok(Self { state })
