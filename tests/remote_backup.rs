@@ -190,6 +190,16 @@ async fn a_provider_answering_503_at_start_falls_back_on_the_backup() {
     let set = builder(&jwks, &dir.file()).build().await.unwrap();
     let server = app(set).await;
     assert_eq!(status(&server, "EdDSA").await, StatusCode::OK);
+
+    // A lazy start too: its first fetch, in the background, fails the same way.
+    let lazy = builder(&jwks, &dir.file())
+        .fail_fast(false)
+        .build()
+        .await
+        .unwrap();
+    assert!(eventually(|| lazy.keys().is_some()).await);
+    let server = app(lazy).await;
+    assert_eq!(status(&server, "EdDSA").await, StatusCode::OK);
 }
 
 #[tokio::test]

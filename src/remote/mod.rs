@@ -82,7 +82,15 @@ pub(crate) use {config::Config as ClientConfig, egress::ProxySetting, url::Targe
 ///   than `200`, a document too large, not a JWK Set, too many keys, no
 ///   usable key), the last good set stays in use (stale-if-error), the fetch
 ///   is retried with backoff, and a `tracing::warn!` event (target
-///   `tower_jwt_auth`) names the URL and the cause.
+///   `tower_jwt_auth`) names the URL and the cause. Stale, but not for ever:
+///   after [`max_staleness`](RemoteKeySetBuilder::max_staleness) (24 h by
+///   default) without a good fetch, the keys are dropped and requests are
+///   answered `503` until the provider answers again.
+/// - **Starting while the provider is down.** With a
+///   [`backup_file`](RemoteKeySetBuilder::backup_file), each new document is
+///   kept on disk, and a set whose first fetch fails starts from it (if it
+///   belongs to the same URL and is not too stale), then retries the
+///   provider in the background.
 /// - **Security.** `https://` only (plain `http://` only to loopback, unless
 ///   [`allow_http`](RemoteKeySetBuilder::allow_http)); no redirects; bounded
 ///   time, size and key count; symmetric (`oct`) keys are never taken from a

@@ -236,7 +236,7 @@ impl State {
     /// are answered `503` until a fetch succeeds. Logged once.
     pub(super) fn drop_if_stale(&self) {
         let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
-        if !current.stale_at.is_some_and(|at| at <= Instant::now()) {
+        if current.stale_at.is_none_or(|at| at > Instant::now()) {
             return;
         }
         current.stale_at = None;
