@@ -11,8 +11,8 @@
 //! {"format":1,"origin":{"jwks_uri":"https://idp.example/jwks"},"fetched_at":1764988800,"document":{"keys":[...]}}
 //! ```
 //!
-//! Where it is kept is a [`BackupStore`]: a file today; another store (a
-//! Redis key) would be one more arm with the same two operations.
+//! Where it is kept is a [`BackupStore`]: a file, or (feature `redis`) a
+//! Redis key; each has the same two operations.
 
 use std::borrow::Cow;
 use std::fs::{self, File, OpenOptions};
@@ -42,10 +42,22 @@ pub(super) const ENVELOPE: usize = 16 * 1024;
 const CLOCK_SKEW: Duration = Duration::from_secs(60);
 
 /// Where the backup is kept.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) enum BackupStore {
     /// A file, replaced atomically at each write.
     File(PathBuf),
+    /// A Redis key, replaced by one `SET`.
+    #[cfg(feature = "redis")]
+    Redis {
+        manager: ::redis::aio::ConnectionManager,
+        key: String,
+    },
+}
+
+impl std::fmt::Debug for BackupStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
 }
 
 /// Which configuration a backup belongs to: the JWK Set's URL, or the
@@ -164,17 +176,48 @@ pub(super) fn restore(
 
 impl BackupStore {
     /// The stored record, or `None` when there is none; an error when it
-    /// cannot be read or is larger than `limit` bytes. Blocking.
-    pub(super) fn load(&self, limit: usize) -> io::Result<Option<Vec<u8>>> {
+    /// cannot be read or is larger than `limit` bytes. The caller bounds the
+    /// time.
+    pub(super) async fn load(&self, limit: usize) -> io::Result<Option<Vec<u8>>> {
         match self {
-            Self::File(path) => load_file(path, limit),
+            Self::File(path) => {
+                let path = path.clone();
+                blocking(move || load_file(&path, limit)).await
+            }
+            #[cfg(feature = "redis")]
+            Self::Redis { manager, key } => {
+                // At most one byte over the limit, whatever Redis holds.
+                let record: Vec<u8> = ::redis::cmd("GETRANGE")
+                    .arg(key)
+                    .arg(0)
+                    .arg(limit)
+                    .query_async(&mut manager.clone())
+                    .await
+                    .map_err(io::Error::other)?;
+                if record.len() > limit {
+                    return Err(too_large(limit));
+                }
+                // A missing key reads as empty; an empty record is none.
+                Ok(Some(record).filter(|r| !r.is_empty()))
+            }
         }
     }
 
-    /// Replaces the stored record with `record`, all or nothing. Blocking.
-    pub(super) fn save(&self, record: &[u8]) -> io::Result<()> {
+    /// Replaces the stored record with `record`, all or nothing. The caller
+    /// bounds the time.
+    pub(super) async fn save(&self, record: Vec<u8>) -> io::Result<()> {
         match self {
-            Self::File(path) => save_file(path, record),
+            Self::File(path) => {
+                let path = path.clone();
+                blocking(move || save_file(&path, &record)).await
+            }
+            #[cfg(feature = "redis")]
+            Self::Redis { manager, key } => ::redis::cmd("SET")
+                .arg(key)
+                .arg(record)
+                .query_async::<()>(&mut manager.clone())
+                .await
+                .map_err(io::Error::other),
         }
     }
 
@@ -182,8 +225,26 @@ impl BackupStore {
     pub(super) fn describe(&self) -> String {
         match self {
             Self::File(path) => path.display().to_string(),
+            #[cfg(feature = "redis")]
+            Self::Redis { key, .. } => format!("Redis key {key}"),
         }
     }
+}
+
+/// Runs file I/O on tokio's blocking threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|e| Err(io::Error::other(e)))
+}
+
+fn too_large(limit: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("larger than the limit of {limit} bytes"),
+    )
 }
 
 fn load_file(path: &Path, limit: usize) -> io::Result<Option<Vec<u8>>> {
@@ -197,10 +258,7 @@ fn load_file(path: &Path, limit: usize) -> io::Result<Option<Vec<u8>>> {
     let mut record = Vec::new();
     file.take(limit as u64 + 1).read_to_end(&mut record)?;
     if record.len() > limit {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("larger than the limit of {limit} bytes"),
-        ));
+        return Err(too_large(limit));
     }
     Ok(Some(record))
 }
@@ -347,13 +405,13 @@ mod tests {
         let directory =
             std::env::temp_dir().join(format!("tower-jwt-auth-backup-unit-{}", std::process::id()));
         fs::create_dir_all(&directory).unwrap();
-        let store = BackupStore::File(directory.join("jwks.json"));
-        assert!(store.load(100).unwrap().is_none(), "none yet");
-        store.save(b"first").unwrap();
-        store.save(b"second").unwrap();
-        assert_eq!(store.load(100).unwrap().unwrap(), b"second");
-        assert_eq!(store.load(6).unwrap().unwrap(), b"second");
-        let error = store.load(5).unwrap_err();
+        let file = directory.join("jwks.json");
+        assert!(load_file(&file, 100).unwrap().is_none(), "none yet");
+        save_file(&file, b"first").unwrap();
+        save_file(&file, b"second").unwrap();
+        assert_eq!(load_file(&file, 100).unwrap().unwrap(), b"second");
+        assert_eq!(load_file(&file, 6).unwrap().unwrap(), b"second");
+        let error = load_file(&file, 5).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
         // No temporary file is left behind.
         let names: Vec<_> = fs::read_dir(&directory)
@@ -361,8 +419,7 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["jwks.json"]);
-        let missing = BackupStore::File(directory.join("no/such/dir/jwks.json"));
-        assert!(missing.save(b"x").is_err());
+        assert!(save_file(&directory.join("no/such/dir/jwks.json"), b"x").is_err());
         fs::remove_dir_all(&directory).unwrap();
     }
 }

@@ -121,7 +121,10 @@ impl RemoteKeySetBuilder {
     /// whole body (and, with [`discover`](RemoteKeySet::discover), the search
     /// for the metadata document the first time: every URL tried). Default: 10 s.
     ///
-    /// A request that waits for keys never waits longer than this.
+    /// A request that waits for keys never waits longer than this, except
+    /// with a [backup](Self::backup_file): a fetch that writes it (a new
+    /// document) or reads it (the first failure) may take up to one more
+    /// `timeout` for that.
     /// [`build`](Self::build) fails when it is zero.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.config.timeout = timeout;
@@ -211,6 +214,44 @@ impl RemoteKeySetBuilder {
     /// ```
     pub fn backup_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.config.backup = Some(BackupStore::File(path.into()));
+        self
+    }
+
+    /// Keeps the last good document in the Redis key `key`, as
+    /// [`backup_file`](Self::backup_file) keeps it in a file: for a fleet
+    /// without a shared volume. Written with one `SET` (atomic), read with
+    /// one `GETRANGE` bounded as the file is; each within the
+    /// [`timeout`](Self::timeout). A Redis that is down when the first fetch
+    /// fails is like a missing backup: logged, and the set behaves as
+    /// without one. The key never expires by itself; the record's time says
+    /// how old it is. Replaces a `backup_file` (one backup per set).
+    ///
+    /// Whoever can write the key chooses the keys tokens are checked with
+    /// while the provider is down: keep Redis as private as the file would be.
+    ///
+    /// ```no_run
+    /// use tower_jwt_auth::RemoteKeySet;
+    /// use tower_jwt_auth::redis::{Client, aio::ConnectionManager};
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let redis = ConnectionManager::new(Client::open("redis://127.0.0.1/")?).await?;
+    /// let keys = RemoteKeySet::builder("https://idp.example/.well-known/jwks.json")
+    ///     .backup_redis(redis, "my-api:jwks-backup")
+    ///     .build()
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn backup_redis(
+        mut self,
+        manager: crate::redis::aio::ConnectionManager,
+        key: impl Into<String>,
+    ) -> Self {
+        self.config.backup = Some(BackupStore::Redis {
+            manager,
+            key: key.into(),
+        });
         self
     }
 

@@ -226,7 +226,8 @@ impl RemoteKeySet {
     /// For a token whose `kid` the snapshot lacks, or when there is no
     /// snapshot: joins the fetch in flight, or starts one if the budget for
     /// unknown key ids allows. Ends with the fetch, or at once; never later
-    /// than the configured timeout after the fetch started.
+    /// than the configured timeout after the fetch started (twice that when
+    /// the fetch also writes or reads a backup).
     pub(crate) fn refresh_for_unknown_key(&self) -> BoxFuture<'static, ()> {
         let state = Arc::clone(&self.state);
         Box::pin(async move {

@@ -285,17 +285,15 @@ impl State {
         {
             return;
         }
-        let store = store.clone();
-        let origin = self.backup_origin();
-        let written = self.runtime.spawn_blocking(move || {
-            let record = backup::encode(&origin, &document, now)
-                .map_err(|why| std::io::Error::new(std::io::ErrorKind::InvalidData, why))?;
-            store.save(&record).map(|()| document)
-        });
-        match written.await {
-            Ok(Ok(document)) => *lock(&self.backup_written) = Some((document, now)),
+        let record = match backup::encode(&self.backup_origin(), &document, now) {
+            Ok(record) => record,
+            Err(why) => return self.warn_backup(&format!("cannot write it: {why}")),
+        };
+        let timeout = self.config.timeout;
+        match tokio::time::timeout(timeout, store.save(record)).await {
+            Ok(Ok(())) => *lock(&self.backup_written) = Some((document, now)),
             Ok(Err(error)) => self.warn_backup(&format!("cannot write it: {error}")),
-            Err(error) => self.warn_backup(&format!("the write did not end: {error}")),
+            Err(_) => self.warn_backup(&format!("cannot write it within {timeout:?}")),
         }
     }
 
@@ -315,16 +313,16 @@ impl State {
         if self.snapshot().is_some() || self.backup_read.swap(true, Ordering::SeqCst) {
             return;
         }
-        let store = store.clone();
         let limit = self
             .config
             .max_document_size
             .saturating_add(backup::ENVELOPE);
-        let record = match self.runtime.spawn_blocking(move || store.load(limit)).await {
+        let timeout = self.config.timeout;
+        let record = match tokio::time::timeout(timeout, store.load(limit)).await {
             Ok(Ok(Some(record))) => record,
             Ok(Ok(None)) => return self.warn_backup("none was written yet"),
             Ok(Err(error)) => return self.warn_backup(&format!("cannot read it: {error}")),
-            Err(error) => return self.warn_backup(&format!("the read did not end: {error}")),
+            Err(_) => return self.warn_backup(&format!("cannot read it within {timeout:?}")),
         };
         let restored = match backup::restore(
             &record,
