@@ -195,7 +195,8 @@ impl RemoteKeySetBuilder {
     /// The file holds public keys only, but whoever can write it chooses the
     /// keys tokens are checked with while the provider is down: keep it
     /// where only the server can write. Servers may share one file (the
-    /// last writer wins; each reads whole records).
+    /// last writer wins; each reads whole records). With the `redis` feature,
+    /// `backup_redis` keeps it in a Redis key instead.
     ///
     /// ```no_run
     /// use std::time::Duration;
