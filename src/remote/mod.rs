@@ -17,8 +17,8 @@
 //! - `cache_policy`: `Cache-Control` to a lifetime and a refresh time;
 //! - `state`: what clones share: the keys, one fetch at a time, the rate limit;
 //! - `refresh`: the background task, its refresh times and backoff;
-//! - `backup`: the last good document kept in a file, for a start while the
-//!   provider is down;
+//! - `backup`: the last good document kept in a file (or a Redis key), for
+//!   a start while the provider is down;
 //! - `error`: [`RemoteKeyError`].
 
 mod backup;
@@ -88,7 +88,7 @@ pub(crate) use {config::Config as ClientConfig, egress::ProxySetting, url::Targe
 ///   answered `503` until the provider answers again.
 /// - **Starting while the provider is down.** With a
 ///   [`backup_file`](RemoteKeySetBuilder::backup_file), each new document is
-///   kept on disk, and a set whose first fetch fails starts from it (if it
+///   kept on disk (or, with `backup_redis`, in Redis), and a set whose first fetch fails starts from it (if it
 ///   belongs to the same URL and is not too stale), then retries the
 ///   provider in the background.
 /// - **Security.** `https://` only (plain `http://` only to loopback, unless
