@@ -77,12 +77,19 @@ fn builder(jwks: &JwksServer, backup: &Path) -> RemoteKeySetBuilder {
 
 /// An app whose `/me` needs a token verified with `keys`.
 async fn app(keys: RemoteKeySet) -> Server {
-    let layer: JwtAuthLayer<Value> = JwtAuthLayer::builder()
-        .jwks(keys)
-        .issuer(ISSUER)
-        .audience(AUDIENCE)
-        .build()
-        .unwrap();
+    serve(
+        JwtAuthLayer::builder()
+            .jwks(keys)
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .build()
+            .unwrap(),
+    )
+    .await
+}
+
+/// An app whose `/me` needs a token accepted by `layer`.
+async fn serve(layer: JwtAuthLayer<Value>) -> Server {
     let app = Router::new()
         .route(
             "/me",
@@ -362,7 +369,16 @@ async fn stale_keys_are_dropped_then_come_back_with_the_provider() {
         .build()
         .await
         .unwrap();
-    let server = app(set.clone()).await;
+    // With a token cache, a token verified once is a hit afterwards: it must
+    // be refused too once the keys are dropped.
+    let layer = JwtAuthLayer::builder()
+        .jwks(set.clone())
+        .issuer(ISSUER)
+        .audience(AUDIENCE);
+    #[cfg(feature = "token-cache")]
+    let layer = layer.token_cache(100);
+    let server = serve(layer.build().unwrap()).await;
+    assert_eq!(status(&server, "EdDSA").await, StatusCode::OK);
     assert_eq!(status(&server, "EdDSA").await, StatusCode::OK);
 
     jwks.stop();
