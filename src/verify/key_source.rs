@@ -47,9 +47,10 @@ pub(crate) struct OpenFeed {
 
 /// The keys of an open feed, which may change while the layer runs.
 pub(crate) trait DynamicKeys: Send + Sync + 'static {
-    /// The keys of the moment, prepared (`None` before the first arrived), and
-    /// whether this call prepared a new set. `forget` receives the
-    /// fingerprints of keys that left the set.
+    /// The keys of the moment, prepared (`None` before the first arrived, or
+    /// once they were dropped), and whether this call prepared a new set or
+    /// dropped the old one. `forget` receives the fingerprints of keys that
+    /// left the set.
     fn sync(&self, forget: &dyn Fn(&[u64])) -> (Option<Arc<[KeyEntry]>>, bool);
 
     /// A refresh that may bring a key the current set lacks: shared with every
