@@ -291,7 +291,8 @@
 //! | `remote-jwks` | no | [`RemoteKeySet`]: a JWK Set fetched over HTTPS (or found through the issuer's metadata: RFC 8414 authorization server metadata or OpenID Connect discovery), cached and refreshed on tokio; [`AuthorizationServerMetadata`], the issuer's metadata, typed |
 //! | `revocation` | yes | token revocation ([`JwtAuthBuilder::revocation`]): the `RevocationStore` trait, `MemoryRevocations`, and `Revocation` (the check's timeout and failure policy); nothing per request unless configured |
 //! | `replay-store` | yes | DPoP replay stores other than [`MemoryReplays`] (`ReplayCheck::new`, over any [`ReplayStore`]), asked under a timeout on tokio's timer; the replay check's failures logged once per outage; nothing per request unless configured |
-//! | `redis` | no | `revocation`, `replay-store`, and `RedisRevocations` and `RedisReplays`, stores shared by many servers; with `introspection`, `RedisIntrospectionCache`, the introspection answers shared by a fleet |
+//! | `redis` | no | `revocation`, `replay-store`, and `RedisRevocations` and `RedisReplays`, stores shared by many servers, over one `RedisConnection` (optionally with a local mirror of revocation answers, kept correct by Redis's client-side caching); with `introspection`, `RedisIntrospectionCache`, the introspection answers shared by a fleet |
+//! | `redis-cluster` | no | `redis`, and `RedisConnection::cluster`: the Redis stores on a Redis Cluster |
 //! | `key-files` | no | `KeyFiles`: PEM keys, HMAC secrets or a JWK Set read from files and polled for changes on tokio's timer (a Kubernetes Secret volume's updates), a broken version logged once and the last good keys kept |
 //! | `token-cache` | no | [`JwtAuthBuilder::token_cache`]: a bounded cache of verified tokens |
 //!
@@ -378,6 +379,8 @@ mod mtls;
 ))]
 mod outage;
 mod peer;
+#[cfg(feature = "redis")]
+mod redis_connection;
 #[cfg(feature = "remote-jwks")]
 mod remote;
 mod resource_metadata;
@@ -428,6 +431,11 @@ pub use key_files::{
 };
 pub use mtls::{CertificateBinding, ClientCertificate, ProxyHeader};
 pub use peer::{PeerAddr, TrustedProxies};
+#[cfg(feature = "redis")]
+pub use redis_connection::{
+    DEFAULT_KEY_PREFIX, DEFAULT_MIRROR_STALENESS_BOUND, MirrorStats, RedisConnection,
+    RedisConnectionBuilder,
+};
 #[cfg(feature = "remote-jwks")]
 pub use remote::{
     AuthorizationServerMetadata, MetadataDiscovery, RemoteKeyError, RemoteKeyErrorKind,
@@ -438,7 +446,7 @@ pub use resource_metadata::{
 };
 pub use response::{DefaultResponder, ErrorResponder, GrpcResponder};
 #[cfg(feature = "redis")]
-pub use revocation::{DEFAULT_KEY_PREFIX, RedisRevocations};
+pub use revocation::RedisRevocations;
 #[cfg(feature = "revocation")]
 pub use revocation::{
     DEFAULT_REVOCATION_TIMEOUT, MAX_ID_LENGTH, MemoryRevocations, Revocation, RevocationFuture,
@@ -452,7 +460,8 @@ pub use verify::DEFAULT_MAX_TOKEN_LENGTH;
 pub use jsonwebtoken;
 
 /// The `redis` crate this version is built on, for its `aio::ConnectionManager`
-/// and `Client`, to build a [`RedisRevocations`] with settings of your own.
+/// and `Client`, to build a [`RedisConnection`] with settings of your own
+/// ([`RedisConnection::from_manager`]).
 #[cfg(feature = "redis")]
 pub use redis;
 

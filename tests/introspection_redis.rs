@@ -36,8 +36,9 @@ const BOUND: Duration = Duration::from_secs(15);
 const MAX_LIFETIME: Duration = Duration::from_secs(30);
 /// The instances' `inactive_cache_lifetime`.
 const INACTIVE_LIFETIME: Duration = Duration::from_secs(5);
-/// The prefix of the answers' keys, by default.
-const ANSWER_KEYS: &str = "tower-jwt-auth:introspection:";
+/// The prefix of the answers' keys, by default; the digest follows in braces
+/// (the hash tag a cluster places it by), then `introspection`.
+const ANSWER_KEYS: &str = "tower-jwt-auth:{";
 
 fn now() -> u64 {
     UNIX_EPOCH.elapsed().expect("clock after 1970").as_secs()
@@ -78,7 +79,7 @@ fn token(name: &str) -> String {
 /// The answer's key of `token`: its base64url SHA-256, never the token.
 fn answer_key(token: &str) -> String {
     format!(
-        "{ANSWER_KEYS}{}",
+        "{ANSWER_KEYS}{}}}introspection",
         URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
     )
 }
@@ -339,7 +340,10 @@ async fn keys_expire_within_the_lifetimes_and_never_hold_the_token() {
         "one answer per token, no lock left: {keys:?}"
     );
     for key in &keys {
-        assert!(key.starts_with(ANSWER_KEYS), "{key}");
+        assert!(
+            key.starts_with(ANSWER_KEYS) && key.ends_with("}introspection"),
+            "{key}"
+        );
         for token in [&long, &short, &inactive] {
             assert!(!key.contains(token.as_str()), "{key}");
         }

@@ -3,11 +3,11 @@
 
 use std::fmt;
 
-use ::redis::aio::ConnectionManager;
 use ::redis::{IntoConnectionInfo, RedisResult, Value};
 
 use super::replay::{DIGEST_ID_LENGTH, ReplayFuture, ReplayStore, digest};
-use crate::revocation::{DEFAULT_KEY_PREFIX, MAX_EXPIRY, connect_manager};
+use crate::redis_connection::RedisConnection;
+use crate::revocation::MAX_EXPIRY;
 
 /// The tag of a replay key, after the prefix.
 const TAG: &str = "dpop:";
@@ -32,10 +32,10 @@ const TAG: &str = "dpop:";
 /// `tower-jwt-auth:dpop:hF4wRIgJ4ryJWOsCW_x5UjXROwd6U9DDq70jhRcNybg`), never
 /// the proof, its `jti` or its key; any other id is refused
 /// ([`ReplayError::NotADigest`](crate::ReplayError::NotADigest)). One key
-/// per command, so a Redis Cluster works too. Redis keeps the ids only as
-/// well as it keeps its data: a Redis restarted without persistence (AOF or
-/// RDB) has forgotten them, and the proofs of the last window could be
-/// replayed once more.
+/// per command, so a Redis Cluster works too (`RedisConnection::cluster`).
+/// Redis keeps the ids only as well as it keeps its data: a Redis restarted
+/// without persistence (AOF or RDB) has forgotten them, and the proofs of
+/// the last window could be replayed once more.
 ///
 /// The servers' clocks should agree with Redis's, within the leeway the DPoP
 /// check adds to `expires_at`: a key expires by Redis's clock, a proof by the
@@ -43,13 +43,15 @@ const TAG: &str = "dpop:";
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use tower_jwt_auth::{RedisReplays, ReplayCheck};
+/// use tower_jwt_auth::{RedisConnection, RedisReplays, ReplayCheck};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-/// let store = RedisReplays::connect("redis://127.0.0.1:6379/")
-///     .await?
-///     .prefix("my-app:");
+/// let redis = RedisConnection::builder("redis://127.0.0.1:6379/")
+///     .prefix("my-app:")
+///     .connect()
+///     .await?;
+/// let store = RedisReplays::new(redis);
 /// let check = ReplayCheck::new(store).timeout(Duration::from_millis(100));
 /// # let _ = check;
 /// # Ok(())
@@ -57,65 +59,76 @@ const TAG: &str = "dpop:";
 /// ```
 #[derive(Clone)]
 pub struct RedisReplays {
-    manager: ConnectionManager,
-    prefix: String,
+    connection: RedisConnection,
 }
 
 impl RedisReplays {
-    /// Connects to the Redis at `url` (`redis://[user:password@]host[:port][/db]`)
-    /// and waits for the first connection, with the settings of
-    /// [`RedisRevocations::connect`](crate::RedisRevocations::connect): at
-    /// most 1 s per connection attempt and per answer, and a reconnection
-    /// backoff of at most 1 s. For other settings, build the manager yourself
-    /// and use [`new`](Self::new).
-    ///
-    /// # Errors
-    ///
-    /// An invalid URL, or no connection after the manager's retries (a few
-    /// seconds).
-    pub async fn connect(url: impl IntoConnectionInfo) -> RedisResult<Self> {
-        Ok(Self::new(connect_manager(url).await?))
-    }
-
-    /// Uses an existing connection manager (of this crate's
-    /// [`redis`](crate::redis) version); a `RedisRevocations` can share its
-    /// own: [`RedisRevocations::manager`](crate::RedisRevocations::manager).
+    /// Connects to the single Redis at `url`
+    /// (`redis://[user:password@]host[:port][/db]`):
+    /// `RedisReplays::new(RedisConnection::connect(url).await?)`.
     ///
     /// ```no_run
-    /// use tower_jwt_auth::{RedisReplays, RedisRevocations};
-    ///
     /// # async fn f() -> Result<(), tower_jwt_auth::redis::RedisError> {
-    /// let revocations = RedisRevocations::connect("redis://127.0.0.1/").await?;
-    /// let replays = RedisReplays::new(revocations.manager().clone());
-    /// # let _ = replays;
+    /// let store = tower_jwt_auth::RedisReplays::connect("redis://127.0.0.1/").await?;
+    /// # let _ = store;
     /// # Ok(())
     /// # }
     /// ```
-    pub fn new(manager: ConnectionManager) -> Self {
-        Self {
-            manager,
-            prefix: DEFAULT_KEY_PREFIX.to_owned(),
-        }
+    ///
+    /// # Errors
+    ///
+    /// An invalid URL, or no connection after the retries (a few seconds).
+    pub async fn connect(url: impl IntoConnectionInfo) -> RedisResult<Self> {
+        Ok(Self::new(RedisConnection::connect(url).await?))
     }
 
-    /// The prefix of every key (default
+    /// Uses a connection, which other stores can share (its local mirror,
+    /// if any, is never used for proofs: each is a `SET NX` in Redis).
+    ///
+    /// ```no_run
+    /// use tower_jwt_auth::{RedisConnection, RedisReplays, RedisRevocations};
+    ///
+    /// # async fn f() -> Result<(), tower_jwt_auth::redis::RedisError> {
+    /// let redis = RedisConnection::connect("redis://127.0.0.1/").await?;
+    /// let revocations = RedisRevocations::new(redis.clone());
+    /// let replays = RedisReplays::new(redis);
+    /// # let _ = (revocations, replays);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn new(connection: RedisConnection) -> Self {
+        Self { connection }
+    }
+
+    /// Replaces the connection's prefix for this store (default
     /// [`DEFAULT_KEY_PREFIX`](crate::DEFAULT_KEY_PREFIX), as for
     /// revocations, whose keys never start with `dpop:`); applications
     /// sharing one Redis keep their proofs apart with different prefixes.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), tower_jwt_auth::redis::RedisError> {
+    /// let store = tower_jwt_auth::RedisReplays::connect("redis://127.0.0.1/")
+    ///     .await?
+    ///     .prefix("my-app:");
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
+        self.connection = self.connection.with_prefix(prefix.into());
         self
     }
 
-    /// The connection manager, to run other commands on the same connection.
-    pub fn manager(&self) -> &ConnectionManager {
-        &self.manager
+    /// The connection, to share with other stores or run other commands on.
+    pub fn connection(&self) -> &RedisConnection {
+        &self.connection
     }
 
     /// `{prefix}dpop:{id}`.
     fn key(&self, id: &str) -> String {
-        let mut key = String::with_capacity(self.prefix.len() + TAG.len() + DIGEST_ID_LENGTH);
-        key.push_str(&self.prefix);
+        let prefix = self.connection.prefix();
+        let mut key = String::with_capacity(prefix.len() + TAG.len() + DIGEST_ID_LENGTH);
+        key.push_str(prefix);
         key.push_str(TAG);
         key.push_str(id);
         key
@@ -124,10 +137,9 @@ impl RedisReplays {
 
 impl fmt::Debug for RedisReplays {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The manager's own Debug shows the connection settings: leave them out.
         f.debug_struct("RedisReplays")
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
+            .field("connection", &self.connection)
+            .finish()
     }
 }
 
@@ -157,7 +169,7 @@ impl ReplayStore for RedisReplays {
                 .arg("NX")
                 .arg("EXAT")
                 .arg(expires_at)
-                .query_async(&mut self.manager.clone())
+                .query_async(&mut self.connection.clone())
                 .await?;
             match reply {
                 Value::Okay => Ok(true),

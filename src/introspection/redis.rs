@@ -7,7 +7,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ::redis::aio::ConnectionManager;
 use ::redis::{IntoConnectionInfo, RedisResult, Value};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,12 +16,13 @@ use super::cache::{Entry, Lifetimes, Verdict};
 use super::client::{self, Answer};
 use crate::error::{AuthError, AuthErrorKind};
 use crate::outage::{Health, Words};
-use crate::revocation::{DEFAULT_KEY_PREFIX, MAX_EXPIRY, connect_manager};
+use crate::redis_connection::RedisConnection;
+use crate::revocation::MAX_EXPIRY;
 
-/// The tag of an answer's key, after the prefix.
-const ANSWER_TAG: &str = "introspection:";
+/// The tag of an answer's key, after the prefix and the digest.
+const ANSWER_TAG: &str = "introspection";
 /// The tag of the key that says an instance is introspecting the token.
-const LOCK_TAG: &str = "introspection-lock:";
+const LOCK_TAG: &str = "introspection-lock";
 /// The default time each Redis command may take.
 const DEFAULT_TIMEOUT: Duration = Duration::from_millis(100);
 /// How often an instance that waits for another's answer looks for it.
@@ -52,10 +52,10 @@ const WORDS: Words = Words {
 /// (the first place it looks); this is the second, asked when the first
 /// misses, once per token at a time in a process:
 ///
-/// 1. `GET {prefix}introspection:{digest}`, the digest being the base64url
+/// 1. `GET {prefix}{{digest}}introspection`, the digest being the base64url
 ///    SHA-256 of the token (43 characters; never the token itself). An
 ///    answer found there is used, and kept in process until it expires.
-/// 2. Else `SET {prefix}introspection-lock:{digest} 1 NX PX <the
+/// 2. Else `SET {prefix}{{digest}}introspection-lock 1 NX PX <the
 ///    introspection timeout>`: the one instance that sets it introspects the
 ///    token, writes the answer (`SET ... EX`) and deletes the lock; the
 ///    others look for the answer every 15 ms until it appears, the lock is
@@ -94,19 +94,22 @@ const WORDS: Words = Words {
 /// hold digests, never tokens, but an answer holds the token's claims.
 /// Keys expire by Redis's clock and answers by the servers': keep the
 /// clocks in agreement. A lock and its answer are asked about in one
-/// pipeline: use a single Redis (with replicas or Sentinel if you like), as
-/// for revocations, not a Redis Cluster.
+/// pipeline: the digest in braces is their hash tag, so that in a Redis
+/// Cluster (`RedisConnection::cluster`) both live on one slot. (Before the
+/// cluster support, the keys were `{prefix}introspection:{digest}`: answers
+/// written by earlier versions are not found, and introspected again.)
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use tower_jwt_auth::{Introspection, RedisIntrospectionCache};
+/// use tower_jwt_auth::{Introspection, RedisConnection, RedisIntrospectionCache};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-/// let shared = RedisIntrospectionCache::connect("redis://127.0.0.1:6379/")
-///     .await?
+/// let redis = RedisConnection::builder("redis://127.0.0.1:6379/")
 ///     .prefix("orders-api:")
-///     .timeout(Duration::from_millis(50));
+///     .connect()
+///     .await?;
+/// let shared = RedisIntrospectionCache::new(redis).timeout(Duration::from_millis(50));
 /// let introspection = Introspection::builder("https://login.example.com/oauth2/introspect")
 ///     .client_secret_basic("orders-api", "the client secret")
 ///     .shared_cache(shared)
@@ -117,20 +120,16 @@ const WORDS: Words = Words {
 /// ```
 #[derive(Clone)]
 pub struct RedisIntrospectionCache {
-    manager: ConnectionManager,
-    prefix: String,
+    connection: RedisConnection,
     timeout: Duration,
     /// The outage record, shared by clones: one Redis, one record.
     health: Arc<Health>,
 }
 
 impl RedisIntrospectionCache {
-    /// Connects to the Redis at `url` (`redis://[user:password@]host[:port][/db]`)
-    /// and waits for the first connection, with the settings of
-    /// [`RedisRevocations::connect`](crate::RedisRevocations::connect): at
-    /// most 1 s per connection attempt and per answer, and a reconnection
-    /// backoff of at most 1 s. For other settings, build the manager yourself
-    /// and use [`new`](Self::new).
+    /// Connects to the single Redis at `url`
+    /// (`redis://[user:password@]host[:port][/db]`):
+    /// `RedisIntrospectionCache::new(RedisConnection::connect(url).await?)`.
     ///
     /// ```no_run
     /// use tower_jwt_auth::RedisIntrospectionCache;
@@ -144,39 +143,37 @@ impl RedisIntrospectionCache {
     ///
     /// # Errors
     ///
-    /// An invalid URL, or no connection after the manager's retries (a few
-    /// seconds).
+    /// An invalid URL, or no connection after the retries (a few seconds).
     pub async fn connect(url: impl IntoConnectionInfo) -> RedisResult<Self> {
-        Ok(Self::new(connect_manager(url).await?))
+        Ok(Self::new(RedisConnection::connect(url).await?))
     }
 
-    /// Uses an existing connection manager (of this crate's
-    /// [`redis`](crate::redis) version); a `RedisRevocations` can share its
-    /// own: [`RedisRevocations::manager`](crate::RedisRevocations::manager).
+    /// Uses a connection, which other stores can share (its local mirror,
+    /// if any, is not used for answers: they are read from Redis).
     ///
     /// ```no_run
-    /// use tower_jwt_auth::{RedisIntrospectionCache, RedisRevocations};
+    /// use tower_jwt_auth::{RedisConnection, RedisIntrospectionCache, RedisRevocations};
     ///
     /// # async fn f() -> Result<(), tower_jwt_auth::redis::RedisError> {
-    /// let revocations = RedisRevocations::connect("redis://127.0.0.1/").await?;
-    /// let shared = RedisIntrospectionCache::new(revocations.manager().clone());
-    /// # let _ = shared;
+    /// let redis = RedisConnection::connect("redis://127.0.0.1/").await?;
+    /// let revocations = RedisRevocations::new(redis.clone());
+    /// let shared = RedisIntrospectionCache::new(redis);
+    /// # let _ = (revocations, shared);
     /// # Ok(())
     /// # }
     /// ```
-    pub fn new(manager: ConnectionManager) -> Self {
+    pub fn new(connection: RedisConnection) -> Self {
         Self {
-            manager,
-            prefix: DEFAULT_KEY_PREFIX.to_owned(),
+            connection,
             timeout: DEFAULT_TIMEOUT,
             health: Arc::new(Health::new(WORDS)),
         }
     }
 
-    /// The prefix of every key (default
+    /// Replaces the connection's prefix for this store (default
     /// [`DEFAULT_KEY_PREFIX`](crate::DEFAULT_KEY_PREFIX), as for
-    /// revocations and DPoP proofs, whose keys never start with
-    /// `introspection`); applications sharing one Redis keep their answers
+    /// revocations and DPoP proofs, whose keys never hold `introspection`
+    /// after a digest); applications sharing one Redis keep their answers
     /// apart with different prefixes.
     ///
     /// ```no_run
@@ -189,7 +186,7 @@ impl RedisIntrospectionCache {
     /// # }
     /// ```
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
+        self.connection = self.connection.with_prefix(prefix.into());
         self
     }
 
@@ -213,26 +210,21 @@ impl RedisIntrospectionCache {
         self
     }
 
-    /// The connection manager, to run other commands on the same connection.
-    ///
-    /// ```no_run
-    /// # async fn f() -> Result<(), tower_jwt_auth::redis::RedisError> {
-    /// let shared = tower_jwt_auth::RedisIntrospectionCache::connect("redis://127.0.0.1/").await?;
-    /// let replays = tower_jwt_auth::RedisReplays::new(shared.manager().clone());
-    /// # let _ = replays;
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn manager(&self) -> &ConnectionManager {
-        &self.manager
+    /// The connection, to share with other stores or run other commands on.
+    pub fn connection(&self) -> &RedisConnection {
+        &self.connection
     }
 
-    /// `{prefix}{tag}{digest}`.
+    /// `{prefix}{{digest}}{tag}`: the digest is the hash tag, so that a
+    /// token's lock and answer share a slot in a cluster.
     fn key(&self, tag: &str, digest: &str) -> String {
-        let mut key = String::with_capacity(self.prefix.len() + tag.len() + DIGEST_LENGTH);
-        key.push_str(&self.prefix);
-        key.push_str(tag);
+        let prefix = self.connection.prefix();
+        let mut key = String::with_capacity(prefix.len() + DIGEST_LENGTH + 2 + tag.len());
+        key.push_str(prefix);
+        key.push('{');
         key.push_str(digest);
+        key.push('}');
+        key.push_str(tag);
         key
     }
 
@@ -266,9 +258,8 @@ impl RedisIntrospectionCache {
 
 impl fmt::Debug for RedisIntrospectionCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The manager's own Debug shows the connection settings: leave them out.
         f.debug_struct("RedisIntrospectionCache")
-            .field("prefix", &self.prefix)
+            .field("connection", &self.connection)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
@@ -363,7 +354,7 @@ impl Shared {
 
     /// `GET` of the answer.
     async fn find(&self, answer_key: &str, now: u64) -> Result<Option<Entry>, AuthError> {
-        let mut connection = self.store.manager.clone();
+        let mut connection = self.store.connection.clone();
         let value: Option<Vec<u8>> = self
             .store
             .run(async {
@@ -382,7 +373,7 @@ impl Shared {
         let lock_ms = u64::try_from(self.wait.as_millis())
             .unwrap_or(u64::MAX)
             .clamp(1, MAX_EXPIRY);
-        let mut connection = self.store.manager.clone();
+        let mut connection = self.store.connection.clone();
         let (set, value): (Value, Option<Vec<u8>>) = self
             .store
             .run(async {
@@ -427,7 +418,7 @@ impl Shared {
         let deadline = Instant::now() + self.wait;
         loop {
             tokio::time::sleep_until((Instant::now() + POLL_INTERVAL).min(deadline)).await;
-            let mut connection = self.store.manager.clone();
+            let mut connection = self.store.connection.clone();
             // The lock first: the owner writes the answer before it deletes
             // the lock, so a lock seen gone means the answer is there, if any.
             let (locked, value): (bool, Option<Vec<u8>>) = self
@@ -478,7 +469,7 @@ impl Shared {
         if commands == 0 {
             return;
         }
-        let mut connection = self.store.manager.clone();
+        let mut connection = self.store.connection.clone();
         let _ = self
             .store
             .run(async { pipe.query_async::<()>(&mut connection).await })
@@ -715,8 +706,9 @@ mod tests {
     fn nowhere() -> RedisIntrospectionCache {
         let client = ::redis::Client::open("redis://127.0.0.1:1/").unwrap();
         let config = ::redis::aio::ConnectionManagerConfig::new().set_number_of_retries(0);
-        let manager = ConnectionManager::new_lazy_with_config(client, config).unwrap();
-        RedisIntrospectionCache::new(manager)
+        let manager =
+            ::redis::aio::ConnectionManager::new_lazy_with_config(client, config).unwrap();
+        RedisIntrospectionCache::new(RedisConnection::from_manager(manager))
     }
 
     #[tokio::test]
@@ -726,11 +718,11 @@ mod tests {
         assert_eq!(digest.len(), DIGEST_LENGTH);
         assert_eq!(
             store.key(ANSWER_TAG, &digest),
-            format!("app:introspection:{digest}")
+            format!("app:{{{digest}}}introspection")
         );
         assert_eq!(
             store.key(LOCK_TAG, &digest),
-            format!("app:introspection-lock:{digest}")
+            format!("app:{{{digest}}}introspection-lock")
         );
         assert_eq!(HEADER_LENGTH, 2 + u64::MAX.to_string().len());
         // An answer larger than the response size limit is not read back.

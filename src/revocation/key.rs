@@ -2,6 +2,14 @@
 //! that no claim value can forge another entry's name. A token is revoked by
 //! itself under `jti:` (its `jti`) or `sha256:` (its digest, when it has no
 //! `jti`), every token of a subject under `sub:`.
+//!
+//! Two layouts: [`Layout::Flat`], the names of a single Redis and of the
+//! memory store (unchanged since before clusters, so that revocations
+//! written by earlier versions are still found), and [`Layout::Tagged`] for
+//! a Redis Cluster, where the issuer and subject of the token come first, in
+//! braces, as the key's hash tag: the keys a check reads then live on one
+//! slot. Both the check and the revocation know the token's issuer and
+//! subject; a token without `sub` is tagged by its issuer alone.
 
 use std::fmt::Write as _;
 
@@ -18,6 +26,23 @@ pub const MAX_ID_LENGTH: usize = 1024;
 /// expiry times whose milliseconds overflow an `i64`, and Lua reads numbers as
 /// doubles; no token outlives this anyway.
 pub(crate) const MAX_EXPIRY: u64 = 253_402_300_799;
+
+/// How entry names are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// `{prefix}jti:{issuer}{jti}`, `{prefix}sha256:{digest}`,
+    /// `{prefix}sub:{issuer}{subject}`.
+    Flat,
+    /// `{prefix}{{issuer}{subject}}jti:{jti}`,
+    /// `{prefix}{{issuer}{subject}}sha256:{digest}`,
+    /// `{prefix}{{issuer}{subject}}sub`, the subject being `-` for a token
+    /// without one: one hash tag for every key of a token.
+    #[cfg_attr(
+        not(any(feature = "redis", test)),
+        expect(dead_code, reason = "only the Redis store runs on a cluster")
+    )]
+    Tagged,
+}
 
 /// What an entry revokes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,25 +110,117 @@ fn digest_entry_name(prefix: &str, digest: &str) -> String {
     name
 }
 
+/// `{prefix}{{issuer}{subject}}`: the prefix and the hash tag of every
+/// tagged key of a token, each value length-prefixed (`-:` for no issuer,
+/// `-` for no subject, which no length starts with). `None` when a value is
+/// longer than [`MAX_ID_LENGTH`]. A `}` in a value ends the hash tag early,
+/// but at the same byte in every key of the token: they still share a slot.
+fn tagged_prefix(prefix: &str, issuer: Option<&str>, subject: Option<&str>) -> Option<String> {
+    if [issuer, subject]
+        .iter()
+        .flatten()
+        .any(|value| value.len() > MAX_ID_LENGTH)
+    {
+        return None;
+    }
+    let mut name = String::with_capacity(
+        prefix.len() + issuer.map_or(2, |i| i.len() + 5) + subject.map_or(1, |s| s.len() + 5) + 2,
+    );
+    name.push_str(prefix);
+    name.push('{');
+    match issuer {
+        Some(issuer) => push_value(&mut name, issuer),
+        None => name.push_str("-:"),
+    }
+    match subject {
+        Some(subject) => push_value(&mut name, subject),
+        None => name.push('-'),
+    }
+    name.push('}');
+    Some(name)
+}
+
+/// The name of a tagged entry: the token's tagged prefix, then
+/// `jti:{jti}`, `sha256:{digest}` or `sub`.
+fn tagged_name(
+    prefix: &str,
+    issuer: Option<&str>,
+    subject: Option<&str>,
+    rest: TaggedRest<'_>,
+) -> Option<String> {
+    let mut name = tagged_prefix(prefix, issuer, subject)?;
+    match rest {
+        TaggedRest::Jti(jti) => {
+            if jti.len() > MAX_ID_LENGTH {
+                return None;
+            }
+            name.push_str("jti:");
+            push_value(&mut name, jti);
+        }
+        TaggedRest::Digest(digest) => {
+            name.push_str(DIGEST_TAG);
+            name.push_str(digest);
+        }
+        TaggedRest::Subject => name.push_str("sub"),
+    }
+    Some(name)
+}
+
+/// What follows the hash tag of a tagged name.
+enum TaggedRest<'a> {
+    Jti(&'a str),
+    Digest(&'a str),
+    Subject,
+}
+
 /// The name of the entry that revokes `token` by itself: by its `jti` (and
 /// issuer) when it has one, else by its digest; `None` when it has neither, or
 /// a value is too long to have been revoked.
-fn identity_name(prefix: &str, token: &TokenInfo) -> Option<String> {
-    match (token.jti(), token.token_digest()) {
-        (Some(jti), _) => entry_name(prefix, Kind::Jti, token.issuer(), jti),
-        (None, Some(digest)) => Some(digest_entry_name(prefix, digest)),
-        (None, None) => None,
+fn identity_name(prefix: &str, layout: Layout, token: &TokenInfo) -> Option<String> {
+    match (layout, token.jti(), token.token_digest()) {
+        (_, None, None) => None,
+        (Layout::Flat, Some(jti), _) => entry_name(prefix, Kind::Jti, token.issuer(), jti),
+        (Layout::Flat, None, Some(digest)) => Some(digest_entry_name(prefix, digest)),
+        (Layout::Tagged, Some(jti), _) => tagged_name(
+            prefix,
+            token.issuer(),
+            token.subject(),
+            TaggedRest::Jti(jti),
+        ),
+        (Layout::Tagged, None, Some(digest)) => tagged_name(
+            prefix,
+            token.issuer(),
+            token.subject(),
+            TaggedRest::Digest(digest),
+        ),
+    }
+}
+
+/// The name of the entry that revokes every token of `subject`.
+fn subject_name(
+    prefix: &str,
+    layout: Layout,
+    issuer: Option<&str>,
+    subject: &str,
+) -> Option<String> {
+    match layout {
+        Layout::Flat => entry_name(prefix, Kind::Subject, issuer, subject),
+        Layout::Tagged => tagged_name(prefix, issuer, Some(subject), TaggedRest::Subject),
     }
 }
 
 /// The names of the entries that could revoke `token`: its identity entry
 /// (`jti`, else digest) and its subject entry, each `None` when the token
 /// lacks what it needs or a value is too long to have been revoked.
-pub(crate) fn entry_names(prefix: &str, token: &TokenInfo) -> (Option<String>, Option<String>) {
+pub(crate) fn entry_names(
+    prefix: &str,
+    layout: Layout,
+    token: &TokenInfo,
+) -> (Option<String>, Option<String>) {
     let subject = token
         .subject()
-        .and_then(|sub| entry_name(prefix, Kind::Subject, token.issuer(), sub));
-    (identity_name(prefix, token), subject)
+        .and_then(|sub| subject_name(prefix, layout, token.issuer(), sub));
+    (identity_name(prefix, layout, token), subject)
 }
 
 /// Whether a subject revocation with this `before` covers a token issued at
@@ -117,6 +234,7 @@ pub(crate) fn subject_covers(before: u64, iat: Option<u64>) -> bool {
 /// cannot be revoked this way.
 pub(crate) fn identity_entry(
     prefix: &str,
+    layout: Layout,
     token: &TokenInfo,
     leeway: u64,
 ) -> Result<(String, u64), Refused> {
@@ -133,8 +251,8 @@ pub(crate) fn identity_entry(
              expire; revoke its subject",
         ));
     };
-    let name = identity_name(prefix, token).ok_or(Refused(
-        "the token's `jti` or `iss` is longer than MAX_ID_LENGTH (1024 bytes)",
+    let name = identity_name(prefix, layout, token).ok_or(Refused(
+        "the token's `jti`, `iss` or `sub` is longer than MAX_ID_LENGTH (1024 bytes)",
     ))?;
     Ok((name, expiry(exp, leeway)))
 }
@@ -143,12 +261,13 @@ pub(crate) fn identity_entry(
 /// `leeway`); `Err` when a value is too long.
 pub(crate) fn subject_entry(
     prefix: &str,
+    layout: Layout,
     issuer: Option<&str>,
     subject: &str,
     until: u64,
     leeway: u64,
 ) -> Result<(String, u64), Refused> {
-    let name = entry_name(prefix, Kind::Subject, issuer, subject).ok_or(Refused(
+    let name = subject_name(prefix, layout, issuer, subject).ok_or(Refused(
         "the subject or issuer is longer than MAX_ID_LENGTH (1024 bytes)",
     ))?;
     Ok((name, expiry(until, leeway)))
@@ -223,15 +342,15 @@ mod tests {
         assert!(entry_name("", Kind::Jti, None, &long).is_none());
         assert!(entry_name("", Kind::Subject, Some(&long), "a").is_none());
         let token = TokenInfo::new().with_jti(&*long).with_expires_at(1);
-        assert!(identity_entry("", &token, 0).is_err());
+        assert!(identity_entry("", Layout::Flat, &token, 0).is_err());
         let token = TokenInfo::new()
             .with_jti("a")
             .with_issuer(&*long)
             .with_expires_at(1);
-        assert!(identity_entry("", &token, 0).is_err());
-        assert!(subject_entry("", None, &long, 1, 0).is_err());
-        assert!(subject_entry("", Some(&long), "a", 1, 0).is_err());
-        assert!(subject_entry("", Some(&max), &max, 1, 0).is_ok());
+        assert!(identity_entry("", Layout::Flat, &token, 0).is_err());
+        assert!(subject_entry("", Layout::Flat, None, &long, 1, 0).is_err());
+        assert!(subject_entry("", Layout::Flat, Some(&long), "a", 1, 0).is_err());
+        assert!(subject_entry("", Layout::Flat, Some(&max), &max, 1, 0).is_ok());
     }
 
     #[test]
@@ -243,11 +362,11 @@ mod tests {
             .with_subject("ada")
             .with_expires_at(100)
             .with_digest_of("a.b.c");
-        let (name, expires) = identity_entry("p:", &token, 60).unwrap();
+        let (name, expires) = identity_entry("p:", Layout::Flat, &token, 60).unwrap();
         assert_eq!(name, format!("p:sha256:{digest}"));
         assert_eq!(expires, 160);
         assert!(!name.contains("a.b.c"));
-        let (identity, subject) = entry_names("p:", &token);
+        let (identity, subject) = entry_names("p:", Layout::Flat, &token);
         assert_eq!(identity.as_deref(), Some(&*name));
         assert_eq!(
             subject.as_deref(),
@@ -258,7 +377,7 @@ mod tests {
         // digest's name) reaches the digest's entry.
         let both = token.clone().with_jti("x");
         assert_eq!(
-            identity_entry("p:", &both, 0).unwrap().0,
+            identity_entry("p:", Layout::Flat, &both, 0).unwrap().0,
             "p:jti:22:https://id.example.com1:x"
         );
         for jti in [digest, &*format!("sha256:{digest}"), &*name] {
@@ -268,7 +387,7 @@ mod tests {
                     forged = forged.with_issuer(issuer);
                 }
                 assert_ne!(
-                    identity_entry("p:", &forged, 0).unwrap().0,
+                    identity_entry("p:", Layout::Flat, &forged, 0).unwrap().0,
                     name,
                     "{jti} {issuer:?}"
                 );
@@ -276,16 +395,121 @@ mod tests {
         }
         // Without `exp`, a digest entry would never expire: refused, as for a `jti`.
         let eternal = TokenInfo::new().with_digest_of("a.b.c");
-        let error = identity_entry("p:", &eternal, 0).unwrap_err();
+        let error = identity_entry("p:", Layout::Flat, &eternal, 0).unwrap_err();
         assert!(error.0.contains("without `exp`"), "{error}");
     }
 
     #[test]
     fn a_token_without_jti_or_digest_cannot_be_revoked_by_itself() {
         let token = TokenInfo::new().with_subject("ada").with_expires_at(100);
-        let error = identity_entry("p:", &token, 0).unwrap_err();
+        let error = identity_entry("p:", Layout::Flat, &token, 0).unwrap_err();
         assert!(error.0.contains("without `jti`"), "{error}");
-        assert_eq!(entry_names("p:", &token).0, None);
+        assert_eq!(entry_names("p:", Layout::Flat, &token).0, None);
+    }
+
+    #[test]
+    fn tagged_names_put_a_tokens_keys_under_one_hash_tag() {
+        let token = TokenInfo::new()
+            .with_issuer("https://id.example.com")
+            .with_subject("ada")
+            .with_jti("5f0c6d1e")
+            .with_expires_at(100);
+        let (identity, subject) = entry_names("p:", Layout::Tagged, &token);
+        assert_eq!(
+            identity.as_deref(),
+            Some("p:{22:https://id.example.com3:ada}jti:8:5f0c6d1e")
+        );
+        assert_eq!(
+            subject.as_deref(),
+            Some("p:{22:https://id.example.com3:ada}sub")
+        );
+        // The revocations write the names the check reads.
+        assert_eq!(
+            identity_entry("p:", Layout::Tagged, &token, 0).unwrap().0,
+            identity.unwrap()
+        );
+        assert_eq!(
+            subject_entry(
+                "p:",
+                Layout::Tagged,
+                Some("https://id.example.com"),
+                "ada",
+                1,
+                0
+            )
+            .unwrap()
+            .0,
+            subject.unwrap()
+        );
+        // No issuer, no subject.
+        let bare = TokenInfo::new().with_jti("x").with_expires_at(1);
+        assert_eq!(
+            entry_names("p:", Layout::Tagged, &bare),
+            (Some("p:{-:-}jti:1:x".to_owned()), None)
+        );
+        // Braces in values: the tag ends early, at the same byte in both.
+        let braces = TokenInfo::new()
+            .with_issuer("}")
+            .with_subject("{a}")
+            .with_jti("{b}");
+        let (identity, subject) = entry_names("p:", Layout::Tagged, &braces);
+        let (identity, subject) = (identity.unwrap(), subject.unwrap());
+        assert_eq!(hash_tag(&identity), hash_tag(&subject));
+        assert_eq!(hash_tag(&identity), "1:");
+    }
+
+    /// What Redis Cluster hashes: between the first `{` and the first `}`
+    /// after it, when not empty; else the whole key.
+    fn hash_tag(key: &str) -> &str {
+        key.find('{')
+            .and_then(|open| {
+                let rest = &key[open + 1..];
+                rest.find('}').map(|close| &rest[..close])
+            })
+            .filter(|tag| !tag.is_empty())
+            .unwrap_or(key)
+    }
+
+    #[test]
+    fn tagged_names_are_unforgeable_and_bounded() {
+        let pairs: &[(Option<&str>, Option<&str>, &str)] = &[
+            (Some("a:b"), Some("c"), "d"),
+            (Some("a"), Some("b:c"), "d"),
+            (Some("a"), None, "b"),
+            (None, Some("a"), "b"),
+            (Some("-"), None, ""),
+            (None, Some("-"), ""),
+            (Some("1:a"), Some("1:b"), "1:c"),
+            (Some("a}"), Some("b"), "c"),
+            (Some("a"), Some("}b"), "c"),
+            (Some("a"), Some("b"), "}jti:1:c"),
+        ];
+        let mut names = std::collections::HashSet::new();
+        for &(issuer, subject, jti) in pairs {
+            let mut token = TokenInfo::new().with_jti(jti);
+            if let Some(issuer) = issuer {
+                token = token.with_issuer(issuer);
+            }
+            if let Some(subject) = subject {
+                token = token.with_subject(subject);
+            }
+            let (identity, sub) = entry_names("", Layout::Tagged, &token);
+            assert!(
+                names.insert(identity.unwrap()),
+                "{issuer:?} {subject:?} {jti:?}"
+            );
+            if let Some(sub) = sub {
+                names.insert(sub);
+            }
+        }
+        let long = "x".repeat(MAX_ID_LENGTH + 1);
+        let token = TokenInfo::new()
+            .with_jti("a")
+            .with_subject(&*long)
+            .with_expires_at(1);
+        assert_eq!(entry_names("", Layout::Tagged, &token), (None, None));
+        assert!(identity_entry("", Layout::Tagged, &token, 0).is_err());
+        assert!(subject_entry("", Layout::Tagged, None, &long, 1, 0).is_err());
     }
 
     #[test]

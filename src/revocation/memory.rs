@@ -6,7 +6,7 @@ use std::future::ready;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use super::key::{self, Refused};
+use super::key::{self, Layout, Refused};
 use super::{RevocationFuture, RevocationStore, TokenInfo};
 use crate::clock::DEFAULT_LEEWAY;
 use crate::clock::{Clock, DebugClock, SystemClock};
@@ -134,7 +134,7 @@ impl MemoryRevocations {
     }
 
     fn check(&self, token: &TokenInfo) -> bool {
-        let (identity, subject) = key::entry_names("", token);
+        let (identity, subject) = key::entry_names("", Layout::Flat, token);
         if identity.is_none() && subject.is_none() {
             return false;
         }
@@ -154,7 +154,7 @@ impl MemoryRevocations {
     }
 
     fn revoke_now(&self, token: &TokenInfo) -> Result<(), Refused> {
-        let (name, expires) = key::identity_entry("", token, self.leeway)?;
+        let (name, expires) = key::identity_entry("", Layout::Flat, token, self.leeway)?;
         if expires > self.clock.now() {
             self.write(
                 name,
@@ -174,7 +174,8 @@ impl MemoryRevocations {
         before: u64,
         until: u64,
     ) -> Result<(), Refused> {
-        let (name, expires) = key::subject_entry("", issuer, subject, until, self.leeway)?;
+        let (name, expires) =
+            key::subject_entry("", Layout::Flat, issuer, subject, until, self.leeway)?;
         if expires > self.clock.now() {
             let before = Some(before);
             self.write(name, Entry { expires, before });

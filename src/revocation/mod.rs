@@ -5,7 +5,8 @@
 //!
 //! - [`RevocationStore`] is where revocations live: [`MemoryRevocations`] for
 //!   one process and tests, `RedisRevocations` (feature `redis`) for many
-//!   servers sharing one Redis.
+//!   servers sharing one Redis (or a Redis Cluster, feature `redis-cluster`),
+//!   optionally with a local mirror of its answers.
 //! - [`Revocation`] is what the layer holds: a store, a timeout on every check
 //!   and the policy when the store cannot answer (fail closed by default).
 //! - [`TokenInfo`] is what a store knows of a token: its `jti`, `sub`, `iss`,
@@ -31,12 +32,12 @@ pub use self::check::{DEFAULT_REVOCATION_TIMEOUT, Revocation};
 pub use self::key::MAX_ID_LENGTH;
 pub use self::memory::MemoryRevocations;
 #[cfg(feature = "redis")]
-pub use self::redis::{DEFAULT_KEY_PREFIX, RedisRevocations};
+pub use self::redis::RedisRevocations;
 // For the other Redis store (DPoP replay): the same connection settings, and
 // the same latest expiry.
-pub use self::token::TokenInfo;
 #[cfg(feature = "redis")]
-pub(crate) use self::{key::MAX_EXPIRY, redis::connect_manager};
+pub(crate) use self::key::MAX_EXPIRY;
+pub use self::token::TokenInfo;
 
 /// The future a [`RevocationStore`] returns: boxed, so that the trait is
 /// object-safe and [`Revocation`] can hold any store behind one `Arc`.

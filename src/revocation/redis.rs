@@ -3,16 +3,13 @@
 use std::fmt;
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{Client, IntoConnectionInfo, RedisResult};
+use ::redis::{IntoConnectionInfo, RedisResult};
 
-use super::key::{self, Refused};
+use super::key::{self, Layout, Refused};
 use super::{RevocationFuture, RevocationStore, TokenInfo};
 use crate::clock::DEFAULT_LEEWAY;
 use crate::clock::{Clock, SystemClock};
-
-/// The default prefix of this crate's Redis keys: `tower-jwt-auth:`.
-pub const DEFAULT_KEY_PREFIX: &str = "tower-jwt-auth:";
+use crate::redis_connection::RedisConnection;
 
 /// Writes a subject entry, keeping the later `before` and the later expiry of
 /// the entry it replaces, in one atomic step. The value is `before:expiry`.
@@ -36,101 +33,141 @@ return 1
 /// Revocations in Redis, shared by every server that points at the same
 /// Redis and key prefix.
 ///
-/// One [`ConnectionManager`]: a multiplexed connection that reconnects by
-/// itself; clones share it. Each check is one round trip (`MGET` of the
-/// token's own key, by `jti` or digest, and its subject key). Every key expires (`EXPIREAT`) with the
-/// token it revokes, plus the leeway, so Redis never holds more than the
-/// revocations that still matter.
+/// Built on a [`RedisConnection`] (one node or a Redis Cluster, its key
+/// prefix, and optionally the local mirror), which it can share with the
+/// other Redis stores; clones share it. Each check is one round trip (`MGET`
+/// of the token's own key, by `jti` or digest, and its subject key), or
+/// none when the connection's local mirror holds both answers ("not
+/// revoked" included), each at most the mirror's staleness bound old. Every
+/// key expires (`SET ... EXAT`) with the token it revokes, plus the leeway,
+/// so Redis never holds more than the revocations that still matter.
 ///
-/// Keys, under the prefix (default [`DEFAULT_KEY_PREFIX`]), with each value
-/// written as its length, a colon and its bytes, so no claim can forge another
-/// key:
+/// Keys, under the prefix (default
+/// [`DEFAULT_KEY_PREFIX`](crate::DEFAULT_KEY_PREFIX)), with each value
+/// written as its length, a colon and its bytes, so no claim can forge
+/// another key. On a single Redis:
 ///
 /// | key | value | written by |
 /// |---|---|---|
-/// | `{prefix}jti:{iss}{jti}` | `1` | [`revoke`](RevocationStore::revoke): `SET` and `EXPIREAT` in one `MULTI` |
+/// | `{prefix}jti:{iss}{jti}` | `1` | [`revoke`](RevocationStore::revoke): `SET ... EXAT` |
 /// | `{prefix}sha256:{digest}` | `1` | the same, for a token without `jti` ([`TokenInfo::token_digest`], 43 base64url characters, never the token) |
 /// | `{prefix}sub:{iss}{sub}` | `{before}:{expiry}` | [`revoke_subject`](RevocationStore::revoke_subject): a Lua script (`EVAL`) that keeps the later `before` and expiry |
 ///
 /// for example `tower-jwt-auth:jti:22:https://id.example.com8:5f0c6d1e`
 /// (`-:` stands for a token without `iss`) and
-/// `tower-jwt-auth:sha256:hF4wRIgJ4ryJWOsCW_x5UjXROwd6U9DDq70jhRcNybg`. Revoking a subject needs
-/// scripting (`EVAL`) to be allowed; checking needs only `MGET`. Both keys of
-/// a check live on one server: use a single Redis (with replicas or
-/// Sentinel if you like), not a Redis Cluster. Redis keeps revocations only as
-/// well as it keeps its data: turn persistence (AOF or RDB) on if they must
-/// survive a restart of Redis.
+/// `tower-jwt-auth:sha256:hF4wRIgJ4ryJWOsCW_x5UjXROwd6U9DDq70jhRcNybg`.
+///
+/// In a Redis Cluster, the keys a check reads must live on one slot, so the
+/// token's issuer and subject come first, in braces, as the hash tag:
+/// `{prefix}{{iss}{sub}}jti:{jti}`, `{prefix}{{iss}{sub}}sha256:{digest}`
+/// and `{prefix}{{iss}{sub}}sub`, for example
+/// `tower-jwt-auth:{22:https://id.example.com3:ada}jti:8:5f0c6d1e`. The
+/// issuer and subject are what both the check and the revocation know of a
+/// token (the `TokenInfo` the layer puts in an accepted request's
+/// extensions has them), and they spread tokens over the slots by user. So
+/// in a cluster, [`revoke`](RevocationStore::revoke) needs the token's `sub`
+/// ([`TokenInfo::with_subject`]) and refuses a `TokenInfo` without one: a
+/// revocation by `jti` alone could not know which slot the check looks in,
+/// and would silently revoke nothing. So a token without `sub` cannot be
+/// revoked in a cluster (its check reads the tag `{{iss}-}`, which nothing
+/// writes): issue tokens with `sub` (RFC 9068 requires it), or use a single
+/// Redis.
+/// The single-node names stay as they were, so that revocations written by
+/// earlier versions are still found.
+///
+/// Revoking a subject needs scripting (`EVAL`) to be allowed; checking needs
+/// only `MGET`. Redis keeps revocations only as well as it keeps its data:
+/// turn persistence (AOF or RDB) on if they must survive a restart of Redis.
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use tower_jwt_auth::{RedisRevocations, Revocation, RevocationStore, TokenInfo};
+/// use tower_jwt_auth::{RedisConnection, RedisRevocations, Revocation, RevocationStore, TokenInfo};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-/// let store = RedisRevocations::connect("redis://127.0.0.1:6379/")
-///     .await?
-///     .prefix("my-app:");
+/// let redis = RedisConnection::builder("redis://127.0.0.1:6379/")
+///     .prefix("my-app:")
+///     .local_mirror(100_000)
+///     .connect()
+///     .await?;
+/// let store = RedisRevocations::new(redis);
 /// // The layer checks with one handle...
 /// let revocation = Revocation::new(store.clone()).timeout(Duration::from_millis(100));
 /// # let _ = revocation;
 /// // ...and the logout handler revokes with another; every server sees it.
-/// let token = TokenInfo::new().with_jti("5f0c6d1e").with_expires_at(1_900_000_000);
+/// let token = TokenInfo::new()
+///     .with_subject("ada")
+///     .with_jti("5f0c6d1e")
+///     .with_expires_at(1_900_000_000);
 /// store.revoke(&token).await?;
 /// # Ok(())
 /// # }
 /// ```
 #[derive(Clone)]
 pub struct RedisRevocations {
-    manager: ConnectionManager,
-    prefix: String,
+    connection: RedisConnection,
     leeway: u64,
 }
 
 impl RedisRevocations {
-    /// Connects to the Redis at `url` (`redis://[user:password@]host[:port][/db]`)
-    /// and waits for the first connection.
-    ///
-    /// The connection manager waits at most 1 s per connection attempt and per
-    /// answer, and reconnects with an exponential backoff of at most 1 s
-    /// between attempts, so that checks find a Redis that came back within
-    /// about a second. For other settings, or to start before Redis is up
-    /// (`ConnectionManager::new_lazy_with_config`), build the manager yourself
-    /// and use [`new`](Self::new).
-    ///
-    /// # Errors
-    ///
-    /// An invalid URL, or no connection after the manager's retries (a few
-    /// seconds).
-    pub async fn connect(url: impl IntoConnectionInfo) -> RedisResult<Self> {
-        Ok(Self::new(connect_manager(url).await?))
-    }
-
-    /// Uses an existing connection manager (of this crate's
-    /// [`redis`](crate::redis) version).
+    /// Connects to the single Redis at `url`
+    /// (`redis://[user:password@]host[:port][/db]`), without a local mirror:
+    /// `RedisRevocations::new(RedisConnection::connect(url).await?)`.
     ///
     /// ```no_run
-    /// use tower_jwt_auth::RedisRevocations;
-    /// use tower_jwt_auth::redis::{Client, aio::ConnectionManager};
-    ///
     /// # async fn f() -> Result<(), tower_jwt_auth::redis::RedisError> {
-    /// let client = Client::open("redis://127.0.0.1/")?;
-    /// let store = RedisRevocations::new(ConnectionManager::new(client).await?);
+    /// let store = tower_jwt_auth::RedisRevocations::connect("redis://127.0.0.1/").await?;
     /// # let _ = store;
     /// # Ok(())
     /// # }
     /// ```
-    pub fn new(manager: ConnectionManager) -> Self {
+    ///
+    /// # Errors
+    ///
+    /// An invalid URL, or no connection after the retries (a few seconds).
+    pub async fn connect(url: impl IntoConnectionInfo) -> RedisResult<Self> {
+        Ok(Self::new(RedisConnection::connect(url).await?))
+    }
+
+    /// Uses a connection, which other stores can share.
+    ///
+    /// ```no_run
+    /// use tower_jwt_auth::{RedisConnection, RedisReplays, RedisRevocations};
+    ///
+    /// # async fn f() -> Result<(), tower_jwt_auth::redis::RedisError> {
+    /// let redis = RedisConnection::builder("redis://127.0.0.1/")
+    ///     .local_mirror(100_000)
+    ///     .connect()
+    ///     .await?;
+    /// let revocations = RedisRevocations::new(redis.clone());
+    /// let replays = RedisReplays::new(redis);
+    /// # let _ = (revocations, replays);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn new(connection: RedisConnection) -> Self {
         Self {
-            manager,
-            prefix: DEFAULT_KEY_PREFIX.to_owned(),
+            connection,
             leeway: DEFAULT_LEEWAY.as_secs(),
         }
     }
 
-    /// The prefix of every key (default [`DEFAULT_KEY_PREFIX`]); applications
-    /// sharing one Redis keep their revocations apart with different prefixes.
+    /// Replaces the connection's prefix for this store (the connection's
+    /// own, default [`DEFAULT_KEY_PREFIX`](crate::DEFAULT_KEY_PREFIX));
+    /// applications sharing one Redis keep their revocations apart with
+    /// different prefixes.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), tower_jwt_auth::redis::RedisError> {
+    /// let store = tower_jwt_auth::RedisRevocations::connect("redis://127.0.0.1/")
+    ///     .await?
+    ///     .prefix("my-app:");
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
+        self.connection = self.connection.with_prefix(prefix.into());
         self
     }
 
@@ -145,13 +182,22 @@ impl RedisRevocations {
         self
     }
 
-    /// The connection manager, to run other commands on the same connection.
-    pub fn manager(&self) -> &ConnectionManager {
-        &self.manager
+    /// The connection, to share with other stores or run other commands on.
+    pub fn connection(&self) -> &RedisConnection {
+        &self.connection
+    }
+
+    /// The layout of the key names: tagged in a cluster.
+    fn layout(&self) -> Layout {
+        if self.connection.is_cluster() {
+            Layout::Tagged
+        } else {
+            Layout::Flat
+        }
     }
 
     async fn check(&self, token: &TokenInfo) -> RedisResult<Result<bool, Refused>> {
-        let (identity, subject) = key::entry_names(&self.prefix, token);
+        let (identity, subject) = key::entry_names(self.connection.prefix(), self.layout(), token);
         let names: Vec<&str> = identity
             .iter()
             .chain(subject.iter())
@@ -160,10 +206,10 @@ impl RedisRevocations {
         if names.is_empty() {
             return Ok(Ok(false));
         }
-        let values: Vec<Option<Vec<u8>>> = ::redis::cmd("MGET")
-            .arg(&names)
-            .query_async(&mut self.manager.clone())
-            .await?;
+        let mut mget = ::redis::cmd("MGET");
+        mget.arg(&names);
+        self.connection.mirrored(&mut mget);
+        let values: Vec<Option<Vec<u8>>> = mget.query_async(&mut self.connection.clone()).await?;
         if values.len() != names.len() {
             return Ok(Err(Refused(
                 "Redis answered MGET with the wrong number of values",
@@ -183,21 +229,6 @@ impl RedisRevocations {
     }
 }
 
-/// A connection manager for the Redis at `url`, once connected: at most 1 s
-/// per connection attempt and per answer, and at most 1 s between
-/// reconnection attempts, so that a Redis that came back is found within
-/// about a second. The settings of every store's `connect`.
-pub(crate) async fn connect_manager(
-    url: impl IntoConnectionInfo,
-) -> RedisResult<ConnectionManager> {
-    let client = Client::open(url)?;
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(1)))
-        .set_response_timeout(Some(Duration::from_secs(1)))
-        .set_max_delay(Duration::from_secs(1));
-    ConnectionManager::new_with_config(client, config).await
-}
-
 /// The `before` of a subject entry's value `before:expiry`.
 fn subject_before(value: &[u8]) -> Option<u64> {
     let digits = value.split(|&b| b == b':').next()?;
@@ -206,11 +237,10 @@ fn subject_before(value: &[u8]) -> Option<u64> {
 
 impl fmt::Debug for RedisRevocations {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The manager's own Debug shows the connection settings: leave them out.
         f.debug_struct("RedisRevocations")
-            .field("prefix", &self.prefix)
+            .field("connection", &self.connection)
             .field("leeway", &Duration::from_secs(self.leeway))
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 
@@ -221,21 +251,26 @@ impl RevocationStore for RedisRevocations {
 
     fn revoke<'a>(&'a self, token: &'a TokenInfo) -> RevocationFuture<'a, ()> {
         Box::pin(async move {
-            let (name, expires) = key::identity_entry(&self.prefix, token, self.leeway)?;
+            if self.connection.is_cluster() && token.subject().is_none() {
+                return Err(Refused(
+                    "in a Redis Cluster a token is revoked with its `sub` \
+                     (TokenInfo::with_subject): its keys are placed by issuer and subject",
+                )
+                .into());
+            }
+            let (name, expires) =
+                key::identity_entry(self.connection.prefix(), self.layout(), token, self.leeway)?;
             if expires <= SystemClock.now() {
                 return Ok(());
             }
-            ::redis::pipe()
-                .atomic()
-                .cmd("SET")
+            // One command (Redis 6.2+): nothing to keep atomic, and it runs
+            // alike on one node and in a cluster.
+            ::redis::cmd("SET")
                 .arg(&name)
                 .arg(1)
-                .ignore()
-                .cmd("EXPIREAT")
-                .arg(&name)
+                .arg("EXAT")
                 .arg(expires)
-                .ignore()
-                .exec_async(&mut self.manager.clone())
+                .exec_async(&mut self.connection.clone())
                 .await?;
             Ok(())
         })
@@ -249,8 +284,14 @@ impl RevocationStore for RedisRevocations {
         until: u64,
     ) -> RevocationFuture<'a, ()> {
         Box::pin(async move {
-            let (name, expires) =
-                key::subject_entry(&self.prefix, issuer, subject, until, self.leeway)?;
+            let (name, expires) = key::subject_entry(
+                self.connection.prefix(),
+                self.layout(),
+                issuer,
+                subject,
+                until,
+                self.leeway,
+            )?;
             if expires <= SystemClock.now() {
                 return Ok(());
             }
@@ -260,7 +301,7 @@ impl RevocationStore for RedisRevocations {
                 .arg(&name)
                 .arg(before.min(key::MAX_EXPIRY))
                 .arg(expires)
-                .exec_async(&mut self.manager.clone())
+                .exec_async(&mut self.connection.clone())
                 .await?;
             Ok(())
         })

@@ -1,0 +1,527 @@
+//! The Redis stores on a real Redis Cluster of three masters (no replicas),
+//! started by this test on free ports of 127.0.0.1 with `redis-server
+//! --cluster-enabled yes` and joined with `redis-cli --cluster create`:
+//! revocations by token, digest and subject, the hash tag that keeps a
+//! check's keys on one slot, the local mirror, the DPoP replay store, the
+//! introspection cache (with `introspection`) and a master restarted with
+//! its `nodes.conf`.
+//!
+//! Needs `redis-server` and `redis-cli` (Debian package `redis-server`), or
+//! their paths in `REDIS_SERVER` and `REDIS_CLI`. A minimal harness of its
+//! own, in this file.
+
+#![cfg(feature = "redis-cluster")]
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::time::{sleep, timeout};
+use tower_jwt_auth::{
+    AuthErrorKind, RedisConnection, RedisReplays, RedisRevocations, ReplayStore, Revocation,
+    RevocationStore, TokenInfo,
+};
+
+/// The longest any wait in these tests may take (a cluster takes a few
+/// seconds to form on a loaded machine).
+const BOUND: Duration = Duration::from_secs(30);
+
+fn now() -> u64 {
+    UNIX_EPOCH.elapsed().expect("clock after 1970").as_secs()
+}
+
+/// A token issued ten seconds ago that expires in ten minutes.
+fn token(jti: &str) -> TokenInfo {
+    TokenInfo::new()
+        .with_issuer("https://id.example.com")
+        .with_subject("ada")
+        .with_jti(jti)
+        .with_issued_at(now() - 10)
+        .with_expires_at(now() + 600)
+}
+
+/// One master: a `redis-server` with cluster mode and an append-only file
+/// synced at every write, in a directory of its own (its `nodes.conf` and
+/// its data survive a restart).
+struct Node {
+    port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Node {
+    fn start(port: u16, dir: PathBuf) -> Self {
+        std::fs::create_dir_all(&dir).expect("node directory");
+        let mut node = Self {
+            port,
+            dir,
+            child: None,
+        };
+        node.spawn();
+        node
+    }
+
+    fn spawn(&mut self) {
+        let binary = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".to_owned());
+        let child = Command::new(&binary)
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--cluster-enabled", "yes"])
+            .args(["--cluster-config-file", "nodes.conf"])
+            .args(["--cluster-node-timeout", "2000"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ])
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(["--logfile", "", "--loglevel", "warning"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not run `{binary}`: {e}"));
+        self.child = Some(child);
+    }
+
+    fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// SIGKILL, and wait for the process to be gone.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Sends one command on a fresh connection: the text of a simple
+    /// string, integer or bulk string reply, `-ERR ...` for an error.
+    async fn command(&self, args: &[&str]) -> Result<String, String> {
+        let exchange = async {
+            let mut stream = TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut request = format!("*{}\r\n", args.len()).into_bytes();
+            for arg in args {
+                request.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+                request.extend_from_slice(arg.as_bytes());
+                request.extend_from_slice(b"\r\n");
+            }
+            stream
+                .write_all(&request)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            reader
+                .read_line(&mut line)
+                .await
+                .map_err(|e| e.to_string())?;
+            let line = line.trim_end_matches("\r\n");
+            match line.split_at_checked(1) {
+                Some(("+" | ":", rest)) => Ok(rest.to_owned()),
+                Some(("-", _)) => Ok(line.to_owned()),
+                Some(("$", "-1")) => Ok("(nil)".to_owned()),
+                Some(("$", len)) => {
+                    let len: usize = len.parse().map_err(|_| format!("bad reply {line:?}"))?;
+                    let mut bulk = vec![0; len + 2];
+                    reader
+                        .read_exact(&mut bulk)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    bulk.truncate(len);
+                    String::from_utf8(bulk).map_err(|e| e.to_string())
+                }
+                _ => Err(format!("unexpected reply {line:?}")),
+            }
+        };
+        timeout(Duration::from_secs(5), exchange)
+            .await
+            .map_err(|_| "no reply within 5 s".to_owned())?
+    }
+
+    async fn cluster_ok(&self) -> bool {
+        self.command(&["CLUSTER", "INFO"])
+            .await
+            .is_ok_and(|info| info.contains("cluster_state:ok"))
+    }
+
+    async fn slot(&self, key: &str) -> u16 {
+        let slot = self.command(&["CLUSTER", "KEYSLOT", key]).await.unwrap();
+        slot.parse().unwrap_or_else(|_| panic!("{slot}"))
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Three masters holding every slot.
+struct Cluster {
+    nodes: Vec<Node>,
+}
+
+impl Cluster {
+    async fn start() -> Self {
+        let base = std::env::temp_dir().join(format!(
+            "tower-jwt-auth-cluster-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        let nodes: Vec<Node> = (0..3)
+            .map(|i| Node::start(free_port(), base.join(i.to_string())))
+            .collect();
+        let cluster = Self { nodes };
+        for node in &cluster.nodes {
+            cluster
+                .until(&format!("{} answers", node.address()), || async {
+                    node.command(&["PING"]).await.is_ok_and(|r| r == "PONG")
+                })
+                .await;
+        }
+        let cli = std::env::var("REDIS_CLI").unwrap_or_else(|_| "redis-cli".to_owned());
+        let mut create = Command::new(&cli)
+            .args(["--cluster", "create"])
+            .args(cluster.nodes.iter().map(Node::address))
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not run `{cli}`: {e}"));
+        let start = Instant::now();
+        loop {
+            if let Some(status) = create.try_wait().expect("redis-cli") {
+                assert!(status.success(), "redis-cli --cluster create: {status}");
+                break;
+            }
+            if start.elapsed() > BOUND {
+                let _ = create.kill();
+                panic!("redis-cli --cluster create took more than {BOUND:?}");
+            }
+            sleep(Duration::from_millis(50)).await;
+        }
+        cluster.until_ok().await;
+        cluster
+    }
+
+    fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(Node::url).collect()
+    }
+
+    /// Every node says `cluster_state:ok`.
+    async fn until_ok(&self) {
+        self.until("cluster_state:ok on every node", || async {
+            for node in &self.nodes {
+                if !node.cluster_ok().await {
+                    return false;
+                }
+            }
+            true
+        })
+        .await;
+    }
+
+    /// Polls `condition` every 50 ms until it holds, for at most [`BOUND`].
+    async fn until<F, Fut>(&self, what: &str, mut condition: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let start = Instant::now();
+        while !condition().await {
+            assert!(start.elapsed() < BOUND, "not within {BOUND:?}: {what}");
+            sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The node whose slot holds `key`'s.
+    async fn owner(&self, key: &str) -> usize {
+        let slot = self.nodes[0].slot(key).await.to_string();
+        for (i, node) in self.nodes.iter().enumerate() {
+            let keys = node
+                .command(&["CLUSTER", "COUNTKEYSINSLOT", &slot])
+                .await
+                .unwrap();
+            if keys != "0" {
+                return i;
+            }
+        }
+        panic!("no node holds {key}");
+    }
+}
+
+/// A port of 127.0.0.1 that was free a moment ago (a cluster node also
+/// listens on port + 10000: keep below 55535).
+fn free_port() -> u16 {
+    for _ in 0..100 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        if port < 55_535 && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free pair of ports");
+}
+
+async fn connect(cluster: &Cluster, mirror: bool) -> RedisConnection {
+    let mut builder = RedisConnection::cluster(cluster.urls());
+    if mirror {
+        builder = builder.local_mirror(1000);
+    }
+    timeout(BOUND, builder.connect())
+        .await
+        .expect("connect in time")
+        .expect("connect")
+}
+
+async fn check(
+    revocation: &Revocation,
+    token: &TokenInfo,
+) -> Result<(), tower_jwt_auth::AuthError> {
+    timeout(BOUND, revocation.check(token.clone()))
+        .await
+        .expect("the check has its own timeout")
+}
+
+/// The tagged keys of the token of [`token`] (issuer and subject as tag).
+const TAG: &str = "tower-jwt-auth:{22:https://id.example.com3:ada}";
+
+#[tokio::test]
+async fn revocations_on_a_cluster_stay_on_one_slot() {
+    let cluster = Cluster::start().await;
+    let one = RedisRevocations::new(connect(&cluster, false).await);
+    let mirrored = connect(&cluster, true).await;
+    assert!(mirrored.is_cluster());
+    let two = RedisRevocations::new(mirrored.clone());
+    let checks = Revocation::new(two.clone());
+
+    // By `jti`: the key carries the issuer and subject as its hash tag.
+    let token = token("5f0c6d1e");
+    check(&checks, &token).await.unwrap();
+    check(&checks, &token).await.unwrap();
+    assert!(mirrored.mirror_stats().unwrap().hits >= 2);
+    one.revoke(&token).await.unwrap();
+    cluster
+        .until("the revocation is seen through the mirror", || async {
+            check(&checks, &token).await.is_err()
+        })
+        .await;
+    let jti_key = format!("{TAG}jti:8:5f0c6d1e");
+    let node = &cluster.nodes[cluster.owner(&jti_key).await];
+    assert_eq!(node.command(&["EXISTS", &jti_key]).await.unwrap(), "1");
+    let subject_key = format!("{TAG}sub");
+    assert_eq!(node.slot(&jti_key).await, node.slot(&subject_key).await);
+    // Only that token.
+    check(&checks, &self::token("other")).await.unwrap();
+    // A revocation without the token's `sub` would be written where no check
+    // looks: refused, not silently lost.
+    let jti_only = TokenInfo::new()
+        .with_issuer("https://id.example.com")
+        .with_jti("other")
+        .with_expires_at(now() + 600);
+    let error = one.revoke(&jti_only).await.unwrap_err();
+    assert!(error.to_string().contains("`sub`"), "{error}");
+    check(&checks, &self::token("other")).await.unwrap();
+    // Every key expires with its token.
+    let ttl: i64 = node
+        .command(&["TTL", &jti_key])
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(0 < ttl && ttl <= 660, "{ttl}");
+
+    // By digest, for a token without `jti`: the same slot as its subject.
+    let bare = TokenInfo::new()
+        .with_issuer("https://id.example.com")
+        .with_subject("ada")
+        .with_issued_at(now() - 10)
+        .with_expires_at(now() + 600)
+        .with_digest_of("a.b.c");
+    check(&checks, &bare).await.unwrap();
+    one.revoke(&bare).await.unwrap();
+    cluster
+        .until("the digest revocation is seen", || async {
+            check(&checks, &bare).await.is_err()
+        })
+        .await;
+    let digest = bare.token_digest().unwrap();
+    assert_eq!(
+        node.slot(&format!("{TAG}sha256:{digest}")).await,
+        node.slot(&subject_key).await
+    );
+
+    // By subject, through the Lua script (its key named in KEYS).
+    let grace = self::token("g1").with_subject("grace");
+    check(&checks, &grace).await.unwrap();
+    one.revoke_subject(Some("https://id.example.com"), "grace", now(), now() + 600)
+        .await
+        .unwrap();
+    cluster
+        .until("the subject revocation is seen", || async {
+            check(&checks, &grace).await.is_err()
+        })
+        .await;
+    let later = self::token("g2")
+        .with_subject("grace")
+        .with_issued_at(now() + 1);
+    check(&checks, &later).await.unwrap();
+
+    // Tokens of many subjects spread over the three masters.
+    let mut owners = std::collections::HashSet::new();
+    for i in 0..30 {
+        let token = self::token("x").with_subject(format!("user-{i}"));
+        one.revoke(&token).await.unwrap();
+        let key = format!(
+            "tower-jwt-auth:{{22:https://id.example.com{}:user-{i}}}jti:1:x",
+            format!("user-{i}").len()
+        );
+        owners.insert(cluster.owner(&key).await);
+        assert!(two.is_revoked(&token).await.unwrap());
+    }
+    assert_eq!(owners.len(), 3, "{owners:?}");
+
+    // The DPoP replay store: one key per command.
+    let replays = RedisReplays::new(mirrored.clone());
+    let id = "hF4wRIgJ4ryJWOsCW_x5UjXROwd6U9DDq70jhRcNybg";
+    assert!(replays.first_use(id, now() + 60).await.unwrap());
+    assert!(!replays.first_use(id, now() + 60).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_master_restarted_with_its_nodes_conf_serves_again() {
+    let mut cluster = Cluster::start().await;
+    let connection = connect(&cluster, true).await;
+    let store = RedisRevocations::new(connection.clone());
+    let closed = Revocation::new(store.clone()).timeout(Duration::from_millis(300));
+    let revoked = token("revoked");
+    let fine = token("fine");
+    store.revoke(&revoked).await.unwrap();
+    check(&closed, &fine).await.unwrap();
+    assert_eq!(
+        check(&closed, &revoked).await.unwrap_err().kind(),
+        AuthErrorKind::Revoked
+    );
+
+    // Kill the master of the subject's slot: its checks fail closed, never
+    // a stale "not revoked" of the mirror.
+    let owner = cluster.owner(&format!("{TAG}jti:7:revoked")).await;
+    cluster.nodes[owner].kill();
+    cluster
+        .until("the lost master is noticed", || async {
+            match check(&closed, &fine).await {
+                Ok(()) => false,
+                Err(error) => {
+                    assert_eq!(error.kind(), AuthErrorKind::RevocationUnavailable);
+                    true
+                }
+            }
+        })
+        .await;
+    for _ in 0..3 {
+        assert_eq!(
+            check(&closed, &fine).await.unwrap_err().kind(),
+            AuthErrorKind::RevocationUnavailable
+        );
+    }
+
+    // Restarted on its port with its nodes.conf and its append-only file:
+    // it takes its slots back, the revocation is still there, checks recover.
+    cluster.nodes[owner].spawn();
+    cluster.until_ok().await;
+    cluster
+        .until("checks recover", || async {
+            check(&closed, &fine).await.is_ok()
+        })
+        .await;
+    assert_eq!(
+        check(&closed, &revoked).await.unwrap_err().kind(),
+        AuthErrorKind::Revoked
+    );
+}
+
+/// The introspection cache on the cluster: its lock and answer keys share
+/// the digest as hash tag, so its pipelines run on one node, and a fleet of
+/// two instances introspects a token once.
+#[cfg(feature = "introspection")]
+mod introspection {
+    use axum::routing::get;
+    use axum::{Extension, Router};
+    use http::StatusCode;
+    use serde_json::{Value, json};
+    use tower_jwt_auth::{Claims, Introspection, JwtAuthLayer, RedisIntrospectionCache};
+
+    use super::common::introspection_endpoint::{Hostile, json_answer, router};
+    use super::common::{Server, send_bearer, serve_axum};
+    use super::*;
+
+    async fn instance(cluster: &Cluster, endpoint: std::net::SocketAddr) -> Server {
+        let shared = RedisIntrospectionCache::new(connect(cluster, false).await);
+        let introspection = Introspection::builder(format!("http://{endpoint}/introspect"))
+            .client_secret_basic("rs", "s3cret")
+            .timeout(Duration::from_secs(2))
+            .shared_cache(shared)
+            .build()
+            .expect("introspection");
+        let layer = JwtAuthLayer::<Value>::builder()
+            .introspection(introspection)
+            .issuer("https://as.test")
+            .audience("https://api.test")
+            .build()
+            .expect("layer");
+        let me =
+            |Extension(Claims(claims)): Extension<Claims<Value>>| async move { axum::Json(claims) };
+        serve_axum(Router::new().route("/me", get(me)).layer(layer)).await
+    }
+
+    #[tokio::test]
+    async fn a_fleet_on_a_cluster_introspects_a_token_once() {
+        let cluster = Cluster::start().await;
+        let state = Hostile::default();
+        let endpoint = serve_axum(router(state.clone())).await;
+        let a = instance(&cluster, endpoint.addr).await;
+        let b = instance(&cluster, endpoint.addr).await;
+
+        for name in ["one", "two", "three", "four"] {
+            let token = format!("{name}-{}-{}", std::process::id(), now());
+            state.answer(
+                &token,
+                json_answer(json!({
+                    "active": true, "iss": "https://as.test", "aud": "https://api.test",
+                    "sub": "ada", "exp": now() + 600,
+                })),
+            );
+            for server in [&a, &b, &b, &a] {
+                let reply = timeout(BOUND, send_bearer("GET", &server.url("/me"), &token))
+                    .await
+                    .expect("an answer in time");
+                assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+            }
+            assert_eq!(
+                state.requests_for(&token),
+                1,
+                "one introspection for the fleet"
+            );
+        }
+    }
+}
