@@ -577,7 +577,8 @@ pub enum ConfigError {
         /// Its name.
         issuer: String,
     },
-    /// One issuer has both static keys and a remote key set: choose one.
+    /// One issuer has both static keys and a key set that changes (a remote
+    /// key set, key files): choose one.
     KeysAndKeySet,
     /// More of something than can be checked.
     TooMany {
@@ -771,7 +772,9 @@ impl fmt::Display for ConfigError {
             ),
             Self::DuplicateIssuer { issuer } => write!(f, "issuer {issuer:?} trusted twice"),
             Self::KeysAndKeySet => {
-                f.write_str("static keys and a remote key set for the same issuer: choose one")
+                f.write_str(
+                    "static keys and a key set that changes (`jwks`, `key_files`) for the same issuer: choose one",
+                )
             }
             Self::TooMany { what, max } => write!(f, "more than {max} {what}"),
             Self::InvalidScope { scope } => write!(

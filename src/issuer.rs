@@ -92,6 +92,15 @@ impl TrustedIssuer {
         self
     }
 
+    /// Takes this issuer's keys from files read again while the layer runs
+    /// (instead of static keys); see
+    /// [`JwtAuthBuilder::key_files`](crate::JwtAuthBuilder::key_files).
+    #[cfg(feature = "key-files")]
+    pub fn key_files(mut self, keys: crate::KeyFiles) -> Self {
+        self.config.feed = Some(std::sync::Arc::new(keys));
+        self
+    }
+
     /// Introspects this issuer's opaque tokens (RFC 7662); see
     /// [`JwtAuthBuilder::introspection`](crate::JwtAuthBuilder::introspection).
     /// With it, the issuer needs no keys (it then accepts no JWT).

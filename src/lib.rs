@@ -56,7 +56,8 @@
 //!    *different* tokens in one request are refused (`400 invalid_request`).
 //! 2. **Verify**: the key is chosen by `kid` and algorithm from the configured
 //!    [`Key`]s (or a remote JWK Set, refetched once for an unknown `kid`, with
-//!    the `remote-jwks` feature; with [`TrustedIssuer`]s, those of the issuer
+//!    the `remote-jwks` feature, or files read again when they change, with
+//!    `key-files`; with [`TrustedIssuer`]s, those of the issuer
 //!    the token names); the signature, then `exp`, `nbf`, `iss`, `aud`, `sub`,
 //!    `typ` and the required claims are checked, against an injectable
 //!    [`Clock`]. With the `introspection` feature, a token that is not a JWS
@@ -292,6 +293,7 @@
 //! | `replay-store` | yes | DPoP replay stores other than [`MemoryReplays`] (`ReplayCheck::new`, over any [`ReplayStore`]), asked under a timeout on tokio's timer; the replay check's failures logged once per outage; nothing per request unless configured |
 //! | `redis` | no | `revocation`, `replay-store`, and `RedisRevocations` and `RedisReplays`, stores shared by many servers, over one `RedisConnection` (optionally with a local mirror of revocation answers, kept correct by Redis's client-side caching); with `introspection`, `RedisIntrospectionCache`, the introspection answers shared by a fleet |
 //! | `redis-cluster` | no | `redis`, and `RedisConnection::cluster`: the Redis stores on a Redis Cluster |
+//! | `key-files` | no | `KeyFiles`: PEM keys, HMAC secrets or a JWK Set read from files and polled for changes on tokio's timer (a Kubernetes Secret volume's updates), a broken version logged once and the last good keys kept |
 //! | `token-cache` | no | [`JwtAuthBuilder::token_cache`]: a bounded cache of verified tokens |
 //!
 //!
@@ -368,6 +370,8 @@ mod introspection;
 mod issue;
 mod issuer;
 mod key;
+#[cfg(feature = "key-files")]
+mod key_files;
 mod loopback;
 mod mtls;
 #[cfg(any(
@@ -424,6 +428,11 @@ pub use introspection::{
 pub use issue::{DEFAULT_TTL, IssueError, IssuedToken, TokenIssuer, TokenIssuerBuilder};
 pub use issuer::TrustedIssuer;
 pub use key::{Key, KeySet};
+#[cfg(feature = "key-files")]
+pub use key_files::{
+    DEFAULT_MAX_KEY_FILE_SIZE, DEFAULT_POLL_INTERVAL, KeyFiles, KeyFilesBuilder, KeyFilesError,
+    KeyFilesErrorKind,
+};
 pub use mtls::{CertificateBinding, ClientCertificate, ProxyHeader};
 pub use peer::{PeerAddr, TrustedProxies};
 #[cfg(feature = "redis")]

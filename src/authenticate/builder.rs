@@ -94,7 +94,8 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
     ///
     /// Keys are the first group of settings: [`key`](Self::key),
     /// [`keys`](Self::keys), [`key_set`](Self::key_set),
-    /// [`trusted_issuer`](Self::trusted_issuer), `jwks` (feature `remote-jwks`) and
+    /// [`trusted_issuer`](Self::trusted_issuer), `jwks` (feature `remote-jwks`),
+    /// `key_files` (feature `key-files`) and
     /// [`algorithms`](Self::algorithms). Keys with a `kid` are chosen by the
     /// token's `kid`, so that a new key can join before the old one leaves:
     ///
@@ -227,6 +228,45 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
     /// ```
     #[cfg(feature = "remote-jwks")]
     pub fn jwks(mut self, keys: crate::RemoteKeySet) -> Self {
+        self.settings.issuer.feed = Some(std::sync::Arc::new(keys));
+        self
+    }
+
+    /// Takes the keys from files that are read again while the layer runs
+    /// (instead of static keys), such as a Kubernetes Secret mounted as a
+    /// volume: see `KeyFiles` (feature `key-files`).
+    ///
+    /// The keys of the current version verify synchronously, like static
+    /// keys; a new version is taken atomically by the first request after
+    /// the poll that found it, and a broken one leaves the last good keys in
+    /// use. The algorithms are those the files may hold unless
+    /// [`algorithms`](Self::algorithms) narrows them.
+    ///
+    /// ```
+    /// use jsonwebtoken::Algorithm;
+    /// use tower_jwt_auth::{JwtAuthLayer, KeyFiles, KeyFilesErrorKind};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = std::env::temp_dir().join(format!("key-files-builder-doc-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let secret = dir.join("hmac-secret");
+    /// std::fs::write(&secret, "a secret of at least 32 bytes....")?;
+    /// let layer = JwtAuthLayer::<serde_json::Value>::builder()
+    ///     .key_files(KeyFiles::hmac(&secret).build()?)
+    ///     .algorithms([Algorithm::HS256])
+    ///     .build()?;
+    ///
+    /// // A file that is not there is an error at build time, not a server
+    /// // without keys.
+    /// let missing = KeyFiles::pem(dir.join("missing.pem"), Algorithm::RS256).build();
+    /// assert_eq!(missing.unwrap_err().kind(), KeyFilesErrorKind::Unreadable);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "key-files")]
+    pub fn key_files(mut self, keys: crate::KeyFiles) -> Self {
         self.settings.issuer.feed = Some(std::sync::Arc::new(keys));
         self
     }
@@ -1610,7 +1650,7 @@ mod tests {
             ),
             (
                 ConfigError::KeysAndKeySet,
-                "static keys and a remote key set for the same issuer: choose one",
+                "static keys and a key set that changes (`jwks`, `key_files`) for the same issuer: choose one",
             ),
             (
                 ConfigError::TooMany {

@@ -2,9 +2,11 @@
 //! [`build`](RemoteKeySetBuilder::build), which checks them once and starts it.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::RemoteKeySet;
+use super::backup::BackupStore;
 use super::config::{Config, Source};
 use super::egress::ProxySetting;
 use super::error::{RemoteKeyError, RemoteKeyErrorKind};
@@ -119,7 +121,10 @@ impl RemoteKeySetBuilder {
     /// whole body (and, with [`discover`](RemoteKeySet::discover), the search
     /// for the metadata document the first time: every URL tried). Default: 10 s.
     ///
-    /// A request that waits for keys never waits longer than this.
+    /// A request that waits for keys never waits longer than this, except
+    /// with a [backup](Self::backup_file): a fetch that writes it (a new
+    /// document) or reads it (the first failure) may take up to one more
+    /// `timeout` for that.
     /// [`build`](Self::build) fails when it is zero.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.config.timeout = timeout;
@@ -155,9 +160,144 @@ impl RemoteKeySetBuilder {
     /// requests that need it are answered `503 Service Unavailable`
     /// ([`AuthErrorKind::KeysUnavailable`](crate::AuthErrorKind::KeysUnavailable));
     /// failures are retried with backoff and logged with `tracing::warn!`.
-    /// Only the settings are checked then.
+    /// Only the settings are checked then. With a
+    /// [`backup_file`](Self::backup_file), a failed first fetch reads it in
+    /// either case.
     pub fn fail_fast(mut self, fail_fast: bool) -> Self {
         self.config.fail_fast = fail_fast;
+        self
+    }
+
+    /// Keeps the last good document in the file at `path`, so that a server
+    /// can start while the identity provider is down. Default: no backup.
+    ///
+    /// - **Written** after a good fetch whose document differs from the one
+    ///   in the file (and, for an identical one, when the time in the file
+    ///   lags by more than an eighth of [`max_staleness`](Self::max_staleness),
+    ///   at most an hour): the document verbatim, when it was fetched, and
+    ///   the URL (or, with [`discover`](RemoteKeySet::discover), the issuer)
+    ///   it belongs to. The write is atomic (a temporary file in the same
+    ///   directory, flushed, then renamed over the file), so the directory
+    ///   must be writable. A failed write is logged with `tracing::warn!` and
+    ///   changes nothing else.
+    /// - **Read** once, when the first fetch fails (never when it succeeds:
+    ///   a good fetch always wins), and used if it belongs to this URL, is no
+    ///   older than `max_staleness` (nor more than a minute in the future), is
+    ///   at most [`max_document_size`](Self::max_document_size) (plus
+    ///   16 KiB), and holds a usable JWK Set within
+    ///   [`max_keys`](Self::max_keys). Then [`build`](Self::build) succeeds
+    ///   even with [`fail_fast`](Self::fail_fast), a `tracing::warn!` says
+    ///   that the provider is down and how old the backup is, and the
+    ///   provider is retried in the background with backoff, as after any
+    ///   failure. A backup that is missing or unusable is logged and ignored:
+    ///   the set behaves as without one.
+    ///
+    /// The file holds public keys only, but whoever can write it chooses the
+    /// keys tokens are checked with while the provider is down: keep it
+    /// where only the server can write. Servers may share one file (the
+    /// last writer wins; each reads whole records). With the `redis` feature,
+    /// `backup_redis` keeps it in a Redis key instead.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::RemoteKeySet;
+    ///
+    /// # async fn run() -> Result<(), tower_jwt_auth::RemoteKeyError> {
+    /// // A restart during an outage of the provider starts from the last
+    /// // document, if it is at most 12 hours old.
+    /// let keys = RemoteKeySet::builder("https://idp.example/.well-known/jwks.json")
+    ///     .backup_file("/var/lib/my-api/jwks-backup.json")
+    ///     .max_staleness(Duration::from_secs(12 * 60 * 60))
+    ///     .build()
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn backup_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.backup = Some(BackupStore::File(path.into()));
+        self
+    }
+
+    /// Keeps the last good document in the Redis key `key`, as
+    /// [`backup_file`](Self::backup_file) keeps it in a file: for a fleet
+    /// without a shared volume. Written with one `SET` (atomic), read with
+    /// one `GETRANGE` bounded as the file is; each within the
+    /// [`timeout`](Self::timeout). A Redis that is down when the first fetch
+    /// fails is like a missing backup: logged, and the set behaves as
+    /// without one. The key never expires by itself; the record's time says
+    /// how old it is. Replaces a `backup_file` (one backup per set).
+    ///
+    /// Whoever can write the key chooses the keys tokens are checked with
+    /// while the provider is down: keep Redis as private as the file would be.
+    ///
+    /// ```no_run
+    /// use tower_jwt_auth::RemoteKeySet;
+    /// use tower_jwt_auth::redis::{Client, aio::ConnectionManager};
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let redis = ConnectionManager::new(Client::open("redis://127.0.0.1/")?).await?;
+    /// let keys = RemoteKeySet::builder("https://idp.example/.well-known/jwks.json")
+    ///     .backup_redis(redis, "my-api:jwks-backup")
+    ///     .build()
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn backup_redis(
+        mut self,
+        manager: crate::redis::aio::ConnectionManager,
+        key: impl Into<String>,
+    ) -> Self {
+        self.config.backup = Some(BackupStore::Redis {
+            manager,
+            key: key.into(),
+        });
+        self
+    }
+
+    /// How long after the last good fetch the keys are still used while the
+    /// provider cannot be reached. Default: 24 hours. `Duration::MAX`: for
+    /// ever (the behaviour before this setting).
+    ///
+    /// Once the last good fetch (or the fetch of the
+    /// [backup](Self::backup_file) the set started from) is older than this,
+    /// the keys are dropped with one `tracing::warn!`: requests that need
+    /// them are answered `503 Service Unavailable`
+    /// ([`AuthErrorKind::KeysUnavailable`](crate::AuthErrorKind::KeysUnavailable))
+    /// until a fetch succeeds again, which brings them back at once. The
+    /// background task notices within the [`timeout`](Self::timeout) of a
+    /// fetch. A backup older than this is not used.
+    ///
+    /// Why 24 hours: stale keys keep accepting tokens signed with a key the
+    /// provider has removed (a leaked key, say) for as long as the outage
+    /// lasts; a day bounds that as [`cache_bounds`](Self::cache_bounds)'
+    /// default upper bound does while the provider is up. And a day into an
+    /// outage, the tokens issued before it have expired anyway (access
+    /// tokens live minutes to hours), so stale keys would mostly be
+    /// checking tokens nobody could still hold honestly. An application
+    /// whose tokens live longer, or which prefers serving to refusing, may
+    /// raise it.
+    ///
+    /// The document is also refreshed before the keys grow too stale, not
+    /// only before it expires: a `max_staleness` below the document's
+    /// lifetime shortens it. [`build`](Self::build) fails when it is below
+    /// the lower bound of [`cache_bounds`](Self::cache_bounds).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::RemoteKeySet;
+    ///
+    /// # async fn run() -> Result<(), tower_jwt_auth::RemoteKeyError> {
+    /// let keys = RemoteKeySet::builder("https://idp.example/.well-known/jwks.json")
+    ///     .max_staleness(Duration::from_secs(2 * 60 * 60))
+    ///     .build()
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn max_staleness(mut self, max: Duration) -> Self {
+        self.config.max_staleness = max;
         self
     }
 
@@ -238,7 +378,8 @@ impl RemoteKeySetBuilder {
     /// - [`InvalidConfig`](RemoteKeyErrorKind::InvalidConfig): a setting out of
     ///   range, no tokio runtime, no rustls crypto provider, an unreadable root
     ///   certificate, a proxy that is not `http://`;
-    /// - with `fail_fast` (the default), the error of the first fetch.
+    /// - with `fail_fast` (the default), the error of the first fetch, unless
+    ///   a usable [backup](Self::backup_file) took its place.
     pub async fn build(self) -> Result<RemoteKeySet, RemoteKeyError> {
         let config = self.config;
         config.check()?;

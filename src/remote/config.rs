@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::backup::BackupStore;
 use super::cache_policy::CachePolicy;
 use super::egress::ProxySetting;
 use super::error::{RemoteKeyError, RemoteKeyErrorKind};
@@ -22,6 +23,12 @@ pub(crate) struct Config {
     pub(crate) allow_http: bool,
     pub(crate) root_certificates: Vec<Vec<u8>>,
     pub(crate) proxy: ProxySetting,
+    /// Where the last good document is kept for a start while the provider
+    /// is down, if anywhere.
+    pub(super) backup: Option<BackupStore>,
+    /// How long after the last good fetch keys are still used;
+    /// `Duration::MAX`: forever.
+    pub(super) max_staleness: Duration,
 }
 
 /// The default lower bound of a document's lifetime: 60 s.
@@ -30,6 +37,9 @@ const DEFAULT_MIN_AGE: Duration = Duration::from_secs(60);
 const DEFAULT_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 /// The default lifetime of a document without a usable `max-age`: 5 min.
 const DEFAULT_DEFAULT_AGE: Duration = Duration::from_secs(5 * 60);
+/// The default maximum staleness: 24 h, as long as the longest lifetime a
+/// document may have by default (see `RemoteKeySetBuilder::max_staleness`).
+const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(24 * 60 * 60);
 
 impl Default for Config {
     fn default() -> Self {
@@ -49,6 +59,8 @@ impl Default for Config {
             allow_http: false,
             root_certificates: Vec::new(),
             proxy: ProxySetting::Environment,
+            backup: None,
+            max_staleness: DEFAULT_MAX_STALENESS,
         }
     }
 }
@@ -82,6 +94,12 @@ impl Config {
         }
         if self.unknown_kid_burst == 0 {
             return invalid("unknown_kid_burst must not be zero");
+        }
+        if self.max_staleness < self.cache.min {
+            return invalid(
+                "max_staleness must be at least the minimum lifetime of cache_bounds \
+                 (keys would be dropped before their refresh)",
+            );
         }
         Ok(())
     }
@@ -138,6 +156,10 @@ mod tests {
             },
             Config {
                 unknown_kid_burst: 0,
+                ..Config::default()
+            },
+            Config {
+                max_staleness: Duration::from_secs(59),
                 ..Config::default()
             },
         ];

@@ -91,10 +91,37 @@ fn usable_entries(
         .collect()
 }
 
+impl RemoteKeys {
+    /// When the set has no keys any more (dropped as too stale), forgets
+    /// what its keys prepared and verified, so that a token cache does not
+    /// keep accepting what the keys no longer may; whether there was any.
+    fn drop_prepared(&self, forget: &dyn Fn(&[u64])) -> bool {
+        if self
+            .prepared
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_none()
+        {
+            return false;
+        }
+        let dropped = self
+            .prepared
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let Some(dropped) = dropped else {
+            return false;
+        };
+        let removed: Vec<u64> = dropped.entries.iter().map(|e| e.fingerprint).collect();
+        forget(&removed);
+        true
+    }
+}
+
 impl DynamicKeys for RemoteKeys {
     fn sync(&self, forget: &dyn Fn(&[u64])) -> (Option<Arc<[KeyEntry]>>, bool) {
         let Some(snapshot) = self.set.snapshot() else {
-            return (None, false);
+            return (None, self.drop_prepared(forget));
         };
         if let Some(prepared) = &*self.prepared.read().unwrap_or_else(PoisonError::into_inner)
             && prepared.generation == snapshot.generation

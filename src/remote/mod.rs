@@ -17,8 +17,11 @@
 //! - `cache_policy`: `Cache-Control` to a lifetime and a refresh time;
 //! - `state`: what clones share: the keys, one fetch at a time, the rate limit;
 //! - `refresh`: the background task, its refresh times and backoff;
+//! - `backup`: the last good document kept in a file (or a Redis key), for
+//!   a start while the provider is down;
 //! - `error`: [`RemoteKeyError`].
 
+mod backup;
 mod budget;
 mod builder;
 mod cache_policy;
@@ -79,7 +82,15 @@ pub(crate) use {config::Config as ClientConfig, egress::ProxySetting, url::Targe
 ///   than `200`, a document too large, not a JWK Set, too many keys, no
 ///   usable key), the last good set stays in use (stale-if-error), the fetch
 ///   is retried with backoff, and a `tracing::warn!` event (target
-///   `tower_jwt_auth`) names the URL and the cause.
+///   `tower_jwt_auth`) names the URL and the cause. Stale, but not for ever:
+///   after [`max_staleness`](RemoteKeySetBuilder::max_staleness) (24 h by
+///   default) without a good fetch, the keys are dropped and requests are
+///   answered `503` until the provider answers again.
+/// - **Starting while the provider is down.** With a
+///   [`backup_file`](RemoteKeySetBuilder::backup_file), each new document is
+///   kept on disk (or, with `backup_redis`, in Redis), and a set whose first fetch fails starts from it (if it
+///   belongs to the same URL and is not too stale), then retries the
+///   provider in the background.
 /// - **Security.** `https://` only (plain `http://` only to loopback, unless
 ///   [`allow_http`](RemoteKeySetBuilder::allow_http)); no redirects; bounded
 ///   time, size and key count; symmetric (`oct`) keys are never taken from a
@@ -215,7 +226,8 @@ impl RemoteKeySet {
     /// For a token whose `kid` the snapshot lacks, or when there is no
     /// snapshot: joins the fetch in flight, or starts one if the budget for
     /// unknown key ids allows. Ends with the fetch, or at once; never later
-    /// than the configured timeout after the fetch started.
+    /// than the configured timeout after the fetch started (twice that when
+    /// the fetch also writes or reads a backup).
     pub(crate) fn refresh_for_unknown_key(&self) -> BoxFuture<'static, ()> {
         let state = Arc::clone(&self.state);
         Box::pin(async move {
@@ -237,8 +249,12 @@ impl RemoteKeySet {
     ) -> Result<Self, RemoteKeyError> {
         let fail_fast = config.fail_fast;
         let state = Arc::new(State::new(config, source, fetcher, runtime));
-        if fail_fast {
-            state.join_or_start().await?;
+        if fail_fast
+            && let Err(error) = state.join_or_start().await
+            // A failed first fetch may have restored the backup.
+            && state.snapshot().is_none()
+        {
+            return Err(error);
         }
         refresh::spawn_background(&state);
         Ok(Self { state })

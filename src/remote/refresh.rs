@@ -24,18 +24,22 @@ pub(super) fn spawn_background(state: &Arc<State>) {
 /// Sleeps until the next refresh is due, fetches (or joins the fetch in
 /// flight) and plans the next one: at 80–90 % of the new document's lifetime
 /// after a success (planned by `store`), after a growing, jittered delay after
-/// a failure.
+/// a failure. Wakes also when the keys become too stale, to drop them.
 async fn run(state: Weak<State>) {
     let mut backoff = Backoff::default();
     loop {
-        let Some(due) = state.upgrade().map(|s| *lock(&s.next_refresh)) else {
+        let Some((due, stale_at)) = state
+            .upgrade()
+            .map(|s| (*lock(&s.next_refresh), s.stale_at()))
+        else {
             return;
         };
-        tokio::time::sleep_until(due).await;
+        tokio::time::sleep_until(stale_at.map_or(due, |stale| stale.min(due))).await;
         let flight = {
             let Some(state) = state.upgrade() else {
                 return;
             };
+            state.drop_if_stale();
             if *lock(&state.next_refresh) > Instant::now() {
                 // Another fetch stored a document meanwhile.
                 continue;

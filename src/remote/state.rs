@@ -2,8 +2,9 @@
 //! the fetch that stores them, and the single flight that every caller of a
 //! fetch shares, with the rate limit for unknown key ids.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures_util::FutureExt as _;
@@ -14,6 +15,7 @@ use tokio::time::Instant;
 
 use crate::key::KeySet;
 
+use super::backup::{self, BackupOrigin};
 use super::budget::Budget;
 use super::config::{Config, Source};
 use super::error::{RemoteKeyError, RemoteKeyErrorKind};
@@ -47,6 +49,10 @@ pub(super) struct State {
     /// When the background task should fetch next.
     pub(super) next_refresh: Mutex<Instant>,
     pub(super) background: Mutex<Option<AbortHandle>>,
+    /// The document last written to the backup, and its fetch time.
+    backup_written: Mutex<Option<(Bytes, SystemTime)>>,
+    /// Whether the backup was read (it is read once, at the first failure).
+    backup_read: AtomicBool,
 }
 
 /// What discovery found, kept for the life of the set.
@@ -60,6 +66,12 @@ struct Discovered {
 struct Current {
     snapshot: Option<Arc<Snapshot>>,
     document: Bytes,
+    /// The last generation given: kept when stale keys are dropped, so that
+    /// the next document has a new one.
+    generation: u64,
+    /// When the keys become too stale to use (`max_staleness` after the last
+    /// good fetch); `None` for never, or without keys.
+    stale_at: Option<Instant>,
 }
 
 /// Locks `mutex`; a panic elsewhere while it was held leaves nothing half-done
@@ -104,6 +116,8 @@ impl State {
             }),
             next_refresh: Mutex::new(Instant::now()),
             background: Mutex::new(None),
+            backup_written: Mutex::new(None),
+            backup_read: AtomicBool::new(false),
         }
     }
 
@@ -175,17 +189,10 @@ impl State {
     /// identical document keeps the current snapshot and its generation (so
     /// whatever was derived from it stays valid).
     fn store(&self, document: Bytes, keys: KeySet, lifetime: Duration, url: &str) {
-        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
-        let generation = match &current.snapshot {
-            Some(snapshot) if current.document == document => snapshot.generation,
-            previous => {
-                let generation = previous.as_ref().map_or(1, |s| s.generation + 1);
-                current.snapshot = Some(Arc::new(Snapshot { generation, keys }));
-                current.document = document;
-                generation
-            }
-        };
-        drop(current);
+        let generation = self.replace(document, keys, Duration::ZERO);
+        // Refreshed before the keys grow too stale, not only before the
+        // document expires (`Config::check` keeps this within the bounds).
+        let lifetime = lifetime.min(self.config.max_staleness);
         *lock(&self.next_refresh) = Instant::now() + cache_policy::refresh_delay(lifetime);
         tracing::debug!(
             target: "tower_jwt_auth",
@@ -193,6 +200,161 @@ impl State {
             generation,
             lifetime_secs = lifetime.as_secs(),
             "JWK Set fetched",
+        );
+    }
+
+    /// Makes `document` the current one, fetched `age` ago; its generation.
+    fn replace(&self, document: Bytes, keys: KeySet, age: Duration) -> u64 {
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        let generation = match &current.snapshot {
+            Some(snapshot) if current.document == document => snapshot.generation,
+            _ => {
+                current.generation += 1;
+                let generation = current.generation;
+                current.snapshot = Some(Arc::new(Snapshot { generation, keys }));
+                current.document = document;
+                generation
+            }
+        };
+        current.stale_at = self
+            .config
+            .max_staleness
+            .checked_sub(age)
+            .and_then(|left| Instant::now().checked_add(left));
+        generation
+    }
+
+    /// When the current keys become too stale to use, if ever.
+    pub(super) fn stale_at(&self) -> Option<Instant> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .stale_at
+    }
+
+    /// Drops the keys once they are older than `max_staleness`: requests
+    /// are answered `503` until a fetch succeeds. Logged once.
+    pub(super) fn drop_if_stale(&self) {
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        if current.stale_at.is_none_or(|at| at > Instant::now()) {
+            return;
+        }
+        current.stale_at = None;
+        current.document = Bytes::new();
+        if current.snapshot.take().is_none() {
+            return;
+        }
+        drop(current);
+        tracing::warn!(
+            target: "tower_jwt_auth",
+            url = %self.shown_url(),
+            max_staleness_secs = self.config.max_staleness.as_secs(),
+            "JWK Set keys dropped: no good fetch for longer than max_staleness; \
+             requests that need keys are answered 503 until a fetch succeeds",
+        );
+    }
+
+    /// Which configuration a backup must belong to.
+    fn backup_origin(&self) -> BackupOrigin {
+        match &self.source {
+            Source::Jwks(target) => BackupOrigin::JwksUri(target.text.to_string()),
+            Source::Discovery { issuer, .. } => BackupOrigin::Issuer(issuer.clone()),
+        }
+    }
+
+    /// After a good fetch: writes the current document to the backup when
+    /// it differs from the one written, or when the time written lags the
+    /// fetch by more than [`Self::backup_lag`]. A failure is logged, and
+    /// changes nothing else.
+    async fn save_backup(&self) {
+        let Some(store) = &self.config.backup else {
+            return;
+        };
+        let document = self
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .document
+            .clone();
+        let now = SystemTime::now();
+        if let Some((written, at)) = &*lock(&self.backup_written)
+            && *written == document
+            && now
+                .duration_since(*at)
+                .is_ok_and(|lag| lag < self.backup_lag())
+        {
+            return;
+        }
+        let record = match backup::encode(&self.backup_origin(), &document, now) {
+            Ok(record) => record,
+            Err(why) => return self.warn_backup(&format!("cannot write it: {why}")),
+        };
+        let timeout = self.config.timeout;
+        match tokio::time::timeout(timeout, store.save(record)).await {
+            Ok(Ok(())) => *lock(&self.backup_written) = Some((document, now)),
+            Ok(Err(error)) => self.warn_backup(&format!("cannot write it: {error}")),
+            Err(_) => self.warn_backup(&format!("cannot write it within {timeout:?}")),
+        }
+    }
+
+    /// How far the time in the backup may lag the last good fetch: an eighth
+    /// of `max_staleness` (a backup is refused a little early, never late),
+    /// at most an hour; an identical document is written again only then.
+    fn backup_lag(&self) -> Duration {
+        (self.config.max_staleness / 8).min(Duration::from_secs(60 * 60))
+    }
+
+    /// After a failed fetch, before any document arrived: the backup's
+    /// document, if it is usable (see `backup::restore`). Read once.
+    async fn restore_backup(&self) {
+        let Some(store) = &self.config.backup else {
+            return;
+        };
+        if self.snapshot().is_some() || self.backup_read.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let limit = self
+            .config
+            .max_document_size
+            .saturating_add(backup::ENVELOPE);
+        let timeout = self.config.timeout;
+        let record = match tokio::time::timeout(timeout, store.load(limit)).await {
+            Ok(Ok(Some(record))) => record,
+            Ok(Ok(None)) => return self.warn_backup("none was written yet"),
+            Ok(Err(error)) => return self.warn_backup(&format!("cannot read it: {error}")),
+            Err(_) => return self.warn_backup(&format!("cannot read it within {timeout:?}")),
+        };
+        let restored = match backup::restore(
+            &record,
+            &self.backup_origin(),
+            self.config.max_keys,
+            self.config.max_staleness,
+            SystemTime::now(),
+        ) {
+            Ok(restored) => restored,
+            Err(why) => return self.warn_backup(&format!("not used: {why}")),
+        };
+        let generation = self.replace(restored.document.clone(), restored.keys, restored.age);
+        *lock(&self.backup_written) = Some((restored.document, restored.fetched_at));
+        tracing::warn!(
+            target: "tower_jwt_auth",
+            url = %self.shown_url(),
+            backup = %self.config.backup.as_ref().map(|b| b.describe()).unwrap_or_default(),
+            age_secs = restored.age.as_secs(),
+            generation,
+            "the identity provider is down: using the JWK Set backup fetched {} s ago \
+             until a fetch succeeds",
+            restored.age.as_secs(),
+        );
+    }
+
+    /// One line per backup that cannot be written or used.
+    fn warn_backup(&self, problem: &str) {
+        tracing::warn!(
+            target: "tower_jwt_auth",
+            url = %self.shown_url(),
+            backup = %self.config.backup.as_ref().map(|b| b.describe()).unwrap_or_default(),
+            "JWK Set backup: {problem}",
         );
     }
 
@@ -228,8 +390,12 @@ impl State {
             // fetch panics, but never while `start` holds the lock.
             let end = EndOfFlight { state, id };
             let result = end.state.fetch().await;
-            if let Err(error) = &result {
-                end.state.warn(error);
+            match &result {
+                Ok(()) => end.state.save_backup().await,
+                Err(error) => {
+                    end.state.restore_backup().await;
+                    end.state.warn(error);
+                }
             }
             result
         });

@@ -18,7 +18,7 @@ use jsonwebtoken::crypto::CryptoProvider;
 use super::{KeyEntry, VerifyError, check_signature};
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 
-/// Keys that come from elsewhere, as configured (a remote JWK Set).
+/// Keys that come from elsewhere, as configured (a remote JWK Set, key files).
 pub(crate) trait KeyFeed: fmt::Debug + Send + Sync + 'static {
     /// Opens the feed for one trusted issuer, whose tokens may use
     /// `algorithms` (`None`: the feed's default).
@@ -31,6 +31,11 @@ pub(crate) trait KeyFeed: fmt::Debug + Send + Sync + 'static {
         provider: &'static CryptoProvider,
         algorithms: Option<Vec<Algorithm>>,
     ) -> Result<OpenFeed, ConfigError>;
+
+    /// The builder method that configures the feed, for errors.
+    fn setting(&self) -> &'static str {
+        "jwks"
+    }
 }
 
 /// A feed opened for one trusted issuer.
@@ -42,9 +47,10 @@ pub(crate) struct OpenFeed {
 
 /// The keys of an open feed, which may change while the layer runs.
 pub(crate) trait DynamicKeys: Send + Sync + 'static {
-    /// The keys of the moment, prepared (`None` before the first arrived), and
-    /// whether this call prepared a new set. `forget` receives the
-    /// fingerprints of keys that left the set.
+    /// The keys of the moment, prepared (`None` before the first arrived, or
+    /// once they were dropped), and whether this call prepared a new set or
+    /// dropped the old one. `forget` receives the fingerprints of keys that
+    /// left the set.
     fn sync(&self, forget: &dyn Fn(&[u64])) -> (Option<Arc<[KeyEntry]>>, bool);
 
     /// A refresh that may bring a key the current set lacks: shared with every

@@ -35,15 +35,16 @@ impl IssuerConfig {
     /// trusted issuers must not have its own.
     pub(crate) fn first_setting(&self) -> Option<&'static str> {
         [
-            (!self.keys.is_empty(), "key"),
-            (!self.issuers.is_empty(), "issuer"),
-            (!self.audiences.is_empty(), "audience"),
-            (self.algorithms.is_some(), "algorithms"),
-            (self.feed.is_some(), "jwks"),
-            (self.introspection.is_some(), "introspection"),
+            (!self.keys.is_empty()).then_some("key"),
+            (!self.issuers.is_empty()).then_some("issuer"),
+            (!self.audiences.is_empty()).then_some("audience"),
+            self.algorithms.is_some().then_some("algorithms"),
+            self.feed.as_ref().map(|feed| feed.setting()),
+            self.introspection.is_some().then_some("introspection"),
         ]
         .into_iter()
-        .find_map(|(set, name)| set.then_some(name))
+        .flatten()
+        .next()
     }
 }
 

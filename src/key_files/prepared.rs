@@ -1,0 +1,50 @@
+//! The keys of one version, made ready for one trusted issuer's algorithms
+//! the first time a request meets that version ([`Prepared`]).
+
+use std::sync::{Arc, PoisonError, RwLock};
+
+use crate::verify::KeyEntry;
+
+/// The entries of the newest version prepared so far, by generation.
+#[derive(Default)]
+pub(super) struct Prepared {
+    slot: RwLock<Option<(u64, Arc<[KeyEntry]>)>>,
+}
+
+impl Prepared {
+    /// The entries of `generation`, prepared by `prepare` unless they already
+    /// are; whether this call installed them. `forget` receives the
+    /// fingerprints of the keys of the older version that the new one lacks.
+    pub(super) fn get_or_prepare(
+        &self,
+        generation: u64,
+        prepare: impl FnOnce() -> Vec<KeyEntry>,
+        forget: &dyn Fn(&[u64]),
+    ) -> (Arc<[KeyEntry]>, bool) {
+        if let Some((prepared, entries)) =
+            &*self.slot.read().unwrap_or_else(PoisonError::into_inner)
+            && *prepared == generation
+        {
+            return (entries.clone(), false);
+        }
+        // Several requests may prepare the same new version at once; the
+        // work is the same and the newest generation wins.
+        let fresh: Arc<[KeyEntry]> = prepare().into();
+        let mut slot = self.slot.write().unwrap_or_else(PoisonError::into_inner);
+        match &*slot {
+            Some((current, entries)) if *current >= generation => (entries.clone(), false),
+            old => {
+                if let Some((_, old)) = old {
+                    let removed: Vec<u64> = old
+                        .iter()
+                        .map(|e| e.fingerprint)
+                        .filter(|f| !fresh.iter().any(|e| e.fingerprint == *f))
+                        .collect();
+                    forget(&removed);
+                }
+                *slot = Some((generation, fresh.clone()));
+                (fresh, true)
+            }
+        }
+    }
+}
