@@ -414,7 +414,10 @@ pub use introspection::RedisIntrospectionCache;
 pub use introspection::{
     DEFAULT_INTROSPECTION_CACHE_CAPACITY, Introspection, IntrospectionBuilder,
 };
-pub use issue::{DEFAULT_TTL, IssueError, IssuedToken, TokenIssuer, TokenIssuerBuilder};
+pub use issue::{
+    DEFAULT_JWKS_MAX_AGE, DEFAULT_TTL, IssueError, IssuedToken, JwkSetService, KeyRing,
+    KeyRingBuilder, RotateError, SigningKey, TokenIssuer, TokenIssuerBuilder,
+};
 pub use issuer::TrustedIssuer;
 pub use key::{Key, KeySet};
 pub use mtls::{CertificateBinding, ClientCertificate, ProxyHeader};
