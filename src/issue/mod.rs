@@ -3,8 +3,11 @@
 //! - `signing_key`: [`SigningKey`], a private key with its public JWK and `kid`;
 //! - `ring`: [`KeyRing`], the next, current and retired keys of an issuer
 //!   that rotates them, and the timing rules that make rotations invisible;
-//! - `jwks`: [`JwkSetService`], the ring's public JWK Set over HTTP.
+//! - `jwks`: [`JwkSetService`], the ring's public JWK Set over HTTP;
+//! - `feed`: the ring as the verifier's source of keys, for a service that
+//!   verifies its own tokens (`JwtAuthBuilder::key_ring`).
 
+mod feed;
 mod jwks;
 mod ring;
 mod signing_key;

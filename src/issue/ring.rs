@@ -111,6 +111,8 @@ struct Keys {
     current: Arc<RingKey>,
     retired: Vec<Retired>,
     document: Bytes,
+    /// Counts the changes of the set, for verifiers in this process.
+    generation: u64,
 }
 
 /// A key of the ring, with the latest `exp` it signed.
@@ -234,10 +236,7 @@ impl KeyRing {
             });
         }
         let kid = new.kid();
-        let taken = [&keys.next, &keys.current]
-            .into_iter()
-            .chain(keys.retired.iter().map(|r| &r.key))
-            .any(|k| k.key.kid() == kid);
+        let taken = keys.all().any(|k| k.key.kid() == kid);
         if taken {
             return Err(RotateError::DuplicateKid(kid.to_owned()));
         }
@@ -248,7 +247,7 @@ impl KeyRing {
             retired_at: now,
         });
         self.prune_locked(&mut keys, now);
-        keys.document = jwk_set(&keys);
+        keys.changed();
         Ok(())
     }
 
@@ -298,6 +297,20 @@ impl KeyRing {
         self.inner.max_age
     }
 
+    /// The set's generation, retired keys past their time dropped first.
+    pub(crate) fn generation(&self) -> u64 {
+        self.prune();
+        self.read().generation
+    }
+
+    /// The public JWKs of the set, and its generation.
+    pub(crate) fn public_jwks(&self) -> (u64, Vec<jsonwebtoken::jwk::Jwk>) {
+        self.prune();
+        let keys = self.read();
+        let jwks = keys.all().map(|k| k.key.public_jwk().clone()).collect();
+        (keys.generation, jwks)
+    }
+
     pub(crate) fn cache_control(&self) -> &HeaderValue {
         &self.inner.cache_control
     }
@@ -313,7 +326,7 @@ impl KeyRing {
         if expired {
             let mut keys = self.write();
             if self.prune_locked(&mut keys, now) {
-                keys.document = jwk_set(&keys);
+                keys.changed();
             }
         }
     }
@@ -355,13 +368,24 @@ impl KeyRing {
     }
 }
 
+impl Keys {
+    /// Every key: next, current, then the retired ones, the latest first.
+    fn all(&self) -> impl Iterator<Item = &Arc<RingKey>> {
+        [&self.next, &self.current]
+            .into_iter()
+            .chain(self.retired.iter().rev().map(|r| &r.key))
+    }
+
+    /// Rewrites the document after a change.
+    fn changed(&mut self) {
+        self.document = jwk_set(self);
+        self.generation += 1;
+    }
+}
+
 /// `{"keys":[next, current, retired...]}`: public JWKs only.
 fn jwk_set(keys: &Keys) -> Bytes {
-    let jwks: Vec<_> = [&keys.next, &keys.current]
-        .into_iter()
-        .chain(keys.retired.iter().rev().map(|r| &r.key))
-        .map(|k| k.key.public_jwk())
-        .collect();
+    let jwks: Vec<_> = keys.all().map(|k| k.key.public_jwk()).collect();
     // Serializing public JWKs (strings only) cannot fail; an empty set would
     // be the safe answer if it ever did.
     serde_json::to_vec(&serde_json::json!({ "keys": jwks }))
@@ -409,8 +433,9 @@ impl KeyRingBuilder {
             current: RingKey::new(self.current, now),
             retired: Vec::new(),
             document: Bytes::new(),
+            generation: 0,
         };
-        keys.document = jwk_set(&keys);
+        keys.changed();
         let cache_control =
             HeaderValue::from_str(&format!("public, max-age={}", ceil_secs(self.max_age)))
                 .unwrap_or_else(|_| HeaderValue::from_static("no-cache"));
