@@ -182,7 +182,8 @@ mod tests {
             let now = now.clone();
             move || now.load(Ordering::Relaxed)
         };
-        let ring = KeyRing::builder(key(), key())
+        let first_key = key();
+        let ring = KeyRing::builder(first_key.clone(), key())
             .max_age(Duration::from_secs(60))
             .token_ttl(Duration::from_secs(600))
             .leeway(Duration::from_secs(60))
@@ -208,14 +209,19 @@ mod tests {
         // The retired key still verifies its tokens.
         assert_eq!(verify(&layer, &first).await, (StatusCode::OK, None));
 
-        // Dropped after 600 s + 60 s: its tokens are refused even within
-        // a leeway the layer would allow them (the key is gone).
+        // Dropped after 600 s + 60 s: a token it signs now, valid in every
+        // other respect, is refused (the key is gone).
         now.store(START + 61 + 661, Ordering::Relaxed);
         assert!(ring.retired_kids().is_empty());
-        let late = TokenIssuer::key_ring(ring.clone()).build().unwrap();
-        let _ = late;
+        let forged = TokenIssuer::builder(first_key.encoding_key().clone(), Algorithm::ES256)
+            .kid(first_key.kid())
+            .clock(move || START + 61 + 661)
+            .build()
+            .unwrap()
+            .issue(&serde_json::json!({"sub": "m"}))
+            .unwrap();
         assert_eq!(
-            verify(&layer, &first).await,
+            verify(&layer, &forged).await,
             (StatusCode::UNAUTHORIZED, Some(AuthErrorKind::UnknownKey))
         );
     }
