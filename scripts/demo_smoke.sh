@@ -506,7 +506,7 @@ print(" ".join(k["kid"] for k in keys))' "$body"
 }
 
 # Rotating every 2 s, each key published 1 s (+1 for whole seconds) before it signs.
-start demo-ring DEMO_ADDR DEMO_ROTATE_SECS=2 DEMO_JWKS_MAX_AGE=1
+start demo-ring DEMO_ADDR DEMO_ROTATE_SECS=2 DEMO_JWKS_MAX_AGE=1 -- --example demo
 ring_pid=$pid
 ring_log=$log
 check "without JWT_SECRET the demo says it signs with rotating ES256 keys" \

@@ -56,7 +56,8 @@
 //!    *different* tokens in one request are refused (`400 invalid_request`).
 //! 2. **Verify**: the key is chosen by `kid` and algorithm from the configured
 //!    [`Key`]s (or a remote JWK Set, refetched once for an unknown `kid`, with
-//!    the `remote-jwks` feature; with [`TrustedIssuer`]s, those of the issuer
+//!    the `remote-jwks` feature; or the published keys of a [`KeyRing`] that
+//!    this process signs with; with [`TrustedIssuer`]s, those of the issuer
 //!    the token names); the signature, then `exp`, `nbf`, `iss`, `aud`, `sub`,
 //!    `typ` and the required claims are checked, against an injectable
 //!    [`Clock`]. With the `introspection` feature, a token that is not a JWS

@@ -594,7 +594,7 @@ mod tests {
         ring.rotate(key()).unwrap();
         // Retired at START + 100: published through + 600 + 30.
         now.store(START + 100 + 630, Ordering::Relaxed);
-        assert_eq!(ring.retired_kids(), [first.clone()]);
+        assert_eq!(ring.retired_kids(), std::slice::from_ref(&first));
         assert!(kids(&ring).contains(&first));
         now.store(START + 100 + 631, Ordering::Relaxed);
         assert!(ring.retired_kids().is_empty());
@@ -626,7 +626,7 @@ mod tests {
         assert_eq!(header.kid, Some(ring.current_kid()));
         // Past the ring's TTL, not past the long token's exp (+ leeway).
         now.store(START + 1000, Ordering::Relaxed);
-        assert_eq!(ring.retired_kids(), [first.clone()]);
+        assert_eq!(ring.retired_kids(), std::slice::from_ref(&first));
         now.store(START + 5030, Ordering::Relaxed);
         assert_eq!(ring.retired_kids(), [first]);
         now.store(START + 5031, Ordering::Relaxed);
