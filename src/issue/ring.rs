@@ -299,8 +299,7 @@ impl KeyRing {
 
     /// The set's generation, retired keys past their time dropped first.
     pub(crate) fn generation(&self) -> u64 {
-        self.prune();
-        self.read().generation
+        self.prune()
     }
 
     /// The public JWKs of the set, and its generation.
@@ -317,18 +316,21 @@ impl KeyRing {
 
     /// Drops the retired keys past their time; the write lock only when
     /// there is one.
-    fn prune(&self) {
+    /// The set's generation after that: one read lock when nothing expired
+    /// (what a verifier in this process pays per request).
+    fn prune(&self) -> u64 {
         let now = self.inner.clock.now();
-        let expired = {
+        {
             let keys = self.read();
-            keys.retired.iter().any(|r| now >= self.deadline(r))
-        };
-        if expired {
-            let mut keys = self.write();
-            if self.prune_locked(&mut keys, now) {
-                keys.changed();
+            if !keys.retired.iter().any(|r| now >= self.deadline(r)) {
+                return keys.generation;
             }
         }
+        let mut keys = self.write();
+        if self.prune_locked(&mut keys, now) {
+            keys.changed();
+        }
+        keys.generation
     }
 
     fn prune_locked(&self, keys: &mut Keys, now: u64) -> bool {
