@@ -208,6 +208,23 @@ mod tests {
     }
 
     #[test]
+    fn debug_never_shows_the_private_key() {
+        let key = SigningKey::from_pem(Algorithm::EdDSA, rfc_8037_pem().as_bytes()).unwrap();
+        let ring = crate::KeyRing::builder(key.clone(), key.clone().with_kid("next")).build();
+        let issuer = crate::TokenIssuer::key_ring(ring.clone()).build().unwrap();
+        for debug in [
+            format!("{key:?}"),
+            format!("{ring:?}"),
+            format!("{issuer:?}"),
+            format!("{:?}", ring.jwk_set_service()),
+        ] {
+            assert!(debug.contains("[redacted]"), "{debug}");
+            assert!(debug.contains(RFC_8037_THUMBPRINT), "{debug}");
+            assert!(!debug.contains(RFC_8037_D), "{debug}");
+        }
+    }
+
+    #[test]
     fn every_asymmetric_family_has_its_public_jwk() {
         let cases = [
             (Algorithm::ES256, &rcgen::PKCS_ECDSA_P256_SHA256, "EC"),
