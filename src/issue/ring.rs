@@ -197,7 +197,9 @@ impl KeyRing {
     /// A ring whose `current` key signs from now on, with `next` published
     /// ahead of the first rotation. Both are published at once: a verifier
     /// meets `current` either in its first fetch, or through its fetch for
-    /// an unknown `kid`.
+    /// an unknown `kid`. Give them different `kid`s (thumbprints differ
+    /// for different keys), as [`rotate`](Self::rotate) requires of every
+    /// new key.
     pub fn builder(current: SigningKey, next: SigningKey) -> KeyRingBuilder {
         KeyRingBuilder {
             current,
