@@ -578,7 +578,7 @@ pub enum ConfigError {
         issuer: String,
     },
     /// One issuer has both static keys and a key set that changes (a remote
-    /// key set, key files): choose one.
+    /// key set, key files, a key ring): choose one.
     KeysAndKeySet,
     /// More of something than can be checked.
     TooMany {
@@ -773,7 +773,7 @@ impl fmt::Display for ConfigError {
             Self::DuplicateIssuer { issuer } => write!(f, "issuer {issuer:?} trusted twice"),
             Self::KeysAndKeySet => {
                 f.write_str(
-                    "static keys and a key set that changes (`jwks`, `key_files`) for the same issuer: choose one",
+                    "static keys and a key set that changes (`jwks`, `key_files`, `key_ring`) for the same issuer: choose one",
                 )
             }
             Self::TooMany { what, max } => write!(f, "more than {max} {what}"),

@@ -57,7 +57,8 @@
 //! 2. **Verify**: the key is chosen by `kid` and algorithm from the configured
 //!    [`Key`]s (or a remote JWK Set, refetched once for an unknown `kid`, with
 //!    the `remote-jwks` feature, or files read again when they change, with
-//!    `key-files`; with [`TrustedIssuer`]s, those of the issuer
+//!    `key-files`, or the published keys of a [`KeyRing`] that this process
+//!    signs with; with [`TrustedIssuer`]s, those of the issuer
 //!    the token names); the signature, then `exp`, `nbf`, `iss`, `aud`, `sub`,
 //!    `typ` and the required claims are checked, against an injectable
 //!    [`Clock`]. With the `introspection` feature, a token that is not a JWS
@@ -421,7 +422,10 @@ pub use introspection::RedisIntrospectionCache;
 pub use introspection::{
     DEFAULT_INTROSPECTION_CACHE_CAPACITY, Introspection, IntrospectionBuilder,
 };
-pub use issue::{DEFAULT_TTL, IssueError, IssuedToken, TokenIssuer, TokenIssuerBuilder};
+pub use issue::{
+    DEFAULT_JWKS_MAX_AGE, DEFAULT_TTL, IssueError, IssuedToken, JwkSetService, KeyRing,
+    KeyRingBuilder, RotateError, SigningKey, TokenIssuer, TokenIssuerBuilder,
+};
 pub use issuer::TrustedIssuer;
 pub use key::{Key, KeySet};
 #[cfg(feature = "key-files")]
