@@ -13,6 +13,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::key::KeySet;
+use crate::metrics::{KeySetMetrics, Refetch};
 
 use super::budget::Budget;
 use super::config::{Config, Source};
@@ -47,6 +48,9 @@ pub(super) struct State {
     /// When the background task should fetch next.
     pub(super) next_refresh: Mutex<Instant>,
     pub(super) background: Mutex<Option<AbortHandle>>,
+    /// Its metrics, labelled with the configured URL (empty without the
+    /// `metrics` feature).
+    pub(super) metrics: KeySetMetrics,
 }
 
 /// What discovery found, kept for the life of the set.
@@ -90,7 +94,14 @@ impl State {
             config.unknown_kid_interval,
             Instant::now(),
         );
+        // The configured URL, never the one discovery finds: one label for
+        // the life of the set.
+        let metrics = KeySetMetrics::new(&match &source {
+            Source::Jwks(target) => Arc::clone(&target.text),
+            Source::Discovery { issuer, .. } => Arc::from(issuer.as_str()),
+        });
         Self {
+            metrics,
             config,
             source,
             fetcher,
@@ -186,6 +197,7 @@ impl State {
             }
         };
         drop(current);
+        self.metrics.stored();
         *lock(&self.next_refresh) = Instant::now() + cache_policy::refresh_delay(lifetime);
         tracing::debug!(
             target: "tower_jwt_auth",
@@ -210,11 +222,14 @@ impl State {
     pub(super) fn join_or_start_limited(self: &Arc<Self>) -> Option<FlightFuture> {
         let mut flight = lock(&self.flight);
         if let Some((_, running)) = &flight.in_flight {
+            self.metrics.refetch(Refetch::Joined);
             return Some(running.clone());
         }
         if !flight.unknown_kids.spend(Instant::now()) {
+            self.metrics.refetch(Refetch::Limited);
             return None;
         }
+        self.metrics.refetch(Refetch::Started);
         Some(self.start(&mut flight))
     }
 
@@ -222,6 +237,7 @@ impl State {
     fn start(self: &Arc<Self>, flight: &mut Flight) -> FlightFuture {
         let id = flight.next_id;
         flight.next_id += 1;
+        self.metrics.fetch_started();
         let state = Arc::clone(self);
         let task = self.runtime.spawn(async move {
             // Made inside the task, so that it also clears the flight if the
@@ -229,6 +245,7 @@ impl State {
             let end = EndOfFlight { state, id };
             let result = end.state.fetch().await;
             if let Err(error) = &result {
+                end.state.metrics.fetch_failed();
                 end.state.warn(error);
             }
             result
