@@ -259,6 +259,7 @@ mod on {
     }
 
     /// A lookup in the verified-token cache.
+    #[cfg_attr(not(feature = "token-cache"), allow(dead_code))]
     pub(crate) fn token_cache(result: CacheLookup) {
         counter(match result {
             CacheLookup::Hit => static_key!(TOKEN_CACHE, "result" => "hit"),
@@ -269,6 +270,7 @@ mod on {
 
     /// The metrics of one remote key set, labelled with its configured URL.
     #[derive(Debug)]
+    #[cfg_attr(not(feature = "remote-jwks"), allow(dead_code))]
     pub(crate) struct KeySetMetrics {
         fetches: Key,
         failures: Key,
@@ -280,6 +282,7 @@ mod on {
         epoch: Instant,
     }
 
+    #[cfg_attr(not(feature = "remote-jwks"), allow(dead_code))]
     impl KeySetMetrics {
         pub(crate) fn new(url: &Arc<str>) -> Self {
             let url = || Label::new("url", SharedString::from_shared(Arc::clone(url)));
@@ -338,6 +341,7 @@ mod on {
     }
 
     /// A revocation check's result and duration.
+    #[cfg_attr(not(feature = "revocation"), allow(dead_code))]
     pub(crate) fn revocation_check(started: Started, result: RevocationResult) {
         seconds(static_key!(REVOCATION_DURATION,), started.0);
         counter(match result {
@@ -352,6 +356,10 @@ mod on {
 
     /// The gauge of the store that `check` (the outage events' word for it)
     /// asks.
+    #[cfg_attr(
+        not(any(feature = "revocation", feature = "replay-store")),
+        allow(dead_code)
+    )]
     fn outage_gauge(check: &str, change: f64) {
         let key = match check {
             "revocation" => static_key!(OUTAGE, "check" => "revocation"),
@@ -366,11 +374,19 @@ mod on {
     }
 
     /// An outage of the store that `check` asks started.
+    #[cfg_attr(
+        not(any(feature = "revocation", feature = "replay-store")),
+        allow(dead_code)
+    )]
     pub(crate) fn outage_started(check: &str) {
         outage_gauge(check, 1.0);
     }
 
     /// An outage of the store that `check` asks ended.
+    #[cfg_attr(
+        not(any(feature = "revocation", feature = "replay-store")),
+        allow(dead_code)
+    )]
     pub(crate) fn outage_ended(check: &str) {
         outage_gauge(check, -1.0);
     }
