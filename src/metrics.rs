@@ -153,6 +153,15 @@ mod on {
         Started(Instant::now())
     }
 
+    /// What `decide` returns, handed to `record` with the time it started.
+    #[inline]
+    pub(crate) fn timed<V>(decide: impl FnOnce() -> V, record: impl FnOnce(&mut V, Started)) -> V {
+        let started = start();
+        let mut decision = decide();
+        record(&mut decision, started);
+        decision
+    }
+
     /// The issuers' label values of a layer with trusted issuers, by position;
     /// nothing for a layer configured with keys.
     #[derive(Debug, Default)]
@@ -246,16 +255,18 @@ mod on {
         seconds(key, started.0);
     }
 
-    /// `pending`, which records the time from `started` to its decision.
+    /// Makes `pending` record the time from `started` to its decision.
     pub(crate) fn decided_later<T: Send + 'static, E: Send + 'static>(
         started: Started,
-        pending: BoxFuture<'static, Result<T, E>>,
-    ) -> BoxFuture<'static, Result<T, E>> {
-        Box::pin(async move {
-            let decision = pending.await;
+        pending: &mut BoxFuture<'static, Result<T, E>>,
+    ) {
+        // A placeholder of no size: boxing it allocates nothing.
+        let inner = std::mem::replace(pending, Box::pin(std::future::pending()));
+        *pending = Box::pin(async move {
+            let decision = inner.await;
             decided(started, decision.is_ok());
             decision
-        })
+        });
     }
 
     /// A lookup in the verified-token cache.
@@ -416,6 +427,11 @@ mod off {
     #[inline(always)]
     pub(crate) fn describe() {}
 
+    #[inline(always)]
+    pub(crate) fn timed<V>(decide: impl FnOnce() -> V, _: impl FnOnce(&mut V, Started)) -> V {
+        decide()
+    }
+
     #[derive(Debug, Default)]
     pub(crate) struct IssuerLabels;
 
@@ -462,12 +478,7 @@ mod off {
     pub(crate) fn decided(_: Started, _: bool) {}
 
     #[inline(always)]
-    pub(crate) fn decided_later<T, E>(
-        _: Started,
-        pending: BoxFuture<'static, Result<T, E>>,
-    ) -> BoxFuture<'static, Result<T, E>> {
-        pending
-    }
+    pub(crate) fn decided_later<T, E>(_: Started, _: &mut BoxFuture<'static, Result<T, E>>) {}
 
     #[inline(always)]
     #[cfg_attr(not(feature = "token-cache"), allow(dead_code))]
