@@ -164,12 +164,19 @@ mod on {
 
     /// The issuers' label values of a layer with trusted issuers, by position;
     /// nothing for a layer configured with keys.
-    #[derive(Debug, Default)]
+    #[derive(Debug)]
     pub(crate) struct IssuerLabels {
         accepted: Arc<[Key]>,
     }
 
     impl IssuerLabels {
+        /// A layer configured with keys: no `issuer` label.
+        pub(crate) fn none() -> Self {
+            Self {
+                accepted: Arc::new([]),
+            }
+        }
+
         /// The keys of the accepted decisions of each of `names` (the
         /// configured names, in the verifier's order).
         pub(crate) fn new<'a>(names: impl Iterator<Item = &'a str>) -> Self {
@@ -432,10 +439,15 @@ mod off {
         decide()
     }
 
-    #[derive(Debug, Default)]
+    #[derive(Debug)]
     pub(crate) struct IssuerLabels;
 
     impl IssuerLabels {
+        #[inline(always)]
+        pub(crate) fn none() -> Self {
+            Self
+        }
+
         #[inline(always)]
         pub(crate) fn new<'a>(_: impl Iterator<Item = &'a str>) -> Self {
             Self

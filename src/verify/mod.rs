@@ -284,7 +284,7 @@ impl Verifier {
                 .map(|t| t.issuers.first().map_or("", String::as_str));
             metrics::IssuerLabels::new(names)
         } else {
-            metrics::IssuerLabels::default()
+            metrics::IssuerLabels::none()
         };
         Ok(Self {
             provider,
