@@ -20,7 +20,7 @@ pub(crate) use self::off::*;
 
 /// The result of an unknown-`kid` refetch.
 #[derive(Debug, Clone, Copy)]
-#[cfg_attr(not(feature = "remote-jwks"), allow(dead_code))]
+#[allow(dead_code, reason = "unused without `remote-jwks`")]
 pub(crate) enum Refetch {
     Started,
     Joined,
@@ -29,7 +29,7 @@ pub(crate) enum Refetch {
 
 /// The result of a token cache lookup.
 #[derive(Debug, Clone, Copy)]
-#[cfg_attr(not(feature = "token-cache"), allow(dead_code))]
+#[allow(dead_code, reason = "unused without `token-cache`")]
 pub(crate) enum CacheLookup {
     Hit,
     Miss,
@@ -38,7 +38,7 @@ pub(crate) enum CacheLookup {
 
 /// The result of a revocation check.
 #[derive(Debug, Clone, Copy)]
-#[cfg_attr(not(feature = "revocation"), allow(dead_code))]
+#[allow(dead_code, reason = "unused without `revocation`")]
 pub(crate) enum RevocationResult {
     NotRevoked,
     Revoked,
@@ -277,7 +277,7 @@ mod on {
     }
 
     /// A lookup in the verified-token cache.
-    #[cfg_attr(not(feature = "token-cache"), allow(dead_code))]
+    #[allow(dead_code, reason = "unused without `token-cache`")]
     pub(crate) fn token_cache(result: CacheLookup) {
         counter(match result {
             CacheLookup::Hit => static_key!(TOKEN_CACHE, "result" => "hit"),
@@ -288,7 +288,7 @@ mod on {
 
     /// The metrics of one remote key set, labelled with its configured URL.
     #[derive(Debug)]
-    #[cfg_attr(not(feature = "remote-jwks"), allow(dead_code))]
+    #[allow(dead_code, reason = "unused without `remote-jwks`")]
     pub(crate) struct KeySetMetrics {
         fetches: Key,
         failures: Key,
@@ -300,7 +300,7 @@ mod on {
         epoch: Instant,
     }
 
-    #[cfg_attr(not(feature = "remote-jwks"), allow(dead_code))]
+    #[allow(dead_code, reason = "unused without `remote-jwks`")]
     impl KeySetMetrics {
         pub(crate) fn new(url: &Arc<str>) -> Self {
             let url = || Label::new("url", SharedString::from_shared(Arc::clone(url)));
@@ -359,7 +359,7 @@ mod on {
     }
 
     /// A revocation check's result and duration.
-    #[cfg_attr(not(feature = "revocation"), allow(dead_code))]
+    #[allow(dead_code, reason = "unused without `revocation`")]
     pub(crate) fn revocation_check(started: Started, result: RevocationResult) {
         seconds(static_key!(REVOCATION_DURATION,), started.0);
         counter(match result {
@@ -374,10 +374,7 @@ mod on {
 
     /// The gauge of the store that `check` (the outage events' word for it)
     /// asks.
-    #[cfg_attr(
-        not(any(feature = "revocation", feature = "replay-store")),
-        allow(dead_code)
-    )]
+    #[allow(dead_code, reason = "unused without a shared store")]
     fn outage_gauge(check: &str, change: f64) {
         let key = match check {
             "revocation" => static_key!(OUTAGE, "check" => "revocation"),
@@ -392,19 +389,13 @@ mod on {
     }
 
     /// An outage of the store that `check` asks started.
-    #[cfg_attr(
-        not(any(feature = "revocation", feature = "replay-store")),
-        allow(dead_code)
-    )]
+    #[allow(dead_code, reason = "unused without a shared store")]
     pub(crate) fn outage_started(check: &str) {
         outage_gauge(check, 1.0);
     }
 
     /// An outage of the store that `check` asks ended.
-    #[cfg_attr(
-        not(any(feature = "revocation", feature = "replay-store")),
-        allow(dead_code)
-    )]
+    #[allow(dead_code, reason = "unused without a shared store")]
     pub(crate) fn outage_ended(check: &str) {
         outage_gauge(check, -1.0);
     }
@@ -427,6 +418,7 @@ mod off {
     pub(crate) struct Started;
 
     #[inline(always)]
+    #[allow(dead_code, reason = "unused without `revocation`")]
     pub(crate) fn start() -> Started {
         Started
     }
@@ -493,14 +485,14 @@ mod off {
     pub(crate) fn decided_later<T, E>(_: Started, _: &mut BoxFuture<'static, Result<T, E>>) {}
 
     #[inline(always)]
-    #[cfg_attr(not(feature = "token-cache"), allow(dead_code))]
+    #[allow(dead_code, reason = "unused without `token-cache`")]
     pub(crate) fn token_cache(_: CacheLookup) {}
 
     #[derive(Debug)]
-    #[cfg_attr(not(feature = "remote-jwks"), allow(dead_code))]
+    #[allow(dead_code, reason = "unused without `remote-jwks`")]
     pub(crate) struct KeySetMetrics;
 
-    #[cfg_attr(not(feature = "remote-jwks"), allow(dead_code))]
+    #[allow(dead_code, reason = "unused without `remote-jwks`")]
     impl KeySetMetrics {
         #[inline(always)]
         pub(crate) fn new(_: &std::sync::Arc<str>) -> Self {
@@ -524,20 +516,14 @@ mod off {
     }
 
     #[inline(always)]
-    #[cfg_attr(not(feature = "revocation"), allow(dead_code))]
+    #[allow(dead_code, reason = "unused without `revocation`")]
     pub(crate) fn revocation_check(_: Started, _: RevocationResult) {}
 
     #[inline(always)]
-    #[cfg_attr(
-        not(any(feature = "revocation", feature = "replay-store")),
-        allow(dead_code)
-    )]
+    #[allow(dead_code, reason = "unused without a shared store")]
     pub(crate) fn outage_started(_: &str) {}
 
     #[inline(always)]
-    #[cfg_attr(
-        not(any(feature = "revocation", feature = "replay-store")),
-        allow(dead_code)
-    )]
+    #[allow(dead_code, reason = "unused without a shared store")]
     pub(crate) fn outage_ended(_: &str) {}
 }
