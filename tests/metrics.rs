@@ -17,7 +17,8 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -29,8 +30,8 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::{Value, json};
 use tower_jwt_auth::jsonwebtoken::{self, EncodingKey, Header};
 use tower_jwt_auth::{
-    JwtAuthLayer, Key, MemoryRevocations, RemoteKeySet, Revocation, RevocationStore, TokenIssuer,
-    TrustedIssuer,
+    JwtAuthLayer, Key, MemoryRevocations, RemoteKeySet, Revocation, RevocationFuture,
+    RevocationStore, TokenInfo, TokenIssuer, TrustedIssuer,
 };
 
 use common::jwks_server::JwksServer;
@@ -110,6 +111,39 @@ fn token_naming(kid: &str) -> String {
     let real = pyjwt_token("RS256");
     let (_, rest) = real.split_once('.').unwrap();
     format!("{}.{rest}", URL_SAFE_NO_PAD.encode(header.to_string()))
+}
+
+/// A revocation store that fails while it is down, and revokes nothing.
+#[derive(Default)]
+struct Switch {
+    down: AtomicBool,
+}
+
+impl RevocationStore for Switch {
+    fn is_revoked<'a>(&'a self, _: &'a TokenInfo) -> RevocationFuture<'a, bool> {
+        let down = self.down.load(Ordering::SeqCst);
+        Box::pin(async move {
+            if down {
+                Err("connection refused".into())
+            } else {
+                Ok(false)
+            }
+        })
+    }
+
+    fn revoke<'a>(&'a self, _: &'a TokenInfo) -> RevocationFuture<'a, ()> {
+        Box::pin(async { Err("read-only".into()) })
+    }
+
+    fn revoke_subject<'a>(
+        &'a self,
+        _: Option<&'a str>,
+        _: &'a str,
+        _: u64,
+        _: u64,
+    ) -> RevocationFuture<'a, ()> {
+        Box::pin(async { Err("read-only".into()) })
+    }
 }
 
 /// One sample of the text format: the metric's name and its labels.
@@ -245,6 +279,12 @@ async fn every_decision_and_dependency_is_counted_exactly() {
         .optional(true)
         .build()
         .unwrap();
+    let switch = Arc::new(Switch::default());
+    let flaky = JwtAuthLayer::<Value>::builder()
+        .key(Key::hmac(SECRET_A).with_kid(KID_A))
+        .revocation(Revocation::from_arc(switch.clone()))
+        .build()
+        .unwrap();
     let remote_layer = JwtAuthLayer::<Value>::builder()
         .jwks(remote)
         .issuer(FIXTURE_ISSUER)
@@ -267,6 +307,11 @@ async fn every_decision_and_dependency_is_counted_exactly() {
             Router::new()
                 .route("/remote", get(|| async { "ok" }))
                 .layer(remote_layer),
+        )
+        .merge(
+            Router::new()
+                .route("/flaky", get(|| async { "ok" }))
+                .layer(flaky),
         )
         .route("/metrics", get(move || async move { render.render() }));
     let server = serve_axum(app).await;
@@ -458,4 +503,40 @@ async fn every_decision_and_dependency_is_counted_exactly() {
         text.contains("tower_jwt_auth_jwks_age_seconds{") && (0.0..600.0).contains(&age),
         "{age}: {text}"
     );
+
+    // A revocation store's outage: the gauge up while it lasts, down after.
+    let flaky_url = server.url("/flaky");
+    let metrics_url = server.url("/metrics");
+    switch.down.store(true, Ordering::SeqCst);
+    expect(
+        send_bearer("GET", &flaky_url, &token_a).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+    );
+    let during = Scrape::of(&metrics_url).await;
+    let outage = [("check", "revocation")];
+    assert_eq!(
+        during.value("tower_jwt_auth_outage", &outage),
+        1.0,
+        "{}",
+        during.text
+    );
+    assert_eq!(during.value(checks, &[("result", "failed")]), 1.0);
+    let unavailable = [("outcome", "refused"), ("kind", "revocation_unavailable")];
+    assert_eq!(during.value(DECISIONS, &unavailable), 1.0);
+    switch.down.store(false, Ordering::SeqCst);
+    expect(
+        send_bearer("GET", &flaky_url, &token_a).await,
+        StatusCode::OK,
+    );
+    let after = Scrape::of(&metrics_url).await;
+    assert_eq!(
+        after.value("tower_jwt_auth_outage", &outage),
+        0.0,
+        "{}",
+        after.text
+    );
+    assert_eq!(after.value(checks, &[("result", "not_revoked")]), 4.0);
+    assert_eq!(after.value(check_time, &[]), 6.0);
+    // A layer with keys, not trusted issuers: no `issuer` label.
+    assert_eq!(after.value(DECISIONS, &[("outcome", "accepted")]), 3.0);
 }
