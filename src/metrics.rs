@@ -48,8 +48,8 @@ pub(crate) enum RevocationResult {
 
 #[cfg(feature = "metrics")]
 mod on {
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, OnceLock};
     use std::time::Instant;
 
     use futures_util::future::BoxFuture;
@@ -237,13 +237,22 @@ mod on {
         }
     }
 
-    /// A request refused, by the kind of its error.
+    /// A request refused, by the kind of its error. Each kind's key is made
+    /// once, at its first refusal: refusals allocate nothing for metrics.
     pub(crate) fn refused(kind: AuthErrorKind) {
-        let labels = vec![
-            Label::from_static_parts("outcome", "refused"),
-            Label::from_static_parts("kind", kind.as_str()),
-        ];
-        counter(&Key::from_parts(DECISIONS, labels));
+        /// Room for every kind, by discriminant, and for kinds to come.
+        static REFUSED: [OnceLock<Key>; 64] = [const { OnceLock::new() }; 64];
+        let key = || {
+            let labels = vec![
+                Label::from_static_parts("outcome", "refused"),
+                Label::from_static_parts("kind", kind.as_str()),
+            ];
+            Key::from_parts(DECISIONS, labels)
+        };
+        match REFUSED.get(kind as usize) {
+            Some(slot) => counter(slot.get_or_init(key)),
+            None => counter(&key()),
+        }
     }
 
     /// A request without a token let through by an optional layer.
