@@ -346,6 +346,9 @@
 //! when it ends (`crate::outage`), so two layers with the same kind of store
 //! add up: 0 when all answer.
 //!
+//! `metrics-exporter-prometheus` renders the two durations as summaries
+//! (quantiles) unless given buckets (`PrometheusBuilder::set_buckets_for_metric`).
+//!
 //! A request is counted once, by the layer that decided it: a
 //! [`RequireLayer`]'s refusals are not decisions of the `JwtAuthLayer` in front.
 //! CORS preflights let through ([`JwtAuthBuilder::bypass_cors_preflight`]) are
