@@ -98,6 +98,18 @@
 //! 10 seconds (hyper's `header_read_timeout`; `axum::serve` sets none), so
 //! slow or idle clients cannot hold connections open.
 //!
+//! # Metrics
+//!
+//! Built with the `metrics` feature, the demo serves the layer's metrics
+//! (decisions by outcome and refusal kind, verification time, revocation
+//! checks) in Prometheus' text format at `GET /metrics`, rendered by
+//! `metrics-exporter-prometheus`; without it there is no such route:
+//!
+//! ```sh
+//! cargo run --example demo --features metrics
+//! curl -s localhost:3000/metrics | grep '^tower_jwt_auth_decisions_total'
+//! ```
+//!
 //! # Several instances
 //!
 //! By default revocations live in this process's memory
@@ -186,6 +198,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
 
+    // First: the layer describes its metrics to the recorder when it is built.
+    let metrics = metrics_route();
     let signing = signing_from_env();
     let revocations = match revocation_store().await {
         Ok(store) => store,
@@ -218,6 +232,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/login", post(login))
         .route("/favicon.ico", get(favicon))
         .merge(signing.routes())
+        .merge(metrics)
         .layer(middleware::from_fn(pages_for_browsers))
         .layer(middleware::from_fn(log_request))
         .with_state(AppState {
@@ -235,6 +250,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     serve(listener, app).await;
     Ok(())
+}
+
+/// With the `metrics` feature, `GET /metrics`: the Prometheus text format of
+/// the recorder this installs (so call it before building the layer); without
+/// it, no route.
+#[cfg(feature = "metrics")]
+fn metrics_route<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .expect("the demo's only recorder");
+    // Folds the recorded durations into their summaries now and then, so
+    // that they do not pile up between scrapes.
+    let upkeep = prometheus.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    Router::new().route(
+        "/metrics",
+        get(move || std::future::ready(prometheus.render())),
+    )
+}
+
+#[cfg(not(feature = "metrics"))]
+fn metrics_route<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
 }
 
 /// Serves `app` on `listener` over HTTP/1.1 until Ctrl-C, then lets the open

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::{RevocationStore, TokenInfo};
 use crate::error::{AuthError, AuthErrorKind};
+use crate::metrics::{self, RevocationResult};
 use crate::outage::{Health, Words};
 
 /// How the outage events name this check.
@@ -189,26 +190,35 @@ impl Revocation {
     ) -> impl Future<Output = Result<(), AuthError>> + Send + 'static {
         let shared = Arc::clone(&self.shared);
         async move {
+            let started = metrics::start();
             let answer = tokio::time::timeout(shared.timeout, shared.store.is_revoked(&token));
             let error = match answer.await {
                 Ok(Ok(revoked)) => {
                     shared.health.answered(shared.fail_open);
                     return if revoked {
+                        metrics::revocation_check(started, RevocationResult::Revoked);
                         Err(AuthError::new(AuthErrorKind::Revoked, "token revoked"))
                     } else {
+                        metrics::revocation_check(started, RevocationResult::NotRevoked);
                         Ok(())
                     };
                 }
-                Ok(Err(error)) => AuthError::with_boxed_source(
-                    AuthErrorKind::RevocationUnavailable,
-                    "revocation store unavailable",
-                    error,
-                ),
-                Err(elapsed) => AuthError::with_source(
-                    AuthErrorKind::RevocationUnavailable,
-                    "revocation check timed out",
-                    elapsed,
-                ),
+                Ok(Err(error)) => {
+                    metrics::revocation_check(started, RevocationResult::Failed);
+                    AuthError::with_boxed_source(
+                        AuthErrorKind::RevocationUnavailable,
+                        "revocation store unavailable",
+                        error,
+                    )
+                }
+                Err(elapsed) => {
+                    metrics::revocation_check(started, RevocationResult::TimedOut);
+                    AuthError::with_source(
+                        AuthErrorKind::RevocationUnavailable,
+                        "revocation check timed out",
+                        elapsed,
+                    )
+                }
             };
             shared
                 .health
