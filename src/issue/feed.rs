@@ -2,7 +2,7 @@
 //! an issuer that verifies its own tokens follows its rotations in process,
 //! with no JWK Set to fetch.
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use jsonwebtoken::Algorithm;
@@ -14,6 +14,7 @@ use crate::key::Key;
 use crate::verify::KeyEntry;
 use crate::verify::key_source::{DynamicKeys, KeyFeed, OpenFeed};
 use crate::verify::prepare::allowed_entries;
+use crate::verify::prepared_keys::PreparedKeys;
 
 /// The algorithms a ring's keys may verify unless configured: every
 /// asymmetric one (a ring holds no HMAC secret).
@@ -51,7 +52,7 @@ impl KeyFeed for KeyRing {
                 ring: self.clone(),
                 provider,
                 allowed: algorithms.clone(),
-                prepared: RwLock::new(None),
+                prepared: PreparedKeys::default(),
             }),
             algorithms,
         })
@@ -67,61 +68,32 @@ struct RingKeys {
     ring: KeyRing,
     provider: &'static CryptoProvider,
     allowed: Vec<Algorithm>,
-    prepared: RwLock<Option<Prepared>>,
-}
-
-#[derive(Clone)]
-struct Prepared {
-    generation: u64,
-    entries: Arc<[KeyEntry]>,
+    prepared: PreparedKeys,
 }
 
 impl DynamicKeys for RingKeys {
     fn sync(&self, forget: &dyn Fn(&[u64])) -> (Option<Arc<[KeyEntry]>>, bool) {
-        let generation = self.ring.generation();
-        if let Some(prepared) = &*self.prepared.read().unwrap_or_else(PoisonError::into_inner)
-            && prepared.generation == generation
-        {
-            return (Some(prepared.entries.clone()), false);
-        }
-        // The ring's own public keys, checked when they were made: one that
-        // does not fit the allowed algorithms is left out.
-        let (generation, jwks) = self.ring.public_jwks();
-        let entries: Arc<[KeyEntry]> = jwks
-            .iter()
-            .filter_map(|jwk| Key::from_jwk(jwk).ok())
-            .filter_map(|key| {
-                allowed_entries(self.provider, &key, Some(&self.allowed))
-                    .ok()
+        let (entries, new) = self.prepared.get_or_prepare(
+            self.ring.generation(),
+            // The ring's own public keys, checked when they were made: one
+            // that does not fit the allowed algorithms is left out.
+            || {
+                self.ring
+                    .public_jwks()
+                    .1
+                    .iter()
+                    .filter_map(|jwk| Key::from_jwk(jwk).ok())
+                    .filter_map(|key| {
+                        allowed_entries(self.provider, &key, Some(&self.allowed))
+                            .ok()
+                            .flatten()
+                    })
                     .flatten()
-            })
-            .flatten()
-            .collect();
-        let mut slot = self
-            .prepared
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        match &*slot {
-            Some(current) if current.generation >= generation => {
-                (Some(current.entries.clone()), false)
-            }
-            current => {
-                if let Some(old) = current {
-                    let removed: Vec<u64> = old
-                        .entries
-                        .iter()
-                        .map(|e| e.fingerprint)
-                        .filter(|f| !entries.iter().any(|e| e.fingerprint == *f))
-                        .collect();
-                    forget(&removed);
-                }
-                *slot = Some(Prepared {
-                    generation,
-                    entries: entries.clone(),
-                });
-                (Some(entries), true)
-            }
-        }
+                    .collect()
+            },
+            forget,
+        );
+        (Some(entries), new)
     }
 
     /// Nothing to fetch: the ring is always up to date, and a `kid` it lacks

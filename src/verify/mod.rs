@@ -41,6 +41,7 @@ mod header;
 pub(crate) mod introspect;
 pub(crate) mod key_source;
 pub(crate) mod prepare;
+pub(crate) mod prepared_keys;
 mod signature;
 mod trust;
 
