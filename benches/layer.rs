@@ -13,7 +13,10 @@
 //! - `rejected/{expired,bad_signature,missing}`: HS256 requests the layer refuses;
 //! - `cached/<ALG>/{hit,uncached}` (with `--features token-cache`): the same
 //!   request through a layer with a verified-token cache holding the token, and
-//!   through the same layer without one.
+//!   through the same layer without one;
+//! - `key_ring/ES256/{static_key,ring}`: a token of a `KeyRing` (a P-256 key,
+//!   two published), verified by a layer on the same public key given as a
+//!   static `Key`, and by a layer on the ring (`JwtAuthBuilder::key_ring`).
 //!
 //! Inputs are the committed PyJWT fixtures (tests/fixtures/pyjwt; RSA is 2048-bit).
 //! Requests are built outside the measurement (`iter_batched`) in every row that
@@ -282,5 +285,46 @@ fn cached(c: &mut Criterion) {
 #[cfg(not(feature = "token-cache"))]
 fn cached(_: &mut Criterion) {}
 
-criterion_group!(benches, authorized, rejected, cached);
+/// A layer on a key ring against one on the same key given statically.
+fn key_ring(c: &mut Criterion) {
+    use tower_jwt_auth::{KeyRing, SigningKey, TokenIssuer};
+    let key = || {
+        let pem = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+            .expect("P-256 key")
+            .serialize_pem();
+        SigningKey::from_pem(Algorithm::ES256, pem.as_bytes()).expect("ES256 key")
+    };
+    let current = key();
+    let public = Key::from_jwk(current.public_jwk()).expect("the ring's public key");
+    let ring = KeyRing::builder(current, key()).build();
+    let token = TokenIssuer::key_ring(ring.clone())
+        .build()
+        .expect("issuer")
+        .issue(&serde_json::json!({ "sub": "ada" }))
+        .expect("token");
+    let layer = |builder: JwtAuthBuilder<Value>| {
+        builder
+            .algorithms([Algorithm::ES256])
+            .build()
+            .expect("valid configuration")
+            .layer(inner())
+    };
+    for (case, service) in [
+        ("static_key", layer(JwtAuthLayer::builder().key(public))),
+        (
+            "ring",
+            layer(JwtAuthLayer::builder().key_ring(ring.clone())),
+        ),
+    ] {
+        bench_requests(
+            c,
+            &format!("key_ring/ES256/{case}"),
+            service,
+            request(Some(&token)),
+            StatusCode::OK,
+        );
+    }
+}
+
+criterion_group!(benches, authorized, rejected, cached, key_ring);
 criterion_main!(benches);

@@ -11,7 +11,7 @@
 //! The form handler of `POST /api/me` parses the same body again for its own
 //! `note` field: the layer hands it over intact.
 //!
-//! The demo accepts any token signed with its secret that carries `sub` and
+//! The demo accepts any token signed with its key that carries `sub` and
 //! `exp`, the claims the seed application's PyJWT tokens carry; its own login
 //! adds `iat` and a `jti`. After verification the layer checks each token
 //! against a [`Revocation`] store. `POST /logout` revokes the presented token
@@ -33,16 +33,26 @@
 //! ```
 //!
 //! It listens on `DEMO_ADDR` (default `127.0.0.1:3000`), prints its demo users
-//! and its revocation store, and signs tokens with the bytes of `JWT_SECRET`, or
-//! with a random secret when that is unset (tokens then do not survive a
-//! restart). `RUST_LOG` sets the log filter (default `info`). Open
-//! <http://127.0.0.1:3000/>, or:
+//! and its revocation store. `RUST_LOG` sets the log filter (default `info`).
+//!
+//! It signs tokens with ES256 keys generated at start, on a [`KeyRing`] that
+//! rotates every `DEMO_ROTATE_SECS` seconds (default 300; 0 never), and
+//! publishes their public keys at `/.well-known/jwks.json` with
+//! `Cache-Control: public, max-age=` `DEMO_JWKS_MAX_AGE` (default 60): another
+//! service verifies the demo's tokens with a `RemoteKeySet` on that URL, and
+//! sees each new key there a max-age before it signs. Tokens do not survive a
+//! restart (the keys are new). With `JWT_SECRET` set, it signs and verifies
+//! with HS256 and the raw bytes of that secret instead, as the seed
+//! application does (no JWK Set then). Open <http://127.0.0.1:3000/>, or:
 //!
 //! ```sh
 //! # Log in (JSON or form) and keep the token.
 //! TOKEN=$(curl -s localhost:3000/login -H 'content-type: application/json' \
 //!   -d '{"username":"ada","password":"lovelace"}' | sed 's/.*"token":"\([^"]*\)".*/\1/')
 //! curl -s localhost:3000/login -d username=alan -d password=turing
+//!
+//! # The public keys that verify the tokens (without JWT_SECRET).
+//! curl -i localhost:3000/.well-known/jwks.json
 //!
 //! # The protected route: 200 with the claims, or 401 and `WWW-Authenticate`.
 //! curl -i localhost:3000/api/me -H "authorization: Bearer $TOKEN"
@@ -88,6 +98,18 @@
 //! 10 seconds (hyper's `header_read_timeout`; `axum::serve` sets none), so
 //! slow or idle clients cannot hold connections open.
 //!
+//! # Metrics
+//!
+//! Built with the `metrics` feature, the demo serves the layer's metrics
+//! (decisions by outcome and refusal kind, verification time, revocation
+//! checks) in Prometheus' text format at `GET /metrics`, rendered by
+//! `metrics-exporter-prometheus`; without it there is no such route:
+//!
+//! ```sh
+//! cargo run --example demo --features metrics
+//! curl -s localhost:3000/metrics | grep '^tower_jwt_auth_decisions_total'
+//! ```
+//!
 //! # Several instances
 //!
 //! By default revocations live in this process's memory
@@ -110,9 +132,6 @@
 //! Once running, a check the store cannot answer is `503` (the layer fails
 //! closed).
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::io::Read;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
@@ -132,9 +151,11 @@ use hyper_util::service::TowerToHyperService;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
+use tower_jwt_auth::jsonwebtoken::Algorithm;
 use tower_jwt_auth::{
-    AuthError, AuthErrorKind, Claims, JwtAuthLayer, Key, MemoryRevocations, Revocation,
-    RevocationStore, TokenInfo, TokenIssuer, TokenSource,
+    AuthError, AuthErrorKind, Claims, JwtAuthBuilder, JwtAuthLayer, Key, KeyRing,
+    MemoryRevocations, Revocation, RevocationStore, RotateError, SigningKey, TokenInfo,
+    TokenIssuer, TokenIssuerBuilder, TokenSource,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -177,7 +198,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
 
-    let secret = secret_from_env_or_random();
+    // First: the layer describes its metrics to the recorder when it is built.
+    let metrics = metrics_route();
+    let signing = signing_from_env();
     let revocations = match revocation_store().await {
         Ok(store) => store,
         Err(message) => {
@@ -187,12 +210,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     // The demo's own tokens carry `iat` and a `jti` (one token revoked by its
     // `jti`); tokens from elsewhere need only `sub` and `exp`.
-    let issuer = TokenIssuer::hmac(&secret)
-        .ttl(TOKEN_TTL)
-        .jti(true)
-        .build()?;
-    let auth = JwtAuthLayer::<Value>::builder()
-        .key(Key::hmac(&secret))
+    let issuer = signing.issuer().ttl(TOKEN_TTL).jti(true).build()?;
+    let auth = signing
+        .verifier(JwtAuthLayer::<Value>::builder())
         .required_claims(["sub", "exp"])
         // The header for scripts, the form field for plain HTML forms. The
         // body is read only for a form post that carries no header token.
@@ -211,6 +231,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/", get(page))
         .route("/login", post(login))
         .route("/favicon.ico", get(favicon))
+        .merge(signing.routes())
+        .merge(metrics)
         .layer(middleware::from_fn(pages_for_browsers))
         .layer(middleware::from_fn(log_request))
         .with_state(AppState {
@@ -228,6 +250,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     serve(listener, app).await;
     Ok(())
+}
+
+/// With the `metrics` feature, `GET /metrics`: the Prometheus text format of
+/// the recorder this installs (so call it before building the layer); without
+/// it, no route.
+#[cfg(feature = "metrics")]
+fn metrics_route<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .expect("the demo's only recorder");
+    // Folds the recorded durations into their summaries now and then, so
+    // that they do not pile up between scrapes.
+    let upkeep = prometheus.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    Router::new().route(
+        "/metrics",
+        get(move || std::future::ready(prometheus.render())),
+    )
+}
+
+#[cfg(not(feature = "metrics"))]
+fn metrics_route<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
 }
 
 /// Serves `app` on `listener` over HTTP/1.1 until Ctrl-C, then lets the open
@@ -284,8 +335,25 @@ async fn ctrl_c() {
     }
 }
 
-/// The HMAC secret: the raw bytes of `JWT_SECRET`, or 32 random bytes.
-fn secret_from_env_or_random() -> Vec<u8> {
+/// How the demo signs its tokens and verifies them.
+enum Signing {
+    /// `JWT_SECRET` is set: HS256 with its raw bytes, as the seed
+    /// application signs (its PyJWT tokens verify here).
+    Secret(Vec<u8>),
+    /// Otherwise: ES256 keys that rotate, published at
+    /// `/.well-known/jwks.json` for other services to verify with.
+    Ring(KeyRing),
+}
+
+/// How often the signing key rotates by default: every 5 minutes.
+const ROTATE_EVERY: Duration = Duration::from_secs(5 * 60);
+/// The JWK Set's default `max-age`: a new key is published that long (and a
+/// second) before it signs.
+const JWKS_MAX_AGE: Duration = Duration::from_secs(60);
+
+/// `JWT_SECRET` for HS256, else a key ring (ES256) that rotates every
+/// `DEMO_ROTATE_SECS` seconds, its set cached for `DEMO_JWKS_MAX_AGE`.
+fn signing_from_env() -> Signing {
     if let Some(secret) = std::env::var_os("JWT_SECRET").filter(|s| !s.is_empty()) {
         if secret.len() < 32 {
             // RFC 7518 §3.2: an HS256 key must be at least as long as the hash.
@@ -295,31 +363,98 @@ fn secret_from_env_or_random() -> Vec<u8> {
             );
             std::process::exit(1);
         }
-        return secret.into_encoded_bytes();
+        println!("signing with HS256 and JWT_SECRET");
+        return Signing::Secret(secret.into_encoded_bytes());
     }
+    let seconds = |name: &str, default: Duration| match std::env::var(name) {
+        Ok(value) => match value.parse() {
+            Ok(seconds) => Duration::from_secs(seconds),
+            Err(_) => {
+                eprintln!("{name} must be a whole number of seconds, not {value:?}");
+                std::process::exit(1);
+            }
+        },
+        Err(_) => default,
+    };
+    let every = seconds("DEMO_ROTATE_SECS", ROTATE_EVERY);
+    let max_age = seconds("DEMO_JWKS_MAX_AGE", JWKS_MAX_AGE);
+    let ring = KeyRing::builder(new_signing_key(), new_signing_key())
+        .max_age(max_age)
+        .token_ttl(TOKEN_TTL)
+        .build();
     println!(
-        "JWT_SECRET is unset: using a random secret; tokens do not survive a restart, \
-         and no other instance accepts them"
+        "JWT_SECRET is unset: signing with ES256 keys generated at start, rotated every {} s, \
+         public keys at /.well-known/jwks.json (max-age {} s); tokens do not survive a restart",
+        every.as_secs(),
+        max_age.as_secs()
     );
-    random_secret()
+    spawn_rotation(ring.clone(), every);
+    Signing::Ring(ring)
 }
 
-/// 32 random bytes without a random-number dependency. `/dev/urandom` is the
-/// operating system's CSPRNG: all 256 bits are random. Where it does not exist
-/// (Windows), the standard library's `RandomState` is the portable fallback: its
-/// SipHash keys come from the OS's random source once per thread, so its output
-/// carries 128 bits of randomness, still plenty for a demo secret.
-fn random_secret() -> Vec<u8> {
-    let mut secret = vec![0; 32];
-    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut secret));
-    if read.is_err() {
-        for (i, chunk) in secret.chunks_mut(8).enumerate() {
-            let mut hasher = RandomState::new().build_hasher();
-            hasher.write_usize(i);
-            chunk.copy_from_slice(&hasher.finish().to_le_bytes());
+impl Signing {
+    /// The token issuer, before its settings.
+    fn issuer(&self) -> TokenIssuerBuilder {
+        match self {
+            Self::Secret(secret) => TokenIssuer::hmac(secret),
+            Self::Ring(ring) => TokenIssuer::key_ring(ring.clone()),
         }
     }
-    secret
+
+    /// `builder` with the keys that verify the demo's tokens: the secret, or
+    /// the ring's published keys (in process: each rotation applies at once).
+    fn verifier(&self, builder: JwtAuthBuilder<Value>) -> JwtAuthBuilder<Value> {
+        match self {
+            Self::Secret(secret) => builder.key(Key::hmac(secret)),
+            Self::Ring(ring) => builder
+                .key_ring(ring.clone())
+                .algorithms([Algorithm::ES256]),
+        }
+    }
+
+    /// The public routes of the signing keys: the ring's JWK Set.
+    fn routes<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        match self {
+            Self::Secret(_) => Router::new(),
+            Self::Ring(ring) => {
+                Router::new().route_service("/.well-known/jwks.json", ring.jwk_set_service())
+            }
+        }
+    }
+}
+
+/// A new P-256 key (rcgen, on ring), named by its thumbprint.
+fn new_signing_key() -> SigningKey {
+    let pem = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        .expect("P-256 key generation")
+        .serialize_pem();
+    SigningKey::from_pem(Algorithm::ES256, pem.as_bytes()).expect("a P-256 key for ES256")
+}
+
+/// Rotates `ring` to a new key every `every`; a rotation asked too early (an
+/// interval shorter than the JWK Set's max-age) waits until the ring allows it.
+fn spawn_rotation(ring: KeyRing, every: Duration) {
+    if every.is_zero() {
+        return;
+    }
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            loop {
+                match ring.rotate(new_signing_key()) {
+                    Ok(()) => {
+                        tracing::info!(kid = %ring.current_kid(), "rotated the signing key");
+                        break;
+                    }
+                    Err(RotateError::TooEarly { ready_in }) => tokio::time::sleep(ready_in).await,
+                    Err(error) => {
+                        tracing::warn!(%error, "could not rotate the signing key");
+                        break;
+                    }
+                }
+            }
+        }
+    });
 }
 
 /// What the handlers share: the issuer of tokens and the store that revokes

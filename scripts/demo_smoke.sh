@@ -481,7 +481,68 @@ check "... form posts too" grep -q 'method=POST path=/api/me status=200' "$demo_
 check "... logouts too" grep -q 'method=POST path=/logout status=204' "$demo_log"
 check "the demo never logs the token" absent_from_file "$token" "$demo_log"
 check "... nor a logged-out one" absent_from_file "$bye" "$demo_log"
+request GET "$base/.well-known/jwks.json"
+check "with JWT_SECRET, the demo publishes no JWK Set (404)" is "$status" 404
 check "the demo shuts down cleanly on Ctrl-C" stop "$demo_pid"
+
+# --- the demo's default signing: ES256 keys that rotate ----------------------
+
+# header_field TOKEN FIELD: a field of the token's JOSE header.
+header_field() {
+    python3 -c '
+import base64, json, sys
+part = sys.argv[1].split(".")[0]
+print(json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))).get(sys.argv[2], ""))' "$1" "$2"
+}
+
+# jwks_kids: the kids of the JWK Set in $body, space-separated, after
+# checking that each key is a public EC key (no private `d`).
+jwks_kids() {
+    python3 -c '
+import json, sys
+keys = json.loads(sys.argv[1])["keys"]
+assert all(k["kty"] == "EC" and "d" not in k and k["use"] == "sig" for k in keys), keys
+print(" ".join(k["kid"] for k in keys))' "$body"
+}
+
+# Rotating every 2 s, each key published 1 s (+1 for whole seconds) before it signs.
+start demo-ring DEMO_ADDR DEMO_ROTATE_SECS=2 DEMO_JWKS_MAX_AGE=1 -- --example demo
+ring_pid=$pid
+ring_log=$log
+check "without JWT_SECRET the demo says it signs with rotating ES256 keys" \
+    grep -q 'signing with ES256 keys generated at start, rotated every 2 s' "$ring_log"
+request GET "$base/.well-known/jwks.json"
+check "without JWT_SECRET, GET /.well-known/jwks.json answers 200" is "$status" 200
+check "... with Cache-Control: public, max-age=1" contains "$headers" $'\ncache-control: public, max-age=1\n'
+first_kids=$(jwks_kids || true)
+check "... two public EC keys (next and current)" is "$(wc -w <<<"$first_kids")" 2
+ring_token=$(login "$base")
+first_kid=$(header_field "$ring_token" kid)
+check "the login issues an ES256 token" is "$(header_field "$ring_token" alg)" ES256
+check "... whose kid the JWK Set publishes" contains "$first_kids" "$first_kid"
+request GET "$base/api/me" -H "authorization: Bearer $ring_token"
+check "... and /api/me accepts it" is "$status" 200
+deadline=$((SECONDS + 30))
+later_token=$(login "$base")
+while [[ $(header_field "$later_token" kid) == "$first_kid" ]] && ((SECONDS < deadline)); do
+    sleep 0.5
+    later_token=$(login "$base")
+done
+check "after a rotation, the login signs with another key" \
+    not is "$(header_field "$later_token" kid)" "$first_kid"
+request GET "$base/.well-known/jwks.json"
+check "... which the JWK Set publishes, beside the retired one" \
+    contains "$(jwks_kids || true)" "$first_kid"
+request GET "$base/api/me" -H "authorization: Bearer $later_token"
+check "... the new token is accepted" is "$status" 200
+request GET "$base/api/me" -H "authorization: Bearer $ring_token"
+check "... and so is the token of the retired key" is "$status" 200
+request POST "$base/logout" -H "authorization: Bearer $ring_token"
+check "POST /logout revokes an ES256 token too (204)" is "$status" 204
+request GET "$base/api/me" -H "authorization: Bearer $ring_token"
+check "... then 401 token revoked" revoked
+check "the demo logs its rotations" grep -q 'rotated the signing key' "$ring_log"
+check "the rotating demo shuts down cleanly on Ctrl-C" stop "$ring_pid"
 
 status=0
 NO_COLOR=1 REDIS_URL=redis://127.0.0.1:1/ DEMO_ADDR=127.0.0.1:0 \

@@ -214,6 +214,58 @@ pub enum AuthErrorKind {
 }
 
 impl AuthErrorKind {
+    /// A stable `snake_case` name of the kind (`"missing_token"`,
+    /// `"expired"`, `"invalid_signature"` ...): the variant's name, for
+    /// logs and metric labels. A name never changes once released; a new
+    /// kind brings a new name.
+    ///
+    /// ```
+    /// use tower_jwt_auth::AuthErrorKind;
+    ///
+    /// assert_eq!(AuthErrorKind::MissingToken.as_str(), "missing_token");
+    /// assert_eq!(AuthErrorKind::DpopProofReplayed.as_str(), "dpop_proof_replayed");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingToken => "missing_token",
+            Self::MultipleTokens => "multiple_tokens",
+            Self::MalformedRequest => "malformed_request",
+            Self::TokenTooLong => "token_too_long",
+            Self::MalformedToken => "malformed_token",
+            Self::AlgorithmNotAllowed => "algorithm_not_allowed",
+            Self::UnsupportedCritical => "unsupported_critical",
+            Self::InvalidType => "invalid_type",
+            Self::UnknownKey => "unknown_key",
+            Self::InvalidSignature => "invalid_signature",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::MissingClaim => "missing_claim",
+            Self::InvalidClaimType => "invalid_claim_type",
+            Self::InvalidIssuer => "invalid_issuer",
+            Self::InvalidAudience => "invalid_audience",
+            Self::InvalidSubject => "invalid_subject",
+            Self::InvalidClaims => "invalid_claims",
+            Self::FormTooLarge => "form_too_large",
+            Self::UnreadableBody => "unreadable_body",
+            Self::FormReadTimeout => "form_read_timeout",
+            Self::MalformedForm => "malformed_form",
+            Self::CrossSiteRequest => "cross_site_request",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::InsufficientUserAuthentication => "insufficient_user_authentication",
+            Self::Revoked => "revoked",
+            Self::RevocationUnavailable => "revocation_unavailable",
+            Self::KeysUnavailable => "keys_unavailable",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::DpopProofReplayed => "dpop_proof_replayed",
+            Self::UseDpopNonce => "use_dpop_nonce",
+            Self::DpopRequired => "dpop_required",
+            Self::TokenBindingMismatch => "token_binding_mismatch",
+            Self::ReplayCheckUnavailable => "replay_check_unavailable",
+            Self::InactiveToken => "inactive_token",
+            Self::IntrospectionUnavailable => "introspection_unavailable",
+        }
+    }
+
     /// The HTTP status the default responder answers with.
     pub fn status(self) -> StatusCode {
         match self {
@@ -578,7 +630,7 @@ pub enum ConfigError {
         issuer: String,
     },
     /// One issuer has both static keys and a key set that changes (a remote
-    /// key set, key files): choose one.
+    /// key set, key files, a key ring): choose one.
     KeysAndKeySet,
     /// More of something than can be checked.
     TooMany {
@@ -773,7 +825,7 @@ impl fmt::Display for ConfigError {
             Self::DuplicateIssuer { issuer } => write!(f, "issuer {issuer:?} trusted twice"),
             Self::KeysAndKeySet => {
                 f.write_str(
-                    "static keys and a key set that changes (`jwks`, `key_files`) for the same issuer: choose one",
+                    "static keys and a key set that changes (`jwks`, `key_files`, `key_ring`) for the same issuer: choose one",
                 )
             }
             Self::TooMany { what, max } => write!(f, "more than {max} {what}"),

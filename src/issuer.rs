@@ -101,6 +101,14 @@ impl TrustedIssuer {
         self
     }
 
+    /// Takes this issuer's keys from a [`KeyRing`](crate::KeyRing) of this
+    /// process (instead of static keys); see
+    /// [`JwtAuthBuilder::key_ring`](crate::JwtAuthBuilder::key_ring).
+    pub fn key_ring(mut self, ring: crate::KeyRing) -> Self {
+        self.config.feed = Some(std::sync::Arc::new(ring));
+        self
+    }
+
     /// Introspects this issuer's opaque tokens (RFC 7662); see
     /// [`JwtAuthBuilder::introspection`](crate::JwtAuthBuilder::introspection).
     /// With it, the issuer needs no keys (it then accepts no JWT).

@@ -57,7 +57,8 @@
 //! 2. **Verify**: the key is chosen by `kid` and algorithm from the configured
 //!    [`Key`]s (or a remote JWK Set, refetched once for an unknown `kid`, with
 //!    the `remote-jwks` feature, or files read again when they change, with
-//!    `key-files`; with [`TrustedIssuer`]s, those of the issuer
+//!    `key-files`, or the published keys of a [`KeyRing`] that this process
+//!    signs with; with [`TrustedIssuer`]s, those of the issuer
 //!    the token names); the signature, then `exp`, `nbf`, `iss`, `aud`, `sub`,
 //!    `typ` and the required claims are checked, against an injectable
 //!    [`Clock`]. With the `introspection` feature, a token that is not a JWS
@@ -278,6 +279,84 @@
 //!
 //! `examples/grpc.rs` is a whole service, unary and server-streaming calls.
 //!
+//! # Metrics
+//!
+//! With the `metrics` feature the layer records its work through the
+//! [`metrics`](https://docs.rs/metrics) facade: this crate records, the
+//! application chooses where the numbers go by installing a recorder
+//! (`metrics-exporter-prometheus`, an OpenTelemetry bridge, StatsD ...).
+//! Without a recorder each record costs an atomic load; without the feature,
+//! nothing. `describe_metrics` (called by every `JwtAuthLayer` build, and
+//! by the application after a recorder installed later) gives each metric its
+//! help text and unit.
+//!
+//! `examples/demo.rs` serves them in Prometheus' text format at `/metrics`
+//! (`cargo run --example demo --features metrics`), with
+//! `metrics-exporter-prometheus`'s `PrometheusHandle::render`.
+//!
+//! Every metric is named here, once. Names follow Prometheus' conventions
+//! (`_total` counters, `_seconds` durations); every label has a bounded set of
+//! values, taken from the configuration or from this crate, never from a
+//! request: no token, no `sub`, no `kid`, no unverified `iss`.
+//!
+//! | metric | type | labels | what |
+//! |---|---|---|---|
+//! | `tower_jwt_auth_decisions_total` | counter | `outcome`, `kind`, `issuer` | one per request a `JwtAuthLayer` decided |
+//! | `tower_jwt_auth_verification_duration_seconds` | histogram | `outcome` | from the token found to the decision |
+//! | `tower_jwt_auth_token_cache_lookups_total` | counter | `result` | verified-token cache (`token-cache`) |
+//! | `tower_jwt_auth_jwks_fetches_total` | counter | `url` | fetches of a remote JWK Set started (`remote-jwks`) |
+//! | `tower_jwt_auth_jwks_fetch_failures_total` | counter | `url` | those that failed (the last good keys stay) |
+//! | `tower_jwt_auth_jwks_age_seconds` | gauge | `url` | age of the keys in use |
+//! | `tower_jwt_auth_jwks_unknown_kid_refetches_total` | counter | `url`, `result` | fetches asked for by a token whose `kid` the set lacks |
+//! | `tower_jwt_auth_revocation_checks_total` | counter | `result` | revocation checks (`revocation`) |
+//! | `tower_jwt_auth_revocation_check_duration_seconds` | histogram | | time of one revocation check, timeouts included |
+//! | `tower_jwt_auth_outage` | gauge | `check` | shared stores in an outage: 1 while one is, 0 once it answers again |
+//!
+//! The labels and their values:
+//!
+//! - `outcome`: `accepted` (the token passed every check), `refused` (the
+//!   layer answered with an error), `anonymous` (an optional layer let a
+//!   request without a token through).
+//! - `kind` (refusals only): the [`AuthErrorKind`] as
+//!   [`as_str`](AuthErrorKind::as_str) names it: `missing_token`,
+//!   `expired`, `invalid_signature`, `revoked` ...
+//! - `issuer` (accepted requests of a layer with
+//!   [`TrustedIssuer`]s only): the configured name of
+//!   the issuer whose keys verified the token. A refusal names no issuer: until
+//!   the signature holds, the `iss` a token claims is the client's word.
+//! - `result` of the token cache: `hit`, `miss`, `expired` (a cached token
+//!   that the clock now refuses).
+//! - `url`: the JWK Set's URL as configured
+//!   (`RemoteKeySet::builder`), or the issuer as configured
+//!   (`RemoteKeySet::discover`).
+//! - `result` of an unknown-`kid` refetch: `started` (a new fetch), `joined`
+//!   (the fetch in flight), `limited` (none: the budget for unknown key ids
+//!   is spent; a flood of made-up key ids shows here).
+//! - `result` of a revocation check: `not_revoked`, `revoked`, `failed` (the
+//!   store's error), `timed_out`, `circuit_open` (answered by the policy
+//!   without asking the store: see `CircuitBreaker`).
+//! - `check`: the shared store: `revocation`, `dpop_replay`,
+//!   `introspection` (the authorization server's endpoint),
+//!   `introspection_cache` (the shared introspection cache's Redis).
+//!
+//! The age of the keys in use is the time since the last fetch that
+//! succeeded (a document identical to the current one counts: it confirmed
+//! the keys), set when the verifier reads the keys and when a fetch stores
+//! them. A key set that no request has used for a while shows the age of its
+//! last use.
+//!
+//! The outage gauge goes up by one when a store's outage starts and down by one
+//! when it ends (`crate::outage`), so two layers with the same kind of store
+//! add up: 0 when all answer.
+//!
+//! `metrics-exporter-prometheus` renders the two durations as summaries
+//! (quantiles) unless given buckets (`PrometheusBuilder::set_buckets_for_metric`).
+//!
+//! A request is counted once, by the layer that decided it: a
+//! [`RequireLayer`]'s refusals are not decisions of the `JwtAuthLayer` in front.
+//! CORS preflights let through ([`JwtAuthBuilder::bypass_cors_preflight`]) are
+//! not counted.
+//!
 //! # Features
 //!
 //! | feature | default | what it adds |
@@ -295,6 +374,7 @@
 //! | `redis-cluster` | no | `redis`, and `RedisConnection::cluster`: the Redis stores on a Redis Cluster |
 //! | `key-files` | no | `KeyFiles`: PEM keys, HMAC secrets or a JWK Set read from files and polled for changes on tokio's timer (a Kubernetes Secret volume's updates), a broken version logged once and the last good keys kept |
 //! | `token-cache` | no | [`JwtAuthBuilder::token_cache`]: a bounded cache of verified tokens |
+//! | `metrics` | no | counters, histograms and gauges through the `metrics` facade (see [Metrics](#metrics)) |
 //!
 //!
 //! # Examples
@@ -373,6 +453,7 @@ mod key;
 #[cfg(feature = "key-files")]
 mod key_files;
 mod loopback;
+mod metrics;
 mod mtls;
 #[cfg(any(
     feature = "revocation",
@@ -425,7 +506,10 @@ pub use introspection::RedisIntrospectionCache;
 pub use introspection::{
     DEFAULT_INTROSPECTION_CACHE_CAPACITY, Introspection, IntrospectionBuilder,
 };
-pub use issue::{DEFAULT_TTL, IssueError, IssuedToken, TokenIssuer, TokenIssuerBuilder};
+pub use issue::{
+    DEFAULT_JWKS_MAX_AGE, DEFAULT_TTL, IssueError, IssuedToken, JwkSetService, KeyRing,
+    KeyRingBuilder, RotateError, SigningKey, TokenIssuer, TokenIssuerBuilder,
+};
 pub use issuer::TrustedIssuer;
 pub use key::{Key, KeySet};
 #[cfg(feature = "key-files")]
@@ -433,6 +517,8 @@ pub use key_files::{
     DEFAULT_MAX_KEY_FILE_SIZE, DEFAULT_POLL_INTERVAL, KeyFiles, KeyFilesBuilder, KeyFilesError,
     KeyFilesErrorKind,
 };
+#[cfg(feature = "metrics")]
+pub use metrics::describe_metrics;
 pub use mtls::{CertificateBinding, ClientCertificate, ProxyHeader};
 pub use peer::{PeerAddr, TrustedProxies};
 #[cfg(feature = "redis")]

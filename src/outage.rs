@@ -116,6 +116,7 @@ impl Health {
             let carried = std::mem::take(&mut record.carried);
             let outage = record.outage.get_or_insert_with(|| {
                 self.failing.store(true, Ordering::Release);
+                crate::metrics::outage_started(self.words.check);
                 Outage {
                     started: now,
                     announced: false,
@@ -189,6 +190,9 @@ impl Health {
             // Another answered check may have ended it meanwhile.
             let ended = record.outage.take();
             self.failing.store(false, Ordering::Release);
+            if ended.is_some() {
+                crate::metrics::outage_ended(self.words.check);
+            }
             match ended {
                 Some(outage) if outage.announced => {
                     record.last_event = Some(Instant::now());

@@ -31,10 +31,6 @@ pub(crate) struct PublicJwk<'a> {
     pub(crate) e: Option<&'a str>,
 }
 
-#[cfg_attr(
-    not(test),
-    allow(dead_code, reason = "for thumbprints of configured keys (issue 14)")
-)]
 impl<'a> PublicJwk<'a> {
     /// The thumbprint members of a parsed JWK; `None` for a symmetric (`oct`)
     /// key, which is never a DPoP key, or one jsonwebtoken could not type.

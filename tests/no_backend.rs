@@ -53,3 +53,14 @@ fn issuer_build_fails_without_a_backend() {
     assert!(matches!(error, ConfigError::NoCryptoProvider), "{error:?}");
     assert_explains_features(&error);
 }
+
+#[test]
+fn signing_keys_of_a_ring_need_a_backend() {
+    // Deriving the public JWK and the thumbprint `kid` needs the backend.
+    let pem = include_bytes!("fixtures/dpop/ec_p256.pem");
+    let error =
+        tower_jwt_auth::SigningKey::from_pem(tower_jwt_auth::jsonwebtoken::Algorithm::ES256, pem)
+            .expect_err("no backend, yet the signing key was made");
+    assert!(matches!(error, ConfigError::NoCryptoProvider), "{error:?}");
+    assert_explains_features(&error);
+}

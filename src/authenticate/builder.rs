@@ -271,6 +271,39 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
         self
     }
 
+    /// Takes the keys from a [`KeyRing`](crate::KeyRing) of this process
+    /// (instead of static keys): a service that issues tokens with the ring
+    /// and verifies them too follows each rotation at once, with no JWK Set
+    /// to fetch. The ring's published keys (next, current and retired)
+    /// verify; a key the ring dropped no longer does. A `kid` the ring lacks
+    /// is `401` at once.
+    ///
+    /// Every asymmetric algorithm is allowed unless
+    /// [`algorithms`](Self::algorithms) narrows them. Another service
+    /// verifies the same tokens through the ring's JWK Set
+    /// ([`KeyRing::jwk_set_service`](crate::KeyRing::jwk_set_service)) and a
+    /// remote key set (feature `remote-jwks`).
+    ///
+    /// ```
+    /// use jsonwebtoken::Algorithm;
+    /// use tower_jwt_auth::{JwtAuthLayer, KeyRing, SigningKey, TokenIssuer};
+    ///
+    /// # let pem = || rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap().serialize_pem();
+    /// let key = |pem: String| SigningKey::from_pem(Algorithm::ES256, pem.as_bytes());
+    /// let ring = KeyRing::builder(key(pem())?, key(pem())?).build();
+    /// let issuer = TokenIssuer::key_ring(ring.clone()).build()?;
+    /// let layer = JwtAuthLayer::<serde_json::Value>::builder()
+    ///     .key_ring(ring)
+    ///     .algorithms([Algorithm::ES256])
+    ///     .build()?;
+    /// # let _ = (issuer, layer);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn key_ring(mut self, ring: crate::KeyRing) -> Self {
+        self.settings.issuer.feed = Some(std::sync::Arc::new(ring));
+        self
+    }
+
     /// Sends opaque access tokens to an authorization server's introspection
     /// endpoint (RFC 7662) instead of verifying them as JWTs.
     ///
@@ -1650,7 +1683,7 @@ mod tests {
             ),
             (
                 ConfigError::KeysAndKeySet,
-                "static keys and a key set that changes (`jwks`, `key_files`) for the same issuer: choose one",
+                "static keys and a key set that changes (`jwks`, `key_files`, `key_ring`) for the same issuer: choose one",
             ),
             (
                 ConfigError::TooMany {

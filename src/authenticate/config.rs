@@ -20,6 +20,7 @@ use crate::crypto;
 use crate::dpop::DpopCheck;
 use crate::error::{AuthError, AuthScheme, Challenge, ConfigError, TokenChallenge};
 use crate::expiry::TokenExpiry;
+use crate::metrics;
 use crate::mtls::CertificateBinding;
 use crate::resource_metadata::{LayerFacts, Published, ResourceMetadata};
 use crate::response::{ErrorResponder, refuse};
@@ -65,6 +66,7 @@ impl<C, R> Authenticator<C, R> {
             super::profile::apply(&mut settings.rules, &settings.issuer, &settings.trusted)?;
         }
         let provider = crypto::select(settings.provider)?;
+        metrics::describe();
         let clock = settings.rules.clock.clone();
         // Checked first: every challenge below names its URL.
         let metadata = settings
@@ -249,12 +251,13 @@ where
     ) -> Verdict<Option<Accepted<C>>> {
         let Some(token) = token else {
             return if self.optional {
+                metrics::anonymous();
                 Verdict::Pass(None)
             } else {
                 Verdict::Refuse(self.refuse(AuthError::missing_token()))
             };
         };
-        match self.verifier.verify::<C>(token) {
+        let decide = || match self.verifier.verify::<C>(token) {
             Ok(verified) => self.after_verify(verified, token, carrier, head),
             Err(VerifyError {
                 retry: Some(refresh),
@@ -265,7 +268,13 @@ where
                 ..
             }) => self.after_introspection(pending, token, carrier, head),
             Err(rejected) => Verdict::Refuse(self.refuse_as(rejected.error, carrier)),
-        }
+        };
+        // Through `timed`: a verdict held in a local and then returned cost
+        // the fast path a `memcpy`, even with nothing to record.
+        metrics::timed(decide, |verdict, started| match verdict {
+            Verdict::Wait(pending) => metrics::decided_later(started, pending),
+            decided => metrics::decided(started, matches!(decided, Verdict::Pass(_))),
+        })
     }
 
     /// The checks after verification, then the claims.
@@ -289,15 +298,19 @@ where
             confirmation: None,
             may_be_bound: verified.may_be_bound,
         };
+        let issuer = verified.issuer;
         match self.checks.run(&token, head) {
             // Built here, not before the checks: moved across them, it cost
             // the fast path a `memcpy` (BENCHMARKS.md, step-up).
-            Outcome::Pass => Verdict::Pass(Some(Accepted {
-                claims,
-                challenge: self.token_challenge(carrier),
-                expiry: self.token_expiry(&token),
-                forwarded: forwarded(),
-            })),
+            Outcome::Pass => {
+                metrics::accepted(self.verifier.issuer_labels(), issuer);
+                Verdict::Pass(Some(Accepted {
+                    claims,
+                    challenge: self.token_challenge(carrier),
+                    expiry: self.token_expiry(&token),
+                    forwarded: forwarded(),
+                }))
+            }
             Outcome::Refuse(error) => Verdict::Refuse(self.refuse_as(error, carrier)),
             Outcome::Wait(check) => {
                 let accepted = Accepted {
@@ -306,8 +319,10 @@ where
                     expiry: self.token_expiry(&token),
                     forwarded: forwarded(),
                 };
+                let acceptance = metrics::Acceptance::new(self.verifier.issuer_labels(), issuer);
                 Verdict::Wait(self.defer(carrier, async move {
                     let mut extensions = check.await?;
+                    acceptance.record();
                     Some(accepted).grant_deferred(&mut extensions);
                     Ok(extensions)
                 }))
@@ -422,6 +437,7 @@ impl<C, R: ErrorResponder> Authenticator<C, R> {
     /// under the `DPoP` scheme when the token came with it (RFC 9449 §7.1),
     /// unless the check that refused chose the challenge itself.
     fn refuse_as(&self, error: AuthError, carrier: Carrier) -> Response<Bytes> {
+        metrics::refused(error.kind());
         let error = match &self.challenge {
             Some(challenges) if error.challenge().is_none() => {
                 error.with_challenge(Arc::clone(challenges.of(carrier)))

@@ -9,12 +9,12 @@ use jsonwebtoken::crypto::CryptoProvider;
 
 use super::KeyFiles;
 use super::file::Format;
-use super::prepared::Prepared;
 use crate::error::ConfigError;
 use crate::key::Key;
 use crate::verify::KeyEntry;
 use crate::verify::key_source::{DynamicKeys, KeyFeed, OpenFeed};
 use crate::verify::prepare::allowed_entries;
+use crate::verify::prepared_keys::PreparedKeys;
 
 const HMAC: [Algorithm; 3] = [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512];
 
@@ -73,7 +73,7 @@ impl KeyFeed for KeyFiles {
                 files: self.clone(),
                 provider,
                 allowed: algorithms.clone(),
-                prepared: Prepared::default(),
+                prepared: PreparedKeys::default(),
             }),
             algorithms,
         })
@@ -90,7 +90,7 @@ struct FileKeys {
     files: KeyFiles,
     provider: &'static CryptoProvider,
     allowed: Vec<Algorithm>,
-    prepared: Prepared,
+    prepared: PreparedKeys,
 }
 
 /// The entries of the keys that can verify one of the `allowed` algorithms;

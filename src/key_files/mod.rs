@@ -6,7 +6,7 @@
 //!   `crate::key`);
 //! - `state`: what clones share: the current keys, one poll's logic;
 //! - `poll`: the background task on tokio's timer;
-//! - `keys`, `prepared`: the files as a `KeyFeed` of the verifier;
+//! - `keys`: the files as a `KeyFeed` of the verifier;
 //! - `error`: [`KeyFilesError`].
 
 mod builder;
@@ -14,7 +14,6 @@ mod error;
 mod file;
 mod keys;
 mod poll;
-mod prepared;
 mod state;
 
 use std::fmt;

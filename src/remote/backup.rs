@@ -49,7 +49,7 @@ pub(crate) enum BackupStore {
     /// A Redis key, replaced by one `SET`.
     #[cfg(feature = "redis")]
     Redis {
-        manager: ::redis::aio::ConnectionManager,
+        connection: crate::RedisConnection,
         key: String,
     },
 }
@@ -185,13 +185,13 @@ impl BackupStore {
                 blocking(move || load_file(&path, limit)).await
             }
             #[cfg(feature = "redis")]
-            Self::Redis { manager, key } => {
+            Self::Redis { connection, key } => {
                 // At most one byte over the limit, whatever Redis holds.
                 let record: Vec<u8> = ::redis::cmd("GETRANGE")
                     .arg(key)
                     .arg(0)
                     .arg(limit)
-                    .query_async(&mut manager.clone())
+                    .query_async(&mut connection.clone())
                     .await
                     .map_err(io::Error::other)?;
                 if record.len() > limit {
@@ -212,10 +212,10 @@ impl BackupStore {
                 blocking(move || save_file(&path, &record)).await
             }
             #[cfg(feature = "redis")]
-            Self::Redis { manager, key } => ::redis::cmd("SET")
+            Self::Redis { connection, key } => ::redis::cmd("SET")
                 .arg(key)
                 .arg(record)
-                .query_async::<()>(&mut manager.clone())
+                .query_async::<()>(&mut connection.clone())
                 .await
                 .map_err(io::Error::other),
         }

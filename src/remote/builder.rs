@@ -218,7 +218,8 @@ impl RemoteKeySetBuilder {
         self
     }
 
-    /// Keeps the last good document in the Redis key `key`, as
+    /// Keeps the last good document in the Redis key `key` (as given: not
+    /// under the connection's prefix), as
     /// [`backup_file`](Self::backup_file) keeps it in a file: for a fleet
     /// without a shared volume. Written with one `SET` (atomic), read with
     /// one `GETRANGE` bounded as the file is; each within the
@@ -231,11 +232,10 @@ impl RemoteKeySetBuilder {
     /// while the provider is down: keep Redis as private as the file would be.
     ///
     /// ```no_run
-    /// use tower_jwt_auth::RemoteKeySet;
-    /// use tower_jwt_auth::redis::{Client, aio::ConnectionManager};
+    /// use tower_jwt_auth::{RedisConnection, RemoteKeySet};
     ///
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// let redis = ConnectionManager::new(Client::open("redis://127.0.0.1/")?).await?;
+    /// let redis = RedisConnection::connect("redis://127.0.0.1/").await?;
     /// let keys = RemoteKeySet::builder("https://idp.example/.well-known/jwks.json")
     ///     .backup_redis(redis, "my-api:jwks-backup")
     ///     .build()
@@ -246,11 +246,11 @@ impl RemoteKeySetBuilder {
     #[cfg(feature = "redis")]
     pub fn backup_redis(
         mut self,
-        manager: crate::redis::aio::ConnectionManager,
+        connection: crate::RedisConnection,
         key: impl Into<String>,
     ) -> Self {
         self.config.backup = Some(BackupStore::Redis {
-            manager,
+            connection,
             key: key.into(),
         });
         self

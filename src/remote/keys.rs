@@ -2,7 +2,7 @@
 //! (`crate::verify::KeyFeed`): which algorithms keys from a URL may verify,
 //! and each document's keys made ready for verification, once.
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use jsonwebtoken::crypto::CryptoProvider;
@@ -14,6 +14,7 @@ use crate::key::Key;
 use crate::verify::KeyEntry;
 use crate::verify::key_source::{DynamicKeys, KeyFeed, OpenFeed};
 use crate::verify::prepare::allowed_entries;
+use crate::verify::prepared_keys::PreparedKeys;
 
 /// The algorithms a remote key set may verify unless configured: every
 /// asymmetric one. HMAC never: a secret published at a URL is no secret.
@@ -51,7 +52,7 @@ impl KeyFeed for RemoteKeySet {
                 set: self.clone(),
                 provider,
                 allowed: algorithms.clone(),
-                prepared: RwLock::new(None),
+                prepared: PreparedKeys::default(),
             }),
             algorithms,
         })
@@ -64,15 +65,7 @@ struct RemoteKeys {
     set: RemoteKeySet,
     provider: &'static CryptoProvider,
     allowed: Vec<Algorithm>,
-    prepared: RwLock<Option<Prepared>>,
-}
-
-/// One document's keys, prepared.
-#[derive(Clone)]
-struct Prepared {
-    /// The document's generation (see `Snapshot`).
-    generation: u64,
-    entries: Arc<[KeyEntry]>,
+    prepared: PreparedKeys,
 }
 
 /// The entries of the keys of a remote key set that can verify one of the
@@ -91,72 +84,20 @@ fn usable_entries(
         .collect()
 }
 
-impl RemoteKeys {
-    /// When the set has no keys any more (dropped as too stale), forgets
-    /// what its keys prepared and verified, so that a token cache does not
-    /// keep accepting what the keys no longer may; whether there was any.
-    fn drop_prepared(&self, forget: &dyn Fn(&[u64])) -> bool {
-        if self
-            .prepared
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_none()
-        {
-            return false;
-        }
-        let dropped = self
-            .prepared
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        let Some(dropped) = dropped else {
-            return false;
-        };
-        let removed: Vec<u64> = dropped.entries.iter().map(|e| e.fingerprint).collect();
-        forget(&removed);
-        true
-    }
-}
-
 impl DynamicKeys for RemoteKeys {
     fn sync(&self, forget: &dyn Fn(&[u64])) -> (Option<Arc<[KeyEntry]>>, bool) {
+        // No keys any more (dropped as too stale): what they prepared and
+        // verified is forgotten, so that a token cache does not keep
+        // accepting what the keys no longer may.
         let Some(snapshot) = self.set.snapshot() else {
-            return (None, self.drop_prepared(forget));
+            return (None, self.prepared.clear(forget));
         };
-        if let Some(prepared) = &*self.prepared.read().unwrap_or_else(PoisonError::into_inner)
-            && prepared.generation == snapshot.generation
-        {
-            return (Some(prepared.entries.clone()), false);
-        }
-        // Several requests may prepare the same new document at once; the
-        // work is the same and the newest generation wins.
-        let fresh = Prepared {
-            generation: snapshot.generation,
-            entries: usable_entries(self.provider, snapshot.keys.keys(), &self.allowed).into(),
-        };
-        let mut slot = self
-            .prepared
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        match &*slot {
-            Some(current) if current.generation >= fresh.generation => {
-                (Some(current.entries.clone()), false)
-            }
-            current => {
-                if let Some(old) = current {
-                    let removed: Vec<u64> = old
-                        .entries
-                        .iter()
-                        .map(|e| e.fingerprint)
-                        .filter(|f| !fresh.entries.iter().any(|e| e.fingerprint == *f))
-                        .collect();
-                    forget(&removed);
-                }
-                let entries = fresh.entries.clone();
-                *slot = Some(fresh);
-                (Some(entries), true)
-            }
-        }
+        let (entries, new) = self.prepared.get_or_prepare(
+            snapshot.generation,
+            || usable_entries(self.provider, snapshot.keys.keys(), &self.allowed),
+            forget,
+        );
+        (Some(entries), new)
     }
 
     fn refresh(&self) -> BoxFuture<'static, ()> {

@@ -219,7 +219,9 @@ impl RemoteKeySet {
     }
 
     /// The latest good set, or `None` until the first document arrived.
+    /// The verifier reads the keys here: their age is measured then.
     pub(crate) fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.state.metrics.used();
         self.state.snapshot()
     }
 

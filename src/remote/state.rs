@@ -14,6 +14,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::key::KeySet;
+use crate::metrics::{KeySetMetrics, Refetch};
 
 use super::backup::{self, BackupOrigin};
 use super::budget::Budget;
@@ -53,6 +54,9 @@ pub(super) struct State {
     backup_written: Mutex<Option<(Bytes, SystemTime)>>,
     /// Whether the backup was read (it is read once, at the first failure).
     backup_read: AtomicBool,
+    /// Its metrics, labelled with the configured URL (empty without the
+    /// `metrics` feature).
+    pub(super) metrics: KeySetMetrics,
 }
 
 /// What discovery found, kept for the life of the set.
@@ -102,7 +106,14 @@ impl State {
             config.unknown_kid_interval,
             Instant::now(),
         );
+        // The configured URL, never the one discovery finds: one label for
+        // the life of the set.
+        let metrics = KeySetMetrics::new(&match &source {
+            Source::Jwks(target) => Arc::clone(&target.text),
+            Source::Discovery { issuer, .. } => Arc::from(issuer.as_str()),
+        });
         Self {
+            metrics,
             config,
             source,
             fetcher,
@@ -193,6 +204,7 @@ impl State {
         // Refreshed before the keys grow too stale, not only before the
         // document expires (`Config::check` keeps this within the bounds).
         let lifetime = lifetime.min(self.config.max_staleness);
+        self.metrics.stored();
         *lock(&self.next_refresh) = Instant::now() + cache_policy::refresh_delay(lifetime);
         tracing::debug!(
             target: "tower_jwt_auth",
@@ -372,11 +384,14 @@ impl State {
     pub(super) fn join_or_start_limited(self: &Arc<Self>) -> Option<FlightFuture> {
         let mut flight = lock(&self.flight);
         if let Some((_, running)) = &flight.in_flight {
+            self.metrics.refetch(Refetch::Joined);
             return Some(running.clone());
         }
         if !flight.unknown_kids.spend(Instant::now()) {
+            self.metrics.refetch(Refetch::Limited);
             return None;
         }
+        self.metrics.refetch(Refetch::Started);
         Some(self.start(&mut flight))
     }
 
@@ -384,6 +399,7 @@ impl State {
     fn start(self: &Arc<Self>, flight: &mut Flight) -> FlightFuture {
         let id = flight.next_id;
         flight.next_id += 1;
+        self.metrics.fetch_started();
         let state = Arc::clone(self);
         let task = self.runtime.spawn(async move {
             // Made inside the task, so that it also clears the flight if the
@@ -393,6 +409,7 @@ impl State {
             match &result {
                 Ok(()) => end.state.save_backup().await,
                 Err(error) => {
+                    end.state.metrics.fetch_failed();
                     end.state.restore_backup().await;
                     end.state.warn(error);
                 }

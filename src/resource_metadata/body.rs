@@ -7,7 +7,8 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
-/// The response body of [`ResourceMetadataService`](crate::ResourceMetadataService):
+/// The response body of [`ResourceMetadataService`](crate::ResourceMetadataService)
+/// and [`JwkSetService`](crate::JwkSetService):
 /// the whole document in one frame, or nothing (for `HEAD` and `405`).
 ///
 /// A type of this crate, as [`ResponseBody`](crate::ResponseBody) is, so
@@ -20,7 +21,7 @@ pub struct MetadataBody {
 
 impl MetadataBody {
     /// A body of `data`; none when it is empty.
-    pub(super) fn new(data: Bytes) -> Self {
+    pub(crate) fn new(data: Bytes) -> Self {
         Self {
             data: (!data.is_empty()).then_some(data),
         }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::{RevocationStore, TokenInfo};
 use crate::breaker::{Admission, Breaker, CircuitBreaker};
 use crate::error::{AuthError, AuthErrorKind};
+use crate::metrics::{self, RevocationResult};
 use crate::outage::{Health, Words};
 
 /// How the outage events name this check.
@@ -252,9 +253,11 @@ impl Revocation {
     ) -> impl Future<Output = Result<(), AuthError>> + Send + 'static {
         let shared = Arc::clone(&self.shared);
         async move {
+            let started = metrics::start();
             let ticket = match shared.breaker.admit() {
                 Admission::Ask(ticket) => ticket,
                 Admission::Refuse => {
+                    metrics::revocation_check(started, RevocationResult::CircuitOpen);
                     let error = AuthError::new(
                         AuthErrorKind::RevocationUnavailable,
                         "revocation store circuit open",
@@ -270,21 +273,29 @@ impl Revocation {
                     }
                     shared.health.answered(shared.fail_open);
                     return if revoked {
+                        metrics::revocation_check(started, RevocationResult::Revoked);
                         Err(AuthError::new(AuthErrorKind::Revoked, "token revoked"))
                     } else {
+                        metrics::revocation_check(started, RevocationResult::NotRevoked);
                         Ok(())
                     };
                 }
-                Ok(Err(error)) => AuthError::with_boxed_source(
-                    AuthErrorKind::RevocationUnavailable,
-                    "revocation store unavailable",
-                    error,
-                ),
-                Err(elapsed) => AuthError::with_source(
-                    AuthErrorKind::RevocationUnavailable,
-                    "revocation check timed out",
-                    elapsed,
-                ),
+                Ok(Err(error)) => {
+                    metrics::revocation_check(started, RevocationResult::Failed);
+                    AuthError::with_boxed_source(
+                        AuthErrorKind::RevocationUnavailable,
+                        "revocation store unavailable",
+                        error,
+                    )
+                }
+                Err(elapsed) => {
+                    metrics::revocation_check(started, RevocationResult::TimedOut);
+                    AuthError::with_source(
+                        AuthErrorKind::RevocationUnavailable,
+                        "revocation check timed out",
+                        elapsed,
+                    )
+                }
             };
             let transition = ticket.failed();
             let answer = shared.fallback(error);

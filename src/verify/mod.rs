@@ -41,6 +41,7 @@ mod header;
 pub(crate) mod introspect;
 pub(crate) mod key_source;
 pub(crate) mod prepare;
+pub(crate) mod prepared_keys;
 mod signature;
 mod trust;
 
@@ -58,6 +59,7 @@ use serde::de::DeserializeOwned;
 
 use crate::clock::{DEFAULT_LEEWAY, SharedClock};
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
+use crate::metrics;
 use cache::{Lookup, Provenance, TokenCache};
 use claims::{ClaimRules, Registered, TimeChecks, read_registered, string_claim};
 use header::JoseHeader;
@@ -137,6 +139,9 @@ pub(crate) struct Verifier {
     cache: Option<TokenCache>,
     /// Where opaque tokens go: at most one issuer introspects.
     introspection: Option<Introspecting>,
+    /// The `issuer` label of each trusted issuer (none for a layer
+    /// configured with keys); empty without the `metrics` feature.
+    issuer_labels: metrics::IssuerLabels,
 }
 
 /// A verified token.
@@ -149,6 +154,9 @@ pub(crate) struct Verified<C> {
     /// is `cnf`: the token is bound to nothing. `true` when one is, or
     /// the verifier did not read them (a token cache hit).
     pub(crate) may_be_bound: bool,
+    /// The issuer whose keys and rules verified it, for the metrics (empty
+    /// without the `metrics` feature).
+    pub(crate) issuer: metrics::IssuerIndex,
 }
 
 /// The verified claims' JSON text: decoded for this request, or shared with
@@ -270,6 +278,15 @@ impl Verifier {
         if rules.typ.as_deref() == Some("") {
             return Err(ConfigError::Empty { setting: "typ" });
         }
+        // A trusted issuer has exactly one name.
+        let issuer_labels = if by_issuer {
+            let names = trusts
+                .iter()
+                .map(|t| t.issuers.first().map_or("", String::as_str));
+            metrics::IssuerLabels::new(names)
+        } else {
+            metrics::IssuerLabels::none()
+        };
         Ok(Self {
             provider,
             trusts,
@@ -288,7 +305,13 @@ impl Verifier {
             max_token_length: rules.max_token_length,
             cache: TokenCache::new(rules.token_cache)?,
             introspection,
+            issuer_labels,
         })
+    }
+
+    /// The `issuer` labels of the metrics.
+    pub(crate) fn issuer_labels(&self) -> &metrics::IssuerLabels {
+        &self.issuer_labels
     }
 
     /// How many static keys were left out because they fit none of the
@@ -364,6 +387,7 @@ impl Verifier {
         trust: usize,
         payload: Arc<str>,
     ) -> Result<Verified<C>, AuthError> {
+        let issuer = metrics::IssuerIndex::new(trust);
         let trust = self
             .trusts
             .get(trust)
@@ -386,6 +410,7 @@ impl Verifier {
             claims,
             payload: Payload::Cached(payload),
             may_be_bound: cnf,
+            issuer,
         })
     }
 
@@ -409,14 +434,26 @@ impl Verifier {
         }
         match lookup {
             Lookup::Hit {
-                claims, payload, ..
-            } => Some(Ok(Verified {
                 claims,
-                payload: Payload::Cached(payload),
-                may_be_bound: true,
-            })),
-            Lookup::Refused(error) => Some(Err(error.into())),
-            Lookup::Miss => None,
+                payload,
+                trust,
+            } => {
+                metrics::token_cache(metrics::CacheLookup::Hit);
+                Some(Ok(Verified {
+                    claims,
+                    payload: Payload::Cached(payload),
+                    may_be_bound: true,
+                    issuer: metrics::IssuerIndex::new(trust),
+                }))
+            }
+            Lookup::Refused(error) => {
+                metrics::token_cache(metrics::CacheLookup::Expired);
+                Some(Err(error.into()))
+            }
+            Lookup::Miss => {
+                metrics::token_cache(metrics::CacheLookup::Miss);
+                None
+            }
         }
     }
 
@@ -506,6 +543,7 @@ impl Verifier {
             claims,
             payload: Payload::Decoded(payload),
             may_be_bound: cnf,
+            issuer: metrics::IssuerIndex::new(position),
         };
         Ok((verified, provenance))
     }

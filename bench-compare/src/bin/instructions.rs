@@ -8,7 +8,12 @@
 //! - `decode-hs256`, `decode-rs256`: the same token through a bare
 //!   `jsonwebtoken::decode` (aws-lc-rs backend too) with a prepared
 //!   `DecodingKey`, the floor every JWT middleware stands on;
-//! - `layer`, `decode`: the HS256 modes under their earlier names.
+//! - `layer`, `decode`: the HS256 modes under their earlier names;
+//! - `layer-hs256-prometheus`, `layer-rs256-prometheus` (built with this
+//!   package's `metrics` feature, which turns on the layer's): the layer
+//!   modes with `metrics-exporter-prometheus`'s recorder installed first,
+//!   so that every record reaches a real registry. Without a recorder, the
+//!   `layer-*` modes of that build measure the feature's cost alone.
 //!
 //! Both algorithms sign the same claims with `TokenIssuer` at start-up, so the
 //! tokens differ only in header and signature. RS256 is 2048-bit. Note that
@@ -71,7 +76,8 @@ I3+fsFF7MFwMdOPhNslrXWEbwU2dBvXX/nnSR/OijMIzxbwE347LJ24QAF/u1miQ
 3wIDAQAB
 -----END PUBLIC KEY-----";
 
-const MODES: &str = "layer-hs256, decode-hs256, layer-rs256, decode-rs256 (layer, decode: HS256)";
+const MODES: &str = "layer-hs256, decode-hs256, layer-rs256, decode-rs256 (layer, decode: HS256); \
+     with the `metrics` feature, layer-hs256-prometheus, layer-rs256-prometheus";
 
 #[derive(Clone, Copy)]
 enum Alg {
@@ -121,6 +127,13 @@ fn main() {
         std::process::exit(2);
     };
     let requests: u32 = requests.parse().expect("a number of requests");
+    let mode = match mode.strip_suffix("-prometheus") {
+        Some(layer_mode) => {
+            install_prometheus();
+            layer_mode.to_owned()
+        }
+        None => mode,
+    };
     let (run, alg): (fn(Alg, &str, u32), Alg) = match mode.as_str() {
         "layer" | "layer-hs256" => (layer, Alg::Hs256),
         "decode" | "decode-hs256" => (decode, Alg::Hs256),
@@ -136,6 +149,21 @@ fn main() {
         .issue(&json!({ "sub": "ada", "scope": "orders:read orders:write", "tenant": 7 }))
         .expect("a token");
     run(alg, &token, requests);
+}
+
+/// Installs the Prometheus recorder, for the `-prometheus` modes.
+#[cfg(feature = "metrics")]
+fn install_prometheus() {
+    // The recorder stays installed when its handle is dropped: it is global.
+    let _handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .expect("the only recorder");
+}
+
+#[cfg(not(feature = "metrics"))]
+fn install_prometheus() {
+    eprintln!("the -prometheus modes need `--features metrics`: {MODES}");
+    std::process::exit(2);
 }
 
 fn layer(alg: Alg, token: &str, requests: u32) {

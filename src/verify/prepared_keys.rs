@@ -1,5 +1,7 @@
-//! The keys of one version, made ready for one trusted issuer's algorithms
-//! the first time a request meets that version ([`Prepared`]).
+//! The keys of a feed's current version, made ready for verification once
+//! ([`PreparedKeys`]): what every [`DynamicKeys`](super::key_source::DynamicKeys)
+//! keeps between requests, whatever brings its keys (a remote JWK Set, key
+//! files, a key ring).
 
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -7,15 +9,15 @@ use crate::verify::KeyEntry;
 
 /// The entries of the newest version prepared so far, by generation.
 #[derive(Default)]
-pub(super) struct Prepared {
+pub(crate) struct PreparedKeys {
     slot: RwLock<Option<(u64, Arc<[KeyEntry]>)>>,
 }
 
-impl Prepared {
+impl PreparedKeys {
     /// The entries of `generation`, prepared by `prepare` unless they already
     /// are; whether this call installed them. `forget` receives the
     /// fingerprints of the keys of the older version that the new one lacks.
-    pub(super) fn get_or_prepare(
+    pub(crate) fn get_or_prepare(
         &self,
         generation: u64,
         prepare: impl FnOnce() -> Vec<KeyEntry>,
@@ -46,5 +48,30 @@ impl Prepared {
                 (fresh, true)
             }
         }
+    }
+
+    /// Forgets every prepared entry (a feed whose keys were dropped), so
+    /// that a token cache no longer accepts what they verified; whether
+    /// there were any.
+    pub(crate) fn clear(&self, forget: &dyn Fn(&[u64])) -> bool {
+        if self
+            .slot
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_none()
+        {
+            return false;
+        }
+        let dropped = self
+            .slot
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let Some((_, dropped)) = dropped else {
+            return false;
+        };
+        let removed: Vec<u64> = dropped.iter().map(|e| e.fingerprint).collect();
+        forget(&removed);
+        true
     }
 }

@@ -1,4 +1,20 @@
 //! [`TokenIssuer`]: signs tokens for a login endpoint.
+//!
+//! - `signing_key`: [`SigningKey`], a private key with its public JWK and `kid`;
+//! - `ring`: [`KeyRing`], the next, current and retired keys of an issuer
+//!   that rotates them, and the timing rules that make rotations invisible;
+//! - `jwks`: [`JwkSetService`], the ring's public JWK Set over HTTP;
+//! - `feed`: the ring as the verifier's source of keys, for a service that
+//!   verifies its own tokens (`JwtAuthBuilder::key_ring`).
+
+mod feed;
+mod jwks;
+mod ring;
+mod signing_key;
+
+pub use jwks::JwkSetService;
+pub use ring::{DEFAULT_JWKS_MAX_AGE, KeyRing, KeyRingBuilder, RotateError};
+pub use signing_key::SigningKey;
 
 use std::collections::hash_map::RandomState;
 use std::fmt;
@@ -46,8 +62,7 @@ pub struct TokenIssuer {
 }
 
 struct Settings {
-    key: EncodingKey,
-    algorithm: Algorithm,
+    keys: Keys,
     /// [`TokenIssuer::hmac_legacy_short_secret`]: no length rule.
     legacy_short_secret: bool,
     kid: Option<String>,
@@ -57,6 +72,17 @@ struct Settings {
     jti: bool,
     clock: Arc<dyn Clock>,
     provider: Option<&'static CryptoProvider>,
+}
+
+/// What an issuer signs with.
+enum Keys {
+    /// One key, for its lifetime.
+    One {
+        key: EncodingKey,
+        algorithm: Algorithm,
+    },
+    /// The current key of a ring, whichever it is at each token.
+    Ring(KeyRing),
 }
 
 /// Configures a [`TokenIssuer`].
@@ -142,10 +168,37 @@ impl TokenIssuer {
     /// algorithm's hash output: 32 bytes for `HS256`, 48 for `HS384`, 64 for
     /// `HS512`).
     pub fn builder(key: EncodingKey, algorithm: Algorithm) -> TokenIssuerBuilder {
+        Self::with_keys(Keys::One { key, algorithm })
+    }
+
+    /// Signs with the current key of `ring`: each token's header names the
+    /// key's algorithm and `kid` (a [`kid`](TokenIssuerBuilder::kid) set on
+    /// the builder is not used), and a [`KeyRing::rotate`] applies from the
+    /// next token on. Serve the ring's public keys with
+    /// [`KeyRing::jwk_set_service`].
+    ///
+    /// ```
+    /// use jsonwebtoken::Algorithm;
+    /// use tower_jwt_auth::{KeyRing, SigningKey, TokenIssuer};
+    ///
+    /// # let pem = || rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap().serialize_pem();
+    /// let key = |pem: String| SigningKey::from_pem(Algorithm::EdDSA, pem.as_bytes());
+    /// let ring = KeyRing::builder(key(pem())?, key(pem())?).build();
+    /// let issuer = TokenIssuer::key_ring(ring.clone()).issuer("https://login.example").build()?;
+    /// let token = issuer.issue(&serde_json::json!({ "sub": "ada" }))?;
+    /// let header = jsonwebtoken::decode_header(&token)?;
+    /// assert_eq!(header.kid.as_deref(), Some(ring.current_kid().as_str()));
+    /// assert_eq!(header.alg, Algorithm::EdDSA);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn key_ring(ring: KeyRing) -> TokenIssuerBuilder {
+        Self::with_keys(Keys::Ring(ring))
+    }
+
+    fn with_keys(keys: Keys) -> TokenIssuerBuilder {
         TokenIssuerBuilder {
             settings: Settings {
-                key,
-                algorithm,
+                keys,
                 legacy_short_secret: false,
                 kid: None,
                 ttl: DEFAULT_TTL,
@@ -235,20 +288,38 @@ impl TokenIssuer {
 
     fn sign(&self, claims: &Map<String, Value>) -> Result<String, IssueError> {
         let s = &*self.inner;
+        // The ring's current key, held for this token even if the ring
+        // rotates meanwhile; it learns the `exp` first, so that it stays
+        // published until this token has expired.
+        let ring_key;
+        let (key, algorithm, kid) = match &s.keys {
+            Keys::One { key, algorithm } => (key, *algorithm, s.kid.as_deref()),
+            Keys::Ring(ring) => {
+                ring_key = ring.current();
+                let exp = claims.get("exp").and_then(Value::as_u64);
+                ring_key.signs_until(exp.unwrap_or(u64::MAX));
+                let signing = &ring_key.key;
+                (
+                    signing.encoding_key(),
+                    signing.algorithm(),
+                    Some(signing.kid()),
+                )
+            }
+        };
         let mut header = Map::new();
         header.insert(
             "alg".into(),
-            serde_json::to_value(s.algorithm).map_err(IssueError::Claims)?,
+            serde_json::to_value(algorithm).map_err(IssueError::Claims)?,
         );
         header.insert("typ".into(), "JWT".into());
-        if let Some(kid) = &s.kid {
-            header.insert("kid".into(), kid.as_str().into());
+        if let Some(kid) = kid {
+            header.insert("kid".into(), kid.into());
         }
         let mut token = URL_SAFE_NO_PAD.encode(Value::Object(header).to_string());
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(Value::Object(claims.clone()).to_string(), &mut token);
         let signer =
-            (self.provider.signer_factory)(&s.algorithm, &s.key).map_err(IssueError::Signing)?;
+            (self.provider.signer_factory)(&algorithm, key).map_err(IssueError::Signing)?;
         let signature = signer.try_sign(token.as_bytes()).map_err(|e| {
             IssueError::Signing(jsonwebtoken::errors::ErrorKind::Signing(e.to_string()).into())
         })?;
@@ -327,7 +398,8 @@ impl TokenIssuerBuilder {
         self
     }
 
-    /// Sets the `kid` header.
+    /// Sets the `kid` header (not used with a [key ring](TokenIssuer::key_ring),
+    /// whose keys name themselves).
     pub fn kid(mut self, kid: impl Into<String>) -> Self {
         self.settings.kid = Some(kid.into());
         self
@@ -364,25 +436,38 @@ impl TokenIssuerBuilder {
     pub fn build(self) -> Result<TokenIssuer, ConfigError> {
         let s = self.settings;
         let provider = crypto::select(s.provider)?;
-        if s.key.family() != s.algorithm.family() {
+        let (key, algorithm) = match &s.keys {
+            Keys::One { key, algorithm } => (key, *algorithm),
+            // A ring's keys were checked when they were made; the provider
+            // may be another one: check that it signs with the current key.
+            Keys::Ring(ring) => {
+                let current = ring.current();
+                let signing = &current.key;
+                (provider.signer_factory)(&signing.algorithm(), signing.encoding_key())
+                    .map_err(ConfigError::InvalidKey)?;
+                return Ok(TokenIssuer {
+                    inner: Arc::new(s),
+                    provider,
+                });
+            }
+        };
+        if key.family() != algorithm.family() {
             return Err(ConfigError::AlgorithmMismatch(format!(
-                "{:?} cannot sign with a {:?} key",
-                s.algorithm,
-                s.key.family()
+                "{algorithm:?} cannot sign with a {:?} key",
+                key.family()
             )));
         }
-        if let Some(minimum) = hmac_minimum(s.algorithm)
+        if let Some(minimum) = hmac_minimum(algorithm)
             && !s.legacy_short_secret
-            && s.key.as_bytes().len() < minimum
+            && key.as_bytes().len() < minimum
         {
             return Err(ConfigError::ShortHmacSecret {
-                algorithm: s.algorithm,
-                length: s.key.as_bytes().len(),
+                algorithm,
+                length: key.as_bytes().len(),
                 minimum,
             });
         }
-        let signer =
-            (provider.signer_factory)(&s.algorithm, &s.key).map_err(ConfigError::InvalidKey)?;
+        let signer = (provider.signer_factory)(&algorithm, key).map_err(ConfigError::InvalidKey)?;
         // A key that parses may still fail to sign (a truncated RSA key): find out now.
         signer.try_sign(b"tower-jwt-auth key check").map_err(|e| {
             ConfigError::InvalidKey(jsonwebtoken::errors::ErrorKind::Signing(e.to_string()).into())
@@ -398,7 +483,7 @@ impl fmt::Debug for TokenIssuer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &*self.inner;
         f.debug_struct("TokenIssuer")
-            .field("algorithm", &s.algorithm)
+            .field("keys", &s.keys)
             .field("legacy_short_secret", &s.legacy_short_secret)
             .field("kid", &s.kid)
             .field("ttl", &s.ttl)
@@ -406,7 +491,6 @@ impl fmt::Debug for TokenIssuer {
             .field("audiences", &s.audiences)
             .field("jti", &s.jti)
             .field("clock", &DebugClock(&*s.clock))
-            .field("key", &"[redacted]")
             .finish()
     }
 }
@@ -414,8 +498,20 @@ impl fmt::Debug for TokenIssuer {
 impl fmt::Debug for TokenIssuerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenIssuerBuilder")
-            .field("algorithm", &self.settings.algorithm)
-            .field("key", &"[redacted]")
+            .field("keys", &self.settings.keys)
             .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::One { algorithm, .. } => f
+                .debug_struct("One")
+                .field("algorithm", algorithm)
+                .field("key", &"[redacted]")
+                .finish(),
+            Self::Ring(ring) => f.debug_tuple("Ring").field(ring).finish(),
+        }
     }
 }
