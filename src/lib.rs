@@ -333,7 +333,8 @@
 //!   (the fetch in flight), `limited` (none: the budget for unknown key ids
 //!   is spent; a flood of made-up key ids shows here).
 //! - `result` of a revocation check: `not_revoked`, `revoked`, `failed` (the
-//!   store's error), `timed_out`.
+//!   store's error), `timed_out`, `circuit_open` (answered by the policy
+//!   without asking the store: see `CircuitBreaker`).
 //! - `check`: the shared store: `revocation`, `dpop_replay`,
 //!   `introspection` (the authorization server's endpoint),
 //!   `introspection_cache` (the shared introspection cache's Redis).
@@ -433,6 +434,8 @@ mod answer;
 mod authenticate;
 mod authorize;
 mod body;
+#[cfg(any(feature = "revocation", feature = "replay-store"))]
+mod breaker;
 mod checks;
 mod claims;
 mod clock;
@@ -483,6 +486,8 @@ pub use authorize::{
     AsyncRequireFuture, Require, RequireBuilder, RequireFuture, RequireLayer, SyncOnly, WithAsync,
 };
 pub use body::ResponseBody;
+#[cfg(any(feature = "revocation", feature = "replay-store"))]
+pub use breaker::{CircuitBreaker, DEFAULT_BREAKER_COOL_DOWN, DEFAULT_BREAKER_FAILURES};
 pub use claims::Claims;
 pub use clock::{Clock, DEFAULT_LEEWAY, SystemClock};
 pub use csrf::{CsrfPolicy, DEFAULT_CSRF_CLAIM, DEFAULT_CSRF_HEADER};

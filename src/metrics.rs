@@ -44,6 +44,8 @@ pub(crate) enum RevocationResult {
     Revoked,
     Failed,
     TimedOut,
+    /// Not asked: the circuit breaker is open.
+    CircuitOpen,
 }
 
 #[cfg(feature = "metrics")]
@@ -378,6 +380,9 @@ mod on {
             RevocationResult::Revoked => static_key!(REVOCATION_CHECKS, "result" => "revoked"),
             RevocationResult::Failed => static_key!(REVOCATION_CHECKS, "result" => "failed"),
             RevocationResult::TimedOut => static_key!(REVOCATION_CHECKS, "result" => "timed_out"),
+            RevocationResult::CircuitOpen => {
+                static_key!(REVOCATION_CHECKS, "result" => "circuit_open")
+            }
         });
     }
 

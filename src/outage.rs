@@ -220,6 +220,38 @@ impl Health {
         }
     }
 
+    /// Logs a change of the check's circuit breaker: a `warn` when it opens
+    /// (once per outage: a failed probe reopens it quietly, and the refusals
+    /// meanwhile are counted as failed checks in the summaries), an `info`
+    /// when a probe closes it.
+    #[cfg(any(feature = "revocation", feature = "replay-store"))]
+    pub(crate) fn breaker(&self, transition: crate::breaker::Transition, fail_open: bool) {
+        use crate::breaker::Transition;
+        match transition {
+            Transition::Opened {
+                failures,
+                cool_down,
+            } => tracing::warn!(
+                target: "tower_jwt_auth",
+                failures_in_a_row = failures,
+                cool_down_ms = millis(cool_down),
+                fail_open,
+                "{} circuit breaker open: {} not asked, {} at once, until a probe every {} ms answers",
+                self.words.check,
+                self.words.asks,
+                Policy { words: self.words, fail_open, many: true },
+                millis(cool_down),
+            ),
+            Transition::Closed { open_for } => tracing::info!(
+                target: "tower_jwt_auth",
+                open_ms = millis(open_for),
+                fail_open,
+                "{} circuit breaker closed: the probe was answered",
+                self.words.check,
+            ),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Record> {
         // Nothing panics under the lock; a poisoned record is still sound.
         self.record.lock().unwrap_or_else(PoisonError::into_inner)

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{RevocationStore, TokenInfo};
+use crate::breaker::{Admission, Breaker, CircuitBreaker};
 use crate::error::{AuthError, AuthErrorKind};
 use crate::metrics::{self, RevocationResult};
 use crate::outage::{Health, Words};
@@ -67,6 +68,20 @@ pub const DEFAULT_REVOCATION_TIMEOUT: Duration = Duration::from_millis(100);
 /// own, since its events speak for another policy. A check that the store
 /// answers costs one atomic load for this record.
 ///
+/// # Circuit breaker
+///
+/// A store that hangs would make every request wait the whole timeout. After
+/// 5 failures or timeouts in a row (by default; see
+/// [`circuit_breaker`](Self::circuit_breaker)) the check stops asking it: for
+/// a cool-down of 5 s every check gets the policy's answer at once (`503`
+/// "revocation store circuit open", or the token let through when failing
+/// open); then one probe asks the store, and its answer closes the breaker
+/// while its failure opens it again. The opening is logged once per outage
+/// (`warn`, "revocation circuit breaker open"), the checks answered at once
+/// are counted in the outage's summaries, and the closing is logged (`info`,
+/// "revocation circuit breaker closed"). While closed it costs one atomic
+/// load per check.
+///
 /// Cloning is cheap: everything sits behind one `Arc`. The timeout needs a
 /// Tokio runtime with its time driver enabled, as axum's and hyper's servers
 /// have.
@@ -91,6 +106,7 @@ struct Shared {
     timeout: Duration,
     fail_open: bool,
     health: Health,
+    breaker: Breaker,
 }
 
 impl Revocation {
@@ -111,19 +127,58 @@ impl Revocation {
     /// # let _ = revocation;
     /// ```
     pub fn from_arc(store: Arc<dyn RevocationStore>) -> Self {
-        Self::with(store, DEFAULT_REVOCATION_TIMEOUT, false)
+        Self::with(
+            store,
+            DEFAULT_REVOCATION_TIMEOUT,
+            false,
+            CircuitBreaker::default(),
+        )
     }
 
-    /// A `Revocation` with its own record of the store's health.
-    fn with(store: Arc<dyn RevocationStore>, timeout: Duration, fail_open: bool) -> Self {
+    /// A `Revocation` with its own record of the store's health and its own
+    /// breaker.
+    fn with(
+        store: Arc<dyn RevocationStore>,
+        timeout: Duration,
+        fail_open: bool,
+        breaker: CircuitBreaker,
+    ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 store,
                 timeout,
                 fail_open,
                 health: Health::new(WORDS),
+                breaker: Breaker::new(breaker),
             }),
         }
+    }
+
+    /// When the check stops asking a store that keeps failing or hanging,
+    /// and for how long (default [`CircuitBreaker::default`]: after 5
+    /// failures or timeouts in a row, for 5 s; see
+    /// [Circuit breaker](Self#circuit-breaker)).
+    /// [`CircuitBreaker::disabled`] asks the store on every check.
+    ///
+    /// The result no longer shares the record of the store's health, nor
+    /// the breaker's state, with `self` and its clones.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::{CircuitBreaker, MemoryRevocations, Revocation};
+    ///
+    /// let revocation = Revocation::new(MemoryRevocations::new())
+    ///     .circuit_breaker(CircuitBreaker::new(10, Duration::from_secs(2)));
+    /// # let _ = revocation;
+    /// ```
+    pub fn circuit_breaker(self, breaker: CircuitBreaker) -> Self {
+        let shared = &self.shared;
+        Self::with(
+            Arc::clone(&shared.store),
+            shared.timeout,
+            shared.fail_open,
+            breaker,
+        )
     }
 
     /// The longest a check may take (default [`DEFAULT_REVOCATION_TIMEOUT`],
@@ -134,10 +189,12 @@ impl Revocation {
     /// The result no longer shares the record of the store's health with
     /// `self` and its clones (see [Logging](Self#logging)).
     pub fn timeout(self, timeout: Duration) -> Self {
+        let shared = &self.shared;
         Self::with(
-            Arc::clone(&self.shared.store),
+            Arc::clone(&shared.store),
             timeout,
-            self.shared.fail_open,
+            shared.fail_open,
+            shared.breaker.config(),
         )
     }
 
@@ -151,7 +208,13 @@ impl Revocation {
     /// The result no longer shares the record of the store's health with
     /// `self` and its clones (see [Logging](Self#logging)).
     pub fn fail_open(self, yes: bool) -> Self {
-        Self::with(Arc::clone(&self.shared.store), self.shared.timeout, yes)
+        let shared = &self.shared;
+        Self::with(
+            Arc::clone(&shared.store),
+            shared.timeout,
+            yes,
+            shared.breaker.config(),
+        )
     }
 
     /// The revocation check of one verified token: `Ok` when it is not
@@ -191,9 +254,23 @@ impl Revocation {
         let shared = Arc::clone(&self.shared);
         async move {
             let started = metrics::start();
+            let ticket = match shared.breaker.admit() {
+                Admission::Ask(ticket) => ticket,
+                Admission::Refuse => {
+                    metrics::revocation_check(started, RevocationResult::CircuitOpen);
+                    let error = AuthError::new(
+                        AuthErrorKind::RevocationUnavailable,
+                        "revocation store circuit open",
+                    );
+                    return shared.fallback(error);
+                }
+            };
             let answer = tokio::time::timeout(shared.timeout, shared.store.is_revoked(&token));
             let error = match answer.await {
                 Ok(Ok(revoked)) => {
+                    if let Some(transition) = ticket.answered() {
+                        shared.health.breaker(transition, shared.fail_open);
+                    }
                     shared.health.answered(shared.fail_open);
                     return if revoked {
                         metrics::revocation_check(started, RevocationResult::Revoked);
@@ -220,11 +297,22 @@ impl Revocation {
                     )
                 }
             };
-            shared
-                .health
-                .failed(&error, shared.timeout, shared.fail_open);
-            if shared.fail_open { Ok(()) } else { Err(error) }
+            let transition = ticket.failed();
+            let answer = shared.fallback(error);
+            if let Some(transition) = transition {
+                shared.health.breaker(transition, shared.fail_open);
+            }
+            answer
         }
+    }
+}
+
+impl Shared {
+    /// The policy's answer when the store gave none, counted as a failed
+    /// check.
+    fn fallback(&self, error: AuthError) -> Result<(), AuthError> {
+        self.health.failed(&error, self.timeout, self.fail_open);
+        if self.fail_open { Ok(()) } else { Err(error) }
     }
 }
 
@@ -234,6 +322,7 @@ impl fmt::Debug for Revocation {
             .field("store", &format_args!("dyn RevocationStore"))
             .field("timeout", &self.shared.timeout)
             .field("fail_open", &self.shared.fail_open)
+            .field("circuit_breaker", &self.shared.breaker.config())
             .finish()
     }
 }
@@ -244,6 +333,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
+    use crate::breaker::DEFAULT_BREAKER_COOL_DOWN;
     use crate::revocation::MemoryRevocations;
     use crate::revocation::test_support::{Switch, token};
     use crate::test_helpers::Logs;
@@ -367,6 +457,119 @@ mod tests {
         let logged = logs.take();
         assert_eq!(logged.matches("WARN").count(), 1, "{logged}");
         assert!(logged.contains("token let through (fail open)"), "{logged}");
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_hanging_store_opens_the_breaker_and_a_probe_closes_it() {
+        let (logs, _guard) = Logs::capture();
+        let store = Switch::hanging();
+        let revocation = Revocation::from_arc(store.clone());
+        let calls = || store.calls.load(Ordering::Relaxed);
+        // Five timeouts in a row, each waited out.
+        for _ in 0..5 {
+            let error = revocation.check(token()).await.unwrap_err();
+            assert_eq!(error.description(), "revocation check timed out");
+        }
+        assert_eq!(calls(), 5);
+        // Open: answered at once, the store not asked, no time spent.
+        let start = tokio::time::Instant::now();
+        for _ in 0..100 {
+            let error = revocation.check(token()).await.unwrap_err();
+            assert_eq!(error.kind(), AuthErrorKind::RevocationUnavailable);
+            assert_eq!(error.description(), "revocation store circuit open");
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert_eq!(calls(), 5);
+        // Clones share the breaker; a new policy has its own.
+        revocation.clone().check(token()).await.unwrap_err();
+        assert_eq!(calls(), 5);
+        let logged = logs.take();
+        let opened: Vec<_> = logged
+            .lines()
+            .filter(|line| line.contains("revocation circuit breaker open"))
+            .collect();
+        assert_eq!(opened.len(), 1, "{logged}");
+        assert!(opened[0].contains("WARN"), "{logged}");
+        assert!(opened[0].contains("failures_in_a_row=5"), "{logged}");
+        assert!(opened[0].contains("cool_down_ms=5000"), "{logged}");
+        assert!(
+            opened[0].contains("requests refused (fail closed)"),
+            "{logged}"
+        );
+        // Never once per request: two warnings in all (the outage, the breaker).
+        assert_eq!(logged.matches("WARN").count(), 2, "{logged}");
+        let open = revocation.clone().fail_open(true);
+        open.check(token()).await.unwrap();
+        assert_eq!(calls(), 6);
+        logs.take();
+
+        // The cool-down over, the probe is the one check that asks; it
+        // still hangs, so the breaker opens again, quietly.
+        tokio::time::advance(DEFAULT_BREAKER_COOL_DOWN).await;
+        let probe = revocation.check(token());
+        let others = async {
+            // While the probe is out, the others are answered at once.
+            for _ in 0..10 {
+                revocation.check(token()).await.unwrap_err();
+            }
+            assert_eq!(calls(), 7);
+        };
+        let (probe, ()) = tokio::join!(probe, others);
+        assert_eq!(
+            probe.unwrap_err().description(),
+            "revocation check timed out"
+        );
+        revocation.check(token()).await.unwrap_err();
+        assert_eq!(calls(), 7);
+        assert!(!logs.take().contains("circuit breaker"));
+
+        // The store is back: the next probe closes the breaker.
+        store.set_down(false);
+        tokio::time::advance(DEFAULT_BREAKER_COOL_DOWN).await;
+        revocation.check(token()).await.unwrap();
+        assert_eq!(calls(), 8);
+        revocation.check(token()).await.unwrap();
+        assert_eq!(calls(), 9);
+        let logged = logs.take();
+        let closed: Vec<_> = logged
+            .lines()
+            .filter(|line| line.contains("revocation circuit breaker closed"))
+            .collect();
+        assert_eq!(closed.len(), 1, "{logged}");
+        assert!(closed[0].contains("INFO"), "{logged}");
+        let again: Vec<_> = logged
+            .lines()
+            .filter(|line| line.contains("revocation store answers again"))
+            .collect();
+        assert_eq!(again.len(), 1, "{logged}");
+        // Every check answered without the store is counted: 5 timeouts,
+        // 101 + 10 + 1 refused at once, the failed probe.
+        assert!(again[0].contains("failed_checks=118"), "{logged}");
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_disabled_breaker_asks_the_store_every_time() {
+        let store = Switch::hanging();
+        let revocation =
+            Revocation::from_arc(store.clone()).circuit_breaker(CircuitBreaker::disabled());
+        for _ in 0..20 {
+            let error = revocation.check(token()).await.unwrap_err();
+            assert_eq!(error.description(), "revocation check timed out");
+        }
+        assert_eq!(store.calls.load(Ordering::Relaxed), 20);
+        // A breaker of its own size.
+        let store = Switch::down();
+        let revocation = Revocation::from_arc(store.clone())
+            .circuit_breaker(CircuitBreaker::new(2, Duration::from_secs(1)));
+        for _ in 0..10 {
+            revocation.check(token()).await.unwrap_err();
+        }
+        assert_eq!(store.calls.load(Ordering::Relaxed), 2);
+        store.set_down(false);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        revocation.check(token()).await.unwrap();
+        revocation.check(token()).await.unwrap();
+        assert_eq!(store.calls.load(Ordering::Relaxed), 4);
     }
 
     #[test]

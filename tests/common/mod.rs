@@ -15,6 +15,9 @@ pub mod jwks_server;
 pub mod logs;
 pub mod oauth_provider;
 pub mod redis;
+pub mod redis_cluster;
+#[cfg(feature = "redis")]
+pub mod revocation_load;
 
 use std::future::Future;
 use std::net::SocketAddr;

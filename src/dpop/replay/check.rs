@@ -147,6 +147,7 @@ fn failed(failure: Failure) -> AuthError {
         Failure::TimedOut(elapsed) => {
             AuthError::with_boxed_source(kind, "DPoP replay check timed out", elapsed)
         }
+        Failure::Open => AuthError::new(kind, "DPoP replay store circuit open"),
     }
 }
 
@@ -217,7 +218,7 @@ impl ReplayCheck {
     /// The result no longer shares the record of the store's health with
     /// `self` and its clones (see [Logging](Self#logging)).
     pub fn timeout(self, timeout: Duration) -> Self {
-        let store = self.shared.store.clone();
+        let store = self.shared.store.renewed();
         Self::with(store, timeout, self.shared.fail_open)
     }
 
@@ -231,8 +232,43 @@ impl ReplayCheck {
     /// The result no longer shares the record of the store's health with
     /// `self` and its clones (see [Logging](Self#logging)).
     pub fn fail_open(self, yes: bool) -> Self {
-        let store = self.shared.store.clone();
+        let store = self.shared.store.renewed();
         Self::with(store, self.shared.timeout, yes)
+    }
+
+    /// When the check stops asking a store other than [`MemoryReplays`]
+    /// that keeps failing or hanging, and for how long (default
+    /// [`CircuitBreaker::default`](crate::CircuitBreaker::default): after 5
+    /// failures or timeouts in a row, for 5 s). While it is open, checks get
+    /// the policy's answer at once ("DPoP replay store circuit open", `503`
+    /// when failing closed) instead of each waiting the timeout; then one
+    /// probe asks the store, and its answer closes it. Logged as the
+    /// revocation check's breaker is: "DPoP replay circuit breaker open" once
+    /// per outage, "... closed" when a probe is answered. The memory store
+    /// answers at once and has no breaker.
+    ///
+    /// The result no longer shares the record of the store's health, nor the
+    /// breaker's state, with `self` and its clones.
+    ///
+    /// Feature `replay-store` (on by default).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::{CircuitBreaker, MemoryReplays, ReplayCheck, ReplayStore};
+    ///
+    /// let store: Arc<dyn ReplayStore> = Arc::new(MemoryReplays::new());
+    /// let check = ReplayCheck::from_arc(store)
+    ///     .circuit_breaker(CircuitBreaker::new(3, Duration::from_secs(2)));
+    /// # let _ = check;
+    /// ```
+    #[cfg(feature = "replay-store")]
+    pub fn circuit_breaker(self, breaker: crate::CircuitBreaker) -> Self {
+        let mut store = self.shared.store.clone();
+        if let Store::Timed(timed) = &mut store {
+            timed.renew(Some(breaker));
+        }
+        Self::with(store, self.shared.timeout, self.shared.fail_open)
     }
 
     /// The replay check of one proof id: records `id` until `expires_at`
@@ -277,10 +313,27 @@ impl ReplayCheck {
                 let answer = timed.first_use(id.to_owned(), expires_at, shared.timeout);
                 let shared = Arc::clone(shared);
                 ReplayAnswer::Waiting(Box::pin(async move {
-                    shared.judge(answer.await.map_err(failed))
+                    let (answer, transition) = answer.await;
+                    let answer = shared.judge(answer.map_err(failed));
+                    if let Some(transition) = transition {
+                        shared.health.breaker(transition, shared.fail_open);
+                    }
+                    answer
                 }))
             }
         }
+    }
+}
+
+impl Store {
+    /// The same store for a new policy: a timed one behind a breaker of its
+    /// own (of the same configuration).
+    fn renewed(&self) -> Self {
+        let mut store = self.clone();
+        if let Self::Timed(timed) = &mut store {
+            timed.renew(None);
+        }
+        store
     }
 }
 
@@ -515,7 +568,9 @@ mod tests {
         async fn a_failing_store_fails_closed_or_open_and_is_logged_once() {
             let (logs, _guard) = Logs::capture();
             let store = Switch::new(true, false);
-            let closed = ReplayCheck::from_arc(store.clone());
+            // The outage's own reports, without the breaker's.
+            let closed = ReplayCheck::from_arc(store.clone())
+                .circuit_breaker(crate::CircuitBreaker::disabled());
             for _ in 0..5 {
                 let error = waited(closed.check(ID, NOW + 60, NOW)).await.unwrap_err();
                 assert_eq!(error.kind(), AuthErrorKind::ReplayCheckUnavailable);
@@ -572,6 +627,68 @@ mod tests {
             waited(check.fail_open(true).check(ID, NOW + 60, NOW))
                 .await
                 .unwrap();
+        }
+
+        #[tokio::test(flavor = "current_thread", start_paused = true)]
+        async fn a_hanging_store_opens_the_breaker_and_is_no_longer_waited_for() {
+            let (logs, _guard) = Logs::capture();
+            let store = Switch::new(false, true);
+            let check = ReplayCheck::from_arc(store.clone());
+            for _ in 0..5 {
+                let error = waited(check.check(ID, NOW + 60, NOW)).await.unwrap_err();
+                assert_eq!(error.description(), "DPoP replay check timed out");
+            }
+            let start = tokio::time::Instant::now();
+            for _ in 0..50 {
+                let error = waited(check.check(ID, NOW + 60, NOW)).await.unwrap_err();
+                assert_eq!(error.kind(), AuthErrorKind::ReplayCheckUnavailable);
+                assert_eq!(error.description(), "DPoP replay store circuit open");
+            }
+            assert_eq!(start.elapsed(), Duration::ZERO);
+            assert_eq!(store.calls.load(Ordering::Relaxed), 5);
+            let logged = logs.take();
+            assert_eq!(
+                logged.matches("DPoP replay circuit breaker open").count(),
+                1,
+                "{logged}"
+            );
+            assert_eq!(logged.matches("WARN").count(), 2, "{logged}");
+            // The memory store has no breaker to configure, and a disabled
+            // one asks every time.
+            let every_time = ReplayCheck::from_arc(store.clone())
+                .circuit_breaker(crate::CircuitBreaker::disabled());
+            for _ in 0..10 {
+                waited(every_time.check(ID, NOW + 60, NOW))
+                    .await
+                    .unwrap_err();
+            }
+            assert_eq!(store.calls.load(Ordering::Relaxed), 15);
+        }
+
+        #[tokio::test(flavor = "current_thread", start_paused = true)]
+        async fn a_probe_after_the_cool_down_closes_the_breaker() {
+            let (logs, _guard) = Logs::capture();
+            let store = Switch::new(true, false);
+            let check = ReplayCheck::from_arc(store.clone())
+                .circuit_breaker(crate::CircuitBreaker::new(2, Duration::from_secs(1)));
+            for _ in 0..10 {
+                waited(check.check(ID, NOW + 60, NOW)).await.unwrap_err();
+            }
+            assert_eq!(store.calls.load(Ordering::Relaxed), 2);
+            store.down.store(false, Ordering::SeqCst);
+            // Still open: the store is not asked before the cool-down ends.
+            waited(check.check(ID, NOW + 60, NOW)).await.unwrap_err();
+            tokio::time::advance(Duration::from_secs(1)).await;
+            waited(check.check(ID, NOW + 60, NOW)).await.unwrap();
+            let error = waited(check.check(ID, NOW + 60, NOW)).await.unwrap_err();
+            assert_eq!(error.kind(), AuthErrorKind::DpopProofReplayed);
+            assert_eq!(store.calls.load(Ordering::Relaxed), 4);
+            let logged = logs.take();
+            assert_eq!(
+                logged.matches("DPoP replay circuit breaker closed").count(),
+                1,
+                "{logged}"
+            );
         }
 
         #[test]

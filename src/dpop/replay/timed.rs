@@ -2,7 +2,7 @@
 //! `replay-store`, on by default):
 //!
 //! - [`Timed`]: a store other than memory, asked in a future under a timeout
-//!   on tokio's timer;
+//!   on tokio's timer, behind a circuit breaker (`crate::breaker`);
 //! - [`Health`]: the record of the store's health (`crate::outage`), which
 //!   logs with `tracing`.
 //!
@@ -29,6 +29,8 @@ pub(super) enum Failure {
     Store(BoxError),
     /// No answer within the timeout (tokio's `Elapsed`).
     TimedOut(BoxError),
+    /// Not asked: the circuit breaker is open.
+    Open,
 }
 
 #[cfg(feature = "replay-store")]
@@ -38,6 +40,8 @@ mod on {
     use std::time::Duration;
 
     use super::Failure;
+    use crate::breaker::Transition;
+    use crate::breaker::{Admission, Breaker, CircuitBreaker};
     use crate::dpop::replay::ReplayStore;
     pub(crate) use crate::outage::Health;
     use crate::outage::Words;
@@ -55,16 +59,35 @@ mod on {
         Health::new(WORDS)
     }
 
-    /// A store asked in a future.
+    /// A store asked in a future, and the circuit breaker in front of it
+    /// (shared by clones, as the check's record of health is).
     #[derive(Clone)]
-    pub(crate) struct Timed(Arc<dyn ReplayStore>);
+    pub(crate) struct Timed {
+        store: Arc<dyn ReplayStore>,
+        breaker: Arc<Breaker>,
+    }
 
     impl Timed {
         pub(crate) fn new(store: Arc<dyn ReplayStore>) -> Self {
-            Self(store)
+            Self::with(store, CircuitBreaker::default())
         }
 
-        /// The store's answer for `id`, within `timeout`.
+        fn with(store: Arc<dyn ReplayStore>, breaker: CircuitBreaker) -> Self {
+            Self {
+                store,
+                breaker: Arc::new(Breaker::new(breaker)),
+            }
+        }
+
+        /// Puts the store behind a new breaker of `config` (the same
+        /// configuration when `None`), for a new policy.
+        pub(crate) fn renew(&mut self, config: Option<CircuitBreaker>) {
+            let config = config.unwrap_or_else(|| self.breaker.config());
+            self.breaker = Arc::new(Breaker::new(config));
+        }
+
+        /// The store's answer for `id`, within `timeout`, unless the breaker
+        /// is open; and the breaker's change of state, if any, to log.
         ///
         /// Outside a tokio runtime there is no timer to wait on, and the
         /// store is awaited without a timeout. In a runtime without its time
@@ -74,19 +97,27 @@ mod on {
             id: String,
             expires_at: u64,
             timeout: Duration,
-        ) -> impl Future<Output = Result<bool, Failure>> + Send + 'static {
-            let store = Arc::clone(&self.0);
+        ) -> impl Future<Output = (Result<bool, Failure>, Option<Transition>)> + Send + 'static
+        {
+            let Self { store, breaker } = self.clone();
             async move {
+                let ticket = match breaker.admit() {
+                    Admission::Ask(ticket) => ticket,
+                    Admission::Refuse => return (Err(Failure::Open), None),
+                };
                 let answer = store.first_use(&id, expires_at);
                 let answer = if tokio::runtime::Handle::try_current().is_ok() {
                     match tokio::time::timeout(timeout, answer).await {
-                        Ok(answer) => answer,
-                        Err(elapsed) => return Err(Failure::TimedOut(Box::new(elapsed))),
+                        Ok(answer) => answer.map_err(Failure::Store),
+                        Err(elapsed) => Err(Failure::TimedOut(Box::new(elapsed))),
                     }
                 } else {
-                    answer.await
+                    answer.await.map_err(Failure::Store)
                 };
-                answer.map_err(Failure::Store)
+                match answer {
+                    Ok(first) => (Ok(first), ticket.answered()),
+                    Err(failure) => (Err(failure), ticket.failed()),
+                }
             }
         }
     }
@@ -104,13 +135,20 @@ mod off {
     #[derive(Clone)]
     pub(crate) enum Timed {}
 
+    /// Without the feature, no breaker changes state.
+    pub(crate) enum Transition {}
+
     impl Timed {
         pub(crate) fn first_use(
             &self,
             _: String,
             _: u64,
             _: Duration,
-        ) -> Ready<Result<bool, Failure>> {
+        ) -> Ready<(Result<bool, Failure>, Option<Transition>)> {
+            match *self {}
+        }
+
+        pub(crate) fn renew(&mut self, _: Option<std::convert::Infallible>) {
             match *self {}
         }
     }
@@ -122,6 +160,10 @@ mod off {
         pub(crate) fn failed(&self, _: &AuthError, _: Duration, _: bool) {}
 
         pub(crate) fn answered(&self, _: bool) {}
+
+        pub(crate) fn breaker(&self, transition: Transition, _: bool) {
+            match transition {}
+        }
     }
 
     pub(crate) fn health() -> Health {
