@@ -53,6 +53,10 @@ impl PreparedKeys {
     /// Forgets every prepared entry (a feed whose keys were dropped), so
     /// that a token cache no longer accepts what they verified; whether
     /// there were any.
+    #[allow(
+        dead_code,
+        reason = "only a remote key set drops all its keys (max_staleness), so only it clears"
+    )]
     pub(crate) fn clear(&self, forget: &dyn Fn(&[u64])) -> bool {
         if self
             .slot
