@@ -12,23 +12,9 @@ use super::ring::KeyRing;
 use crate::error::ConfigError;
 use crate::key::Key;
 use crate::verify::KeyEntry;
-use crate::verify::key_source::{DynamicKeys, KeyFeed, OpenFeed};
+use crate::verify::key_source::{DynamicKeys, KeyFeed, OpenFeed, public_key_algorithms};
 use crate::verify::prepare::allowed_entries;
 use crate::verify::prepared_keys::PreparedKeys;
-
-/// The algorithms a ring's keys may verify unless configured: every
-/// asymmetric one (a ring holds no HMAC secret).
-const RING_ALGORITHMS: [Algorithm; 9] = [
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-];
 
 impl KeyFeed for KeyRing {
     fn open(
@@ -36,17 +22,7 @@ impl KeyFeed for KeyRing {
         provider: &'static CryptoProvider,
         algorithms: Option<Vec<Algorithm>>,
     ) -> Result<OpenFeed, ConfigError> {
-        let algorithms = algorithms.unwrap_or_else(|| RING_ALGORITHMS.to_vec());
-        if algorithms.is_empty() {
-            return Err(ConfigError::AlgorithmMismatch(
-                "no algorithm allowed".into(),
-            ));
-        }
-        if let Some(bad) = algorithms.iter().find(|a| !RING_ALGORITHMS.contains(a)) {
-            return Err(ConfigError::AlgorithmMismatch(format!(
-                "{bad:?} cannot be verified with the public keys of a key ring"
-            )));
-        }
+        let algorithms = public_key_algorithms(algorithms, "the public keys of a key ring")?;
         Ok(OpenFeed {
             keys: Box::new(RingKeys {
                 ring: self.clone(),

@@ -12,23 +12,9 @@ use super::RemoteKeySet;
 use crate::error::ConfigError;
 use crate::key::Key;
 use crate::verify::KeyEntry;
-use crate::verify::key_source::{DynamicKeys, KeyFeed, OpenFeed};
+use crate::verify::key_source::{DynamicKeys, KeyFeed, OpenFeed, public_key_algorithms};
 use crate::verify::prepare::allowed_entries;
 use crate::verify::prepared_keys::PreparedKeys;
-
-/// The algorithms a remote key set may verify unless configured: every
-/// asymmetric one. HMAC never: a secret published at a URL is no secret.
-const REMOTE_ALGORITHMS: [Algorithm; 9] = [
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-];
 
 impl KeyFeed for RemoteKeySet {
     fn open(
@@ -36,17 +22,7 @@ impl KeyFeed for RemoteKeySet {
         provider: &'static CryptoProvider,
         algorithms: Option<Vec<Algorithm>>,
     ) -> Result<OpenFeed, ConfigError> {
-        let algorithms = algorithms.unwrap_or_else(|| REMOTE_ALGORITHMS.to_vec());
-        if algorithms.is_empty() {
-            return Err(ConfigError::AlgorithmMismatch(
-                "no algorithm allowed".into(),
-            ));
-        }
-        if let Some(bad) = algorithms.iter().find(|a| !REMOTE_ALGORITHMS.contains(a)) {
-            return Err(ConfigError::AlgorithmMismatch(format!(
-                "{bad:?} cannot be verified with keys from a URL"
-            )));
-        }
+        let algorithms = public_key_algorithms(algorithms, "keys from a URL")?;
         Ok(OpenFeed {
             keys: Box::new(RemoteKeys {
                 set: self.clone(),

@@ -38,6 +38,49 @@ pub(crate) trait KeyFeed: fmt::Debug + Send + Sync + 'static {
     }
 }
 
+/// Every asymmetric algorithm: what a feed of public keys (a remote JWK Set,
+/// a key ring) verifies unless configured. HMAC never: a secret that is
+/// published is no secret.
+const ASYMMETRIC_ALGORITHMS: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// The algorithms a feed of public keys opens with: those configured, or
+/// every asymmetric one. `keys` names the feed's keys in the error ("keys
+/// from a URL").
+///
+/// # Errors
+///
+/// No algorithm, or one that public keys cannot verify.
+pub(crate) fn public_key_algorithms(
+    configured: Option<Vec<Algorithm>>,
+    keys: &str,
+) -> Result<Vec<Algorithm>, ConfigError> {
+    let algorithms = configured.unwrap_or_else(|| ASYMMETRIC_ALGORITHMS.to_vec());
+    if algorithms.is_empty() {
+        return Err(ConfigError::AlgorithmMismatch(
+            "no algorithm allowed".into(),
+        ));
+    }
+    if let Some(bad) = algorithms
+        .iter()
+        .find(|a| !ASYMMETRIC_ALGORITHMS.contains(a))
+    {
+        return Err(ConfigError::AlgorithmMismatch(format!(
+            "{bad:?} cannot be verified with {keys}"
+        )));
+    }
+    Ok(algorithms)
+}
+
 /// A feed opened for one trusted issuer.
 pub(crate) struct OpenFeed {
     /// The algorithms its tokens may use.
