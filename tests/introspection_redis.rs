@@ -23,7 +23,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 use tokio::time::timeout;
-use tower_jwt_auth::{Claims, Introspection, JwtAuthLayer, RedisIntrospectionCache};
+use tower_jwt_auth::{
+    CircuitBreaker, Claims, Introspection, JwtAuthLayer, RedisIntrospectionCache,
+};
 
 use common::introspection_endpoint::{Answer, Hostile, json_answer, router};
 use common::logs::Logs;
@@ -87,10 +89,16 @@ fn answer_key(token: &str) -> String {
 /// One instance of the fleet: an API whose `/me` answers the claims, behind a
 /// layer that introspects at the endpoint with the shared cache in `redis`.
 async fn instance(redis: &RedisServer) -> Server {
+    instance_with(redis, CircuitBreaker::default()).await
+}
+
+/// [`instance`], whose shared cache stops asking Redis as `breaker` says.
+async fn instance_with(redis: &RedisServer, breaker: CircuitBreaker) -> Server {
     let shared = timeout(BOUND, RedisIntrospectionCache::connect(redis.url()))
         .await
         .expect("connect in time")
-        .expect("connect");
+        .expect("connect")
+        .circuit_breaker(breaker);
     let (addr, _) = endpoint().await;
     let introspection = Introspection::builder(format!("http://{addr}/introspect"))
         .client_secret_basic("rs", "s3cret")
@@ -355,4 +363,100 @@ async fn keys_expire_within_the_lifetimes_and_never_hold_the_token() {
             "{value:?}"
         );
     }
+}
+
+/// How many commands of the shared cache (`GET`, `SET`, `EXISTS`) Redis has
+/// run, once the count stops moving (commands queued while it was frozen are
+/// run when it thaws).
+async fn settled_cache_commands(redis: &RedisServer) -> u64 {
+    let mut last = cache_commands(redis).await;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = cache_commands(redis).await;
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+    panic!("Redis kept running commands of the shared cache");
+}
+
+async fn cache_commands(redis: &RedisServer) -> u64 {
+    let info = redis
+        .command(&["INFO", "commandstats"])
+        .await
+        .expect("INFO");
+    ["get", "set", "exists"]
+        .iter()
+        .filter_map(|name| {
+            info.lines()
+                .find_map(|line| line.strip_prefix(&format!("cmdstat_{name}:calls=")))
+                .and_then(|rest| rest.split(',').next())
+                .map(|calls| calls.parse::<u64>().expect("a count"))
+        })
+        .sum()
+}
+
+#[tokio::test]
+async fn a_frozen_redis_opens_the_breaker_then_a_probe_closes_it() {
+    let (logs, _guard) = Logs::capture(tracing::Level::INFO);
+    let redis = RedisServer::start().await;
+    let cool_down = Duration::from_secs(2);
+    let server = instance_with(&redis, CircuitBreaker::new(2, cool_down)).await;
+
+    // Redis frozen: each request's command times out, the token is
+    // introspected directly; two failures in a row open the breaker.
+    redis.pause();
+    for name in ["frozen-1", "frozen-2"] {
+        let token = token(name);
+        active(&token, now() + 600).await;
+        assert_status(&me(&server, &token).await, StatusCode::OK);
+    }
+    redis.resume();
+    let before = settled_cache_commands(&redis).await;
+    let opened = Instant::now();
+
+    // Open: Redis answers again but is not asked; every token is
+    // introspected directly, and answered right.
+    for name in ["open-1", "open-2", "open-3"] {
+        let token = token(name);
+        active(&token, now() + 600).await;
+        assert_status(&me(&server, &token).await, StatusCode::OK);
+        assert_eq!(asked(&token).await, 1);
+        let dead = token.clone() + "-inactive";
+        assert_status(&me(&server, &dead).await, StatusCode::UNAUTHORIZED);
+    }
+    assert!(
+        opened.elapsed() < cool_down,
+        "the open requests outlasted the cool-down: the test proves nothing"
+    );
+    assert_eq!(
+        cache_commands(&redis).await,
+        before,
+        "Redis asked while open"
+    );
+    let text = logs.text();
+    assert_eq!(
+        text.matches("introspection cache circuit breaker open")
+            .count(),
+        1,
+        "{text}"
+    );
+
+    // After the cool-down, one probe asks Redis, which answers: closed, and
+    // the cache is shared again.
+    tokio::time::sleep(cool_down.saturating_sub(opened.elapsed()) + Duration::from_millis(100))
+        .await;
+    let token = token("after-the-probe");
+    active(&token, now() + 600).await;
+    assert_status(&me(&server, &token).await, StatusCode::OK);
+    assert!(
+        cache_commands(&redis).await > before,
+        "no probe asked Redis"
+    );
+    let text = logs.text();
+    assert!(
+        text.contains("introspection cache circuit breaker closed"),
+        "{text}"
+    );
 }

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use super::cache::{Entry, Lifetimes, Verdict};
 use super::client::{self, Answer};
+use crate::breaker::{Admission, Breaker, CircuitBreaker};
 use crate::error::{AuthError, AuthErrorKind};
 use crate::outage::{Health, Words};
 use crate::redis_connection::RedisConnection;
@@ -124,6 +125,8 @@ pub struct RedisIntrospectionCache {
     timeout: Duration,
     /// The outage record, shared by clones: one Redis, one record.
     health: Arc<Health>,
+    /// Shared by clones too: one Redis, one breaker.
+    breaker: Arc<Breaker>,
 }
 
 impl RedisIntrospectionCache {
@@ -167,6 +170,7 @@ impl RedisIntrospectionCache {
             connection,
             timeout: DEFAULT_TIMEOUT,
             health: Arc::new(Health::new(WORDS)),
+            breaker: Arc::new(Breaker::new(CircuitBreaker::default())),
         }
     }
 
@@ -210,6 +214,31 @@ impl RedisIntrospectionCache {
         self
     }
 
+    /// When to stop asking a Redis that keeps failing or hanging (default
+    /// [`CircuitBreaker::default`]: 5 failures in a row, then 5 s): while the
+    /// breaker is open, every token is introspected directly at once, as when
+    /// a command fails, instead of each request first waiting out the
+    /// [`timeout`](Self::timeout); then one probe asks Redis again, and its
+    /// answer closes the breaker. Logged with the outage reports
+    /// ("introspection cache circuit breaker open", then "... closed").
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::CircuitBreaker;
+    ///
+    /// # async fn f() -> Result<(), tower_jwt_auth::redis::RedisError> {
+    /// let shared = tower_jwt_auth::RedisIntrospectionCache::connect("redis://127.0.0.1/")
+    ///     .await?
+    ///     .circuit_breaker(CircuitBreaker::new(3, Duration::from_secs(2)));
+    /// # let _ = shared;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn circuit_breaker(mut self, breaker: CircuitBreaker) -> Self {
+        self.breaker = Arc::new(Breaker::new(breaker));
+        self
+    }
+
     /// The connection, to share with other stores or run other commands on.
     pub fn connection(&self) -> &RedisConnection {
         &self.connection
@@ -228,10 +257,23 @@ impl RedisIntrospectionCache {
         key
     }
 
-    /// Runs one round trip within the timeout, and records how Redis did.
+    /// Runs one round trip within the timeout, unless the breaker is open,
+    /// and records how Redis did.
     async fn run<T>(&self, exchange: impl Future<Output = RedisResult<T>>) -> Result<T, AuthError> {
+        let ticket = match self.breaker.admit() {
+            Admission::Ask(ticket) => ticket,
+            Admission::Refuse => {
+                return self.failed(AuthError::new(
+                    AuthErrorKind::IntrospectionUnavailable,
+                    "the shared introspection cache (Redis) circuit open",
+                ));
+            }
+        };
         let error = match tokio::time::timeout(self.timeout, exchange).await {
             Ok(Ok(value)) => {
+                if let Some(transition) = ticket.answered() {
+                    self.health.breaker(transition, false);
+                }
                 self.health.answered(false);
                 return Ok(value);
             }
@@ -246,7 +288,12 @@ impl RedisIntrospectionCache {
                 elapsed,
             ),
         };
-        self.failed(error)
+        let transition = ticket.failed();
+        let answer = self.failed(error);
+        if let Some(transition) = transition {
+            self.health.breaker(transition, false);
+        }
+        answer
     }
 
     /// Records a failure of Redis.
@@ -261,6 +308,7 @@ impl fmt::Debug for RedisIntrospectionCache {
         f.debug_struct("RedisIntrospectionCache")
             .field("connection", &self.connection)
             .field("timeout", &self.timeout)
+            .field("circuit_breaker", &self.breaker.config())
             .finish_non_exhaustive()
     }
 }
