@@ -617,11 +617,11 @@ pub enum ConfigError {
         setting: &'static str,
     },
     /// A layer with [trusted issuers](crate::TrustedIssuer) takes its keys,
-    /// issuers, audiences, algorithms and remote key sets from them: this one
-    /// was set on the builder instead.
+    /// issuers, audiences, algorithms and key sets that change (remote, files,
+    /// a key ring) from them: this one was set on the builder instead.
     NotOnTrustedIssuer {
         /// The builder method that set it (`"key"`, `"issuer"`, `"audience"`,
-        /// `"algorithms"`, `"jwks"`).
+        /// `"algorithms"`, `"jwks"`, `"key_files"`, `"key_ring"`).
         setting: &'static str,
     },
     /// The same issuer is trusted twice.

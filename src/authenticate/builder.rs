@@ -1438,14 +1438,15 @@ impl<C, R, M> JwtAuthBuilder<C, R, M> {
     /// - [`ConfigError::TooMany`]: more than 64 required claims beyond the
     ///   registered ones, or more than 64 claims forwarded as headers;
     /// - [`ConfigError::NotOnTrustedIssuer`]: keys, issuers, audiences,
-    ///   algorithms or a remote key set set on the builder of a layer with
+    ///   algorithms or a key set that changes (`jwks`, `key_files`,
+    ///   `key_ring`) set on the builder of a layer with
     ///   [trusted issuers](Self::trusted_issuer);
     /// - [`ConfigError::AccessTokenProfile`]: no issuer or no audience for
     ///   the [JWT access token profile](Self::jwt_access_token_profile), or
     ///   another `typ` with it;
     /// - [`ConfigError::DuplicateIssuer`]: an issuer trusted twice;
-    /// - [`ConfigError::KeysAndKeySet`]: static keys and a remote key set for
-    ///   the same issuer;
+    /// - [`ConfigError::KeysAndKeySet`]: static keys and a key set that
+    ///   changes (`jwks`, `key_files`, `key_ring`) for the same issuer;
     /// - [`ConfigError::InvalidMetadataUrl`],
     ///   [`ConfigError::ReservedMetadataField`], [`ConfigError::InvalidScope`]
     ///   and [`ConfigError::Empty`]: a [resource metadata](Self::resource_metadata)
