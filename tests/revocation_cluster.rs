@@ -7,20 +7,16 @@
 //! its `nodes.conf`.
 //!
 //! Needs `redis-server` and `redis-cli` (Debian package `redis-server`), or
-//! their paths in `REDIS_SERVER` and `REDIS_CLI`. A minimal harness of its
-//! own, in this file.
+//! their paths in `REDIS_SERVER` and `REDIS_CLI` (the harness:
+//! `common::redis_cluster`).
 
 #![cfg(feature = "redis-cluster")]
 
 mod common;
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use common::redis_cluster::RedisCluster;
 use tokio::time::{sleep, timeout};
 use tower_jwt_auth::{
     AuthErrorKind, RedisConnection, RedisReplays, RedisRevocations, ReplayStore, Revocation,
@@ -45,245 +41,25 @@ fn token(jti: &str) -> TokenInfo {
         .with_expires_at(now() + 600)
 }
 
-/// One master: a `redis-server` with cluster mode and an append-only file
-/// synced at every write, in a directory of its own (its `nodes.conf` and
-/// its data survive a restart).
-struct Node {
-    port: u16,
-    dir: PathBuf,
-    child: Option<Child>,
-}
-
-impl Node {
-    fn start(port: u16, dir: PathBuf) -> Self {
-        std::fs::create_dir_all(&dir).expect("node directory");
-        let mut node = Self {
-            port,
-            dir,
-            child: None,
-        };
-        node.spawn();
-        node
-    }
-
-    fn spawn(&mut self) {
-        let binary = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".to_owned());
-        let child = Command::new(&binary)
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--cluster-enabled", "yes"])
-            .args(["--cluster-config-file", "nodes.conf"])
-            .args(["--cluster-node-timeout", "2000"])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-            ])
-            .arg("--dir")
-            .arg(&self.dir)
-            .args(["--logfile", "", "--loglevel", "warning"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("could not run `{binary}`: {e}"));
-        self.child = Some(child);
-    }
-
-    fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    /// SIGKILL, and wait for the process to be gone.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Sends one command on a fresh connection: the text of a simple
-    /// string, integer or bulk string reply, `-ERR ...` for an error.
-    async fn command(&self, args: &[&str]) -> Result<String, String> {
-        let exchange = async {
-            let mut stream = TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut request = format!("*{}\r\n", args.len()).into_bytes();
-            for arg in args {
-                request.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-                request.extend_from_slice(arg.as_bytes());
-                request.extend_from_slice(b"\r\n");
-            }
-            stream
-                .write_all(&request)
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut reader = BufReader::new(stream);
-            let mut line = String::new();
-            reader
-                .read_line(&mut line)
-                .await
-                .map_err(|e| e.to_string())?;
-            let line = line.trim_end_matches("\r\n");
-            match line.split_at_checked(1) {
-                Some(("+" | ":", rest)) => Ok(rest.to_owned()),
-                Some(("-", _)) => Ok(line.to_owned()),
-                Some(("$", "-1")) => Ok("(nil)".to_owned()),
-                Some(("$", len)) => {
-                    let len: usize = len.parse().map_err(|_| format!("bad reply {line:?}"))?;
-                    let mut bulk = vec![0; len + 2];
-                    reader
-                        .read_exact(&mut bulk)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    bulk.truncate(len);
-                    String::from_utf8(bulk).map_err(|e| e.to_string())
-                }
-                _ => Err(format!("unexpected reply {line:?}")),
-            }
-        };
-        timeout(Duration::from_secs(5), exchange)
-            .await
-            .map_err(|_| "no reply within 5 s".to_owned())?
-    }
-
-    async fn cluster_ok(&self) -> bool {
-        self.command(&["CLUSTER", "INFO"])
-            .await
-            .is_ok_and(|info| info.contains("cluster_state:ok"))
-    }
-
-    async fn slot(&self, key: &str) -> u16 {
-        let slot = self.command(&["CLUSTER", "KEYSLOT", key]).await.unwrap();
-        slot.parse().unwrap_or_else(|_| panic!("{slot}"))
+/// Polls `condition` every 50 ms until it holds, for at most [`BOUND`].
+async fn until<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !condition().await {
+        assert!(start.elapsed() < BOUND, "not within {BOUND:?}: {what}");
+        sleep(Duration::from_millis(50)).await;
     }
 }
 
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// The master that holds `key`'s slot.
+fn owner(cluster: &RedisCluster, key: &str) -> usize {
+    cluster.master_of_slot(cluster.keyslot(key))
 }
 
-/// Three masters holding every slot.
-struct Cluster {
-    nodes: Vec<Node>,
-}
-
-impl Cluster {
-    async fn start() -> Self {
-        let base = std::env::temp_dir().join(format!(
-            "tower-jwt-auth-cluster-{}-{}",
-            std::process::id(),
-            free_port()
-        ));
-        let nodes: Vec<Node> = (0..3)
-            .map(|i| Node::start(free_port(), base.join(i.to_string())))
-            .collect();
-        let cluster = Self { nodes };
-        for node in &cluster.nodes {
-            cluster
-                .until(&format!("{} answers", node.address()), || async {
-                    node.command(&["PING"]).await.is_ok_and(|r| r == "PONG")
-                })
-                .await;
-        }
-        let cli = std::env::var("REDIS_CLI").unwrap_or_else(|_| "redis-cli".to_owned());
-        let mut create = Command::new(&cli)
-            .args(["--cluster", "create"])
-            .args(cluster.nodes.iter().map(Node::address))
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("could not run `{cli}`: {e}"));
-        let start = Instant::now();
-        loop {
-            if let Some(status) = create.try_wait().expect("redis-cli") {
-                assert!(status.success(), "redis-cli --cluster create: {status}");
-                break;
-            }
-            if start.elapsed() > BOUND {
-                let _ = create.kill();
-                panic!("redis-cli --cluster create took more than {BOUND:?}");
-            }
-            sleep(Duration::from_millis(50)).await;
-        }
-        cluster.until_ok().await;
-        cluster
-    }
-
-    fn urls(&self) -> Vec<String> {
-        self.nodes.iter().map(Node::url).collect()
-    }
-
-    /// Every node says `cluster_state:ok`.
-    async fn until_ok(&self) {
-        self.until("cluster_state:ok on every node", || async {
-            for node in &self.nodes {
-                if !node.cluster_ok().await {
-                    return false;
-                }
-            }
-            true
-        })
-        .await;
-    }
-
-    /// Polls `condition` every 50 ms until it holds, for at most [`BOUND`].
-    async fn until<F, Fut>(&self, what: &str, mut condition: F)
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = bool>,
-    {
-        let start = Instant::now();
-        while !condition().await {
-            assert!(start.elapsed() < BOUND, "not within {BOUND:?}: {what}");
-            sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// The node whose slot holds `key`'s.
-    async fn owner(&self, key: &str) -> usize {
-        let slot = self.nodes[0].slot(key).await.to_string();
-        for (i, node) in self.nodes.iter().enumerate() {
-            let keys = node
-                .command(&["CLUSTER", "COUNTKEYSINSLOT", &slot])
-                .await
-                .unwrap();
-            if keys != "0" {
-                return i;
-            }
-        }
-        panic!("no node holds {key}");
-    }
-}
-
-/// A port of 127.0.0.1 that was free a moment ago (a cluster node also
-/// listens on port + 10000: keep below 55535).
-fn free_port() -> u16 {
-    for _ in 0..100 {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        if port < 55_535 && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free pair of ports");
-}
-
-async fn connect(cluster: &Cluster, mirror: bool) -> RedisConnection {
+async fn connect(cluster: &RedisCluster, mirror: bool) -> RedisConnection {
     let mut builder = RedisConnection::cluster(cluster.urls());
     if mirror {
         builder = builder.local_mirror(1000);
@@ -308,7 +84,7 @@ const TAG: &str = "tower-jwt-auth:{22:https://id.example.com3:ada}";
 
 #[tokio::test]
 async fn revocations_on_a_cluster_stay_on_one_slot() {
-    let cluster = Cluster::start().await;
+    let cluster = RedisCluster::start().await;
     let one = RedisRevocations::new(connect(&cluster, false).await);
     let mirrored = connect(&cluster, true).await;
     assert!(mirrored.is_cluster());
@@ -321,16 +97,15 @@ async fn revocations_on_a_cluster_stay_on_one_slot() {
     check(&checks, &token).await.unwrap();
     assert!(mirrored.mirror_stats().unwrap().hits >= 2);
     one.revoke(&token).await.unwrap();
-    cluster
-        .until("the revocation is seen through the mirror", || async {
-            check(&checks, &token).await.is_err()
-        })
-        .await;
+    until("the revocation is seen through the mirror", || async {
+        check(&checks, &token).await.is_err()
+    })
+    .await;
     let jti_key = format!("{TAG}jti:8:5f0c6d1e");
-    let node = &cluster.nodes[cluster.owner(&jti_key).await];
-    assert_eq!(node.command(&["EXISTS", &jti_key]).await.unwrap(), "1");
+    let node = owner(&cluster, &jti_key);
+    assert_eq!(cluster.cli(node, &["EXISTS", &jti_key]), "1");
     let subject_key = format!("{TAG}sub");
-    assert_eq!(node.slot(&jti_key).await, node.slot(&subject_key).await);
+    assert_eq!(cluster.keyslot(&jti_key), cluster.keyslot(&subject_key));
     // Only that token.
     check(&checks, &self::token("other")).await.unwrap();
     // A revocation without the token's `sub` would be written where no check
@@ -343,12 +118,7 @@ async fn revocations_on_a_cluster_stay_on_one_slot() {
     assert!(error.to_string().contains("`sub`"), "{error}");
     check(&checks, &self::token("other")).await.unwrap();
     // Every key expires with its token.
-    let ttl: i64 = node
-        .command(&["TTL", &jti_key])
-        .await
-        .unwrap()
-        .parse()
-        .unwrap();
+    let ttl: i64 = cluster.cli(node, &["TTL", &jti_key]).parse().unwrap();
     assert!(0 < ttl && ttl <= 660, "{ttl}");
 
     // By digest, for a token without `jti`: the same slot as its subject.
@@ -360,15 +130,14 @@ async fn revocations_on_a_cluster_stay_on_one_slot() {
         .with_digest_of("a.b.c");
     check(&checks, &bare).await.unwrap();
     one.revoke(&bare).await.unwrap();
-    cluster
-        .until("the digest revocation is seen", || async {
-            check(&checks, &bare).await.is_err()
-        })
-        .await;
+    until("the digest revocation is seen", || async {
+        check(&checks, &bare).await.is_err()
+    })
+    .await;
     let digest = bare.token_digest().unwrap();
     assert_eq!(
-        node.slot(&format!("{TAG}sha256:{digest}")).await,
-        node.slot(&subject_key).await
+        cluster.keyslot(&format!("{TAG}sha256:{digest}")),
+        cluster.keyslot(&subject_key)
     );
 
     // By subject, through the Lua script (its key named in KEYS).
@@ -377,11 +146,10 @@ async fn revocations_on_a_cluster_stay_on_one_slot() {
     one.revoke_subject(Some("https://id.example.com"), "grace", now(), now() + 600)
         .await
         .unwrap();
-    cluster
-        .until("the subject revocation is seen", || async {
-            check(&checks, &grace).await.is_err()
-        })
-        .await;
+    until("the subject revocation is seen", || async {
+        check(&checks, &grace).await.is_err()
+    })
+    .await;
     let later = self::token("g2")
         .with_subject("grace")
         .with_issued_at(now() + 1);
@@ -396,7 +164,7 @@ async fn revocations_on_a_cluster_stay_on_one_slot() {
             "tower-jwt-auth:{{22:https://id.example.com{}:user-{i}}}jti:1:x",
             format!("user-{i}").len()
         );
-        owners.insert(cluster.owner(&key).await);
+        owners.insert(owner(&cluster, &key));
         assert!(two.is_revoked(&token).await.unwrap());
     }
     assert_eq!(owners.len(), 3, "{owners:?}");
@@ -410,7 +178,7 @@ async fn revocations_on_a_cluster_stay_on_one_slot() {
 
 #[tokio::test]
 async fn a_master_restarted_with_its_nodes_conf_serves_again() {
-    let mut cluster = Cluster::start().await;
+    let mut cluster = RedisCluster::start_persistent().await;
     let connection = connect(&cluster, true).await;
     let store = RedisRevocations::new(connection.clone());
     let closed = Revocation::new(store.clone()).timeout(Duration::from_millis(300));
@@ -425,19 +193,18 @@ async fn a_master_restarted_with_its_nodes_conf_serves_again() {
 
     // Kill the master of the subject's slot: its checks fail closed, never
     // a stale "not revoked" of the mirror.
-    let owner = cluster.owner(&format!("{TAG}jti:7:revoked")).await;
-    cluster.nodes[owner].kill();
-    cluster
-        .until("the lost master is noticed", || async {
-            match check(&closed, &fine).await {
-                Ok(()) => false,
-                Err(error) => {
-                    assert_eq!(error.kind(), AuthErrorKind::RevocationUnavailable);
-                    true
-                }
+    let owner = owner(&cluster, &format!("{TAG}jti:7:revoked"));
+    cluster.kill(owner);
+    until("the lost master is noticed", || async {
+        match check(&closed, &fine).await {
+            Ok(()) => false,
+            Err(error) => {
+                assert_eq!(error.kind(), AuthErrorKind::RevocationUnavailable);
+                true
             }
-        })
-        .await;
+        }
+    })
+    .await;
     for _ in 0..3 {
         assert_eq!(
             check(&closed, &fine).await.unwrap_err().kind(),
@@ -447,13 +214,11 @@ async fn a_master_restarted_with_its_nodes_conf_serves_again() {
 
     // Restarted on its port with its nodes.conf and its append-only file:
     // it takes its slots back, the revocation is still there, checks recover.
-    cluster.nodes[owner].spawn();
-    cluster.until_ok().await;
-    cluster
-        .until("checks recover", || async {
-            check(&closed, &fine).await.is_ok()
-        })
-        .await;
+    cluster.restart_master(owner).await;
+    until("checks recover", || async {
+        check(&closed, &fine).await.is_ok()
+    })
+    .await;
     assert_eq!(
         check(&closed, &revoked).await.unwrap_err().kind(),
         AuthErrorKind::Revoked
@@ -475,7 +240,7 @@ mod introspection {
     use super::common::{Server, send_bearer, serve_axum};
     use super::*;
 
-    async fn instance(cluster: &Cluster, endpoint: std::net::SocketAddr) -> Server {
+    async fn instance(cluster: &RedisCluster, endpoint: std::net::SocketAddr) -> Server {
         let shared = RedisIntrospectionCache::new(connect(cluster, false).await);
         let introspection = Introspection::builder(format!("http://{endpoint}/introspect"))
             .client_secret_basic("rs", "s3cret")
@@ -496,7 +261,7 @@ mod introspection {
 
     #[tokio::test]
     async fn a_fleet_on_a_cluster_introspects_a_token_once() {
-        let cluster = Cluster::start().await;
+        let cluster = RedisCluster::start().await;
         let state = Hostile::default();
         let endpoint = serve_axum(router(state.clone())).await;
         let a = instance(&cluster, endpoint.addr).await;

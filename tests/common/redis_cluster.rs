@@ -30,6 +30,9 @@ pub const MASTERS: usize = 3;
 pub struct RedisCluster {
     dir: PathBuf,
     nodes: Vec<Node>,
+    /// Whether each master keeps an append-only file synced at every write,
+    /// so that its keys survive [`restart_master`](Self::restart_master).
+    persistent: bool,
 }
 
 struct Node {
@@ -46,6 +49,16 @@ impl RedisCluster {
     /// When `redis-server` or `redis-cli` is missing, or the cluster is not
     /// ready in time.
     pub async fn start() -> Self {
+        Self::start_with(false).await
+    }
+
+    /// [`start`](Self::start), each master with an append-only file synced at
+    /// every write: a restarted master still has its keys.
+    pub async fn start_persistent() -> Self {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(persistent: bool) -> Self {
         static STARTED: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "tower-jwt-auth-cluster-{}-{}",
@@ -56,10 +69,11 @@ impl RedisCluster {
         let mut cluster = Self {
             dir,
             nodes: Vec::new(),
+            persistent,
         };
         for _ in 0..MASTERS {
             let port = cluster.free_cluster_port();
-            let child = spawn(&cluster.dir, port);
+            let child = spawn(&cluster.dir, port, persistent);
             cluster.nodes.push(Node {
                 port,
                 child: Some(child),
@@ -149,12 +163,13 @@ impl RedisCluster {
 
     /// Kills master `i` at once (SIGKILL) and starts it again on the same
     /// port with the same node file, then waits until every node reports
-    /// `cluster_state:ok`. Without persistence its keys are gone; its slots
-    /// stay its own (there is no replica to take them over).
+    /// `cluster_state:ok`. Without persistence ([`start`](Self::start)) its
+    /// keys are gone, with it ([`start_persistent`](Self::start_persistent))
+    /// they are back; its slots stay its own (there is no replica to take them over).
     pub async fn restart_master(&mut self, i: usize) {
         self.kill(i);
         let port = self.nodes[i].port;
-        self.nodes[i].child = Some(spawn(&self.dir, port));
+        self.nodes[i].child = Some(spawn(&self.dir, port, self.persistent));
         self.wait_for(i, "PONG", &["PING"]).await;
         self.wait_until_ok().await;
     }
@@ -239,9 +254,9 @@ fn cli() -> String {
     std::env::var("REDIS_CLI").unwrap_or_else(|_| "redis-cli".to_owned())
 }
 
-/// Starts a cluster-enabled `redis-server` on `port`, its node file and log
-/// in `dir`, without persistence.
-fn spawn(dir: &Path, port: u16) -> Child {
+/// Starts a cluster-enabled `redis-server` on `port`, its node file, log and
+/// (when `persistent`) append-only file in `dir`.
+fn spawn(dir: &Path, port: u16, persistent: bool) -> Child {
     let log = dir.join(format!("redis-{port}.log"));
     Command::new(server())
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
@@ -252,7 +267,14 @@ fn spawn(dir: &Path, port: u16) -> Child {
         .args(["--cluster-node-timeout", "2000"])
         .arg("--dir")
         .arg(dir)
-        .args(["--save", "", "--appendonly", "no"])
+        .args(["--save", ""])
+        .args(if persistent {
+            ["--appendonly", "yes", "--appendfsync", "always"].as_slice()
+        } else {
+            ["--appendonly", "no"].as_slice()
+        })
+        .arg("--appendfilename")
+        .arg(format!("appendonly-{port}.aof"))
         .arg("--logfile")
         .arg(&log)
         .args(["--loglevel", "warning"])
