@@ -12,7 +12,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::logs::Logs;
 use common::redis::RedisServer;
-use tokio::time::sleep;
 use tower_jwt_auth::{
     AuthError, AuthErrorKind, DEFAULT_KEY_PREFIX, RedisReplays, ReplayAnswer, ReplayCheck,
     ReplayStore,
@@ -49,19 +48,6 @@ async fn ask(check: &ReplayCheck, id: &str, expires_at: u64) -> Result<(), AuthE
     tokio::time::timeout(BOUND, waiting)
         .await
         .expect("the check has its own timeout")
-}
-
-/// Polls `condition` every 50 ms until it holds, for at most [`BOUND`].
-async fn eventually<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !condition().await {
-        assert!(start.elapsed() < BOUND, "not within {BOUND:?}: {what}");
-        sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]
@@ -126,7 +112,7 @@ async fn keys_hold_the_digest_only_and_expire_with_the_proof() {
     assert!((1..=3).contains(&ttl), "TTL {ttl}");
 
     // At its expiry Redis drops it, and the id is new again.
-    eventually("the key expires", || async {
+    common::eventually(BOUND, "the key expires", || async {
         redis.command(&["EXISTS", &key(ID)]).await.unwrap() == "0"
     })
     .await;
@@ -206,7 +192,7 @@ async fn a_redis_that_dies_fails_closed_or_open_and_is_found_again() {
 
     // A new, empty Redis on the same port: the manager reconnects by itself.
     redis.restart().await;
-    eventually("the manager reconnects", || async {
+    common::eventually(BOUND, "the manager reconnects", || async {
         ask(&closed, OTHER, expires).await.is_ok()
     })
     .await;
@@ -251,7 +237,7 @@ async fn a_slow_redis_hits_the_timeout() {
 
     // Once the pause is over, the same connection answers again. The SET
     // that timed out may have run meanwhile: `OTHER` is either new or used.
-    eventually("Redis answers after the pause", || async {
+    common::eventually(BOUND, "Redis answers after the pause", || async {
         ask(&check, ID, now() + 300).await.map_err(|e| e.kind())
             == Err(AuthErrorKind::DpopProofReplayed)
     })

@@ -14,10 +14,10 @@
 
 mod common;
 
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use common::redis_cluster::RedisCluster;
-use tokio::time::{sleep, timeout};
+use tokio::time::timeout;
 use tower_jwt_auth::{
     AuthErrorKind, RedisConnection, RedisReplays, RedisRevocations, ReplayStore, Revocation,
     RevocationStore, TokenInfo,
@@ -39,19 +39,6 @@ fn token(jti: &str) -> TokenInfo {
         .with_jti(jti)
         .with_issued_at(now() - 10)
         .with_expires_at(now() + 600)
-}
-
-/// Polls `condition` every 50 ms until it holds, for at most [`BOUND`].
-async fn until<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !condition().await {
-        assert!(start.elapsed() < BOUND, "not within {BOUND:?}: {what}");
-        sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// The master that holds `key`'s slot.
@@ -97,9 +84,11 @@ async fn revocations_on_a_cluster_stay_on_one_slot() {
     check(&checks, &token).await.unwrap();
     assert!(mirrored.mirror_stats().unwrap().hits >= 2);
     one.revoke(&token).await.unwrap();
-    until("the revocation is seen through the mirror", || async {
-        check(&checks, &token).await.is_err()
-    })
+    common::eventually(
+        BOUND,
+        "the revocation is seen through the mirror",
+        || async { check(&checks, &token).await.is_err() },
+    )
     .await;
     let jti_key = format!("{TAG}jti:8:5f0c6d1e");
     let node = owner(&cluster, &jti_key);
@@ -130,7 +119,7 @@ async fn revocations_on_a_cluster_stay_on_one_slot() {
         .with_digest_of("a.b.c");
     check(&checks, &bare).await.unwrap();
     one.revoke(&bare).await.unwrap();
-    until("the digest revocation is seen", || async {
+    common::eventually(BOUND, "the digest revocation is seen", || async {
         check(&checks, &bare).await.is_err()
     })
     .await;
@@ -146,7 +135,7 @@ async fn revocations_on_a_cluster_stay_on_one_slot() {
     one.revoke_subject(Some("https://id.example.com"), "grace", now(), now() + 600)
         .await
         .unwrap();
-    until("the subject revocation is seen", || async {
+    common::eventually(BOUND, "the subject revocation is seen", || async {
         check(&checks, &grace).await.is_err()
     })
     .await;
@@ -195,7 +184,7 @@ async fn a_master_restarted_with_its_nodes_conf_serves_again() {
     // a stale "not revoked" of the mirror.
     let owner = owner(&cluster, &format!("{TAG}jti:7:revoked"));
     cluster.kill(owner);
-    until("the lost master is noticed", || async {
+    common::eventually(BOUND, "the lost master is noticed", || async {
         match check(&closed, &fine).await {
             Ok(()) => false,
             Err(error) => {
@@ -215,7 +204,7 @@ async fn a_master_restarted_with_its_nodes_conf_serves_again() {
     // Restarted on its port with its nodes.conf and its append-only file:
     // it takes its slots back, the revocation is still there, checks recover.
     cluster.restart_master(owner).await;
-    until("checks recover", || async {
+    common::eventually(BOUND, "checks recover", || async {
         check(&closed, &fine).await.is_ok()
     })
     .await;

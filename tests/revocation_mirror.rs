@@ -82,19 +82,6 @@ async fn mgets(server: &RedisServer) -> u64 {
         .map_or(0, |calls| calls.parse().expect("a count"))
 }
 
-/// Polls `condition` every 20 ms until it holds, for at most [`BOUND`].
-async fn eventually<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !condition().await {
-        assert!(start.elapsed() < BOUND, "not within {BOUND:?}: {what}");
-        sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_second_check_is_answered_locally() {
     let redis = RedisServer::start().await;
@@ -160,7 +147,7 @@ async fn a_revocation_through_another_server_invalidates_the_mirror() {
     assert!(before.hits >= 2, "{before:?}");
     elsewhere.revoke(&token).await.unwrap();
     // The bound is ten minutes: only Redis's invalidation can tell.
-    eventually("the revocation is seen", || async {
+    common::eventually(BOUND, "the revocation is seen", || async {
         check(&revocation, &token).await.is_err()
     })
     .await;
@@ -176,7 +163,7 @@ async fn a_revocation_through_another_server_invalidates_the_mirror() {
         .revoke_subject(Some("https://id.example.com"), "grace", now(), now() + 600)
         .await
         .unwrap();
-    eventually("the subject revocation is seen", || async {
+    common::eventually(BOUND, "the subject revocation is seen", || async {
         check(&revocation, &other).await.is_err()
     })
     .await;
@@ -185,7 +172,7 @@ async fn a_revocation_through_another_server_invalidates_the_mirror() {
     let own = self::token("own");
     check(&revocation, &own).await.unwrap();
     store.revoke(&own).await.unwrap();
-    eventually("its own revocation is seen", || async {
+    common::eventually(BOUND, "its own revocation is seen", || async {
         check(&revocation, &own).await.is_err()
     })
     .await;
@@ -206,7 +193,7 @@ async fn a_redis_that_dies_empties_the_mirror() {
     // connection is found lost (at once here: the kernel closes the socket),
     // no answer comes from the mirror: the policy (fail closed) answers.
     redis.kill();
-    eventually("the lost connection is noticed", || async {
+    common::eventually(BOUND, "the lost connection is noticed", || async {
         check(&closed, &token).await.is_err()
     })
     .await;
@@ -223,7 +210,7 @@ async fn a_redis_that_dies_empties_the_mirror() {
     redis.restart().await;
     let elsewhere = plain(&redis).await;
     elsewhere.revoke(&token).await.unwrap();
-    eventually("the connection is back", || async {
+    common::eventually(BOUND, "the connection is back", || async {
         match check(&closed, &token).await {
             Err(error) => error.kind() == AuthErrorKind::Revoked,
             Ok(()) => panic!("a stale answer of the lost connection"),
@@ -275,7 +262,7 @@ async fn hostile_values_are_never_a_stale_acceptance() {
     let subject = "tower-jwt-auth:sub:22:https://id.example.com3:ada";
     for value in ["x:1", "", "-1:5", "\u{ff}", &"9".repeat(5000)] {
         assert_eq!(redis.command(&["SET", subject, value]).await.unwrap(), "OK");
-        eventually("the malformed entry is seen", || async {
+        common::eventually(BOUND, "the malformed entry is seen", || async {
             matches!(
                 check(&revocation, &token).await,
                 Err(error) if error.kind() == AuthErrorKind::RevocationUnavailable
@@ -291,7 +278,7 @@ async fn hostile_values_are_never_a_stale_acceptance() {
     let own = "tower-jwt-auth:jti:22:https://id.example.com7:hostile";
     for value in ["", "0", "\r\n", "not revoked"] {
         assert_eq!(redis.command(&["SET", own, value]).await.unwrap(), "OK");
-        eventually("the token's entry is seen", || async {
+        common::eventually(BOUND, "the token's entry is seen", || async {
             matches!(
                 check(&revocation, &token).await,
                 Err(error) if error.kind() == AuthErrorKind::Revoked
@@ -303,7 +290,7 @@ async fn hostile_values_are_never_a_stale_acceptance() {
     assert_eq!(redis.command(&["DEL", own]).await.unwrap(), "1");
     // FLUSHALL invalidates everything: the token is found unrevoked again.
     assert_eq!(redis.command(&["FLUSHALL"]).await.unwrap(), "OK");
-    eventually("the flush is seen", || async {
+    common::eventually(BOUND, "the flush is seen", || async {
         check(&revocation, &token).await.is_ok()
     })
     .await;

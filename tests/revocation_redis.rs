@@ -10,7 +10,6 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use common::logs::Logs;
 use common::redis::RedisServer;
-use tokio::time::sleep;
 use tower_jwt_auth::{
     AuthError, AuthErrorKind, DEFAULT_KEY_PREFIX, MAX_ID_LENGTH, RedisRevocations, Revocation,
     RevocationStore, TokenInfo,
@@ -53,19 +52,6 @@ async fn assert_every_key_expires(server: &RedisServer) {
     for key in keys {
         let ttl = server.ttl(&key).await;
         assert!(ttl > 0, "{key} has TTL {ttl}");
-    }
-}
-
-/// Polls `condition` every 50 ms until it holds, for at most [`BOUND`].
-async fn eventually<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !condition().await {
-        assert!(start.elapsed() < BOUND, "not within {BOUND:?}: {what}");
-        sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -152,7 +138,7 @@ async fn entries_expire_with_the_token() {
     let ttl = redis.ttl(&key).await;
     assert!((1..=3).contains(&ttl), "TTL {ttl}");
     let (store_ref, short_ref) = (&store, &short);
-    eventually("the entry expires", move || async move {
+    common::eventually(BOUND, "the entry expires", move || async move {
         !store_ref.is_revoked(short_ref).await.unwrap()
     })
     .await;
@@ -333,7 +319,7 @@ async fn a_redis_that_dies_fails_closed_or_open_and_is_found_again() {
     // empty (no persistence here), so the revocation is gone with the old one.
     redis.restart().await;
     let (closed_ref, valid_ref) = (&closed, &valid);
-    eventually("the manager reconnects", move || async move {
+    common::eventually(BOUND, "the manager reconnects", move || async move {
         check(closed_ref, valid_ref).await.is_ok()
     })
     .await;
@@ -389,7 +375,7 @@ async fn a_slow_redis_hits_the_timeout() {
 
     // Once the pause is over, the same connection answers again.
     let (revocation, token) = (&revocation, &token);
-    eventually("Redis answers after the pause", move || async move {
+    common::eventually(BOUND, "Redis answers after the pause", move || async move {
         check(revocation, token).await.is_ok()
     })
     .await;

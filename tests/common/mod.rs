@@ -228,3 +228,17 @@ where
         .await
         .expect("no answer in time")
 }
+
+/// Polls `condition` every 20 ms until it holds; panics naming `what` when
+/// it has not within `bound`.
+pub async fn eventually<F, Fut>(bound: Duration, what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    while !condition().await {
+        assert!(start.elapsed() < bound, "not within {bound:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
