@@ -38,6 +38,7 @@ use http::{Extensions, HeaderMap, Method, Request, Uri};
 
 use crate::confirmation::Confirmation;
 use crate::error::{AuthError, AuthErrorKind};
+use crate::verify::IdentitySpans;
 
 /// A check of a verified token against its request.
 pub(crate) trait TokenCheck: fmt::Debug + Send + Sync + 'static {
@@ -59,6 +60,13 @@ pub(crate) trait TokenCheck: fmt::Debug + Send + Sync + 'static {
 pub(crate) enum Step {
     /// The token may pass (as far as this check is concerned).
     Pass,
+    /// The token may pass, and an accepted request gains `Gain` (the
+    /// revocation check's `TokenInfo`, answered without I/O).
+    #[cfg_attr(
+        not(feature = "revocation"),
+        expect(dead_code, reason = "only the revocation check grants")
+    )]
+    Grant(Gain),
     /// The request is refused.
     Refuse(AuthError),
     /// The check needs I/O first; the future resolves to the extensions an
@@ -68,6 +76,36 @@ pub(crate) enum Step {
 
 /// A check's I/O: the extensions it adds, or the refusal.
 pub(crate) type Waiting = BoxFuture<'static, Result<Extensions, AuthError>>;
+
+/// What a check that answered at once adds to an accepted request: the
+/// revocation check's `TokenInfo`, for a logout handler. Boxed, so that
+/// the verdict every request moves around grows by a pointer only; a type
+/// that cannot be made in a build without revocation.
+#[cfg(feature = "revocation")]
+pub(crate) type Gain = Box<crate::TokenInfo>;
+/// See above: nothing, in a build without revocation.
+#[cfg(not(feature = "revocation"))]
+pub(crate) type Gain = std::convert::Infallible;
+
+/// Puts a [`Gain`] into an accepted request's extensions.
+pub(crate) trait AddTo {
+    fn add_to(self, extensions: &mut Extensions);
+}
+
+#[cfg(feature = "revocation")]
+impl AddTo for Box<crate::TokenInfo> {
+    #[inline]
+    fn add_to(self, extensions: &mut Extensions) {
+        extensions.insert(*self);
+    }
+}
+
+#[cfg(not(feature = "revocation"))]
+impl AddTo for std::convert::Infallible {
+    fn add_to(self, _: &mut Extensions) {
+        match self {}
+    }
+}
 
 /// A verified token, as the checks see it.
 #[derive(Clone, Copy)]
@@ -84,6 +122,9 @@ pub(crate) struct VerifiedToken<'a> {
     /// `false` when the verifier found no top-level `cnf` claim: then
     /// [`Checks::run`] knows the token is not bound without a search.
     pub(crate) may_be_bound: bool,
+    /// Where the claims that identify it are in `payload`, when the verifier
+    /// read them (the revocation check's `TokenInfo`).
+    pub(crate) identity: Option<IdentitySpans>,
 }
 
 /// How a request carried its token: what the CSRF policy (cookies) and the
@@ -170,6 +211,7 @@ struct Owned {
     carrier: Carrier,
     confirmation: Option<Confirmation>,
     may_be_bound: bool,
+    identity: Option<IdentitySpans>,
     head: OwnedHead,
 }
 
@@ -181,6 +223,8 @@ impl Owned {
             carrier: token.carrier,
             confirmation: token.confirmation.cloned(),
             may_be_bound: token.may_be_bound,
+            // Offsets into the payload: as true of its copy.
+            identity: token.identity,
             head: head.into(),
         }
     }
@@ -192,6 +236,7 @@ impl Owned {
             carrier: self.carrier,
             confirmation: self.confirmation.as_ref(),
             may_be_bound: self.may_be_bound,
+            identity: self.identity,
         }
     }
 }
@@ -215,7 +260,8 @@ pub(crate) struct Checks {
 
 /// What the checks decided together.
 pub(crate) enum Outcome {
-    Pass,
+    /// Passed, with what a check that answered at once adds.
+    Pass(Option<Gain>),
     Refuse(AuthError),
     Wait(Waiting),
 }
@@ -271,20 +317,23 @@ impl Checks {
             confirmation: confirmation.as_ref(),
             ..*token
         };
+        let mut gain = None;
         for (position, check) in self.list.iter().enumerate() {
             match check.check(token, head) {
                 Step::Pass => {}
+                Step::Grant(granted) => gain = Some(granted),
                 Step::Refuse(error) => return Outcome::Refuse(error),
                 Step::Wait(waiting) => {
                     let rest = &self.list[position + 1..];
-                    if rest.is_empty() {
+                    if rest.is_empty() && gain.is_none() {
                         return Outcome::Wait(waiting);
                     }
-                    return Outcome::Wait(then(waiting, rest.to_vec(), Owned::new(token, head)));
+                    let owned = Owned::new(token, head);
+                    return Outcome::Wait(then(waiting, gain, rest.to_vec(), owned));
                 }
             }
         }
-        Outcome::Pass
+        Outcome::Pass(gain)
     }
 }
 
@@ -294,13 +343,23 @@ fn unproven(description: &'static str) -> AuthError {
     AuthError::new(AuthErrorKind::TokenBindingMismatch, description)
 }
 
-/// `waiting`, then the checks of `rest` in order, on `owned`.
-fn then(waiting: Waiting, rest: Vec<Arc<dyn TokenCheck>>, owned: Owned) -> Waiting {
+/// `waiting`, then the checks of `rest` in order, on `owned`; an accepted
+/// request gains `gain` too, from a check before `waiting`.
+fn then(
+    waiting: Waiting,
+    gain: Option<Gain>,
+    rest: Vec<Arc<dyn TokenCheck>>,
+    owned: Owned,
+) -> Waiting {
     Box::pin(async move {
         let mut extensions = waiting.await?;
+        if let Some(gain) = gain {
+            gain.add_to(&mut extensions);
+        }
         for check in rest {
             match check.check(&owned.token(), owned.head.as_head()) {
                 Step::Pass => {}
+                Step::Grant(gain) => gain.add_to(&mut extensions),
                 Step::Refuse(error) => return Err(error),
                 Step::Wait(waiting) => extensions.extend(waiting.await?),
             }
@@ -363,9 +422,10 @@ mod tests {
             carrier: Carrier::Bearer,
             confirmation: None,
             may_be_bound: true,
+            identity: None,
         };
         match checks.run(&token, Head::from(&request)) {
-            Outcome::Pass => Ok(None),
+            Outcome::Pass(_) => Ok(None),
             Outcome::Refuse(error) => Err(error.kind()),
             Outcome::Wait(waiting) => waiting.await.map(Some).map_err(|e| e.kind()),
         }

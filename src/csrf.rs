@@ -302,6 +302,7 @@ mod tests {
             carrier,
             confirmation: None,
             may_be_bound: false,
+            identity: None,
         };
         // Tokens from other sources are never affected.
         assert!(matches!(

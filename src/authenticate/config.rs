@@ -78,6 +78,7 @@ impl<C, R> Authenticator<C, R> {
             Some(_) => issuer_names(&settings.issuer, &settings.trusted),
             None => Vec::new(),
         };
+        settings.rules.note_identity = settings.revocation.is_some();
         let verifier = Verifier::new(provider, settings.issuer, settings.trusted, settings.rules)?;
         let mut sources = settings.sources;
         let (dpop, challenge) = match settings.dpop {
@@ -297,18 +298,20 @@ where
             carrier,
             confirmation: None,
             may_be_bound: verified.may_be_bound,
+            identity: verified.identity,
         };
         let issuer = verified.issuer;
         match self.checks.run(&token, head) {
             // Built here, not before the checks: moved across them, it cost
             // the fast path a `memcpy` (BENCHMARKS.md, step-up).
-            Outcome::Pass => {
+            Outcome::Pass(gain) => {
                 metrics::accepted(self.verifier.issuer_labels(), issuer);
                 Verdict::Pass(Some(Accepted {
                     claims,
                     challenge: self.token_challenge(carrier),
                     expiry: self.token_expiry(&token),
                     forwarded: forwarded(),
+                    gain,
                 }))
             }
             Outcome::Refuse(error) => Verdict::Refuse(self.refuse_as(error, carrier)),
@@ -318,6 +321,7 @@ where
                     challenge: self.token_challenge(carrier),
                     expiry: self.token_expiry(&token),
                     forwarded: forwarded(),
+                    gain: None,
                 };
                 let acceptance = metrics::Acceptance::new(self.verifier.issuer_labels(), issuer);
                 Verdict::Wait(self.defer(carrier, async move {

@@ -15,6 +15,7 @@ use tower_service::Service;
 
 use crate::answer::{Answer, take_ready};
 use crate::body::ResponseBody;
+use crate::checks::{AddTo as _, Gain};
 use crate::claims::Claims;
 use crate::error::TokenChallenge;
 use crate::expiry::TokenExpiry;
@@ -57,12 +58,13 @@ pub(crate) trait Grant {
 /// An accepted token: its claims, and, in a layer that takes DPoP, the
 /// challenge under which the layers behind refuse it; in a layer built with
 /// `token_expiry`, when it expires; in a layer that forwards claims as
-/// headers, those headers.
+/// headers, those headers; what a check that answered at once adds.
 pub(crate) struct Accepted<C> {
     pub(crate) claims: Claims<C>,
     pub(crate) challenge: Option<TokenChallenge>,
     pub(crate) expiry: Option<TokenExpiry>,
     pub(crate) forwarded: Option<Box<ClaimHeaders>>,
+    pub(crate) gain: Option<Gain>,
 }
 
 /// Its claims (and challenge); nothing in optional mode without a token.
@@ -76,6 +78,7 @@ impl<C: Clone + Send + Sync + 'static> Grant for Option<Accepted<C>> {
             challenge,
             expiry,
             forwarded,
+            gain,
         } = self?;
         extensions.insert(claims);
         if let Some(challenge) = challenge {
@@ -83,6 +86,9 @@ impl<C: Clone + Send + Sync + 'static> Grant for Option<Accepted<C>> {
         }
         if let Some(expiry) = expiry {
             extensions.insert(expiry);
+        }
+        if let Some(gain) = gain {
+            gain.add_to(extensions);
         }
         forwarded
     }

@@ -1,11 +1,15 @@
 //! The local mirror's settings and [`MirrorStats`]: what the redis crate's
 //! client-side cache is told, and what it counted.
 
+use std::convert::Infallible;
 use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use ::redis::aio::AsyncPushSender;
 use ::redis::caching::{CacheConfig, CacheMode, CacheStatistics};
-use ::redis::{Cmd, CommandCacheConfig};
+use ::redis::{Cmd, CommandCacheConfig, PushInfo, PushKind};
 
 /// The default bound on the staleness of a mirrored answer: 1 s.
 ///
@@ -33,7 +37,8 @@ pub const DEFAULT_MIRROR_STALENESS_BOUND: Duration = Duration::from_secs(1);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MirrorStats {
-    /// Keys answered locally, without a round trip.
+    /// Keys answered locally, without a round trip: by a store's table of
+    /// answers, or by the redis crate's cache.
     pub hits: u64,
     /// Keys asked of Redis: never read yet, invalidated, past the staleness
     /// bound, or read on a new connection.
@@ -62,19 +67,73 @@ pub(super) struct Mirror {
 }
 
 impl Mirror {
-    /// The redis crate's cache: opt-in (only the commands [`mirrored`](Self::mirrored)
+    /// How long each of the mirror's two tiers keeps an answer: half the
+    /// bound. The redis crate's cache keeps a key's answer at most this long
+    /// after the read was sent; a store's table of answers, filled from that
+    /// cache or from Redis, keeps its answer at most this long after it
+    /// asked. So no answer is served more than the bound after Redis gave
+    /// it.
+    pub(super) fn tier_lifetime(self) -> Duration {
+        self.bound / 2
+    }
+
+    /// The redis crate's cache: opt-in (only the commands [`mark`](Self::mark)
     /// marks are cached, so that the other stores' commands are never
-    /// answered locally), with every entry kept at most the bound.
+    /// answered locally), with every entry kept at most its tier's lifetime.
     pub(super) fn cache_config(self) -> CacheConfig {
         CacheConfig::new()
             .set_mode(CacheMode::OptIn)
             .set_size(self.max_entries)
-            .set_default_client_ttl(self.bound)
+            .set_default_client_ttl(self.tier_lifetime())
     }
 
     /// Marks `cmd` to be answered from the mirror when it can, and its
-    /// answer kept there for at most the bound.
+    /// answer kept there for at most its tier's lifetime.
     pub(super) fn mark(self, cmd: &mut Cmd) {
-        cmd.set_cache_config(CommandCacheConfig::new().set_client_side_ttl(self.bound));
+        let ttl = self.tier_lifetime();
+        cmd.set_cache_config(CommandCacheConfig::new().set_client_side_ttl(ttl));
+    }
+}
+
+/// What the clones of a mirrored connection share: the count of the pushes
+/// after which an answer kept outside the redis crate's cache may be stale,
+/// and the keys such answers gave.
+#[derive(Debug, Default)]
+pub(super) struct Pushes {
+    /// Bumped by every invalidation Redis pushes (for any key this
+    /// connection tracks, or all of them) and by every lost connection,
+    /// whose invalidations are lost with it: an answer read before the last
+    /// bump may be stale.
+    generation: AtomicU64,
+    /// Keys answered by a store's table of answers (`MirrorStats::hits`
+    /// counts them with the redis crate's own hits).
+    local_hits: AtomicU64,
+}
+
+impl Pushes {
+    /// The push sender to give the redis crate's connection: called by the
+    /// connection task with each push, before the command that follows it
+    /// in the stream is answered (through a channel and a task in the
+    /// connection manager and the cluster client).
+    pub(super) fn sender(self: &Arc<Self>) -> impl AsyncPushSender {
+        let pushes = Arc::clone(self);
+        move |push: PushInfo| {
+            if matches!(push.kind, PushKind::Invalidate | PushKind::Disconnection) {
+                pushes.generation.fetch_add(1, Ordering::AcqRel);
+            }
+            Ok::<(), Infallible>(())
+        }
+    }
+
+    pub(super) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub(super) fn count_local_hits(&self, keys: u64) {
+        self.local_hits.fetch_add(keys, Ordering::Relaxed);
+    }
+
+    pub(super) fn local_hits(&self) -> u64 {
+        self.local_hits.load(Ordering::Relaxed)
     }
 }

@@ -251,63 +251,98 @@ impl Revocation {
         &self,
         token: TokenInfo,
     ) -> impl Future<Output = Result<(), AuthError>> + Send + 'static {
+        let now = self.check_now(&token);
         let shared = Arc::clone(&self.shared);
         async move {
-            let started = metrics::start();
-            let ticket = match shared.breaker.admit() {
-                Admission::Ask(ticket) => ticket,
-                Admission::Refuse => {
-                    metrics::revocation_check(started, RevocationResult::CircuitOpen);
-                    let error = AuthError::new(
-                        AuthErrorKind::RevocationUnavailable,
-                        "revocation store circuit open",
-                    );
-                    return shared.fallback(error);
-                }
-            };
-            let answer = tokio::time::timeout(shared.timeout, shared.store.is_revoked(&token));
-            let error = match answer.await {
-                Ok(Ok(revoked)) => {
-                    if let Some(transition) = ticket.answered() {
-                        shared.health.breaker(transition, shared.fail_open);
-                    }
-                    shared.health.answered(shared.fail_open);
-                    return if revoked {
-                        metrics::revocation_check(started, RevocationResult::Revoked);
-                        Err(AuthError::new(AuthErrorKind::Revoked, "token revoked"))
-                    } else {
-                        metrics::revocation_check(started, RevocationResult::NotRevoked);
-                        Ok(())
-                    };
-                }
-                Ok(Err(error)) => {
-                    metrics::revocation_check(started, RevocationResult::Failed);
-                    AuthError::with_boxed_source(
-                        AuthErrorKind::RevocationUnavailable,
-                        "revocation store unavailable",
-                        error,
-                    )
-                }
-                Err(elapsed) => {
-                    metrics::revocation_check(started, RevocationResult::TimedOut);
-                    AuthError::with_source(
-                        AuthErrorKind::RevocationUnavailable,
-                        "revocation check timed out",
-                        elapsed,
-                    )
-                }
-            };
-            let transition = ticket.failed();
-            let answer = shared.fallback(error);
-            if let Some(transition) = transition {
-                shared.health.breaker(transition, shared.fail_open);
+            match now {
+                Some(answer) => answer,
+                None => shared.ask(token).await,
             }
-            answer
         }
+    }
+
+    /// The store's answer for `token` when it has one without I/O
+    /// ([`RevocationStore::is_revoked_now`]): not timed, not news of the
+    /// store's health, and not held back by an open breaker (a local answer
+    /// waits for nothing). `None`: ask with [`check_later`](Self::check_later).
+    pub(crate) fn check_now(&self, token: &TokenInfo) -> Option<Result<(), AuthError>> {
+        let started = metrics::start();
+        let revoked = self.shared.store.is_revoked_now(token)?;
+        Some(if revoked {
+            metrics::revocation_check(started, RevocationResult::Revoked);
+            Err(AuthError::new(AuthErrorKind::Revoked, "token revoked"))
+        } else {
+            metrics::revocation_check(started, RevocationResult::NotRevoked);
+            Ok(())
+        })
+    }
+
+    /// The check of a token that [`check_now`](Self::check_now) could not
+    /// answer: the store is asked, within the timeout, behind the breaker.
+    pub(crate) fn check_later(
+        &self,
+        token: TokenInfo,
+    ) -> impl Future<Output = Result<(), AuthError>> + Send + 'static {
+        let shared = Arc::clone(&self.shared);
+        async move { shared.ask(token).await }
     }
 }
 
 impl Shared {
+    /// Asks the store, within the timeout, behind the breaker.
+    async fn ask(&self, token: TokenInfo) -> Result<(), AuthError> {
+        let started = metrics::start();
+        let ticket = match self.breaker.admit() {
+            Admission::Ask(ticket) => ticket,
+            Admission::Refuse => {
+                metrics::revocation_check(started, RevocationResult::CircuitOpen);
+                let error = AuthError::new(
+                    AuthErrorKind::RevocationUnavailable,
+                    "revocation store circuit open",
+                );
+                return self.fallback(error);
+            }
+        };
+        let answer = tokio::time::timeout(self.timeout, self.store.is_revoked(&token));
+        let error = match answer.await {
+            Ok(Ok(revoked)) => {
+                if let Some(transition) = ticket.answered() {
+                    self.health.breaker(transition, self.fail_open);
+                }
+                self.health.answered(self.fail_open);
+                return if revoked {
+                    metrics::revocation_check(started, RevocationResult::Revoked);
+                    Err(AuthError::new(AuthErrorKind::Revoked, "token revoked"))
+                } else {
+                    metrics::revocation_check(started, RevocationResult::NotRevoked);
+                    Ok(())
+                };
+            }
+            Ok(Err(error)) => {
+                metrics::revocation_check(started, RevocationResult::Failed);
+                AuthError::with_boxed_source(
+                    AuthErrorKind::RevocationUnavailable,
+                    "revocation store unavailable",
+                    error,
+                )
+            }
+            Err(elapsed) => {
+                metrics::revocation_check(started, RevocationResult::TimedOut);
+                AuthError::with_source(
+                    AuthErrorKind::RevocationUnavailable,
+                    "revocation check timed out",
+                    elapsed,
+                )
+            }
+        };
+        let transition = ticket.failed();
+        let answer = self.fallback(error);
+        if let Some(transition) = transition {
+            self.health.breaker(transition, self.fail_open);
+        }
+        answer
+    }
+
     /// The policy's answer when the store gave none, counted as a failed
     /// check.
     fn fallback(&self, error: AuthError) -> Result<(), AuthError> {

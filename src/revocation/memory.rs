@@ -206,6 +206,10 @@ impl RevocationStore for MemoryRevocations {
         Box::pin(ready(Ok(self.check(token))))
     }
 
+    fn is_revoked_now(&self, token: &TokenInfo) -> Option<bool> {
+        Some(self.check(token))
+    }
+
     fn revoke<'a>(&'a self, token: &'a TokenInfo) -> RevocationFuture<'a, ()> {
         Box::pin(ready(self.revoke_now(token).map_err(Into::into)))
     }

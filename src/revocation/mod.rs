@@ -17,6 +17,8 @@
 mod after_verify;
 mod check;
 mod key;
+#[cfg(feature = "redis")]
+mod local_answers;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
@@ -155,6 +157,33 @@ pub trait RevocationStore: Send + Sync + 'static {
     /// Whether `token` is revoked, by itself (its `jti`, else its digest) or by
     /// its subject.
     fn is_revoked<'a>(&'a self, token: &'a TokenInfo) -> RevocationFuture<'a, bool>;
+
+    /// Whether `token` is revoked, when the store can tell at once, without
+    /// I/O: `None` when it cannot, and the check then awaits
+    /// [`is_revoked`](Self::is_revoked). The layer asks this first, on every
+    /// check, so an answer here costs a request no future, no timer and no
+    /// wait. Provided: always `None`.
+    ///
+    /// [`MemoryRevocations`] answers every check here; `RedisRevocations`
+    /// answers from its connection's local mirror, when it has one and holds
+    /// the token's answer. An answer must be as true as `is_revoked`'s would
+    /// be: a store that keeps answers locally says `None` for one it cannot
+    /// vouch for. Answers given here are counted in the check's metrics, but
+    /// not as news of the store's health (see [`Revocation`]), and are given
+    /// even while its circuit breaker is open: a local answer does not wait
+    /// for the store.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{MemoryRevocations, RevocationStore, TokenInfo};
+    ///
+    /// let store = MemoryRevocations::new();
+    /// let token = TokenInfo::new().with_jti("5f0c6d1e").with_expires_at(u64::MAX / 2);
+    /// assert_eq!(store.is_revoked_now(&token), Some(false));
+    /// ```
+    fn is_revoked_now(&self, token: &TokenInfo) -> Option<bool> {
+        let _ = token;
+        None
+    }
 
     /// Revokes this token by itself: by its `jti` (and issuer), or, when it has
     /// no `jti`, by its [`token_digest`](TokenInfo::token_digest). The entry

@@ -1,11 +1,13 @@
 //! [`RedisRevocations`]: revocations shared by many servers through Redis.
 
 use std::fmt;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ::redis::{IntoConnectionInfo, RedisResult};
 
 use super::key::{self, Layout, Refused};
+use super::local_answers::LocalAnswers;
 use super::{RevocationFuture, RevocationStore, TokenInfo};
 use crate::clock::DEFAULT_LEEWAY;
 use crate::clock::{Clock, SystemClock};
@@ -38,7 +40,11 @@ return 1
 /// other Redis stores; clones share it. Each check is one round trip (`MGET`
 /// of the token's own key, by `jti` or digest, and its subject key), or
 /// none when the connection's local mirror holds both answers ("not
-/// revoked" included), each at most the mirror's staleness bound old. Every
+/// revoked" included), each at most the mirror's staleness bound old. With
+/// a mirror, a check answered "not revoked" is also kept whole, and the next
+/// checks of the token are answered without a future until Redis pushes an
+/// invalidation to the connection (see [`RedisConnection`], "The local
+/// mirror"). Every
 /// key expires (`SET ... EXAT`) with the token it revokes, plus the leeway,
 /// so Redis never holds more than the revocations that still matter.
 ///
@@ -107,6 +113,8 @@ return 1
 pub struct RedisRevocations {
     connection: RedisConnection,
     leeway: u64,
+    /// With a mirror: whole checks answered "not revoked" without I/O.
+    answers: Option<Arc<LocalAnswers>>,
 }
 
 impl RedisRevocations {
@@ -146,9 +154,13 @@ impl RedisRevocations {
     /// # }
     /// ```
     pub fn new(connection: RedisConnection) -> Self {
+        let answers = connection
+            .answer_table()
+            .map(|(lifetime, max_entries)| Arc::new(LocalAnswers::new(lifetime, max_entries)));
         Self {
             connection,
             leeway: DEFAULT_LEEWAY.as_secs(),
+            answers,
         }
     }
 
@@ -166,9 +178,12 @@ impl RedisRevocations {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.connection = self.connection.with_prefix(prefix.into());
-        self
+    pub fn prefix(self, prefix: impl Into<String>) -> Self {
+        // Other keys: the answers of the old prefix do not hold.
+        Self {
+            leeway: self.leeway,
+            ..Self::new(self.connection.with_prefix(prefix.into()))
+        }
     }
 
     /// How long keys are kept past the token's `exp` (or the subject's
@@ -206,17 +221,35 @@ impl RedisRevocations {
         if names.is_empty() {
             return Ok(Ok(false));
         }
+        let asked = Instant::now();
+        let asked_in = self.connection.mirror_generation();
         let mut mget = ::redis::cmd("MGET");
         mget.arg(&names);
         self.connection.mirrored(&mut mget);
         let values: Vec<Option<Vec<u8>>> = mget.query_async(&mut self.connection.clone()).await?;
+        let answer = Self::read(identity.is_some(), &names, values, token);
+        if let (Ok(Ok(false)), Some(answers), Some(asked_in)) = (&answer, &self.answers, asked_in) {
+            let current = || self.connection.mirror_generation().unwrap_or(u64::MAX);
+            answers.keep(token, names.len(), asked, asked_in, current);
+        }
+        answer
+    }
+
+    /// The answer in the values of `MGET names`: the identity key's first
+    /// when there is one, then the subject key's.
+    fn read(
+        has_identity: bool,
+        names: &[&str],
+        values: Vec<Option<Vec<u8>>>,
+        token: &TokenInfo,
+    ) -> RedisResult<Result<bool, Refused>> {
         if values.len() != names.len() {
             return Ok(Err(Refused(
                 "Redis answered MGET with the wrong number of values",
             )));
         }
         let mut values = values.into_iter();
-        if identity.is_some() && values.next().flatten().is_some() {
+        if has_identity && values.next().flatten().is_some() {
             return Ok(Ok(true));
         }
         let Some(value) = values.next().flatten() else {
@@ -247,6 +280,14 @@ impl fmt::Debug for RedisRevocations {
 impl RevocationStore for RedisRevocations {
     fn is_revoked<'a>(&'a self, token: &'a TokenInfo) -> RevocationFuture<'a, bool> {
         Box::pin(async move { Ok(self.check(token).await??) })
+    }
+
+    fn is_revoked_now(&self, token: &TokenInfo) -> Option<bool> {
+        let answers = self.answers.as_deref()?;
+        let generation = self.connection.mirror_generation()?;
+        let keys = answers.not_revoked(token, generation, Instant::now())?;
+        self.connection.count_local_hits(u64::from(keys));
+        Some(false)
     }
 
     fn revoke<'a>(&'a self, token: &'a TokenInfo) -> RevocationFuture<'a, ()> {

@@ -6,6 +6,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::verify::IdentitySpans;
+
 /// What a revocation store knows of a verified token: its `jti`, `sub`, `iss`,
 /// `iat` and `exp`, and, for a token without `jti`, a digest of the whole
 /// token.
@@ -61,7 +63,7 @@ use serde_json::value::RawValue;
 /// # #[cfg(any(feature = "aws-lc-rs", feature = "rust-crypto"))]
 /// assert_eq!(info.token_digest().map(str::len), Some(43));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct TokenInfo {
     jti: Option<String>,
     sub: Option<String>,
@@ -213,6 +215,53 @@ impl TokenInfo {
         self.exp = Some(exp);
         self
     }
+}
+
+/// The identity of a verified token from where the verifier found its
+/// claims (`crate::verify::IdentitySpans`): what
+/// [`TokenInfo::from_verified`] reads, without a second parse.
+impl TokenInfo {
+    pub(crate) fn from_identity(text: &str, payload: &str, spans: &IdentitySpans) -> TokenInfo {
+        let info = Self {
+            jti: spans.jti.get(payload).and_then(string_value),
+            sub: spans.sub.get(payload).and_then(string_value),
+            iss: spans.iss.get(payload).and_then(string_value),
+            iat: spans
+                .iat
+                .get(payload)
+                .and_then(|raw| date_value(raw, f64::floor)),
+            exp: spans
+                .exp
+                .get(payload)
+                .and_then(|raw| date_value(raw, f64::ceil)),
+            digest: None,
+        };
+        if info.jti.is_none() {
+            info.with_digest_of(text)
+        } else {
+            info
+        }
+    }
+}
+
+/// The JSON value `raw` as a string, as [`string`] reads it: most claims
+/// have no escape, and are copied as they are.
+fn string_value(raw: &str) -> Option<String> {
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    if inner.contains('\\') {
+        serde_json::from_str(raw).ok()
+    } else {
+        Some(inner.to_owned())
+    }
+}
+
+/// The JSON value `raw` as a NumericDate, as [`numeric_date`] reads it: most
+/// are whole seconds in plain digits, read as they are.
+fn date_value(raw: &str, round: fn(f64) -> f64) -> Option<u64> {
+    if raw.len() <= 19 && !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
+        return raw.parse().ok();
+    }
+    numeric_date(serde_json::from_str(raw).ok()?, round)
 }
 
 /// A JSON string; `None` for any other JSON value.
@@ -380,5 +429,47 @@ mod tests {
         assert_eq!(info(&deep).unwrap().jti(), None);
         let long = format!(r#"{{"jti":"{}"}}"#, "x".repeat(100_000));
         assert_eq!(info(&long).unwrap().jti().map(str::len), Some(100_000));
+    }
+
+    /// The identity read where the verifier found the claims is the one read
+    /// by a parse of its own, for every payload the verifier gives spans of.
+    #[test]
+    fn the_claims_where_the_verifier_found_them_are_the_claims() {
+        let text = "h.p.s";
+        for payload in [
+            r#"{"jti":"id-1","sub":"ada","iss":"https://id.example.com","iat":1700000000,"exp":1700003600}"#,
+            r#"{ "jti" : "a\"b\\c\u00e9" , "sub":"\ud83d\ude00","iss":"x\/y"}"#,
+            r#"{"jti":null,"sub":null,"iss":null,"iat":null,"exp":null}"#,
+            r#"{"jti":1,"sub":true,"iss":["a"],"iat":"1","exp":{"a":1}}"#,
+            r#"{"iat":1.5,"exp":1.5}"#,
+            r#"{"iat":-1,"exp":-0.5}"#,
+            r#"{"iat":0,"exp":18446744073709551615}"#,
+            r#"{"iat":18446744073709551616,"exp":1e3}"#,
+            r#"{"iat":1E3,"exp":1.0e2}"#,
+            r#"{"iat":9999999999999999999,"exp":99999999999999999999}"#,
+            r#"{"iat":-0,"exp":0.0}"#,
+            r#"{"nested":{"jti":"no","sub":"no"},"list":[{"iss":"no"}],"jti":"yes"}"#,
+            r#"{"x":"\"jti\":\"no\"","sub":"s"}"#,
+            r#"{"\u006a\u0074\u0069":"escaped name","sub":"s"}"#,
+            "{}",
+            " \n{ \"sub\" :\t\"s\" }\r\n",
+        ] {
+            let spans = crate::verify::IdentitySpans::read(payload)
+                .unwrap_or_else(|| panic!("no spans: {payload}"));
+            assert_eq!(
+                Some(TokenInfo::from_identity(text, payload, &spans)),
+                TokenInfo::from_verified(text, payload),
+                "{payload}"
+            );
+        }
+        // Named twice: no spans; the check parses, and refuses.
+        for payload in [r#"{"jti":"a","jti":"b"}"#, r#"{"sub":null,"sub":"b"}"#] {
+            assert_eq!(
+                crate::verify::IdentitySpans::read(payload),
+                None,
+                "{payload}"
+            );
+            assert_eq!(TokenInfo::from_verified(text, payload), None, "{payload}");
+        }
     }
 }

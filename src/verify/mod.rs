@@ -66,6 +66,7 @@ use header::JoseHeader;
 use introspect::{Introspected, Introspecting, PendingIntrospection, is_compact_jws};
 use trust::Trust;
 
+pub(crate) use claims::IdentitySpans;
 pub(crate) use header::same_media_type;
 pub(crate) use signature::{SignatureKey, check_signature};
 pub(crate) use trust::IssuerConfig;
@@ -105,6 +106,9 @@ pub(crate) struct Rules {
     /// `JwtAuthBuilder::dangerous_skip_nbf_check`: a present `nbf` is not
     /// compared with the clock.
     pub(crate) skip_nbf_check: bool,
+    /// Whether a check after verification reads the token's identity (the
+    /// revocation check): then the verifier notes where its claims are.
+    pub(crate) note_identity: bool,
 }
 
 impl Default for Rules {
@@ -121,6 +125,7 @@ impl Default for Rules {
             token_cache: None,
             skip_exp_check: false,
             skip_nbf_check: false,
+            note_identity: false,
         }
     }
 }
@@ -142,6 +147,8 @@ pub(crate) struct Verifier {
     /// The `issuer` label of each trusted issuer (none for a layer
     /// configured with keys); empty without the `metrics` feature.
     issuer_labels: metrics::IssuerLabels,
+    /// See [`Rules::note_identity`].
+    note_identity: bool,
 }
 
 /// A verified token.
@@ -157,6 +164,17 @@ pub(crate) struct Verified<C> {
     /// The issuer whose keys and rules verified it, for the metrics (empty
     /// without the `metrics` feature).
     pub(crate) issuer: metrics::IssuerIndex,
+    /// Where the claims that identify it are in `payload`, for the
+    /// revocation check; `None` when the verifier did not read them (a token
+    /// cache hit) or one was named twice.
+    pub(crate) identity: Option<claims::IdentitySpans>,
+}
+
+/// What the verifier read of the claims besides their validity: whether one
+/// is named `cnf`, and where the claims that identify the token are.
+struct Read {
+    cnf: bool,
+    identity: Option<claims::IdentitySpans>,
 }
 
 /// The verified claims' JSON text: decoded for this request, or shared with
@@ -306,6 +324,7 @@ impl Verifier {
             cache: TokenCache::new(rules.token_cache)?,
             introspection,
             issuer_labels,
+            note_identity: rules.note_identity,
         })
     }
 
@@ -398,6 +417,7 @@ impl Verifier {
             None => &[],
         };
         let cnf = registered.cnf;
+        let identity = self.identity_of(&payload, &registered);
         self.claims.check(issuers, &trust.audiences, registered)?;
         let claims = serde_json::from_str(&payload).map_err(|e| {
             AuthError::with_source(
@@ -411,6 +431,7 @@ impl Verifier {
             payload: Payload::Cached(payload),
             may_be_bound: cnf,
             issuer,
+            identity,
         })
     }
 
@@ -444,6 +465,7 @@ impl Verifier {
                     payload: Payload::Cached(payload),
                     may_be_bound: true,
                     issuer: metrics::IssuerIndex::new(trust),
+                    identity: None,
                 }))
             }
             Lookup::Refused(error) => {
@@ -537,13 +559,16 @@ impl Verifier {
             Some(payload) => payload,
             None => decode_payload(payload_b64)?,
         };
-        let (claims, times, cnf) = self.read_claims(trust, &payload)?;
+        let (claims, times, read) = self.read_claims(trust, &payload)?;
         let provenance = Provenance::new(times, key, position);
         let verified = Verified {
             claims,
+            // The spans stay true: moving the `String` leaves its bytes where
+            // they are.
             payload: Payload::Decoded(payload),
-            may_be_bound: cnf,
+            may_be_bound: read.cnf,
             issuer: metrics::IssuerIndex::new(position),
+            identity: read.identity,
         };
         Ok((verified, provenance))
     }
@@ -552,25 +577,29 @@ impl Verifier {
     /// claims type. The quick scan's verdict stands only once serde_json has
     /// accepted the whole text as `C`; otherwise the full reader decides, in
     /// the order of the module docs. Also tells whether a top-level claim is
-    /// named `cnf` (either reader sees every name, escapes resolved).
+    /// named `cnf` (either reader sees every name, escapes resolved), and
+    /// where the claims that identify the token are.
     fn read_claims<C: DeserializeOwned>(
         &self,
         trust: &Trust,
         payload: &str,
-    ) -> Result<(C, claims::Times, bool), AuthError> {
+    ) -> Result<(C, claims::Times, Read), AuthError> {
         let check = |registered: Registered<'_>| {
-            let cnf = registered.cnf;
+            let read = Read {
+                cnf: registered.cnf,
+                identity: self.identity_of(payload, &registered),
+            };
             self.claims
                 .check(&trust.issuers, &trust.audiences, registered)
-                .map(|times| (times, cnf))
+                .map(|times| (times, read))
         };
         if let Some(registered) = claims::scan(payload, &self.claims.required.extra)
-            && let Ok((times, cnf)) = check(registered)
+            && let Ok((times, read)) = check(registered)
             && let Ok(claims) = serde_json::from_str(payload)
         {
-            return Ok((claims, times, cnf));
+            return Ok((claims, times, read));
         }
-        let (times, cnf) = check(self.read_registered_claims(payload)?)?;
+        let (times, read) = check(self.read_registered_claims(payload)?)?;
         let claims = serde_json::from_str(payload).map_err(|e| {
             AuthError::with_source(
                 AuthErrorKind::InvalidClaims,
@@ -578,7 +607,20 @@ impl Verifier {
                 e,
             )
         })?;
-        Ok((claims, times, cnf))
+        Ok((claims, times, read))
+    }
+
+    /// Where the claims that identify the token are in `payload`, when a
+    /// check reads them.
+    fn identity_of(
+        &self,
+        payload: &str,
+        registered: &Registered<'_>,
+    ) -> Option<claims::IdentitySpans> {
+        match self.note_identity {
+            true => claims::IdentitySpans::of(payload, registered),
+            false => None,
+        }
     }
 
     /// Drops the cached tokens of keys that left a key set.

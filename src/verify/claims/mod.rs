@@ -15,8 +15,10 @@ use serde_json::value::RawValue;
 use crate::clock::SharedClock;
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 
+mod identity;
 mod scan;
 
+pub(crate) use identity::IdentitySpans;
 pub(super) use scan::scan;
 
 /// The most claims beyond the registered ones that can be required.
@@ -255,7 +257,22 @@ pub(super) struct Registered<'a> {
     /// bound to nothing, and the binding check needs no search of its own
     /// (`crate::checks`).
     pub(crate) cnf: bool,
+    /// The `jti`, for the revocation check (see [`IdentitySpans`]); the
+    /// verifier does not read it.
+    pub(crate) jti: Option<&'a str>,
+    /// Which of the claims that identify a token were `null` (a bit each),
+    /// and whether one was named twice, `null` or not: then the revocation
+    /// check reads the claims itself, and refuses them.
+    null_identity: u8,
+    pub(crate) identity_twice: bool,
 }
+
+/// The bits of [`Registered::null_identity`].
+const JTI: u8 = 1;
+const SUB: u8 = 2;
+const ISS: u8 = 4;
+const IAT: u8 = 8;
+const EXP: u8 = 16;
 
 impl<'a> Registered<'a> {
     /// Records claim `name` with the JSON text `value`; `Err` for a second
@@ -267,13 +284,22 @@ impl<'a> Registered<'a> {
         extra: &[String],
     ) -> Result<(), Duplicate> {
         // Byte patterns compile to a few comparisons, string patterns to calls.
-        let (slot, twice) = match name {
-            b"exp" => (&mut self.exp, "claim `exp` given twice"),
-            b"nbf" => (&mut self.nbf, "claim `nbf` given twice"),
-            b"iat" => (&mut self.iat, "claim `iat` given twice"),
-            b"iss" => (&mut self.iss, "claim `iss` given twice"),
-            b"aud" => (&mut self.aud, "claim `aud` given twice"),
-            b"sub" => (&mut self.sub, "claim `sub` given twice"),
+        let (slot, twice, bit) = match name {
+            b"exp" => (&mut self.exp, "claim `exp` given twice", EXP),
+            b"nbf" => (&mut self.nbf, "claim `nbf` given twice", 0),
+            b"iat" => (&mut self.iat, "claim `iat` given twice", IAT),
+            b"iss" => (&mut self.iss, "claim `iss` given twice", ISS),
+            b"aud" => (&mut self.aud, "claim `aud` given twice", 0),
+            b"sub" => (&mut self.sub, "claim `sub` given twice", SUB),
+            b"jti" => {
+                // Not the verifier's: only noted, a second one included.
+                self.identity_twice |= self.jti.is_some() || self.null_identity & JTI != 0;
+                match value {
+                    "null" => self.null_identity |= JTI,
+                    _ => self.jti = Some(value),
+                }
+                return Ok(());
+            }
             _ => {
                 self.cnf |= name == b"cnf";
                 if let Some(i) = extra.iter().position(|n| n.as_bytes() == name)
@@ -289,8 +315,13 @@ impl<'a> Registered<'a> {
             // that decide validity it must, or two parsers could disagree.
             return Err(Duplicate(twice));
         }
+        // A `null` before is no value, but a name all the same: the
+        // revocation check's reader counts it.
+        self.identity_twice |= self.null_identity & bit != 0;
         if value != "null" {
             *slot = Some(value);
+        } else {
+            self.null_identity |= bit;
         }
         Ok(())
     }
@@ -352,8 +383,10 @@ impl<'de> Visitor<'de> for RegisteredSeed<'_> {
         let mut out = Registered::default();
         while let Some(CowStr(name)) = map.next_key::<CowStr<'de>>()? {
             out.cnf |= name == "cnf";
-            let wanted = matches!(&*name, "exp" | "nbf" | "iat" | "iss" | "aud" | "sub")
-                || self.extra.iter().any(|n| *n == name);
+            let wanted = matches!(
+                &*name,
+                "exp" | "nbf" | "iat" | "iss" | "aud" | "sub" | "jti"
+            ) || self.extra.iter().any(|n| *n == name);
             if !wanted {
                 map.next_value::<IgnoredAny>()?;
                 continue;
