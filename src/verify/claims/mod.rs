@@ -17,6 +17,8 @@ use crate::error::{AuthError, AuthErrorKind, ConfigError};
 
 mod scan;
 
+#[cfg(feature = "revocation")]
+pub(crate) use scan::members;
 pub(super) use scan::scan;
 
 /// The most claims beyond the registered ones that can be required.
