@@ -122,20 +122,7 @@ impl TokenInfo {
     /// the top-level members, trusting `payload` to be well-formed JSON; `None`
     /// when it cannot decide (serde_json then does).
     fn from_payload_quick(payload: &str) -> Option<TokenInfo> {
-        // Each claim's JSON text; a `null` too, which counts as given for the
-        // duplicate check (as serde's derived readers count it).
-        let scanned = members(payload, [None; 5], |claims, name, value| {
-            let slot = match name {
-                b"jti" => &mut claims[0],
-                b"sub" => &mut claims[1],
-                b"iss" => &mut claims[2],
-                b"iat" => &mut claims[3],
-                b"exp" => &mut claims[4],
-                _ => return Some(()),
-            };
-            // A duplicate: serde_json, below, refuses it as well.
-            slot.replace(value).is_none().then_some(())
-        });
+        let scanned = members(payload, [None; 5], record_identity);
         let [jti, sub, iss, iat, exp] = scanned?;
         Some(Self {
             jti: jti.and_then(quick_string),
@@ -262,13 +249,46 @@ impl TokenInfo {
     }
 }
 
+/// Records member `name` of a payload, with the JSON text `value`, in its slot
+/// of `claims` (`jti`, `sub`, `iss`, `iat`, `exp`) when it is one of these;
+/// `None` for the second one of a name. A `null` counts as given, as it does
+/// for serde's derived readers.
+#[inline]
+fn record_identity<'a>(
+    claims: &mut [Option<&'a str>; 5],
+    name: &[u8],
+    value: &'a str,
+) -> Option<()> {
+    let slot = match name {
+        b"jti" => &mut claims[0],
+        b"sub" => &mut claims[1],
+        b"iss" => &mut claims[2],
+        b"iat" => &mut claims[3],
+        b"exp" => &mut claims[4],
+        _ => return Some(()),
+    };
+    // A duplicate: serde_json, which then reads the payload, refuses it too.
+    slot.replace(value).is_none().then_some(())
+}
+
 /// The JSON value `text` as a string; `None` for any other JSON value. A
 /// string without escapes is its text between the quotes.
 fn quick_string(text: &str) -> Option<String> {
     match text.strip_prefix('"')?.strip_suffix('"') {
-        Some(plain) if !plain.contains('\\') => Some(plain.to_owned()),
+        Some(plain) if !has_backslash(plain.as_bytes()) => Some(plain.to_owned()),
         _ => string(text),
     }
+}
+
+/// Whether `text` holds a backslash, eight bytes at a time (cheaper than
+/// `memchr` on values this short).
+fn has_backslash(text: &[u8]) -> bool {
+    let (words, rest) = text.as_chunks::<8>();
+    words.iter().any(|&word| {
+        // The classic "has zero byte" test, on the bytes xor '\\'.
+        let x = u64::from_ne_bytes(word) ^ u64::from_ne_bytes([b'\\'; 8]);
+        x.wrapping_sub(0x0101_0101_0101_0101) & !x & 0x8080_8080_8080_8080 != 0
+    }) || rest.iter().any(|&c| c == b'\\')
 }
 
 /// [`numeric_date`] of the JSON value `text`, read directly when it is plain
@@ -285,11 +305,19 @@ fn quick_numeric_date(text: &str, round: fn(f64) -> f64) -> Option<u64> {
 /// `text` as a `u64` when it is only ASCII digits and fits; `None` otherwise
 /// (a fraction, an exponent, too large).
 fn whole_seconds(text: &str) -> Option<u64> {
-    text.bytes().try_fold(0u64, |n, c| {
+    let digits = |n: Option<u64>, c: u8| {
         let digit = c.wrapping_sub(b'0');
         (digit <= 9).then_some(())?;
-        n.checked_mul(10)?.checked_add(u64::from(digit))
-    })
+        n?.checked_mul(10)?.checked_add(u64::from(digit))
+    };
+    // Nineteen digits always fit (u64::MAX has twenty): no overflow checks.
+    if text.len() <= 19 {
+        return text.bytes().try_fold(0u64, |n, c| {
+            let digit = c.wrapping_sub(b'0');
+            (digit <= 9).then_some(n * 10 + u64::from(digit))
+        });
+    }
+    text.bytes().fold(Some(0), digits)
 }
 
 /// The JSON value `text` as a string; `None` for any other JSON value.
