@@ -288,7 +288,7 @@ fn has_backslash(text: &[u8]) -> bool {
         // The classic "has zero byte" test, on the bytes xor '\\'.
         let x = u64::from_ne_bytes(word) ^ u64::from_ne_bytes([b'\\'; 8]);
         x.wrapping_sub(0x0101_0101_0101_0101) & !x & 0x8080_8080_8080_8080 != 0
-    }) || rest.iter().any(|&c| c == b'\\')
+    }) || rest.contains(&b'\\')
 }
 
 /// [`numeric_date`] of the JSON value `text`, read directly when it is plain
