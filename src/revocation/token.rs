@@ -305,11 +305,6 @@ fn quick_numeric_date(text: &str, round: fn(f64) -> f64) -> Option<u64> {
 /// `text` as a `u64` when it is only ASCII digits and fits; `None` otherwise
 /// (a fraction, an exponent, too large).
 fn whole_seconds(text: &str) -> Option<u64> {
-    let digits = |n: Option<u64>, c: u8| {
-        let digit = c.wrapping_sub(b'0');
-        (digit <= 9).then_some(())?;
-        n?.checked_mul(10)?.checked_add(u64::from(digit))
-    };
     // Nineteen digits always fit (u64::MAX has twenty): no overflow checks.
     if text.len() <= 19 {
         return text.bytes().try_fold(0u64, |n, c| {
@@ -317,7 +312,11 @@ fn whole_seconds(text: &str) -> Option<u64> {
             (digit <= 9).then_some(n * 10 + u64::from(digit))
         });
     }
-    text.bytes().fold(Some(0), digits)
+    text.bytes().try_fold(0u64, |n, c| {
+        let digit = c.wrapping_sub(b'0');
+        (digit <= 9).then_some(())?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
 }
 
 /// The JSON value `text` as a string; `None` for any other JSON value.
@@ -510,7 +509,7 @@ mod tests {
     }
 
     /// JSON texts of every type, each a claim's value in the tests below.
-    const VALUES: [&str; 37] = [
+    const VALUES: [&str; 39] = [
         r#""a""#,
         r#""""#,
         r#""id-1:ada""#,
@@ -525,6 +524,8 @@ mod tests {
         "0",
         "1",
         "1700000000",
+        "9999999999999999999",
+        "10000000000000000000",
         "18446744073709551615",
         "18446744073709551616",
         "99999999999999999999999",
