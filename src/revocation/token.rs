@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::verify::IdentitySpans;
+use crate::verify::{IdentitySpans, members};
 
 /// What a revocation store knows of a verified token: its `jti`, `sub`, `iss`,
 /// `iat` and `exp`, and, for a token without `jti`, a digest of the whole
@@ -101,14 +101,42 @@ impl TokenInfo {
     /// beyond `u64` counts as absent. A fractional `iat` is rounded down and a
     /// fractional `exp` up, so that comparisons with whole seconds stay exact
     /// (`iat < before`) or on the safe side (an entry kept until `exp` outlives
-    /// the token).
+    /// the token). Strings with escapes are decoded as JSON decodes them.
     ///
     /// `None` when the payload is not a JSON object, or holds `jti`, `sub`,
     /// `iss`, `iat` or `exp` twice: two readers could then disagree on the
     /// token's identity, so the caller should refuse it. (The verifier already
     /// refuses duplicate `sub`, `iss`, `iat` and `exp`; a duplicate `jti` is
     /// left to this check.)
+    ///
+    /// `payload` must be text serde_json has accepted as a whole: the
+    /// verifier parsed it as the claims type before any check runs after it.
+    /// The quick scan read here trusts that (it does not check the JSON
+    /// grammar), and leaves anything unusual (escaped names, a duplicate, not
+    /// an object) to [`from_payload_serde`](Self::from_payload_serde).
     pub(crate) fn from_payload(payload: &str) -> Option<TokenInfo> {
+        Self::from_payload_quick(payload).or_else(|| Self::from_payload_serde(payload))
+    }
+
+    /// [`from_payload`](Self::from_payload) by the verifier's quick scan of
+    /// the top-level members, trusting `payload` to be well-formed JSON; `None`
+    /// when it cannot decide (serde_json then does).
+    fn from_payload_quick(payload: &str) -> Option<TokenInfo> {
+        let scanned = members(payload, [None; 5], record_identity);
+        let [jti, sub, iss, iat, exp] = scanned?;
+        Some(Self {
+            jti: jti.and_then(quick_string),
+            sub: sub.and_then(quick_string),
+            iss: iss.and_then(quick_string),
+            iat: iat.and_then(|text| quick_numeric_date(text, f64::floor)),
+            exp: exp.and_then(|text| quick_numeric_date(text, f64::ceil)),
+            digest: None,
+        })
+    }
+
+    /// [`from_payload`](Self::from_payload) by serde_json alone, for any text:
+    /// the way when the quick scan cannot decide, and its reference in tests.
+    fn from_payload_serde(payload: &str) -> Option<TokenInfo> {
         // A derived struct would also read a JSON array, by position.
         if !payload
             .trim_start_matches([' ', '\t', '\n', '\r'])
@@ -118,11 +146,15 @@ impl TokenInfo {
         }
         let identity: Identity<'_> = serde_json::from_str(payload).ok()?;
         Some(Self {
-            jti: identity.jti.and_then(string),
-            sub: identity.sub.and_then(string),
-            iss: identity.iss.and_then(string),
-            iat: identity.iat.and_then(|raw| numeric_date(raw, f64::floor)),
-            exp: identity.exp.and_then(|raw| numeric_date(raw, f64::ceil)),
+            jti: identity.jti.map(RawValue::get).and_then(string),
+            sub: identity.sub.map(RawValue::get).and_then(string),
+            iss: identity.iss.map(RawValue::get).and_then(string),
+            iat: identity
+                .iat
+                .and_then(|raw| numeric_date(raw.get(), f64::floor)),
+            exp: identity
+                .exp
+                .and_then(|raw| numeric_date(raw.get(), f64::ceil)),
             digest: None,
         })
     }
@@ -219,21 +251,15 @@ impl TokenInfo {
 
 /// The identity of a verified token from where the verifier found its
 /// claims (`crate::verify::IdentitySpans`): what
-/// [`TokenInfo::from_verified`] reads, without a second parse.
+/// [`TokenInfo::from_verified`] reads, without a second walk.
 impl TokenInfo {
     pub(crate) fn from_identity(text: &str, payload: &str, spans: &IdentitySpans) -> TokenInfo {
         let info = Self {
-            jti: spans.jti.get(payload).and_then(string_value),
-            sub: spans.sub.get(payload).and_then(string_value),
-            iss: spans.iss.get(payload).and_then(string_value),
-            iat: spans
-                .iat
-                .get(payload)
-                .and_then(|raw| date_value(raw, f64::floor)),
-            exp: spans
-                .exp
-                .get(payload)
-                .and_then(|raw| date_value(raw, f64::ceil)),
+            jti: spans.jti.get(payload).and_then(quick_string),
+            sub: spans.sub.get(payload).and_then(quick_string),
+            iss: spans.iss.get(payload).and_then(quick_string),
+            iat: (spans.iat.get(payload)).and_then(|raw| quick_numeric_date(raw, f64::floor)),
+            exp: (spans.exp.get(payload)).and_then(|raw| quick_numeric_date(raw, f64::ceil)),
             digest: None,
         };
         if info.jti.is_none() {
@@ -244,35 +270,85 @@ impl TokenInfo {
     }
 }
 
-/// The JSON value `raw` as a string, as [`string`] reads it: most claims
-/// have no escape, and are copied as they are.
-fn string_value(raw: &str) -> Option<String> {
-    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
-    if inner.contains('\\') {
-        serde_json::from_str(raw).ok()
-    } else {
-        Some(inner.to_owned())
+/// Records member `name` of a payload, with the JSON text `value`, in its slot
+/// of `claims` (`jti`, `sub`, `iss`, `iat`, `exp`) when it is one of these;
+/// `None` for the second one of a name. A `null` counts as given, as it does
+/// for serde's derived readers.
+#[inline]
+fn record_identity<'a>(
+    claims: &mut [Option<&'a str>; 5],
+    name: &[u8],
+    value: &'a str,
+) -> Option<()> {
+    let slot = match name {
+        b"jti" => &mut claims[0],
+        b"sub" => &mut claims[1],
+        b"iss" => &mut claims[2],
+        b"iat" => &mut claims[3],
+        b"exp" => &mut claims[4],
+        _ => return Some(()),
+    };
+    // A duplicate: serde_json, which then reads the payload, refuses it too.
+    slot.replace(value).is_none().then_some(())
+}
+
+/// The JSON value `text` as a string; `None` for any other JSON value. A
+/// string without escapes is its text between the quotes.
+fn quick_string(text: &str) -> Option<String> {
+    match text.strip_prefix('"')?.strip_suffix('"') {
+        Some(plain) if !has_backslash(plain.as_bytes()) => Some(plain.to_owned()),
+        _ => string(text),
     }
 }
 
-/// The JSON value `raw` as a NumericDate, as [`numeric_date`] reads it: most
-/// are whole seconds in plain digits, read as they are.
-fn date_value(raw: &str, round: fn(f64) -> f64) -> Option<u64> {
-    if raw.len() <= 19 && !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
-        return raw.parse().ok();
+/// Whether `text` holds a backslash, eight bytes at a time (cheaper than
+/// `memchr` on values this short).
+fn has_backslash(text: &[u8]) -> bool {
+    let (words, rest) = text.as_chunks::<8>();
+    words.iter().any(|&word| {
+        // The classic "has zero byte" test, on the bytes xor '\\'.
+        let x = u64::from_ne_bytes(word) ^ u64::from_ne_bytes([b'\\'; 8]);
+        x.wrapping_sub(0x0101_0101_0101_0101) & !x & 0x8080_8080_8080_8080 != 0
+    }) || rest.contains(&b'\\')
+}
+
+/// [`numeric_date`] of the JSON value `text`, read directly when it is plain
+/// digits that fit a `u64`.
+fn quick_numeric_date(text: &str, round: fn(f64) -> f64) -> Option<u64> {
+    match text.as_bytes().first()? {
+        b'0'..=b'9' => whole_seconds(text).or_else(|| numeric_date(text, round)),
+        b'-' => numeric_date(text, round),
+        // A string, `true`, `false`, `null`, an array or an object.
+        _ => None,
     }
-    numeric_date(serde_json::from_str(raw).ok()?, round)
 }
 
-/// A JSON string; `None` for any other JSON value.
-fn string(raw: &RawValue) -> Option<String> {
-    serde_json::from_str(raw.get()).ok()
+/// `text` as a `u64` when it is only ASCII digits and fits; `None` otherwise
+/// (a fraction, an exponent, too large).
+fn whole_seconds(text: &str) -> Option<u64> {
+    // Nineteen digits always fit (u64::MAX has twenty): no overflow checks.
+    if text.len() <= 19 {
+        return text.bytes().try_fold(0u64, |n, c| {
+            let digit = c.wrapping_sub(b'0');
+            (digit <= 9).then_some(n * 10 + u64::from(digit))
+        });
+    }
+    text.bytes().try_fold(0u64, |n, c| {
+        let digit = c.wrapping_sub(b'0');
+        (digit <= 9).then_some(())?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
 }
 
-/// A NumericDate in whole seconds, `round`ed; `None` for anything but a JSON
-/// number from 0 to `u64::MAX`.
-fn numeric_date(raw: &RawValue, round: fn(f64) -> f64) -> Option<u64> {
-    let number: serde_json::Number = serde_json::from_str(raw.get()).ok()?;
+/// The JSON value `text` as a string; `None` for any other JSON value.
+fn string(text: &str) -> Option<String> {
+    serde_json::from_str(text).ok()
+}
+
+/// The JSON value `text` as a NumericDate in whole seconds, `round`ed; `None`
+/// for anything but a JSON number from 0 to `u64::MAX`.
+fn numeric_date(text: &str, round: fn(f64) -> f64) -> Option<u64> {
+    let number: serde_json::Number = serde_json::from_str(text).ok()?;
     if let Some(n) = number.as_u64() {
         return Some(n);
     }
@@ -285,8 +361,23 @@ fn numeric_date(raw: &RawValue, round: fn(f64) -> f64) -> Option<u64> {
 mod tests {
     use super::*;
 
+    /// `from_payload`, checked against serde_json alone, of text serde_json
+    /// accepts (as the layer's payloads always are).
     fn info(payload: &str) -> Option<TokenInfo> {
-        TokenInfo::from_payload(payload)
+        assert!(
+            serde_json::from_str::<serde::de::IgnoredAny>(payload).is_ok(),
+            "not JSON: {payload}"
+        );
+        let read = TokenInfo::from_payload(payload);
+        assert_eq!(read, TokenInfo::from_payload_serde(payload), "{payload}");
+        read
+    }
+
+    /// Whether the quick scan decided `payload` (rather than serde_json),
+    /// having checked that it reads it as serde_json does.
+    fn quick(payload: &str) -> bool {
+        info(payload);
+        TokenInfo::from_payload_quick(payload).is_some()
     }
 
     #[test]
@@ -375,13 +466,20 @@ mod tests {
             "null",
             "\"jti\"",
             "1",
+        ] {
+            assert_eq!(info(payload), None, "{payload}");
+        }
+        // Not JSON: the layer never hands such text to `from_payload` (the
+        // verifier refused it), and its quick scan does not check the
+        // grammar; serde_json alone refuses it.
+        for payload in [
             "",
             "{",
             r#"{"jti":"a"} trailing"#,
             r#"{"jti":"unterminated}"#,
             "\u{feff}{}",
         ] {
-            assert_eq!(info(payload), None, "{payload}");
+            assert_eq!(TokenInfo::from_payload_serde(payload), None, "{payload}");
         }
         // Other members may repeat: the verifier and the application decide.
         assert!(info(r#"{"x":1,"x":2,"jti":"a"}"#).is_some());
@@ -471,5 +569,152 @@ mod tests {
             );
             assert_eq!(TokenInfo::from_verified(text, payload), None, "{payload}");
         }
+    }
+
+    /// JSON texts of every type, each a claim's value in the tests below.
+    const VALUES: [&str; 39] = [
+        r#""a""#,
+        r#""""#,
+        r#""id-1:ada""#,
+        r#""a\"b""#,
+        r#""\\""#,
+        r#""\u00e9\u0000""#,
+        r#""é😀 ""#,
+        r#""\ud83d\ude00""#,
+        r#""x\ny\/""#,
+        r#""null""#,
+        r#""1700000000""#,
+        "0",
+        "1",
+        "1700000000",
+        "9999999999999999999",
+        "10000000000000000000",
+        "18446744073709551615",
+        "18446744073709551616",
+        "99999999999999999999999",
+        "1.5",
+        "0.5",
+        "-1",
+        "-0",
+        "-0.0",
+        "1e3",
+        "1E3",
+        "1.0e2",
+        "1e-2",
+        "17e8",
+        "null",
+        "true",
+        "false",
+        "[]",
+        r#"["jti"]"#,
+        r#"{"jti":"x"}"#,
+        r#"{"a":[{"exp":1,"jti":"}"}],"b":"]"}"#,
+        r#"[1,{"iat":2},"\"{"]"#,
+        "{}",
+        r#"[[["jti"]]]"#,
+    ];
+
+    const CLAIMS: [&str; 5] = ["jti", "sub", "iss", "iat", "exp"];
+
+    #[test]
+    fn the_quick_scan_reads_what_serde_json_reads() {
+        for claim in CLAIMS {
+            for value in VALUES {
+                // Alone, among others, and with whitespace everywhere.
+                for payload in [
+                    format!(r#"{{"{claim}":{value}}}"#),
+                    format!(r#"{{"aud":"app","{claim}":{value},"x":[1,{{"jti":0}}]}}"#),
+                    format!(" \n{{ \"{claim}\"\t:\r\n {value} \n, \"n\" : null }}\t "),
+                ] {
+                    assert!(quick(&payload), "{payload}");
+                }
+                // An escaped name is serde_json's to read.
+                let escaped = format!(r#"{{"{claim}":{value},"\u0061ud":1}}"#);
+                assert!(!quick(&escaped), "{escaped}");
+                // A duplicate, whatever the values, is refused.
+                for other in ["null", r#""b""#, "2", value] {
+                    let twice = format!(r#"{{"{claim}":{value},"k":0,"{claim}":{other}}}"#);
+                    assert_eq!(info(&twice), None, "{twice}");
+                }
+            }
+        }
+        for payload in [
+            "{}",
+            " { } ",
+            r#"{"é":"ü","jti":"é","sub":"\u00fc"}"#,
+            r#"{"jti":"a","j\u0074i":"b"}"#,
+            r#"{"j\u0074i":"a","sub":"s"}"#,
+            r#"{"\u0065xp":1.5,"iat":1.5}"#,
+            r#"{"jti":"a","nested":{"jti":"b","jti":"c"}}"#,
+            r#"{"x":1,"x":2,"jti":"a"}"#,
+            r#"{"jti":"a\"b:c\u0000","sub":"\ud83d\ude00"}"#,
+            "[]",
+            r#" [ {"jti":"a"} ] "#,
+            "null",
+            "true",
+            "1",
+            r#""jti""#,
+        ] {
+            info(payload);
+        }
+    }
+
+    #[test]
+    fn the_quick_scan_reads_what_serde_json_reads_in_generated_objects() {
+        // A small deterministic generator (xorshift) of objects mixing the
+        // five claims, other names, escaped names, duplicates and whitespace.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let names = [
+            "jti",
+            "sub",
+            "iss",
+            "iat",
+            "exp",
+            "aud",
+            "nbf",
+            "scope",
+            "é",
+            "a b",
+            "j\\u0074i",
+            "\\u0065xp",
+            "x\\\"y",
+        ];
+        let spaces = ["", "", "", " ", "\n  ", "\t", "\r\n"];
+        let (mut quick_ones, mut refused) = (0, 0);
+        for _ in 0..5000 {
+            let mut payload = String::from(spaces[next(spaces.len())]);
+            payload.push('{');
+            for member in 0..next(7) {
+                if member > 0 {
+                    payload.push(',');
+                }
+                for part in [
+                    spaces[next(spaces.len())],
+                    "\"",
+                    names[next(names.len())],
+                    "\"",
+                    spaces[next(spaces.len())],
+                    ":",
+                    spaces[next(spaces.len())],
+                    VALUES[next(VALUES.len())],
+                    spaces[next(spaces.len())],
+                ] {
+                    payload.push_str(part);
+                }
+            }
+            payload.push('}');
+            payload.push_str(spaces[next(spaces.len())]);
+            quick_ones += usize::from(quick(&payload));
+            refused += usize::from(info(&payload).is_none());
+        }
+        // Most are decided by the scan; some are duplicates.
+        assert!(quick_ones > 1500, "{quick_ones}");
+        assert!(refused > 200, "{refused}");
     }
 }

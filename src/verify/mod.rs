@@ -45,6 +45,10 @@ pub(crate) mod prepared_keys;
 mod signature;
 mod trust;
 
+// The member walk of the quick scan, for the revocation check's own reading.
+#[cfg(feature = "revocation")]
+pub(crate) use claims::members;
+
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;

@@ -19,6 +19,8 @@ mod identity;
 mod scan;
 
 pub(crate) use identity::IdentitySpans;
+#[cfg(feature = "revocation")]
+pub(crate) use scan::members;
 pub(super) use scan::scan;
 
 /// The most claims beyond the registered ones that can be required.

@@ -2,6 +2,8 @@
 //! a claims object that serde_json has yet to accept as a whole. A leaf behind
 //! one function, [`scan`], with a differential test against the full reader
 //! ([`read_registered`](super::read_registered)): dropping it is a one-line change.
+//! The same walk, [`members`], reads a verified token's identity for the
+//! revocation check.
 
 use super::Registered;
 
@@ -12,8 +14,27 @@ use super::Registered;
 /// ([`read_registered`](super::read_registered)) then decides. On well-formed
 /// JSON both give the same result.
 pub(crate) fn scan<'a>(json: &'a str, extra: &[String]) -> Option<Registered<'a>> {
+    members(json, Registered::default(), |out, name, value| {
+        out.record(name, value, extra).ok()
+    })
+}
+
+/// The walk behind [`scan`]: hands each top-level member of the object `json`
+/// to `record`, with `out`, as its name (raw bytes, without the quotes) and
+/// its value's JSON text, trusting `json` to be well-formed JSON; then gives
+/// `out` back. `None` when `json` is not an object, when a name holds an
+/// escape (its bytes are not the name), or as soon as `record` says `None`: a
+/// full reader then decides.
+///
+/// `out` lives here rather than in the caller's closure so that it is built
+/// in place, as the verifier's scan always was (a moved [`Registered`] costs
+/// it some instructions per request).
+pub(crate) fn members<'a, T>(
+    json: &'a str,
+    mut out: T,
+    record: impl Fn(&mut T, &[u8], &'a str) -> Option<()>,
+) -> Option<T> {
     let b = json.as_bytes();
-    let mut out = Registered::default();
     let mut i = skip_whitespace(b, 0);
     if b.get(i) != Some(&b'{') {
         return None;
@@ -37,7 +58,7 @@ pub(crate) fn scan<'a>(json: &'a str, extra: &[String]) -> Option<Registered<'a>
         }
         let value_start = skip_whitespace(b, i + 1);
         i = skip_value(b, value_start)?;
-        out.record(name, json.get(value_start..i)?, extra).ok()?;
+        record(&mut out, name, json.get(value_start..i)?)?;
         i = skip_whitespace(b, i);
         match b.get(i) {
             Some(b',') => i = skip_whitespace(b, i + 1),
