@@ -78,11 +78,11 @@ pub(crate) enum Step {
 pub(crate) type Waiting = BoxFuture<'static, Result<Extensions, AuthError>>;
 
 /// What a check that answered at once adds to an accepted request: the
-/// revocation check's `TokenInfo`, for a logout handler. Boxed, so that
-/// the verdict every request moves around grows by a pointer only; a type
-/// that cannot be made in a build without revocation.
+/// revocation check's `TokenInfo`, for a logout handler (one pointer, so the
+/// verdict every request moves around grows by that only); a type that
+/// cannot be made in a build without revocation.
 #[cfg(feature = "revocation")]
-pub(crate) type Gain = Box<crate::TokenInfo>;
+pub(crate) type Gain = crate::TokenInfo;
 /// See above: nothing, in a build without revocation.
 #[cfg(not(feature = "revocation"))]
 pub(crate) type Gain = std::convert::Infallible;
@@ -93,10 +93,10 @@ pub(crate) trait AddTo {
 }
 
 #[cfg(feature = "revocation")]
-impl AddTo for Box<crate::TokenInfo> {
+impl AddTo for crate::TokenInfo {
     #[inline]
     fn add_to(self, extensions: &mut Extensions) {
-        extensions.insert(*self);
+        extensions.insert(self);
     }
 }
 

@@ -29,7 +29,7 @@ impl TokenCheck for Revocation {
         // local mirror) costs no future and no wait.
         if let Some(answer) = self.check_now(&info) {
             return match answer {
-                Ok(()) => Step::Grant(Box::new(info)),
+                Ok(()) => Step::Grant(info),
                 Err(error) => Step::Refuse(error),
             };
         }

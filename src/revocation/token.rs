@@ -1,6 +1,12 @@
 //! [`TokenInfo`]: the registered claims a revocation store reads, and the
 //! token's digest when it has no `jti`.
 
+use std::borrow::Cow;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::ops::Range;
+use std::sync::Arc;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
@@ -63,15 +69,125 @@ use crate::verify::{IdentitySpans, members};
 /// # #[cfg(any(feature = "aws-lc-rs", feature = "rust-crypto"))]
 /// assert_eq!(info.token_digest().map(str::len), Some(43));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+///
+/// Cloning is cheap: the claims sit behind one `Arc`.
+#[derive(Clone, Default)]
 pub struct TokenInfo {
-    jti: Option<String>,
-    sub: Option<String>,
-    iss: Option<String>,
+    // Every accepted request with revocation on makes one, and the layer
+    // puts it into the request: one allocation for the claims' text and one
+    // for the rest, instead of one per claim (BENCHMARKS.md, "Revocation at
+    // fleet scale").
+    inner: Arc<Inner>,
+}
+
+// Equal texts and ranges are equal claims and the other way round (`new`
+// lays the three out in one order, without gaps), so the derived impls
+// compare and hash what the accessors give, without slicing.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+struct Inner {
+    /// The `jti`, `sub` and `iss`, one after the other.
+    text: String,
+    jti: Option<Range<usize>>,
+    sub: Option<Range<usize>>,
+    iss: Option<Range<usize>>,
     iat: Option<u64>,
     exp: Option<u64>,
     /// SHA-256 of the whole token, base64url without padding (43 characters).
     digest: Option<String>,
+}
+
+impl Inner {
+    /// The three strings given, in one text.
+    fn new(
+        jti: Option<Cow<'_, str>>,
+        sub: Option<Cow<'_, str>>,
+        iss: Option<Cow<'_, str>>,
+    ) -> Self {
+        let len = |s: &Option<Cow<'_, str>>| s.as_deref().map_or(0, str::len);
+        let (jti_end, sub_end) = (len(&jti), len(&jti) + len(&sub));
+        let end = sub_end + len(&iss);
+        let range = |s: &Option<Cow<'_, str>>, range| s.as_ref().map(|_| range);
+        let (jti_range, sub_range, iss_range) = (
+            range(&jti, 0..jti_end),
+            range(&sub, jti_end..sub_end),
+            range(&iss, sub_end..end),
+        );
+        let mut text = String::with_capacity(end);
+        for s in [jti, sub, iss].into_iter().flatten() {
+            text.push_str(&s);
+        }
+        Self {
+            text,
+            jti: jti_range,
+            sub: sub_range,
+            iss: iss_range,
+            ..Self::default()
+        }
+    }
+
+    fn get(&self, range: &Option<Range<usize>>) -> Option<&str> {
+        self.text.get(range.clone()?)
+    }
+
+    /// The same with one of the three strings replaced.
+    fn replace(&self, which: Claim, value: String) -> Self {
+        let value = Some(Cow::Owned(value));
+        let keep = |range| self.get(range).map(Cow::Borrowed);
+        let (jti, sub, iss) = match which {
+            Claim::Jti => (value, keep(&self.sub), keep(&self.iss)),
+            Claim::Sub => (keep(&self.jti), value, keep(&self.iss)),
+            Claim::Iss => (keep(&self.jti), keep(&self.sub), value),
+        };
+        Self {
+            iat: self.iat,
+            exp: self.exp,
+            digest: self.digest.clone(),
+            ..Self::new(jti, sub, iss)
+        }
+    }
+}
+
+/// The string claims of [`Inner`].
+#[derive(Clone, Copy)]
+enum Claim {
+    Jti,
+    Sub,
+    Iss,
+}
+
+impl TokenInfo {
+    /// With `change` made to its own copy of the claims.
+    fn with(mut self, change: impl FnOnce(&mut Inner)) -> Self {
+        change(Arc::make_mut(&mut self.inner));
+        self
+    }
+}
+
+impl PartialEq for TokenInfo {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner) || self.inner == other.inner
+    }
+}
+
+impl Eq for TokenInfo {}
+
+impl Hash for TokenInfo {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.inner.hash(state);
+    }
+}
+
+impl fmt::Debug for TokenInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenInfo")
+            .field("jti", &self.jti())
+            .field("sub", &self.subject())
+            .field("iss", &self.issuer())
+            .field("iat", &self.inner.iat)
+            .field("exp", &self.inner.exp)
+            .field("digest", &self.token_digest())
+            .finish()
+    }
 }
 
 /// The registered claims that identify a token, as JSON text; any other
@@ -124,14 +240,7 @@ impl TokenInfo {
     fn from_payload_quick(payload: &str) -> Option<TokenInfo> {
         let scanned = members(payload, [None; 5], record_identity);
         let [jti, sub, iss, iat, exp] = scanned?;
-        Some(Self {
-            jti: jti.and_then(quick_string),
-            sub: sub.and_then(quick_string),
-            iss: iss.and_then(quick_string),
-            iat: iat.and_then(|text| quick_numeric_date(text, f64::floor)),
-            exp: exp.and_then(|text| quick_numeric_date(text, f64::ceil)),
-            digest: None,
-        })
+        Some(Self::from_values([jti, sub, iss, iat, exp]))
     }
 
     /// [`from_payload`](Self::from_payload) by serde_json alone, for any text:
@@ -145,17 +254,21 @@ impl TokenInfo {
             return None;
         }
         let identity: Identity<'_> = serde_json::from_str(payload).ok()?;
+        let string =
+            |raw: Option<&RawValue>| raw.map(RawValue::get).and_then(string).map(Cow::Owned);
+        let mut inner = Inner::new(
+            string(identity.jti),
+            string(identity.sub),
+            string(identity.iss),
+        );
+        inner.iat = identity
+            .iat
+            .and_then(|raw| numeric_date(raw.get(), f64::floor));
+        inner.exp = identity
+            .exp
+            .and_then(|raw| numeric_date(raw.get(), f64::ceil));
         Some(Self {
-            jti: identity.jti.map(RawValue::get).and_then(string),
-            sub: identity.sub.map(RawValue::get).and_then(string),
-            iss: identity.iss.map(RawValue::get).and_then(string),
-            iat: identity
-                .iat
-                .and_then(|raw| numeric_date(raw.get(), f64::floor)),
-            exp: identity
-                .exp
-                .and_then(|raw| numeric_date(raw.get(), f64::ceil)),
-            digest: None,
+            inner: Arc::new(inner),
         })
     }
 
@@ -164,7 +277,7 @@ impl TokenInfo {
     /// and, when it has no `jti`, the digest of `text`, the token as sent.
     pub(crate) fn from_verified(text: &str, payload: &str) -> Option<TokenInfo> {
         let info = Self::from_payload(payload)?;
-        Some(if info.jti.is_none() {
+        Some(if info.jti().is_none() {
             info.with_digest_of(text)
         } else {
             info
@@ -173,27 +286,27 @@ impl TokenInfo {
 
     /// The `jti` (JWT ID) claim.
     pub fn jti(&self) -> Option<&str> {
-        self.jti.as_deref()
+        self.inner.get(&self.inner.jti)
     }
 
     /// The `sub` (subject) claim.
     pub fn subject(&self) -> Option<&str> {
-        self.sub.as_deref()
+        self.inner.get(&self.inner.sub)
     }
 
     /// The `iss` (issuer) claim.
     pub fn issuer(&self) -> Option<&str> {
-        self.iss.as_deref()
+        self.inner.get(&self.inner.iss)
     }
 
     /// The `iat` (issued at) claim, in Unix seconds, rounded down.
     pub fn issued_at(&self) -> Option<u64> {
-        self.iat
+        self.inner.iat
     }
 
     /// The `exp` (expiration time) claim, in Unix seconds, rounded up.
     pub fn expires_at(&self) -> Option<u64> {
-        self.exp
+        self.inner.exp
     }
 
     /// The SHA-256 digest of the whole token, base64url without padding (43
@@ -202,7 +315,7 @@ impl TokenInfo {
     /// only for tokens without `jti`; `None` for the others, and in a build
     /// without a crypto backend feature.
     pub fn token_digest(&self) -> Option<&str> {
-        self.digest.as_deref()
+        self.inner.digest.as_deref()
     }
 
     /// Sets the [`token_digest`](Self::token_digest) to the digest of `token`,
@@ -213,39 +326,37 @@ impl TokenInfo {
     /// In a build without a crypto backend feature there is no SHA-256, and
     /// this sets nothing: [`revoke`](crate::RevocationStore::revoke) then says
     /// that the token cannot be revoked by itself.
-    pub fn with_digest_of(mut self, token: &str) -> Self {
-        self.digest = crate::crypto::sha256(token.as_bytes()).map(|d| URL_SAFE_NO_PAD.encode(d));
-        self
+    pub fn with_digest_of(self, token: &str) -> Self {
+        let digest = crate::crypto::sha256(token.as_bytes()).map(|d| URL_SAFE_NO_PAD.encode(d));
+        self.with(|inner| inner.digest = digest)
     }
 
     /// Sets the `jti`.
-    pub fn with_jti(mut self, jti: impl Into<String>) -> Self {
-        self.jti = Some(jti.into());
-        self
+    pub fn with_jti(self, jti: impl Into<String>) -> Self {
+        let jti = jti.into();
+        self.with(|inner| *inner = inner.replace(Claim::Jti, jti))
     }
 
     /// Sets the subject (`sub`).
-    pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
-        self.sub = Some(subject.into());
-        self
+    pub fn with_subject(self, subject: impl Into<String>) -> Self {
+        let subject = subject.into();
+        self.with(|inner| *inner = inner.replace(Claim::Sub, subject))
     }
 
     /// Sets the issuer (`iss`).
-    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.iss = Some(issuer.into());
-        self
+    pub fn with_issuer(self, issuer: impl Into<String>) -> Self {
+        let issuer = issuer.into();
+        self.with(|inner| *inner = inner.replace(Claim::Iss, issuer))
     }
 
     /// Sets the issue time (`iat`), in Unix seconds.
-    pub fn with_issued_at(mut self, iat: u64) -> Self {
-        self.iat = Some(iat);
-        self
+    pub fn with_issued_at(self, iat: u64) -> Self {
+        self.with(|inner| inner.iat = Some(iat))
     }
 
     /// Sets the expiration time (`exp`), in Unix seconds.
-    pub fn with_expires_at(mut self, exp: u64) -> Self {
-        self.exp = Some(exp);
-        self
+    pub fn with_expires_at(self, exp: u64) -> Self {
+        self.with(|inner| inner.exp = Some(exp))
     }
 }
 
@@ -254,18 +365,28 @@ impl TokenInfo {
 /// [`TokenInfo::from_verified`] reads, without a second walk.
 impl TokenInfo {
     pub(crate) fn from_identity(text: &str, payload: &str, spans: &IdentitySpans) -> TokenInfo {
-        let info = Self {
-            jti: spans.jti.get(payload).and_then(quick_string),
-            sub: spans.sub.get(payload).and_then(quick_string),
-            iss: spans.iss.get(payload).and_then(quick_string),
-            iat: (spans.iat.get(payload)).and_then(|raw| quick_numeric_date(raw, f64::floor)),
-            exp: (spans.exp.get(payload)).and_then(|raw| quick_numeric_date(raw, f64::ceil)),
-            digest: None,
-        };
-        if info.jti.is_none() {
+        let info = Self::from_values(
+            [spans.jti, spans.sub, spans.iss, spans.iat, spans.exp].map(|span| span.get(payload)),
+        );
+        if info.jti().is_none() {
             info.with_digest_of(text)
         } else {
             info
+        }
+    }
+
+    /// The claims from the JSON values of `jti`, `sub`, `iss`, `iat` and
+    /// `exp`, when given.
+    fn from_values([jti, sub, iss, iat, exp]: [Option<&str>; 5]) -> Self {
+        let mut inner = Inner::new(
+            jti.and_then(quick_string),
+            sub.and_then(quick_string),
+            iss.and_then(quick_string),
+        );
+        inner.iat = iat.and_then(|raw| quick_numeric_date(raw, f64::floor));
+        inner.exp = exp.and_then(|raw| quick_numeric_date(raw, f64::ceil));
+        Self {
+            inner: Arc::new(inner),
         }
     }
 }
@@ -294,10 +415,10 @@ fn record_identity<'a>(
 
 /// The JSON value `text` as a string; `None` for any other JSON value. A
 /// string without escapes is its text between the quotes.
-fn quick_string(text: &str) -> Option<String> {
+fn quick_string(text: &str) -> Option<Cow<'_, str>> {
     match text.strip_prefix('"')?.strip_suffix('"') {
-        Some(plain) if !has_backslash(plain.as_bytes()) => Some(plain.to_owned()),
-        _ => string(text),
+        Some(plain) if !has_backslash(plain.as_bytes()) => Some(Cow::Borrowed(plain)),
+        _ => string(text).map(Cow::Owned),
     }
 }
 

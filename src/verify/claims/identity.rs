@@ -32,11 +32,13 @@ impl Span {
         let Some(value) = value else {
             return Some(Self::default());
         };
-        // Addresses only compared, never dereferenced.
+        // Addresses only compared, never dereferenced: `value` is a slice of
+        // `text` (the readers' values are), so it lies within it; `get`
+        // slices with checks all the same.
         let start = (value.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
-        let end = start.checked_add(value.len())?;
-        // A slice of `text` at those bytes is `value` itself.
-        text.get(start..end)?;
+        if start + value.len() > text.len() {
+            return None;
+        }
         Some(Self {
             start: u32::try_from(start).ok()?,
             len: u32::try_from(value.len()).ok()?,
