@@ -539,8 +539,8 @@ pub use response::{DefaultResponder, ErrorResponder, GrpcResponder};
 pub use revocation::RedisRevocations;
 #[cfg(feature = "revocation")]
 pub use revocation::{
-    DEFAULT_REVOCATION_TIMEOUT, MAX_ID_LENGTH, MemoryRevocations, Revocation, RevocationFuture,
-    RevocationStore, TokenInfo,
+    DEFAULT_REMEMBERED_TOKENS, DEFAULT_REVOCATION_TIMEOUT, MAX_ID_LENGTH, MemoryRevocations,
+    Revocation, RevocationFuture, RevocationStore, TokenInfo,
 };
 pub use source::TokenSource;
 pub use verify::DEFAULT_MAX_TOKEN_LENGTH;

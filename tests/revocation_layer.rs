@@ -313,6 +313,107 @@ async fn a_store_that_hangs_is_503_or_passes_by_policy() {
     );
 }
 
+/// A store that knows some answers at once (`is_revoked_now`) and must be
+/// asked for the others; it counts both kinds of question.
+#[derive(Default)]
+struct Partly {
+    revoked_now: std::sync::Mutex<Vec<String>>,
+    asked_now: std::sync::atomic::AtomicUsize,
+    asked_later: std::sync::atomic::AtomicUsize,
+}
+
+impl RevocationStore for Partly {
+    fn is_revoked<'a>(
+        &'a self,
+        token: &'a TokenInfo,
+    ) -> tower_jwt_auth::RevocationFuture<'a, bool> {
+        self.asked_later
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let revoked = token.subject() == Some("revoked-later");
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            Ok(revoked)
+        })
+    }
+    fn is_revoked_now(&self, token: &TokenInfo) -> Option<bool> {
+        self.asked_now
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if token.subject()?.ends_with("later") {
+            return None;
+        }
+        let revoked = self.revoked_now.lock().unwrap();
+        Some(
+            token
+                .jti()
+                .is_some_and(|jti| revoked.iter().any(|r| r == jti)),
+        )
+    }
+    fn revoke<'a>(&'a self, token: &'a TokenInfo) -> tower_jwt_auth::RevocationFuture<'a, ()> {
+        let jti = token.jti().map(str::to_owned);
+        Box::pin(async move {
+            self.revoked_now.lock().unwrap().extend(jti);
+            Ok(())
+        })
+    }
+    fn revoke_subject<'a>(
+        &'a self,
+        _: Option<&'a str>,
+        _: &'a str,
+        _: u64,
+        _: u64,
+    ) -> tower_jwt_auth::RevocationFuture<'a, ()> {
+        Box::pin(async { Err("not supported".into()) })
+    }
+}
+
+#[tokio::test]
+async fn a_store_that_answers_at_once_is_not_waited_for() {
+    use std::sync::atomic::Ordering::SeqCst;
+    // With and without the remembered identities: the same answers.
+    for remembered in [tower_jwt_auth::DEFAULT_REMEMBERED_TOKENS, 0] {
+        let store = Arc::new(Partly::default());
+        let revocation = Revocation::from_arc(store.clone()).remember_tokens(remembered);
+        let server = app(store.clone(), revocation).await;
+        let issuer = issuer();
+        let token = issuer.issue(&json!({ "sub": "ada" })).unwrap();
+
+        // Answered at once, three times; never asked later.
+        for _ in 0..3 {
+            assert_eq!(
+                call(&server, "GET", "/me", &token).await.status,
+                StatusCode::OK
+            );
+        }
+        assert_eq!(
+            (store.asked_now.load(SeqCst), store.asked_later.load(SeqCst)),
+            (3, 0)
+        );
+        // The handler gets the token's identity, and revokes it with that.
+        assert_eq!(
+            call(&server, "POST", "/logout", &token).await.status,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            described(&call(&server, "GET", "/me", &token).await),
+            revoked()
+        );
+        assert_eq!(store.asked_later.load(SeqCst), 0);
+
+        // A token the store cannot answer at once: asked, and waited for.
+        let later = issuer.issue(&json!({ "sub": "fine-later" })).unwrap();
+        assert_eq!(
+            call(&server, "GET", "/me", &later).await.status,
+            StatusCode::OK
+        );
+        let revoked_later = issuer.issue(&json!({ "sub": "revoked-later" })).unwrap();
+        assert_eq!(
+            described(&call(&server, "GET", "/me", &revoked_later).await),
+            revoked()
+        );
+        assert_eq!(store.asked_later.load(SeqCst), 2);
+    }
+}
+
 #[cfg(feature = "redis")]
 mod redis {
     use super::*;

@@ -14,16 +14,23 @@ impl TokenCheck for Revocation {
         // The verifier refused every other registered claim given twice; a
         // duplicate `jti` is left: two readers could disagree on which token
         // this is.
-        let info = match &token.identity {
-            // As the verifier found the claims: no second parse.
-            Some(spans) => Some(TokenInfo::from_identity(token.text, token.payload, spans)),
-            None => TokenInfo::from_verified(token.text, token.payload),
-        };
-        let Some(info) = info else {
-            return Step::Refuse(AuthError::new(
-                AuthErrorKind::MalformedToken,
-                "claim `jti` given twice",
-            ));
+        let info = match self.remembered(token.text) {
+            Some(info) => info,
+            None => {
+                let info = match &token.identity {
+                    // As the verifier found the claims: no second walk.
+                    Some(spans) => Some(TokenInfo::from_identity(token.text, token.payload, spans)),
+                    None => TokenInfo::from_verified(token.text, token.payload),
+                };
+                let Some(info) = info else {
+                    return Step::Refuse(AuthError::new(
+                        AuthErrorKind::MalformedToken,
+                        "claim `jti` given twice",
+                    ));
+                };
+                self.remember(token.text, &info);
+                info
+            }
         };
         // Most checks end here: a store that answers without I/O (memory, a
         // local mirror) costs no future and no wait.

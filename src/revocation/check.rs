@@ -7,6 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::remembered::RememberedTokens;
 use super::{RevocationStore, TokenInfo};
 use crate::breaker::{Admission, Breaker, CircuitBreaker};
 use crate::error::{AuthError, AuthErrorKind};
@@ -29,6 +30,10 @@ const WORDS: Words = Words {
 /// every request for long (and fires before the Redis client's own 500 ms
 /// response timeout).
 pub const DEFAULT_REVOCATION_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// How many tokens' identities a [`Revocation`] remembers by default: 4 096
+/// (see [`remember_tokens`](Revocation::remember_tokens)).
+pub const DEFAULT_REMEMBERED_TOKENS: usize = 4_096;
 
 /// How the layer checks revocation: a [`RevocationStore`], a timeout on every
 /// check, and what to do when the store cannot answer.
@@ -107,6 +112,7 @@ struct Shared {
     fail_open: bool,
     health: Health,
     breaker: Breaker,
+    remembered: RememberedTokens,
 }
 
 impl Revocation {
@@ -132,6 +138,7 @@ impl Revocation {
             DEFAULT_REVOCATION_TIMEOUT,
             false,
             CircuitBreaker::default(),
+            DEFAULT_REMEMBERED_TOKENS,
         )
     }
 
@@ -142,6 +149,7 @@ impl Revocation {
         timeout: Duration,
         fail_open: bool,
         breaker: CircuitBreaker,
+        remembered: usize,
     ) -> Self {
         Self {
             shared: Arc::new(Shared {
@@ -150,6 +158,7 @@ impl Revocation {
                 fail_open,
                 health: Health::new(WORDS),
                 breaker: Breaker::new(breaker),
+                remembered: RememberedTokens::new(remembered),
             }),
         }
     }
@@ -178,6 +187,7 @@ impl Revocation {
             shared.timeout,
             shared.fail_open,
             breaker,
+            shared.remembered.max_entries(),
         )
     }
 
@@ -195,6 +205,7 @@ impl Revocation {
             timeout,
             shared.fail_open,
             shared.breaker.config(),
+            shared.remembered.max_entries(),
         )
     }
 
@@ -214,6 +225,36 @@ impl Revocation {
             shared.timeout,
             yes,
             shared.breaker.config(),
+            shared.remembered.max_entries(),
+        )
+    }
+
+    /// How many tokens' identities the check remembers, by the token as
+    /// sent (default [`DEFAULT_REMEMBERED_TOKENS`], 4 096; `0` remembers
+    /// none): a token sent again is not read again. A token's identity (its
+    /// `jti`, `sub`, `iss`, `iat` and `exp`, and the digest of a token without
+    /// `jti`) follows from its text, so a remembered one is never stale; the
+    /// store is asked every time all the same. It costs about the token's
+    /// length plus 150 bytes per token (and the claims' text, shared with the
+    /// requests); a full table forgets half its tokens.
+    ///
+    /// The result no longer shares the record of the store's health, the
+    /// breaker's state and the remembered tokens with `self` and its clones.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{MemoryRevocations, Revocation};
+    ///
+    /// let revocation = Revocation::new(MemoryRevocations::new()).remember_tokens(50_000);
+    /// # let _ = revocation;
+    /// ```
+    pub fn remember_tokens(self, max_tokens: usize) -> Self {
+        let shared = &self.shared;
+        Self::with(
+            Arc::clone(&shared.store),
+            shared.timeout,
+            shared.fail_open,
+            shared.breaker.config(),
+            max_tokens,
         )
     }
 
@@ -275,6 +316,16 @@ impl Revocation {
             metrics::revocation_check(started, RevocationResult::NotRevoked);
             Ok(())
         })
+    }
+
+    /// The identity of `token` (as sent), when remembered.
+    pub(crate) fn remembered(&self, token: &str) -> Option<TokenInfo> {
+        self.shared.remembered.get(token)
+    }
+
+    /// Remembers `info` as the identity of `token` (as sent).
+    pub(crate) fn remember(&self, token: &str, info: &TokenInfo) {
+        self.shared.remembered.put(token, info);
     }
 
     /// The check of a token that [`check_now`](Self::check_now) could not
@@ -358,6 +409,7 @@ impl fmt::Debug for Revocation {
             .field("timeout", &self.shared.timeout)
             .field("fail_open", &self.shared.fail_open)
             .field("circuit_breaker", &self.shared.breaker.config())
+            .field("remember_tokens", &self.shared.remembered.max_entries())
             .finish()
     }
 }

@@ -15,12 +15,12 @@
 //! (see `Mirror::tier_lifetime`).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher, RandomState};
 use std::num::NonZeroUsize;
 use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use super::TokenInfo;
+use super::quick_hash::Quick;
 
 /// Tokens known not revoked, and until when.
 #[derive(Debug)]
@@ -119,80 +119,6 @@ impl LocalAnswers {
     }
 }
 
-/// Hashes the table's keys a word at a time (the multiply-and-rotate of
-/// rustc's `FxHasher`), from a seed of its own. The keys are the claims of
-/// tokens that verified, which only a trusted issuer can choose, so SipHash's
-/// resistance to chosen keys buys nothing here; it cost a lookup four times
-/// the rest of it.
-#[derive(Debug, Clone, Copy)]
-struct Quick {
-    seed: u64,
-}
-
-impl Default for Quick {
-    fn default() -> Self {
-        Self {
-            seed: RandomState::new().hash_one(0u8),
-        }
-    }
-}
-
-impl BuildHasher for Quick {
-    type Hasher = QuickHasher;
-
-    fn build_hasher(&self) -> QuickHasher {
-        QuickHasher(self.seed)
-    }
-}
-
-struct QuickHasher(u64);
-
-impl QuickHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0xf135_7aea_2e62_a9c5);
-    }
-}
-
-impl Hasher for QuickHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-
-    #[inline]
-    fn write_u8(&mut self, n: u8) {
-        self.add(u64::from(n));
-    }
-
-    #[inline]
-    fn write_u64(&mut self, n: u64) {
-        self.add(n);
-    }
-
-    #[inline]
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        // The multiply leaves its best bits high; the table indexes with
-        // the low ones.
-        self.0.rotate_left(26)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;
@@ -254,25 +180,6 @@ mod tests {
         // Asked long ago: already past its lifetime.
         table.keep(&token("a"), 2, now - Duration::from_secs(11), 3, || 3);
         assert_eq!(table.len(), 0);
-    }
-
-    #[test]
-    fn the_quick_hash_tells_tokens_apart() {
-        let quick = Quick::default();
-        let mut seen = std::collections::HashSet::new();
-        for i in 0..10_000 {
-            let jti = format!("{i:032x}");
-            assert!(seen.insert(quick.hash_one(token(&jti))));
-            assert!(seen.insert(quick.hash_one(token(&jti).with_issuer("x"))));
-        }
-        // The low bits, which index the table, spread too.
-        let low: std::collections::HashSet<u64> = seen.iter().map(|h| h & 0xffff).collect();
-        assert!(low.len() > 10_000, "{}", low.len());
-        // Another seed, other hashes.
-        assert_ne!(
-            quick.hash_one(token("a")),
-            Quick::default().hash_one(token("a"))
-        );
     }
 
     #[test]

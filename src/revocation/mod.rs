@@ -20,8 +20,10 @@ mod key;
 #[cfg(feature = "redis")]
 mod local_answers;
 mod memory;
+mod quick_hash;
 #[cfg(feature = "redis")]
 mod redis;
+mod remembered;
 #[cfg(test)]
 mod test_support;
 mod token;
@@ -30,7 +32,7 @@ use std::error::Error as StdError;
 use std::future::Future;
 use std::pin::Pin;
 
-pub use self::check::{DEFAULT_REVOCATION_TIMEOUT, Revocation};
+pub use self::check::{DEFAULT_REMEMBERED_TOKENS, DEFAULT_REVOCATION_TIMEOUT, Revocation};
 pub use self::key::MAX_ID_LENGTH;
 pub use self::memory::MemoryRevocations;
 #[cfg(feature = "redis")]
