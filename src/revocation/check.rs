@@ -87,6 +87,15 @@ pub const DEFAULT_REMEMBERED_TOKENS: usize = 4_096;
 /// "revocation circuit breaker closed"). While closed it costs one atomic
 /// load per check.
 ///
+/// # Answers without a wait
+///
+/// A store that can answer in memory ([`MemoryRevocations`](crate::MemoryRevocations),
+/// `RedisRevocations` from its local mirror) says so in
+/// [`RevocationStore::is_revoked_now`]; such a check costs no future, no
+/// timer and no wait. And the check remembers the identities of the last
+/// tokens it read ([`remember_tokens`](Self::remember_tokens)), so a token
+/// sent again is not read again.
+///
 /// Cloning is cheap: everything sits behind one `Arc`. The timeout needs a
 /// Tokio runtime with its time driver enabled, as axum's and hyper's servers
 /// have.
