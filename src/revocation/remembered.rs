@@ -8,13 +8,13 @@
 //! store is still asked every time; only the reading is saved.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::{PoisonError, RwLock};
 
 use super::TokenInfo;
 use super::quick_hash::Quick;
 
 /// Up to a number of tokens' identities, by the token as sent.
-#[derive(Debug)]
 pub(super) struct RememberedTokens {
     table: RwLock<HashMap<Box<str>, TokenInfo, Quick>>,
     max_entries: usize,
@@ -68,6 +68,16 @@ impl RememberedTokens {
     }
 }
 
+impl fmt::Debug for RememberedTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Tokens are credentials: never printed.
+        f.debug_struct("RememberedTokens")
+            .field("tokens", &"[redacted]")
+            .field("max_entries", &self.max_entries)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +107,14 @@ mod tests {
         }
         // A full table forgets half, not all.
         assert!(remembered.len() > 50, "{}", remembered.len());
+    }
+
+    #[test]
+    fn debug_shows_no_token() {
+        let remembered = RememberedTokens::new(10);
+        remembered.put("eyJ.secret.sig", &info("1"));
+        let debug = format!("{remembered:?}");
+        assert!(!debug.contains("secret") && debug.contains("[redacted]"), "{debug}");
     }
 
     #[test]
