@@ -114,7 +114,10 @@ mod tests {
         let remembered = RememberedTokens::new(10);
         remembered.put("eyJ.secret.sig", &info("1"));
         let debug = format!("{remembered:?}");
-        assert!(!debug.contains("secret") && debug.contains("[redacted]"), "{debug}");
+        assert!(
+            !debug.contains("secret") && debug.contains("[redacted]"),
+            "{debug}"
+        );
     }
 
     #[test]
