@@ -300,6 +300,13 @@ impl<'a> Registered<'a> {
                     "null" => self.null_identity |= JTI,
                     _ => self.jti = Some(value),
                 }
+                // A required `jti` (RFC 9068's profile) is still an extra
+                // required claim to the verifier.
+                if let Some(i) = extra.iter().position(|n| n == "jti")
+                    && value != "null"
+                {
+                    self.extra_present |= 1 << i;
+                }
                 return Ok(());
             }
             _ => {
