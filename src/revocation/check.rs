@@ -319,13 +319,7 @@ impl Revocation {
     pub(crate) fn check_now(&self, token: &TokenInfo) -> Option<Result<(), AuthError>> {
         let started = metrics::start();
         let revoked = self.shared.store.is_revoked_now(token)?;
-        Some(if revoked {
-            metrics::revocation_check(started, RevocationResult::Revoked);
-            Err(AuthError::new(AuthErrorKind::Revoked, "token revoked"))
-        } else {
-            metrics::revocation_check(started, RevocationResult::NotRevoked);
-            Ok(())
-        })
+        Some(answered(started, revoked))
     }
 
     /// The identity of `token` (as sent), when remembered.
@@ -371,13 +365,7 @@ impl Shared {
                     self.health.breaker(transition, self.fail_open);
                 }
                 self.health.answered(self.fail_open);
-                return if revoked {
-                    metrics::revocation_check(started, RevocationResult::Revoked);
-                    Err(AuthError::new(AuthErrorKind::Revoked, "token revoked"))
-                } else {
-                    metrics::revocation_check(started, RevocationResult::NotRevoked);
-                    Ok(())
-                };
+                return answered(started, revoked);
             }
             Ok(Err(error)) => {
                 metrics::revocation_check(started, RevocationResult::Failed);
@@ -409,6 +397,17 @@ impl Shared {
     fn fallback(&self, error: AuthError) -> Result<(), AuthError> {
         self.health.failed(&error, self.timeout, self.fail_open);
         if self.fail_open { Ok(()) } else { Err(error) }
+    }
+}
+
+/// The check's result when the store answered, at once or later, counted.
+fn answered(started: metrics::Started, revoked: bool) -> Result<(), AuthError> {
+    if revoked {
+        metrics::revocation_check(started, RevocationResult::Revoked);
+        Err(AuthError::new(AuthErrorKind::Revoked, "token revoked"))
+    } else {
+        metrics::revocation_check(started, RevocationResult::NotRevoked);
+        Ok(())
     }
 }
 
